@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything ledger needs from the project's own files; safe to run again.
+# A stamp records the hash of each manifest file so an unchanged install is skipped.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+stamps=".venv/.stamps"
+
+fresh() {  # fresh NAME FILE...: true when FILE... changed since the stamp NAME was written
+  local want have=""
+  want="$(cat "${@:2}" | sha256sum | cut -d' ' -f1)"
+  [ -f "$stamps/$1" ] && have="$(cat "$stamps/$1")"
+  [ "$want" != "$have" ] && echo "$want" >"$stamps/$1.new"
+}
+done_stamp() { mv "$stamps/$1.new" "$stamps/$1"; }
+
+python="${PYTHON:-python3.11}"
+command -v "$python" >/dev/null || python=python3
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+mkdir -p "$stamps"
+
+if fresh python pyproject.toml; then
+  echo "setup: installing the Python package and its tools into .venv" >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+  done_stamp python
+fi
+
+if [ ! -d node_modules/@foundry-rs ] || fresh npm package.json package-lock.json; then
+  echo "setup: installing npm packages (Foundry, solc, OpenZeppelin)" >&2
+  # `npm install` honours the lock file; `npm ci` rejects it because the
+  # lock lists no entries for the Foundry binaries of other platforms.
+  npm install --no-audit --no-fund --loglevel=error
+  [ -f "$stamps/npm.new" ] && done_stamp npm
+fi
+
+# forge rebuilds only what changed, so this is cheap when nothing did.
+node_modules/.bin/forge build --quiet
