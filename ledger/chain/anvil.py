@@ -1,0 +1,355 @@
+"""A local anvil node run as a child process: the embedded chain and the test chain.
+
+`AnvilProcess` starts the anvil of the project's npm install on a free port, waits
+until JSON-RPC answers, and stops it cleanly. It never leaves an orphan: anvil runs in
+its own process group, which is terminated on `stop()`, on interpreter exit, and (on
+Linux) by the kernel when the thread that started it dies, even by SIGKILL.
+
+Persistence: with ``state=FILE`` anvil loads FILE at start and dumps the chain to it
+on SIGTERM/SIGINT (a clean `stop()`). A SIGKILL dumps nothing, so the chain reverts
+to the last dump; ``state_interval`` makes anvil also dump every that many seconds,
+which bounds what a SIGKILL loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import ctypes
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from ledger.errors import ChainError
+
+#: The mnemonic anvil derives its dev accounts from. These keys are PUBLIC test keys,
+#: printed by every anvil and hardhat node: never send real value to them.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+
+#: Private keys of anvil's first ten dev accounts (from `DEV_MNEMONIC`, path
+#: m/44'/60'/0'/0/i), each funded with 10,000 ETH at genesis. Public knowledge.
+DEV_KEYS: tuple[str, ...] = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+)
+
+ANVIL_ENV = "LEDGER_ANVIL"
+DEFAULT_CHAIN_ID = 31337
+_PORT_ATTEMPTS = 5
+_PR_SET_PDEATHSIG = 1
+
+_live: set[AnvilProcess] = set()
+
+
+def repo_root() -> Path:
+    """The directory holding `node_modules/` and `contracts/` (the checkout root)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def find_anvil(binary: str | os.PathLike[str] | None = None) -> Path:
+    """Locate the anvil executable.
+
+    Order: ``binary``, then ``$LEDGER_ANVIL``, then the project's npm install. The npm
+    ``node_modules/.bin/anvil`` is a node wrapper that re-raises SIGTERM on itself as
+    soon as it has forwarded it, so it exits before anvil has dumped its state (and a
+    SIGKILL of it orphans anvil); the native binary of the platform package it wraps
+    is used instead when present.
+    """
+    explicit = binary if binary is not None else os.environ.get(ANVIL_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ChainError(f"anvil not found at {path} (from {ANVIL_ENV} or the argument)")
+        return path
+    modules = repo_root() / "node_modules"
+    native = modules / "@foundry-rs" / f"anvil-{_npm_platform()}" / "bin" / "anvil"
+    if native.is_file():
+        return native
+    wrapper = modules / ".bin" / "anvil"
+    if wrapper.exists():
+        return wrapper
+    raise ChainError("anvil not found in node_modules: run scripts/setup.sh")
+
+
+def _npm_platform() -> str:
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "")
+    system = {"linux": "linux", "darwin": "darwin", "win32": "win32"}.get(sys.platform, "")
+    return f"{system}-{arch}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port the OS reports free right now (another process may still take it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class AnvilProcess:
+    """One anvil node, started and stopped by this process.
+
+    Usable as ``async with AnvilProcess() as node:`` or ``with AnvilProcess() as node:``;
+    `rpc_url` is valid while it runs. A stopped node can be started again: it reuses
+    its port (so clients keep their URL) and, with ``state``, its chain.
+    """
+
+    def __init__(
+        self,
+        *,
+        binary: str | os.PathLike[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        chain_id: int = DEFAULT_CHAIN_ID,
+        state: str | os.PathLike[str] | None = None,
+        state_interval: int | None = None,
+        block_time: float | None = None,
+        no_mining: bool = False,
+        extra_args: Sequence[str] = (),
+        startup_timeout: float = 20.0,
+    ) -> None:
+        if block_time is not None and no_mining:
+            raise ChainError("anvil: block_time and no_mining exclude each other")
+        self.binary = find_anvil(binary)
+        self.host = host
+        self.chain_id = chain_id
+        self.state = Path(state) if state is not None else None
+        self.state_interval = state_interval
+        self.block_time = block_time
+        self.no_mining = no_mining
+        self.extra_args = tuple(extra_args)
+        self.startup_timeout = startup_timeout
+        self._fixed_port = port is not None
+        self._started = False
+        self._port = port
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
+
+    @property
+    def port(self) -> int:
+        """The port anvil listens on (fixed after the first start)."""
+        if self._port is None:
+            raise ChainError("anvil has not been started")
+        return self._port
+
+    @property
+    def rpc_url(self) -> str:
+        """The HTTP JSON-RPC endpoint."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running anvil, or None."""
+        return self._proc.pid if self.running else None  # type: ignore[union-attr]
+
+    @property
+    def running(self) -> bool:
+        """True while the anvil process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def command(self) -> list[str]:
+        """The command line anvil is started with (the port included)."""
+        cmd = [str(self.binary), "--host", self.host, "--port", str(self.port)]
+        cmd += ["--chain-id", str(self.chain_id)]
+        if self.state is not None:
+            cmd += ["--state", str(self.state)]
+        if self.state_interval is not None:
+            cmd += ["--state-interval", str(self.state_interval)]
+        if self.block_time is not None:
+            cmd += ["--block-time", str(self.block_time)]
+        if self.no_mining:
+            cmd.append("--no-mining")
+        return cmd + list(self.extra_args)
+
+    # -- start ---------------------------------------------------------------------
+
+    def start_sync(self) -> None:
+        """Start anvil and block until it answers JSON-RPC."""
+        for port in self._ports():
+            deadline = self._spawn(port)
+            while (ready := self._start_state(self._probe_sync(), deadline)) is None:
+                time.sleep(0.02)
+            if ready:
+                return
+        raise ChainError(f"anvil found no free port in {_PORT_ATTEMPTS} attempts")
+
+    async def start(self) -> None:
+        """Start anvil and wait (without blocking the loop) until it answers JSON-RPC.
+
+        The process is spawned from the calling thread: on Linux anvil is bound to it
+        through PR_SET_PDEATHSIG, so call this from a thread that outlives the node.
+        """
+        for port in self._ports():
+            deadline = self._spawn(port)
+            while (ready := self._start_state(await self._probe(), deadline)) is None:
+                await asyncio.sleep(0.02)
+            if ready:
+                return
+        raise ChainError(f"anvil found no free port in {_PORT_ATTEMPTS} attempts")
+
+    def _ports(self) -> list[int]:
+        """Ports to try: the known one (a restart keeps its URL), else a few free ones."""
+        if self.running:
+            raise ChainError("anvil is already running")
+        if self._port is not None:
+            return [self._port]
+        return [free_port(self.host) for _ in range(_PORT_ATTEMPTS)]
+
+    def _spawn(self, port: int) -> float:
+        self._port = port
+        self._log = tempfile.NamedTemporaryFile(prefix="anvil-", suffix=".log")  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        _live.add(self)
+        return time.monotonic() + self.startup_timeout
+
+    def _start_state(self, answered: bool, deadline: float) -> bool | None:
+        """True once ready, False when the port was taken (try another), None to wait."""
+        assert self._proc is not None
+        if answered:
+            self._started = True
+            return True
+        code = self._proc.poll()
+        if code is not None:
+            tail = self._log_tail()
+            self._cleanup()
+            if "in use" in tail and not self._fixed_port and not self._started:
+                self._port = None
+                return False
+            raise ChainError(f"anvil exited with status {code} at start: {tail}")
+        if time.monotonic() > deadline:
+            self.stop_sync()
+            raise ChainError(
+                f"anvil did not answer on {self.rpc_url} within {self.startup_timeout:g}s"
+            )
+        return None
+
+    async def _probe(self) -> bool:
+        return await asyncio.to_thread(self._probe_sync)
+
+    def _probe_sync(self) -> bool:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+        request = urllib.request.Request(
+            self.rpc_url, data=body.encode(), headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=1.0) as response:
+                return "result" in json.loads(response.read())
+        except (OSError, ValueError):
+            return False
+
+    def _log_tail(self, limit: int = 2000) -> str:
+        if self._log is None:
+            return ""
+        with open(self._log.name, "rb") as log:
+            return log.read()[-limit:].decode(errors="replace").strip()
+
+    # -- stop ----------------------------------------------------------------------
+
+    def stop_sync(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM anvil (it dumps ``state`` then exits), SIGKILL after ``timeout``.
+
+        Returns anvil's exit status, or None if it was not running.
+        """
+        if self._proc is None:
+            return None
+        _signal_group(self._proc, signal.SIGTERM)
+        try:
+            code = self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(self._proc, signal.SIGKILL)
+            code = self._proc.wait()
+        self._cleanup()
+        return code
+
+    async def stop(self, timeout: float = 10.0) -> int | None:
+        """`stop_sync` without blocking the event loop."""
+        return await asyncio.to_thread(self.stop_sync, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL anvil: a crash, no state dump (for fault tests)."""
+        if self._proc is None:
+            return
+        _signal_group(self._proc, signal.SIGKILL)
+        self._proc.wait()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        _live.discard(self)
+        self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    # -- context managers ----------------------------------------------------------
+
+    def __enter__(self) -> AnvilProcess:
+        self.start_sync()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop_sync()
+
+    async def __aenter__(self) -> AnvilProcess:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        where = self.rpc_url if self._port is not None else "not started"
+        return f"AnvilProcess({where}, running={self.running})"
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """Signal anvil's whole process group (the node wrapper and anvil, if wrapped)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: have the kernel SIGTERM anvil when its parent dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for node in list(_live):
+        node.stop_sync(timeout=5.0)

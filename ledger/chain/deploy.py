@@ -1,0 +1,359 @@
+"""Deploying the contracts and the deployment record the service starts from.
+
+`deploy_contracts` deploys AnchorRegistry (and RoyaltySplitter once forge has built
+it), grants the roles, and returns a `Deployment`: chain id, addresses, the block of
+the first deployment and its hash (so a reset chain, e.g. an anvil restarted without
+its state, is detected), and the ABI hashes the addresses were deployed with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_account import Account
+from eth_typing import HexAddress, HexStr
+from eth_utils.abi import function_signature_to_4byte_selector
+from web3 import AsyncWeb3
+from web3.exceptions import Web3RPCError
+from web3.types import Nonce
+from web3.utils.address import get_create_address
+
+from ledger.chain.artifacts import Artifact, has_artifact, load_artifact
+from ledger.chain.journal import MemoryJournal
+from ledger.chain.registry import ANCHORER_ROLE, AnchorRegistry
+from ledger.chain.rpc import TRANSIENT_ERRORS, ChainUnavailableError, RevertDecoder, Web3Client
+from ledger.chain.sender import Sender
+from ledger.chain.txstate import SendPolicy, SentTx
+from ledger.errors import ChainError, ConfigError
+
+DEPLOYMENT_VERSION = "ledger-deployment/1"
+REGISTRY = "AnchorRegistry"
+SPLITTER = "RoyaltySplitter"
+
+# How RoyaltySplitter's constructor inputs are filled, by parameter name. Adjust here
+# when its constructor changes; an unknown name stops the deployment with a message.
+_SPLITTER_ARGS = {
+    "initialAdmin": "admin", "admin": "admin", "defaultAdmin": "admin",
+    "registry": "registry", "anchorRegistry": "registry",
+}
+_METER_ROLE_GETTER = "METER_ROLE()"
+_BEGIN_ADMIN_TRANSFER = "beginDefaultAdminTransfer(address)"
+
+
+@dataclass(frozen=True)
+class DeployedContract:
+    """One deployed contract: where, by which transaction, with which ABI."""
+
+    name: str
+    address: str
+    tx_hash: str
+    block_number: int
+    abi_hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (`from_json` inverts it)."""
+        return {"name": self.name, "address": self.address, "txHash": self.tx_hash,
+                "blockNumber": self.block_number, "abiHash": self.abi_hash}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], field: str) -> DeployedContract:
+        """Parse `to_json` output; ConfigError naming ``field.member`` on a problem."""
+        return cls(
+            name=_str(doc, "name", field),
+            address=_address(doc, "address", field),
+            tx_hash=_hex32(doc, "txHash", field),
+            block_number=_uint(doc, "blockNumber", field),
+            abi_hash=_hex32(doc, "abiHash", field),
+        )
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The deployment record: what the service needs to find and trust its contracts.
+
+    ``admin`` holds DEFAULT_ADMIN_ROLE now; ``pending_admin`` is the account a
+    two-step admin transfer was started to (it must accept after the registry's
+    ADMIN_DELAY), or None.
+    """
+
+    chain_id: int
+    registry: DeployedContract
+    splitter: DeployedContract | None
+    deploy_block: int
+    block_hash: str
+    deployer: str
+    admin: str
+    pending_admin: str | None
+    anchorers: tuple[str, ...]
+    meters: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the JSON object written to the deployment file."""
+        return {
+            "version": DEPLOYMENT_VERSION,
+            "chainId": self.chain_id,
+            "registry": self.registry.to_json(),
+            "splitter": self.splitter.to_json() if self.splitter else None,
+            "deployBlock": self.deploy_block,
+            "blockHash": self.block_hash,
+            "deployer": self.deployer,
+            "admin": self.admin,
+            "pendingAdmin": self.pending_admin,
+            "anchorers": list(self.anchorers),
+            "meters": list(self.meters),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Deployment:
+        """Parse a deployment record; ConfigError naming the member on any problem."""
+        if not isinstance(doc, Mapping):
+            raise ConfigError("a deployment record must be a JSON object")
+        unknown = set(doc) - set(_MEMBERS)
+        if unknown:
+            raise ConfigError("unknown member", field=sorted(unknown)[0])
+        if doc.get("version") != DEPLOYMENT_VERSION:
+            raise ConfigError(f"must be {DEPLOYMENT_VERSION!r}", field="version")
+        splitter = doc.get("splitter")
+        pending = doc.get("pendingAdmin")
+        return cls(
+            chain_id=_uint(doc, "chainId", ""),
+            registry=DeployedContract.from_json(_object(doc, "registry"), "registry"),
+            splitter=(DeployedContract.from_json(_object(doc, "splitter"), "splitter")
+                      if splitter is not None else None),
+            deploy_block=_uint(doc, "deployBlock", ""),
+            block_hash=_hex32(doc, "blockHash", ""),
+            deployer=_address(doc, "deployer", ""),
+            admin=_address(doc, "admin", ""),
+            pending_admin=_address(doc, "pendingAdmin", "") if pending is not None else None,
+            anchorers=_addresses(doc, "anchorers"),
+            meters=_addresses(doc, "meters"),
+        )
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the record as pretty JSON (atomically: temp file, then rename)."""
+        target = Path(path)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, target)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> Deployment:
+        """Read a record written by `write`; ConfigError if missing or malformed."""
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"deployment record {path} does not exist: deploy first") from exc
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read deployment record {path}: {exc}") from exc
+        return cls.from_json(doc)
+
+    async def check(self, w3: Web3Client) -> None:
+        """Check the node serves this deployment: same chain id, the deployment block
+        still canonical, and code at every address. ChainError says what differs."""
+        try:
+            chain_id = await w3.eth.chain_id
+            block = await w3.eth.get_block(self.deploy_block)
+            codes = [await w3.eth.get_code(AsyncWeb3.to_checksum_address(c.address))
+                     for c in self.contracts()]
+        except TRANSIENT_ERRORS as exc:
+            raise ChainUnavailableError(f"the chain node is unreachable: {exc}") from exc
+        except Web3RPCError as exc:
+            raise ChainError(f"the chain has no block {self.deploy_block} of the deployment: "
+                             "it was reset; deploy again") from exc
+        if chain_id != self.chain_id:
+            raise ChainError(f"the node is chain {chain_id}, the deployment chain {self.chain_id}")
+        if "0x" + bytes(block["hash"]).hex() != self.block_hash:
+            raise ChainError(f"block {self.deploy_block} differs from the deployment's: "
+                             "the chain was reset or reorganised; deploy again")
+        for contract, code in zip(self.contracts(), codes, strict=True):
+            if not code:
+                raise ChainError(f"no code at {contract.name} address {contract.address}")
+
+    def contracts(self) -> list[DeployedContract]:
+        """The deployed contracts, registry first."""
+        return [self.registry] + ([self.splitter] if self.splitter else [])
+
+
+_MEMBERS = ("version", "chainId", "registry", "splitter", "deployBlock", "blockHash",
+            "deployer", "admin", "pendingAdmin", "anchorers", "meters")
+
+
+async def deploy_contracts(
+    w3: Web3Client,
+    deployer_key: str,
+    *,
+    anchorers: Sequence[str],
+    meters: Sequence[str] = (),
+    admin: str | None = None,
+    artifacts_out: str | os.PathLike[str] | None = None,
+    with_splitter: bool | None = None,
+    policy: SendPolicy | None = None,
+    timeout: float = 120.0,
+) -> Deployment:
+    """Deploy AnchorRegistry (and RoyaltySplitter), grant roles, return the record.
+
+    The deployer is the initial admin so it can grant ANCHORER_ROLE to ``anchorers``
+    (and the splitter's METER_ROLE to ``meters``); if ``admin`` is another account, a
+    two-step admin transfer to it is started (it accepts after ADMIN_DELAY).
+    ``with_splitter`` None deploys the splitter when its artifact exists.
+    Transactions go through a private `Sender` with an in-memory journal, each
+    waited for to ``policy.confirmations``.
+    """
+    account = Account.from_key(deployer_key)
+    registry_art = load_artifact(REGISTRY, artifacts_out)
+    if with_splitter is None:
+        with_splitter = has_artifact(SPLITTER, artifacts_out)
+    splitter_art = load_artifact(SPLITTER, artifacts_out) if with_splitter else None
+    decoder = RevertDecoder([a.abi for a in (registry_art, splitter_art) if a])
+    sender = Sender(w3, account, MemoryJournal(), policy=policy, decoder=decoder)
+    me = str(account.address)
+    new_admin = AsyncWeb3.to_checksum_address(admin) if admin else me
+
+    reg_tx = await sender.transact(
+        "deploy:registry", None, registry_art.bytecode + abi_encode(["address"], [me]),
+        timeout=timeout,
+    )
+    registry = _deployed(registry_art, reg_tx)
+    for account_ in anchorers:
+        await sender.transact(f"grant:anchorer:{account_}", registry.address,
+                              AnchorRegistry.grant_role_data(ANCHORER_ROLE, account_),
+                              timeout=timeout)
+    splitter = None
+    if splitter_art is not None:
+        splitter = await _deploy_splitter(sender, splitter_art, me, registry.address, meters,
+                                          timeout)
+    pending = None
+    if new_admin != me:
+        for contract in [registry] + ([splitter] if splitter else []):
+            await sender.transact(f"admin:{contract.name}", contract.address,
+                                  _selector_call(_BEGIN_ADMIN_TRANSFER, ["address"], [new_admin]),
+                                  timeout=timeout)
+        pending = new_admin
+    block = await w3.eth.get_block(registry.block_number)
+    return Deployment(
+        chain_id=await w3.eth.chain_id,
+        registry=registry,
+        splitter=splitter,
+        deploy_block=registry.block_number,
+        block_hash="0x" + bytes(block["hash"]).hex(),
+        deployer=me,
+        admin=me,
+        pending_admin=pending,
+        anchorers=tuple(AsyncWeb3.to_checksum_address(a) for a in anchorers),
+        meters=tuple(AsyncWeb3.to_checksum_address(m) for m in meters) if splitter else (),
+    )
+
+
+async def _deploy_splitter(
+    sender: Sender, art: Artifact, admin: str, registry: str, meters: Sequence[str],
+    timeout: float,
+) -> DeployedContract:
+    values = {"admin": admin, "registry": registry}
+    inputs: list[Mapping[str, Any]] = next(
+        (list(item.get("inputs", [])) for item in art.abi if item.get("type") == "constructor"),
+        [],
+    )
+    types: list[str] = []
+    args: list[str] = []
+    for arg in inputs:
+        source = _SPLITTER_ARGS.get(str(arg.get("name", "")).lstrip("_"))
+        if source is None:
+            raise ChainError(f"{SPLITTER} constructor takes {arg.get('name')!r}, which "
+                             "ledger.chain.deploy does not know how to fill")
+        types.append(str(arg["type"]))
+        args.append(values[source])
+    tx = await sender.transact("deploy:splitter", None, art.bytecode + abi_encode(types, args),
+                               timeout=timeout)
+    splitter = _deployed(art, tx)
+    has_meter_role = any(item.get("type") == "function" and item.get("name") == "METER_ROLE"
+                         for item in art.abi)
+    if meters and has_meter_role:
+        raw = await sender.w3.eth.call({
+            "to": AsyncWeb3.to_checksum_address(splitter.address),
+            "data": function_signature_to_4byte_selector(_METER_ROLE_GETTER),
+        })
+        role = bytes(raw)[:32]
+        for meter in meters:
+            await sender.transact(f"grant:meter:{meter}", splitter.address,
+                                  AnchorRegistry.grant_role_data(role, meter), timeout=timeout)
+    return splitter
+
+
+def _deployed(art: Artifact, tx: SentTx) -> DeployedContract:
+    assert tx.inclusion is not None
+    return DeployedContract(
+        name=art.name,
+        address=str(get_create_address(HexAddress(HexStr(tx.sender)), Nonce(tx.nonce))),
+        tx_hash=tx.inclusion.tx_hash,
+        block_number=tx.inclusion.block_number,
+        abi_hash=art.abi_hash,
+    )
+
+
+def _selector_call(signature: str, types: list[str], args: list[Any]) -> bytes:
+    return function_signature_to_4byte_selector(signature) + abi_encode(types, args)
+
+
+def _object(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = doc.get(name)
+    if not isinstance(value, Mapping):
+        raise ConfigError("must be an object", field=name)
+    return value
+
+
+def _path(field: str, name: str) -> str:
+    return f"{field}.{name}" if field else name
+
+
+def _str(doc: Mapping[str, Any], name: str, field: str) -> str:
+    value = doc.get(name)
+    if not isinstance(value, str) or not value:
+        raise ConfigError("must be a non-empty string", field=_path(field, name))
+    return value
+
+
+def _uint(doc: Mapping[str, Any], name: str, field: str) -> int:
+    value = doc.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError("must be a non-negative integer", field=_path(field, name))
+    return value
+
+
+def _hex32(doc: Mapping[str, Any], name: str, field: str) -> str:
+    value = doc.get(name)
+    if not (isinstance(value, str) and len(value) == 66 and _is_hex(value)):
+        raise ConfigError("must be 0x and 64 hex digits", field=_path(field, name))
+    return value.lower()
+
+
+def _address(doc: Mapping[str, Any], name: str, field: str) -> str:
+    return _address_value(doc.get(name), _path(field, name))
+
+
+def _address_value(value: object, field: str) -> str:
+    if not (isinstance(value, str) and len(value) == 42 and _is_hex(value)):
+        raise ConfigError("must be a 0x address", field=field)
+    return str(AsyncWeb3.to_checksum_address(value))
+
+
+def _addresses(doc: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    value = doc.get(name)
+    if not isinstance(value, list):
+        raise ConfigError("must be a list of addresses", field=name)
+    return tuple(_address_value(v, f"{name}[{i}]") for i, v in enumerate(value))
+
+
+def _is_hex(value: str) -> bool:
+    if not value.startswith("0x"):
+        return False
+    try:
+        bytes.fromhex(value[2:])
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,180 @@
+"""JSON-RPC plumbing shared by the chain clients: connecting, sorting failures into
+"node unreachable, retry" and "node refused", and turning revert data into text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiohttp
+from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
+from eth_utils.abi import function_signature_to_4byte_selector
+from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3.exceptions import (
+    ContractLogicError,
+    ProviderConnectionError,
+    RequestTimedOut,
+    TooManyRequests,
+    Web3RPCError,
+)
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+from ledger.errors import ChainError
+
+#: Failures after which the same request can succeed later: the node is down,
+#: restarting, overloaded or slow. Anything else is an answer.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError,
+    TimeoutError,
+    ConnectionError,
+    ProviderConnectionError,
+    RequestTimedOut,
+    TooManyRequests,
+)
+
+
+#: The web3 client type every chain module takes (any provider).
+Web3Client = AsyncWeb3[Any]
+
+
+class ChainUnavailableError(ChainError):
+    """The node could not be reached or did not answer in time; retry later."""
+
+    code = "chain_unavailable"
+
+
+class ChainRevertError(ChainError):
+    """A call or transaction reverted; ``reason`` is the decoded revert."""
+
+    code = "chain_revert"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def connect(url: str, *, timeout: float = 10.0, attempts: int = 3) -> Web3Client:
+    """An AsyncWeb3 over HTTP with a request timeout and ``attempts`` quick tries.
+
+    web3.py retries idempotent methods, and also ``eth_sendRawTransaction``, on
+    connection errors: so a send can reach the node twice, which `Sender` tolerates
+    ("already known"). Close it with ``await w3.provider.disconnect()``.
+    """
+    provider = AsyncHTTPProvider(
+        url,
+        request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout)},
+        exception_retry_configuration=ExceptionRetryConfiguration(
+            errors=(aiohttp.ClientError, TimeoutError), retries=max(attempts, 1),
+            backoff_factor=0.05,
+        ),
+    )
+    return AsyncWeb3(provider)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when ``exc`` means the node was unreachable rather than that it refused."""
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
+def rpc_message(exc: BaseException) -> str:
+    """The node's error message inside a web3 exception (or the exception text)."""
+    if isinstance(exc, Web3RPCError) and isinstance(exc.rpc_response, Mapping):
+        error = exc.rpc_response.get("error")
+        if isinstance(error, Mapping) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    message = getattr(exc, "message", None)
+    return message if isinstance(message, str) and message else str(exc)
+
+
+def revert_data(exc: ContractLogicError) -> bytes:
+    """The raw revert data web3 attached to a ContractLogicError (empty if none)."""
+    data = exc.data
+    if isinstance(data, Mapping):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return b""
+    return b""
+
+
+_PANICS = {
+    0x01: "assertion failed",
+    0x11: "arithmetic overflow or underflow",
+    0x12: "division by zero",
+    0x21: "invalid enum value",
+    0x22: "invalid storage byte array",
+    0x31: "pop on empty array",
+    0x32: "array index out of bounds",
+    0x41: "out of memory",
+    0x51: "call to an invalid internal function",
+}
+
+
+class RevertDecoder:
+    """Turns revert data into ``Name(arg=value, ...)`` using the custom errors of ABIs.
+
+    Knows ``Error(string)`` and ``Panic(uint256)`` too; unknown data is shown in hex.
+    """
+
+    def __init__(self, abis: Iterable[Iterable[Mapping[str, Any]]] = ()) -> None:
+        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        for abi in abis:
+            for item in abi:
+                if item.get("type") == "error":
+                    self._add(item)
+
+    def _add(self, item: Mapping[str, Any]) -> None:
+        inputs = item.get("inputs", [])
+        types = [_abi_type(arg) for arg in inputs]
+        names = [str(arg.get("name") or f"arg{i}") for i, arg in enumerate(inputs)]
+        signature = f"{item['name']}({','.join(types)})"
+        self._errors[function_signature_to_4byte_selector(signature)] = (
+            str(item["name"]), types, names,
+        )
+
+    def decode(self, data: bytes) -> str:
+        """A readable form of ``data``, the bytes a reverting call returned."""
+        if not data:
+            return "reverted without a reason"
+        selector, body = data[:4], data[4:]
+        try:
+            if selector == function_signature_to_4byte_selector("Error(string)"):
+                return str(abi_decode(["string"], body)[0])
+            if selector == function_signature_to_4byte_selector("Panic(uint256)"):
+                code = int(abi_decode(["uint256"], body)[0])
+                return f"panic 0x{code:02x}: {_PANICS.get(code, 'unknown panic')}"
+            if selector in self._errors:
+                name, types, names = self._errors[selector]
+                values = abi_decode(types, body)
+                shown = ", ".join(f"{n}={_show(v)}" for n, v in zip(names, values, strict=True))
+                return f"{name}({shown})"
+        except (DecodingError, OverflowError, ValueError):
+            pass
+        return f"unknown revert 0x{data.hex()}"
+
+    def from_exception(self, exc: ContractLogicError) -> str:
+        """Decode the revert carried by a web3 ContractLogicError."""
+        data = revert_data(exc)
+        if data:
+            return self.decode(data)
+        return rpc_message(exc) or "reverted without a reason"
+
+
+def _abi_type(arg: Mapping[str, Any]) -> str:
+    kind = str(arg["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in arg.get("components", []))
+        return f"({inner}){kind[len('tuple'):]}"
+    return kind
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)

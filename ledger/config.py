@@ -1,0 +1,168 @@
+"""Service settings: one validated object built from defaults, a TOML file, the
+environment (``LEDGER_*``) and command-line flags, later sources winning.
+
+A bad setting stops start-up with one `ConfigError` line naming the setting.
+Secrets (the anchorer key) are read from a file or an environment variable and
+kept out of ``repr`` so they never reach a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import ConfigError
+
+ENV_PREFIX = "LEDGER_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `ledger serve` needs; see docs/operations.md for each setting."""
+
+    data_dir: Path = Path(".ledger")
+    host: str = "127.0.0.1"
+    port: int = 8710
+    db_url: str | None = None
+    rpc_url: str | None = None
+    anchorer_key_file: Path | None = None
+    anchorer_key: str | None = field(default=None, repr=False)
+    deployment_file: Path | None = None
+    batch_max_size: int = 10_000
+    batch_max_age_s: float = 5.0
+    confirmations: int = 2
+    anchor_deadline_s: float = 300.0
+    stuck_tx_after_s: float = 30.0
+    max_fee_gwei: float = 500.0
+    poll_interval_s: float = 0.5
+    max_body_bytes: int = 8 * 1024 * 1024
+    batch_endpoint_max: int = 1_000
+    anvil_block_time_s: float | None = None
+    log_level: str = "info"
+
+    @property
+    def embedded_chain(self) -> bool:
+        """True when the service starts and owns its own anvil."""
+        return self.rpc_url is None
+
+    def database_url(self) -> str:
+        """The SQLAlchemy async URL: the given one, else SQLite in the data dir."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'ledger.db'}"
+
+    def validate(self) -> Settings:
+        """Return self, or raise ConfigError naming the first bad setting."""
+        _positive("port", self.port, upper=65535)
+        _positive("batch_max_size", self.batch_max_size, upper=1_000_000)
+        _positive("batch_max_age_s", self.batch_max_age_s)
+        _positive("anchor_deadline_s", self.anchor_deadline_s)
+        _positive("stuck_tx_after_s", self.stuck_tx_after_s)
+        _positive("max_fee_gwei", self.max_fee_gwei)
+        _positive("poll_interval_s", self.poll_interval_s)
+        _positive("max_body_bytes", self.max_body_bytes)
+        _positive("batch_endpoint_max", self.batch_endpoint_max, upper=100_000)
+        if self.confirmations < 0:
+            raise ConfigError("must be 0 or more", field="confirmations")
+        if self.anchor_deadline_s <= self.batch_max_age_s:
+            raise ConfigError("must exceed batch_max_age_s", field="anchor_deadline_s")
+        if self.db_url and not self.db_url.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
+            raise ConfigError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg://", field="db_url"
+            )
+        if self.rpc_url and not self.rpc_url.startswith(("http://", "https://")):
+            raise ConfigError("must be an http(s) URL", field="rpc_url")
+        if self.rpc_url and not (self.anchorer_key or self.anchorer_key_file):
+            raise ConfigError(
+                "an external chain needs anchorer_key_file or LEDGER_ANCHORER_KEY",
+                field="anchorer_key",
+            )
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise ConfigError("must be debug, info, warning or error", field="log_level")
+        return self
+
+    def read_anchorer_key(self) -> str | None:
+        """The anchorer's private key (hex), from the environment or its file."""
+        if self.anchorer_key:
+            return self.anchorer_key.strip()
+        if self.anchorer_key_file is None:
+            return None
+        try:
+            return self.anchorer_key_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read {self.anchorer_key_file}: {exc.strerror}", field="anchorer_key_file"
+            ) from exc
+
+
+def _positive(name: str, value: float, *, upper: float | None = None) -> None:
+    if value <= 0:
+        raise ConfigError("must be greater than 0", field=name)
+    if upper is not None and value > upper:
+        raise ConfigError(f"must be at most {upper}", field=name)
+
+
+def load_settings(
+    *,
+    file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build and validate settings from a TOML file, ``LEDGER_*`` variables and flags."""
+    values: dict[str, Any] = {}
+    if file is not None:
+        values.update(_read_toml(file))
+    values.update(_from_env(os.environ if env is None else env))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return _coerce(values).validate()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", field="config") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", field="config") from exc
+    return dict(data.get("ledger", data))
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    names = {f.name for f in fields(Settings)}
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX):
+            name = key[len(ENV_PREFIX) :].lower()
+            if name in names:
+                out[name] = value
+    return out
+
+
+def _coerce(values: Mapping[str, Any]) -> Settings:
+    known = {f.name: f for f in fields(Settings)}
+    kwargs: dict[str, Any] = {}
+    for name, raw in values.items():
+        if name not in known:
+            raise ConfigError("unknown setting", field=name)
+        kwargs[name] = _convert(name, str(known[name].type), raw)
+    return replace(Settings(), **kwargs)
+
+
+def _convert(name: str, type_name: str, raw: Any) -> Any:
+    try:
+        if type_name.startswith("Path"):
+            return Path(raw)
+        if type_name.startswith("int"):
+            return int(raw)
+        if type_name.startswith("float"):
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"cannot read {raw!r} as {type_name}", field=name) from exc

@@ -1,0 +1,208 @@
+"""What the handlers call: intake, proofs, creators and health, over the stores."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.config import Settings
+from ledger.core.creators import CreatorAction
+from ledger.core.merkle import MerkleTree
+from ledger.core.proof import Anchor, ProofBundle
+from ledger.core.receipt import Receipt, ReceiptSigner
+from ledger.core.records import BatchStatus, ManifestRecord, NewManifest
+from ledger.errors import LedgerError, StorageError
+from ledger.service.http_errors import HTTPProblem
+from ledger.service.intake import CreatorKeys, IntakeWriter, now_ms, verify_for_intake
+from ledger.service.metrics import Metrics
+from ledger.service.workers import split_levels
+from ledger.storage.creators import CreatorStore
+from ledger.storage.manifests import ManifestStore
+
+log = logging.getLogger(__name__)
+
+Accepted = tuple[ManifestRecord, bool, dict[str, Any]]
+
+# Proof reads hit few batches at a time; keeping their trees avoids re-reading levels.
+_TREE_CACHE = 64
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    """Where anchors go: the facts every proof bundle repeats."""
+
+    chain_id: int
+    registry: str
+
+
+class ServiceContext:
+    """The service's operations, shared by handlers and the CLI's in-process demo."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        manifests: ManifestStore,
+        creators: CreatorStore,
+        writer: IntakeWriter,
+        receipts: ReceiptSigner,
+        chain: ChainInfo,
+        health_checks: dict[str, Callable[[], Awaitable[None]]],
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.manifests = manifests
+        self.creators = creators
+        self.chain = chain
+        self._writer = writer
+        self._receipts = receipts
+        self._keys = CreatorKeys(creators)
+        self._health_checks = health_checks
+        self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
+        self.queue_depth = 0
+
+    # -- intake --------------------------------------------------------------------
+
+    async def accept(self, objs: Sequence[Any]) -> list[Accepted]:
+        """Verify and store manifests; the first bad one raises and none is stored."""
+        verified = [await verify_for_intake(obj, self._keys) for obj in objs]
+        return self._with_receipts(await self._writer.add(verified))
+
+    async def accept_many(self, objs: Sequence[Any]) -> list[Accepted | LedgerError]:
+        """Verify each manifest on its own; store the good ones, report the bad ones."""
+        checked: list[NewManifest | LedgerError] = []
+        for index, obj in enumerate(objs):
+            try:
+                checked.append(await verify_for_intake(obj, self._keys, field=f"manifests[{index}]"))
+            except LedgerError as exc:
+                checked.append(exc)
+        good = [c for c in checked if isinstance(c, NewManifest)]
+        stored = iter(self._with_receipts(await self._writer.add(good)) if good else [])
+        return [c if isinstance(c, LedgerError) else next(stored) for c in checked]
+
+    def _with_receipts(self, rows: list[tuple[ManifestRecord, bool]]) -> list[Accepted]:
+        out = []
+        for record, created in rows:
+            if created:
+                self.metrics.accepted.inc()
+            else:
+                self.metrics.duplicates.inc()
+            out.append((record, created, self.receipt(record).to_obj()))
+        return out
+
+    def receipt(self, record: ManifestRecord) -> Receipt:
+        """The signed promise for an accepted manifest (the same every time it is asked)."""
+        promise_ms = int((self.settings.batch_max_age_s + self.settings.anchor_deadline_s) * 1000)
+        return self._receipts.sign(record.digest, record.accepted_at, record.accepted_at + promise_ms)
+
+    # -- proofs --------------------------------------------------------------------
+
+    async def proof_bundle(self, record: ManifestRecord) -> ProofBundle | None:
+        """The bundle of a confirmed manifest, or None while it is not confirmed."""
+        if record.status != BatchStatus.CONFIRMED or record.batch_number is None:
+            return None
+        batch = await self.manifests.batch(record.batch_number)
+        if batch is None or batch.anchor is None or record.leaf_index is None:
+            return None
+        tree = await self._tree(batch.number, batch.leaf_count)
+        anchor = Anchor(
+            chain_id=self.chain.chain_id,
+            contract=self.chain.registry,
+            batch_number=batch.number,
+            tx_hash=batch.anchor.tx_hash,
+            block_number=batch.anchor.block_number,
+            block_hash=batch.anchor.block_hash,
+            block_timestamp=batch.anchor.block_timestamp,
+        )
+        return ProofBundle.build(tree, record.leaf_index, record.digest, anchor=anchor)
+
+    async def _tree(self, number: int, leaf_count: int) -> MerkleTree:
+        tree = self._trees.get(number)
+        if tree is None:
+            blob = await self.manifests.levels(number)
+            if blob is None:
+                raise StorageError(f"batch {number} has no stored tree")
+            tree = split_levels(blob, leaf_count)
+            self._trees[number] = tree
+            if len(self._trees) > _TREE_CACHE:
+                self._trees.popitem(last=False)
+        else:
+            self._trees.move_to_end(number)
+        return tree
+
+    # -- creators ------------------------------------------------------------------
+
+    async def creator_action(self, obj: Any) -> tuple[dict[str, Any], int]:
+        """Apply a signed register / add-key / revoke-key; return (body, HTTP status)."""
+        action = CreatorAction.from_obj(obj)
+        now = now_ms()
+        action.check_fresh(now)
+        current = await self.creators.keys(action.creator_id)
+        action.verify(
+            [k.public_key for k in current or [] if k.revoked_at is None],
+            revoked={k.public_key for k in current or [] if k.revoked_at is not None},
+        )
+        status = await self._apply_action(action, current is not None, now)
+        self._keys.forget(action.creator_id)
+        return await self.creator_json(action.creator_id), status
+
+    async def _apply_action(self, action: CreatorAction, exists: bool, now: int) -> int:
+        if action.action == "register":
+            if exists:
+                raise HTTPProblem(409, "exists", f"creator {action.creator_id} already exists")
+            if not await self.creators.register(action.creator_id, action.keys, now):
+                raise HTTPProblem(409, "exists", f"creator {action.creator_id} already exists")
+            return 201
+        if not exists:
+            raise HTTPProblem(404, "not_found", f"no creator {action.creator_id}")
+        if action.action == "add-key":
+            await self.creators.add_key(action.creator_id, action.keys[0], now)
+            return 201
+        if not await self.creators.revoke_key(action.creator_id, action.keys[0], now):
+            return 200
+        return 201
+
+    async def creator_json(self, creator_id: str) -> dict[str, Any]:
+        """A creator's keys with their validity, or 404."""
+        keys = await self.creators.keys(creator_id)
+        if keys is None:
+            raise HTTPProblem(404, "not_found", f"no creator {creator_id}")
+        return {
+            "creator_id": creator_id,
+            "keys": [
+                {"key": k.public_key, "added_at": k.added_at, "revoked_at": k.revoked_at}
+                for k in keys
+            ],
+        }
+
+    async def refresh_queue_depth(self) -> None:
+        """Update `queue_depth` (manifests waiting for a batch) for the metrics gauge."""
+        self.queue_depth, _ = await self.manifests.pending_stats()
+
+    # -- health --------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        """Each dependency's state; ok only when all answer."""
+        parts: dict[str, Any] = {}
+        for name, check in self._health_checks.items():
+            try:
+                await check()
+                parts[name] = "ok"
+            except Exception as exc:  # a health probe reports any failure, never raises
+                parts[name] = f"unavailable: {_first_line(exc)}"
+        try:
+            parts["queue_depth"], _ = await self.manifests.pending_stats()
+        except Exception as exc:
+            parts["database"] = f"unavailable: {_first_line(exc)}"
+        ok = all(v == "ok" for k, v in parts.items() if k != "queue_depth")
+        return {"ok": ok, **parts}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+

@@ -1,0 +1,187 @@
+"""Thin HTTP handlers: parse, call the service context, shape the JSON answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ledger.core.canonical import parse_strict
+from ledger.core.records import BatchRecord, ManifestRecord
+from ledger.errors import ValidationError
+from ledger.service.appkeys import CONTEXT, METRICS
+from ledger.service.http_errors import HTTPProblem, status_of
+from ledger.service.openapi import openapi_document
+
+_HEX32 = 66
+
+
+async def post_manifest(request: web.Request) -> web.Response:
+    """POST /v1/manifests: accept one signed manifest."""
+    ctx = request.app[CONTEXT]
+    obj = parse_strict(await request.read())
+    record, created, receipt = (await ctx.accept([obj]))[0]
+    return web.json_response(_accepted(record, receipt), status=202 if created else 200)
+
+
+async def post_manifest_batch(request: web.Request) -> web.Response:
+    """POST /v1/manifests:batch: accept many; each item answered on its own."""
+    ctx = request.app[CONTEXT]
+    body = parse_strict(await request.read())
+    if not isinstance(body, dict) or set(body) != {"manifests"}:
+        raise ValidationError('body must be {"manifests": [...]}', field="manifests")
+    items = body["manifests"]
+    limit = ctx.settings.batch_endpoint_max
+    if not isinstance(items, list) or not 1 <= len(items) <= limit:
+        raise ValidationError(f"must be a list of 1 to {limit} manifests", field="manifests")
+    results = await ctx.accept_many(items)
+    out: list[dict[str, Any]] = []
+    for result in results:
+        if isinstance(result, Exception):
+            request.app[METRICS].rejected.inc()
+            out.append({"status": status_of(result), **{"error": result.to_dict()}})
+        else:
+            record, created, receipt = result
+            out.append({"status": 202 if created else 200, **_accepted(record, receipt)})
+    return web.json_response({"results": out})
+
+
+async def get_manifest(request: web.Request) -> web.Response:
+    """GET /v1/manifests/{digest}."""
+    record = await _manifest_or_404(request)
+    return web.json_response(manifest_json(record))
+
+
+async def get_proof(request: web.Request) -> web.Response:
+    """GET /v1/manifests/{digest}/proof: the bundle once confirmed, else 202 + status."""
+    ctx = request.app[CONTEXT]
+    record = await _manifest_or_404(request)
+    bundle = await ctx.proof_bundle(record)
+    if bundle is None:
+        return web.json_response(manifest_json(record), status=202)
+    return web.Response(text=bundle.to_json(), content_type="application/json")
+
+
+async def list_batches(request: web.Request) -> web.Response:
+    """GET /v1/batches?after=N&limit=M."""
+    after = _int_query(request, "after", 0, 0, 2**62)
+    limit = _int_query(request, "limit", 100, 1, 1000)
+    batches = await request.app[CONTEXT].manifests.batches(after=after, limit=limit)
+    return web.json_response({"batches": [batch_json(b) for b in batches]})
+
+
+async def get_batch(request: web.Request) -> web.Response:
+    """GET /v1/batches/{n}."""
+    try:
+        number = int(request.match_info["number"])
+    except ValueError:
+        raise ValidationError("batch number must be an integer", field="number") from None
+    batch = await request.app[CONTEXT].manifests.batch(number)
+    if batch is None:
+        raise HTTPProblem(404, "not_found", f"no batch {number}")
+    return web.json_response(batch_json(batch))
+
+
+async def get_root(request: web.Request) -> web.Response:
+    """GET /v1/roots/{root}: the batch whose tree has this root."""
+    root = parse_hex32(request.match_info["root"], "root")
+    batch = await request.app[CONTEXT].manifests.batch_by_root(root)
+    if batch is None:
+        raise HTTPProblem(404, "not_found", "no batch has this root")
+    return web.json_response(batch_json(batch))
+
+
+async def post_creator(request: web.Request) -> web.Response:
+    """POST /v1/creators: register, rotate or revoke, signed by the creator's key."""
+    result, status = await request.app[CONTEXT].creator_action(parse_strict(await request.read()))
+    return web.json_response(result, status=status)
+
+
+async def get_creator(request: web.Request) -> web.Response:
+    """GET /v1/creators/{id}: the creator's keys."""
+    return web.json_response(await request.app[CONTEXT].creator_json(request.match_info["id"]))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: 200 when the database and chain answer, 503 otherwise."""
+    report = await request.app[CONTEXT].health()
+    return web.json_response(report, status=200 if report["ok"] else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """GET /metrics in Prometheus text format."""
+    return web.Response(text=request.app[METRICS].render(), content_type="text/plain")
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """GET /v1/openapi.json."""
+    return web.json_response(openapi_document())
+
+
+def parse_hex32(text: str, field: str) -> bytes:
+    """A 0x-prefixed 32-byte hex string, or a ValidationError naming `field`."""
+    if len(text) != _HEX32 or not text.startswith("0x"):
+        raise ValidationError("must be 0x followed by 64 hex digits", field=field)
+    try:
+        return bytes.fromhex(text[2:])
+    except ValueError:
+        raise ValidationError("must be 0x followed by 64 hex digits", field=field) from None
+
+
+def manifest_json(record: ManifestRecord) -> dict[str, Any]:
+    """The public view of a manifest record."""
+    return {
+        "manifest_digest": "0x" + record.digest.hex(),
+        "creator_id": record.creator_id,
+        "status": record.status,
+        "accepted_at": record.accepted_at,
+        "batch_number": record.batch_number,
+        "leaf_index": record.leaf_index,
+    }
+
+
+def batch_json(batch: BatchRecord) -> dict[str, Any]:
+    """The public view of a batch."""
+    anchor = batch.anchor
+    return {
+        "number": batch.number,
+        "root": "0x" + batch.root.hex(),
+        "leaf_count": batch.leaf_count,
+        "status": batch.status.value,
+        "sealed_at": batch.sealed_at,
+        "confirmed_at": batch.confirmed_at,
+        "anchor": None
+        if anchor is None
+        else {
+            "tx_hash": "0x" + anchor.tx_hash.hex(),
+            "block_number": anchor.block_number,
+            "block_hash": "0x" + anchor.block_hash.hex(),
+            "block_timestamp": anchor.block_timestamp,
+            "gas_used": anchor.gas_used,
+        },
+    }
+
+
+def _accepted(record: ManifestRecord, receipt: dict[str, Any]) -> dict[str, Any]:
+    return {**manifest_json(record), "receipt": receipt}
+
+
+async def _manifest_or_404(request: web.Request) -> ManifestRecord:
+    digest = parse_hex32(request.match_info["digest"], "digest")
+    record = await request.app[CONTEXT].manifests.get(digest)
+    if record is None:
+        raise HTTPProblem(404, "not_found", "no manifest with this digest")
+    return record
+
+
+def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError("must be an integer", field=name) from None
+    if not low <= value <= high:
+        raise ValidationError(f"must be between {low} and {high}", field=name)
+    return value

@@ -1,0 +1,79 @@
+"""Turning errors into JSON responses: `{"error": {"code", "message", "field"?}}`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ledger.errors import (
+    CanonicalJSONError,
+    LedgerError,
+    ProofError,
+    SignatureError,
+    StorageError,
+    ValidationError,
+)
+from ledger.service.appkeys import METRICS
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_STATUS: dict[type[LedgerError], int] = {
+    CanonicalJSONError: 400,
+    ValidationError: 422,
+    SignatureError: 422,
+    ProofError: 422,
+    StorageError: 503,
+}
+
+
+class HTTPProblem(LedgerError):
+    """An error a handler raises with its own HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.status = status
+        self.code = code
+
+
+def error_response(status: int, error: LedgerError) -> web.Response:
+    """The JSON error body every failing request gets."""
+    return web.json_response({"error": error.to_dict()}, status=status)
+
+
+def status_of(error: LedgerError) -> int:
+    """The HTTP status for a domain error."""
+    if isinstance(error, HTTPProblem):
+        return error.status
+    for cls, status in _STATUS.items():
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer every failure with the JSON error body and the right status."""
+    try:
+        return await handler(request)
+    except LedgerError as exc:
+        status = status_of(exc)
+        if status < 500:
+            request.app[METRICS].rejected.inc()
+        return error_response(status, exc)
+    except web.HTTPRequestEntityTooLarge as exc:
+        request.app[METRICS].rejected.inc()
+        problem = HTTPProblem(413, "body_too_large", f"request body over {exc.max_size} bytes")
+        return error_response(413, problem)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return error_response(exc.status, HTTPProblem(exc.status, code, exc.reason))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        problem = HTTPProblem(500, "internal", "internal error; the operator's log has details")
+        return error_response(500, problem)

@@ -1,0 +1,144 @@
+"""Manifest intake: verify, then store durably with group commit.
+
+Many requests arrive at once and each must be durable before it is answered.
+One writer task drains whatever queued while the previous transaction was
+committing and stores it in the next one, so a commit's fsync is shared by
+every request waiting on it instead of paid once per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ledger.core.canonical import canonicalize
+from ledger.core.manifest import Manifest
+from ledger.core.records import ManifestRecord, NewManifest
+from ledger.core.signing import verify_manifest
+from ledger.errors import LedgerError, ValidationError
+from ledger.storage.creators import CreatorKey, CreatorStore
+from ledger.storage.manifests import ManifestStore
+
+_Waiter = tuple[Sequence[NewManifest], "asyncio.Future[list[tuple[ManifestRecord, bool]]]"]
+
+
+class IntakeWriter:
+    """Serialises manifest writes into shared transactions."""
+
+    def __init__(self, store: ManifestStore, *, max_group: int = 20_000) -> None:
+        self._store = store
+        self._max_group = max_group
+        self._queue: asyncio.Queue[_Waiter] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the writer task."""
+        self._task = asyncio.create_task(self._run(), name="intake-writer")
+
+    async def stop(self) -> None:
+        """Stop the writer once what is queued is written."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def add(self, manifests: Sequence[NewManifest]) -> list[tuple[ManifestRecord, bool]]:
+        """Store `manifests`; returns once they are durable (record, created) in order."""
+        future: asyncio.Future[list[tuple[ManifestRecord, bool]]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        await self._queue.put((manifests, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            size = len(group[0][0])
+            while size < self._max_group and not self._queue.empty():
+                waiter = self._queue.get_nowait()
+                group.append(waiter)
+                size += len(waiter[0])
+            await self._write(group)
+            for _ in group:
+                self._queue.task_done()
+
+    async def _write(self, group: list[_Waiter]) -> None:
+        flat = [m for manifests, _ in group for m in manifests]
+        try:
+            results = await self._store.add(flat)
+        except LedgerError as exc:
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        start = 0
+        for manifests, future in group:
+            if not future.done():
+                future.set_result(results[start : start + len(manifests)])
+            start += len(manifests)
+
+
+class CreatorKeys:
+    """Creator keys looked up once and cached; changes made here clear the cache."""
+
+    def __init__(self, store: CreatorStore) -> None:
+        self._store = store
+        self._cache: dict[str, list[CreatorKey] | None] = {}
+
+    async def get(self, creator_id: str) -> list[CreatorKey] | None:
+        """The creator's keys, or None if the creator is unknown."""
+        if creator_id not in self._cache:
+            self._cache[creator_id] = await self._store.keys(creator_id)
+        return self._cache[creator_id]
+
+    def forget(self, creator_id: str) -> None:
+        """Drop a cached entry after the creator's keys changed."""
+        self._cache.pop(creator_id, None)
+
+
+def now_ms() -> int:
+    """Wall-clock time in integer milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+async def verify_for_intake(
+    obj: Any, keys: CreatorKeys, *, field: str = "", clock: Callable[[], int] = now_ms
+) -> NewManifest:
+    """Validate and verify one parsed manifest; raise LedgerError naming the problem."""
+    try:
+        manifest = Manifest.from_obj(obj)
+        verify_manifest(manifest)
+    except LedgerError as exc:
+        if field:
+            exc.field = f"{field}.{exc.field}" if exc.field else field
+        raise
+    creator_id = manifest.creator.id
+    now = clock()
+    creator_keys = await keys.get(creator_id)
+    if creator_keys is None:
+        raise ValidationError(
+            f"creator {creator_id} is not registered (POST /v1/creators first)",
+            field=_join(field, "creator.id"),
+        )
+    signing_key = manifest.creator.signing_key
+    if not any(k.public_key == signing_key and k.valid_at(now) for k in creator_keys):
+        raise ValidationError(
+            f"signing key is not a valid key of {creator_id} (unknown or revoked)",
+            field=_join(field, "creator.signingKey"),
+        )
+    return NewManifest(
+        digest=manifest.digest(),
+        creator_id=creator_id,
+        signing_key=signing_key,
+        body=canonicalize(manifest.to_obj()),
+        accepted_at=now,
+    )
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name

@@ -1,0 +1,240 @@
+"""Starting and stopping the whole service: database, chain, contracts, workers, HTTP.
+
+The embedded default (no `rpc_url`) starts its own anvil with its chain kept in
+the data directory (`anvil --state`, dumped on exit and every second), deploys
+the contracts once and records them in `deployment.json`. If that chain is ever
+lost, the contracts are deployed afresh and every batch is anchored again from
+the database, which is the source of truth; proofs then point at the new chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account import Account
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledger.chain.anvil import DEV_KEYS, AnvilProcess
+from ledger.chain.artifacts import load_artifact
+from ledger.chain.deploy import Deployment, deploy_contracts
+from ledger.chain.registry import AnchorRegistry
+from ledger.chain.rpc import RevertDecoder, Web3Client, connect
+from ledger.chain.sender import Sender
+from ledger.chain.txstate import SendPolicy
+from ledger.config import Settings
+from ledger.core.receipt import ReceiptSigner
+from ledger.errors import ChainError, ConfigError
+from ledger.keyfile import load_or_create_key
+from ledger.service.context import ChainInfo, ServiceContext
+from ledger.service.intake import IntakeWriter, now_ms
+from ledger.service.journal import DatabaseJournal
+from ledger.service.metrics import Metrics
+from ledger.service.workers import Anchorer, Batcher, run_forever
+from ledger.storage.creators import CreatorStore
+from ledger.storage.engine import create_schema, open_engine
+from ledger.storage.manifests import ManifestStore
+from ledger.storage.txdocs import TxDocStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """A running service: its context and everything that must be closed."""
+
+    settings: Settings
+    ctx: ServiceContext
+    engine: AsyncEngine
+    w3: Web3Client
+    deployment: Deployment
+    anvil: AnvilProcess | None
+    writer: IntakeWriter
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def rpc_url(self) -> str:
+        """The chain node this service talks to."""
+        return str(self.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        """Stop workers, flush intake, close the database, and stop an embedded anvil."""
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.writer.stop()
+        await self.engine.dispose()
+        with contextlib.suppress(Exception):
+            await self.w3.provider.disconnect()  # type: ignore[attr-defined]
+        if self.anvil is not None:
+            await self.anvil.stop()
+
+
+async def start_service(settings: Settings) -> Service:
+    """Open everything `settings` names, start the workers, and return the service."""
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = open_engine(settings.database_url())
+    await create_schema(engine)
+    anvil = None
+    try:
+        if settings.embedded_chain:
+            anvil = AnvilProcess(
+                state=data_dir / "anvil-state.json",
+                state_interval=1,
+                block_time=settings.anvil_block_time_s,
+            )
+            await anvil.start()
+            rpc_url, key = anvil.rpc_url, DEV_KEYS[0]
+        else:
+            rpc_url, key = str(settings.rpc_url), _required_key(settings)
+        w3 = connect(rpc_url)
+        account = Account.from_key(key)
+        docs = TxDocStore(engine)
+        manifests = ManifestStore(engine)
+        deployment = await _deployment(settings, w3, key, account.address, docs, manifests)
+    except BaseException:
+        if anvil is not None:
+            await anvil.stop()
+        await engine.dispose()
+        raise
+    return await _assemble(settings, engine, w3, anvil, account, deployment, docs, manifests)
+
+
+async def _assemble(
+    settings: Settings,
+    engine: AsyncEngine,
+    w3: Web3Client,
+    anvil: AnvilProcess | None,
+    account: object,
+    deployment: Deployment,
+    docs: TxDocStore,
+    manifests: ManifestStore,
+) -> Service:
+    metrics = Metrics()
+    artifact = load_artifact("AnchorRegistry")
+    registry = AnchorRegistry(w3, deployment.registry.address, artifact)
+    policy = SendPolicy(
+        confirmations=max(settings.confirmations, 1),
+        reorg_window=max(64, settings.confirmations),
+        stuck_after=settings.stuck_tx_after_s,
+        max_fee_cap=int(settings.max_fee_gwei * 10**9),
+        poll_interval=settings.poll_interval_s,
+    )
+    sender = Sender(
+        w3,
+        account,  # type: ignore[arg-type]
+        DatabaseJournal(docs),
+        policy=policy,
+        decoder=RevertDecoder([artifact.abi]),
+        metrics=_SenderMetrics(metrics),
+    )
+    writer = IntakeWriter(manifests)
+    signer = ReceiptSigner(load_or_create_key(settings.data_dir / "service-key.pem"))
+    ctx = ServiceContext(
+        settings,
+        metrics,
+        manifests,
+        CreatorStore(engine),
+        writer,
+        signer,
+        ChainInfo(deployment.chain_id, deployment.registry.address),
+        {"database": lambda: _ping_db(engine), "chain": lambda: _ping_chain(w3)},
+    )
+    metrics.gauge("ledger_queue_depth", "Manifests waiting for a batch.", lambda: ctx.queue_depth)
+    batcher = Batcher(
+        manifests, metrics, max_size=settings.batch_max_size, max_age_s=settings.batch_max_age_s
+    )
+    anchorer = Anchorer(
+        manifests, sender, registry, metrics, key_prefix=f"anchor:{deployment.block_hash[2:18]}:"
+    )
+    service = Service(settings, ctx, engine, w3, deployment, anvil, writer)
+    writer.start()
+    interval = settings.poll_interval_s
+    service.tasks = [
+        _task("batcher", lambda: _seal_due(batcher), lambda: min(interval, 0.2)),
+        _task("anchorer", anchorer.step, lambda: anchorer.delay),
+        _task("queue-depth", ctx.refresh_queue_depth, lambda: 1.0),
+    ]
+    return service
+
+
+async def _seal_due(batcher: Batcher) -> None:
+    while await batcher.step(now_ms()) is not None:
+        pass
+
+
+def _task(
+    name: str, step: Callable[[], Awaitable[object]], delay: Callable[[], float]
+) -> asyncio.Task[None]:
+    return asyncio.create_task(run_forever(name, step, delay), name=name)
+
+
+async def _deployment(
+    settings: Settings,
+    w3: Web3Client,
+    key: str,
+    address: str,
+    docs: TxDocStore,
+    manifests: ManifestStore,
+) -> Deployment:
+    path = settings.deployment_file or settings.data_dir / "deployment.json"
+    if Path(path).exists():
+        deployment = Deployment.read(path)
+        try:
+            await deployment.check(w3)
+            return deployment
+        except ChainError as exc:
+            if not settings.embedded_chain:
+                raise
+            log.warning("the embedded chain lost the deployment (%s): deploying again and "
+                        "re-anchoring every batch from the database", exc)
+            await docs.forget_sender(address)
+            await manifests.reset_anchors()
+    elif not settings.embedded_chain:
+        raise ConfigError(f"no deployment record at {path}: run `ledger deploy` first",
+                          field="deployment_file")
+    deployment = await deploy_contracts(w3, key, anchorers=[address], meters=[address])
+    deployment.write(path)
+    return deployment
+
+
+def _required_key(settings: Settings) -> str:
+    key = settings.read_anchorer_key()
+    if not key:
+        raise ConfigError("no anchorer key given", field="anchorer_key")
+    return key
+
+
+async def _ping_db(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _ping_chain(w3: Web3Client) -> None:
+    await asyncio.wait_for(w3.eth.block_number, timeout=2.0)
+
+
+class _SenderMetrics:
+    """Feeds the sender's counters into the service metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def count(self, name: str, value: float = 1) -> None:
+        if name == "rpc_errors":
+            self._metrics.rpc_errors.inc(value)
+
+
+def configure_logging(level: str) -> None:
+    """Plain one-line logs on stderr; secrets never reach them."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

@@ -1,0 +1,219 @@
+"""Background workers: the batcher seals pending manifests into Merkle trees, the
+anchorer puts each tree's root on chain and follows it to confirmation.
+
+Both are restartable at any instant: everything they decide is in the database
+(batches) or the sender's journal (signed transactions) before it takes effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from ledger.chain.registry import AnchorRegistry
+from ledger.chain.sender import Sender
+from ledger.chain.txstate import SentTx, TxEvent, TxEventKind, TxStatus
+from ledger.core.merkle import MerkleTree, level_sizes
+from ledger.core.records import AnchorInfo, BatchRecord, BatchStatus
+from ledger.errors import LedgerError
+from ledger.service.metrics import Metrics
+from ledger.storage.manifests import ManifestStore
+
+log = logging.getLogger(__name__)
+
+# An anchor costs about 51k gas whatever the batch size (docs/benchmarks.md).
+ANCHOR_GAS_LIMIT = 120_000
+
+# Trees this large are hashed off the event loop so intake keeps answering.
+_THREAD_THRESHOLD = 2_000
+
+
+def join_levels(tree: MerkleTree) -> bytes:
+    """One blob holding every level; `split_levels` inverts it."""
+    return b"".join(tree.levels)
+
+
+def split_levels(blob: bytes, leaf_count: int) -> MerkleTree:
+    """The tree stored by `join_levels`, given its leaf count."""
+    levels, start = [], 0
+    for size in level_sizes(leaf_count):
+        levels.append(blob[start : start + 32 * size])
+        start += 32 * size
+    return MerkleTree.from_levels(levels)
+
+
+class Batcher:
+    """Seals a batch when enough manifests wait or the oldest has waited long enough."""
+
+    def __init__(
+        self, store: ManifestStore, metrics: Metrics, *, max_size: int, max_age_s: float
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._max_size = max_size
+        self._max_age_ms = int(max_age_s * 1000)
+
+    async def step(self, now_ms: int) -> BatchRecord | None:
+        """Seal at most one batch; return it, or None when none is due."""
+        count, oldest = await self._store.pending_stats()
+        if count == 0 or oldest is None:
+            return None
+        if count < self._max_size and now_ms - oldest < self._max_age_ms:
+            return None
+        pending = await self._store.pending(self._max_size)
+        digests = [digest for _, digest in pending]
+        if len(digests) >= _THREAD_THRESHOLD:
+            tree = await asyncio.to_thread(MerkleTree, digests)
+        else:
+            tree = MerkleTree(digests)
+        batch = await self._store.seal(
+            [seq for seq, _ in pending], tree.root, join_levels(tree), now_ms
+        )
+        if batch is not None:
+            self._metrics.batches.inc()
+            self._metrics.batched.inc(batch.leaf_count)
+            log.info("sealed batch %d with %d manifests", batch.number, batch.leaf_count)
+        return batch
+
+
+class Anchorer:
+    """Anchors sealed batches in order and records each anchor once confirmed.
+
+    A purpose key per batch (under a prefix naming the deployment, so a
+    redeployed registry starts afresh) makes submission idempotent across restarts; the registry's
+    sequential batch-number fence makes a second anchor of a number impossible.
+    """
+
+    def __init__(
+        self,
+        store: ManifestStore,
+        sender: Sender,
+        registry: AnchorRegistry,
+        metrics: Metrics,
+        *,
+        key_prefix: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._registry = registry
+        self._metrics = metrics
+        self._clock = clock
+        self._prefix = key_prefix
+
+    @property
+    def delay(self) -> float:
+        """Seconds until the next step (backs off while the node is unreachable)."""
+        return self._sender.delay
+
+    async def step(self) -> None:
+        """Submit every sealed batch, then apply what the chain did since last time."""
+        for batch in await self._store.batches_in([BatchStatus.SEALED]):
+            try:
+                await self._submit(batch)
+            except LedgerError as exc:
+                # Later batches would fail the sequential fence: try again next step,
+                # but still follow what is in flight below.
+                log.warning("could not submit the anchor of batch %d: %s", batch.number, exc)
+                break
+        for event in await self._sender.poll():
+            await self._apply(event)
+
+    async def _submit(self, batch: BatchRecord) -> None:
+        key = await self._live_key(batch.number)
+        data = self._registry.anchor_data(batch.number, batch.root, batch.leaf_count)
+        # A fixed limit: estimating against a pending block may not yet see the
+        # previous batch's anchor and would revert on the sequential fence.
+        await self._sender.submit(key, self._registry.address, data, gas_limit=ANCHOR_GAS_LIMIT)
+        await self._store.mark_submitted(batch.number)
+
+    async def _live_key(self, number: int) -> str:
+        """The purpose key to use: the first whose transaction can still land.
+
+        A key whose transaction was dropped (its nonce taken by another) or
+        reverted for a reason other than "already anchored" is spent for good.
+        """
+        attempt = 1
+        while True:
+            key = f"{self._prefix}{number}#{attempt}"
+            tx = await self._sender.get(key)
+            if tx is None or not _spent(tx):
+                return key
+            attempt += 1
+
+    async def _apply(self, event: TxEvent) -> None:
+        number = self._batch_number(event.key)
+        if number is None:
+            return
+        if event.kind is TxEventKind.CONFIRMED and event.tx.inclusion is not None:
+            await self._confirmed(number, event.tx)
+        elif event.kind is TxEventKind.REORGED:
+            self._metrics.reorgs.inc()
+            log.warning("anchor of batch %d left the canonical chain; following it", number)
+            await self._store.mark_submitted(number)
+        elif event.kind in (TxEventKind.FAILED, TxEventKind.DROPPED):
+            await self._failed(number, event)
+
+    async def _confirmed(self, number: int, tx: SentTx) -> None:
+        inclusion = tx.inclusion
+        assert inclusion is not None
+        batch = await self._store.batch(number)
+        if batch is None:
+            return
+        anchor = AnchorInfo(
+            tx_hash=bytes.fromhex(inclusion.tx_hash[2:]),
+            block_number=inclusion.block_number,
+            block_hash=bytes.fromhex(inclusion.block_hash[2:]),
+            block_timestamp=inclusion.block_timestamp,
+            gas_used=inclusion.gas_used,
+        )
+        now = self._clock()
+        await self._store.mark_anchored(number, anchor, confirmed_at=int(now * 1000))
+        self._metrics.anchored.inc()
+        self._metrics.gas.inc(inclusion.gas_used)
+        self._metrics.anchor_latency.observe(max(0.0, now - batch.sealed_at / 1000))
+        log.info("batch %d anchored in block %d", number, inclusion.block_number)
+
+    async def _failed(self, number: int, event: TxEvent) -> None:
+        batch = await self._store.batch(number)
+        if batch is None:
+            return
+        record = await self._registry.anchored_at(batch.root)
+        if record.batch_number == number:
+            # Ours already landed through another of its transactions; the
+            # confirmed event of that one records it.
+            return
+        log.error("anchor of batch %d %s: %s; retrying", number, event.kind.value, event.detail)
+        await self._store.mark_unanchored(number)
+
+    def _batch_number(self, key: str) -> int | None:
+        if not key.startswith(self._prefix):
+            return None
+        return int(key[len(self._prefix) :].split("#", 1)[0])
+
+
+def _spent(tx: SentTx) -> bool:
+    if tx.status is TxStatus.DROPPED:
+        return True
+    inclusion = tx.inclusion
+    return (
+        tx.status in (TxStatus.CONFIRMED, TxStatus.FINAL)
+        and inclusion is not None
+        and not inclusion.succeeded
+    )
+
+
+async def run_forever(
+    name: str, step: Callable[[], Awaitable[object]], delay: Callable[[], float]
+) -> None:
+    """Call `step` forever; a failure is logged and retried, never fatal."""
+    while True:
+        try:
+            await step()
+        except LedgerError as exc:
+            log.warning("%s: %s", name, exc)
+        except Exception:
+            log.exception("%s failed; retrying", name)
+        await asyncio.sleep(delay())

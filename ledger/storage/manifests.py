@@ -1,0 +1,304 @@
+"""Manifests and batches: intake, sealing, anchoring state, and proof lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, Select, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ledger.core.records import (
+    PENDING,
+    AnchorInfo,
+    BatchRecord,
+    BatchStatus,
+    ManifestRecord,
+    NewManifest,
+)
+from ledger.errors import StorageError
+from ledger.storage.models import BatchRow, ManifestRow
+
+_MANIFEST_COLUMNS = (
+    ManifestRow.digest,
+    ManifestRow.creator_id,
+    ManifestRow.signing_key,
+    ManifestRow.accepted_at,
+    ManifestRow.batch_number,
+    ManifestRow.leaf_index,
+    BatchRow.status,
+)
+
+# SQLite caps bound parameters per statement; stay well under it.
+_CHUNK = 500
+
+# Claims one pending manifest for a batch; matches nothing if it was claimed already.
+_CLAIM = (
+    update(ManifestRow)
+    .where(ManifestRow.seq == bindparam("b_seq"), ManifestRow.batch_number.is_(None))
+    .values(batch_number=bindparam("b_number"), leaf_index=bindparam("b_index"))
+)
+
+
+class ManifestStore:
+    """Repository of manifests and batches over one engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def add(self, manifests: Sequence[NewManifest]) -> list[tuple[ManifestRecord, bool]]:
+        """Store manifests in one durable transaction.
+
+        Returns, in input order, each manifest's record and whether this call
+        created it; a digest already stored keeps its first record (idempotent intake).
+        """
+        digests = [m.digest for m in manifests]
+        rows = [
+            {
+                "digest": m.digest,
+                "creator_id": m.creator_id,
+                "signing_key": m.signing_key,
+                "body": m.body,
+                "accepted_at": m.accepted_at,
+            }
+            for m in manifests
+        ]
+        try:
+            async with self._engine.begin() as conn:
+                before = await self._existing(conn, digests)
+                for start in range(0, len(rows), _CHUNK):
+                    stmt = self._insert(ManifestRow).on_conflict_do_nothing(
+                        index_elements=["digest"]
+                    )
+                    await conn.execute(stmt, rows[start : start + _CHUNK])
+                after = await self._existing(conn, digests)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not store manifests: {_reason(exc)}") from exc
+        return [(after[d], d not in before) for d in digests]
+
+    async def _existing(
+        self, conn: AsyncConnection, digests: Sequence[bytes]
+    ) -> dict[bytes, ManifestRecord]:
+        found: dict[bytes, ManifestRecord] = {}
+        unique = list(dict.fromkeys(digests))
+        for start in range(0, len(unique), _CHUNK):
+            stmt = (
+                select(*_MANIFEST_COLUMNS)
+                .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
+                .where(ManifestRow.digest.in_(unique[start : start + _CHUNK]))
+            )
+            result = await conn.execute(stmt)
+            for row in result:
+                found[row.digest] = _manifest(row)
+        return found
+
+    async def get(self, digest: bytes) -> ManifestRecord | None:
+        """The record of one manifest, or None."""
+        stmt = (
+            select(*_MANIFEST_COLUMNS)
+            .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
+            .where(ManifestRow.digest == digest)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        return _manifest(row) if row else None
+
+    async def body(self, digest: bytes) -> bytes | None:
+        """The stored canonical JSON of one manifest, or None."""
+        async with self._engine.connect() as conn:
+            stmt = select(ManifestRow.body).where(ManifestRow.digest == digest)
+            return (await conn.execute(stmt)).scalar()
+
+    async def pending_stats(self) -> tuple[int, int | None]:
+        """How many manifests await a batch, and when the oldest was accepted."""
+        stmt = select(func.count(), func.min(ManifestRow.accepted_at)).where(
+            ManifestRow.batch_number.is_(None)
+        )
+        async with self._engine.connect() as conn:
+            count, oldest = (await conn.execute(stmt)).one()
+        return int(count), oldest
+
+    async def pending(self, limit: int) -> list[tuple[int, bytes]]:
+        """Up to `limit` pending manifests, oldest first, as (seq, digest)."""
+        stmt = (
+            select(ManifestRow.seq, ManifestRow.digest)
+            .where(ManifestRow.batch_number.is_(None))
+            .order_by(ManifestRow.seq)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return [(r.seq, r.digest) for r in await conn.execute(stmt)]
+
+    async def seal(
+        self, seqs: Sequence[int], root: bytes, levels: bytes, sealed_at: int
+    ) -> BatchRecord | None:
+        """Put the manifests `seqs` (in leaf order) into the next batch.
+
+        Returns None, changing nothing, when any of them was sealed meanwhile
+        (another replica's batcher won the race).
+        """
+        async with self._engine.begin() as conn:
+            last = (await conn.execute(select(func.max(BatchRow.number)))).scalar()
+            number = (last or 0) + 1
+            await conn.execute(
+                insert(BatchRow).values(
+                    number=number,
+                    root=root,
+                    leaf_count=len(seqs),
+                    levels=levels,
+                    sealed_at=sealed_at,
+                    status=BatchStatus.SEALED.value,
+                )
+            )
+            claimed = 0
+            for start in range(0, len(seqs), _CHUNK):
+                chunk = seqs[start : start + _CHUNK]
+                result = await conn.execute(
+                    _CLAIM,
+                    [
+                        {"b_seq": seq, "b_number": number, "b_index": start + i}
+                        for i, seq in enumerate(chunk)
+                    ],
+                )
+                claimed += result.rowcount
+            if claimed != len(seqs):
+                await conn.rollback()
+                return None
+        return BatchRecord(number, root, len(seqs), sealed_at, BatchStatus.SEALED, None, None)
+
+    async def batch(self, number: int) -> BatchRecord | None:
+        """One batch, or None."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_batch_query().where(BatchRow.number == number))).first()
+        return _batch(row) if row else None
+
+    async def batch_by_root(self, root: bytes) -> BatchRecord | None:
+        """The batch whose tree has this root, or None."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_batch_query().where(BatchRow.root == root))).first()
+        return _batch(row) if row else None
+
+    async def batches(self, *, after: int = 0, limit: int = 100) -> list[BatchRecord]:
+        """Batches numbered above `after`, lowest first."""
+        stmt = _batch_query().where(BatchRow.number > after).order_by(BatchRow.number).limit(limit)
+        async with self._engine.connect() as conn:
+            return [_batch(r) for r in await conn.execute(stmt)]
+
+    async def batches_in(self, statuses: Sequence[BatchStatus]) -> list[BatchRecord]:
+        """Every batch in one of `statuses`, lowest number first."""
+        stmt = (
+            _batch_query()
+            .where(BatchRow.status.in_([s.value for s in statuses]))
+            .order_by(BatchRow.number)
+        )
+        async with self._engine.connect() as conn:
+            return [_batch(r) for r in await conn.execute(stmt)]
+
+    async def levels(self, number: int) -> bytes | None:
+        """The stored tree levels of one batch."""
+        async with self._engine.connect() as conn:
+            stmt = select(BatchRow.levels).where(BatchRow.number == number)
+            return (await conn.execute(stmt)).scalar()
+
+    async def mark_submitted(self, number: int) -> None:
+        """The batch's anchor transaction was signed and journaled."""
+        await self._set_batch(number, status=BatchStatus.SUBMITTED.value)
+
+    async def mark_anchored(self, number: int, anchor: AnchorInfo, *, confirmed_at: int) -> None:
+        """The anchor reached the confirmation depth."""
+        await self._set_batch(
+            number,
+            status=BatchStatus.CONFIRMED.value,
+            tx_hash=anchor.tx_hash,
+            block_number=anchor.block_number,
+            block_hash=anchor.block_hash,
+            block_timestamp=anchor.block_timestamp,
+            gas_used=anchor.gas_used,
+            confirmed_at=confirmed_at,
+        )
+
+    async def mark_unanchored(self, number: int) -> None:
+        """The anchor failed for good: the batch goes back to be anchored again."""
+        await self._set_batch(number, **_UNANCHORED)
+
+    async def reset_anchors(self) -> None:
+        """Every batch goes back to be anchored again (the chain was replaced)."""
+        await self._set_batch(None, **_UNANCHORED)
+
+    async def _set_batch(self, number: int | None, **values: object) -> None:
+        stmt = update(BatchRow).values(**values)
+        if number is not None:
+            stmt = stmt.where(BatchRow.number == number)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(stmt)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not update batch {number}: {_reason(exc)}") from exc
+
+
+_UNANCHORED: dict[str, object] = {
+    "status": BatchStatus.SEALED.value,
+    "tx_hash": None,
+    "block_number": None,
+    "block_hash": None,
+    "block_timestamp": None,
+    "gas_used": None,
+    "confirmed_at": None,
+}
+
+
+def _batch_query() -> Select[*tuple[Any, ...]]:
+    return select(
+        BatchRow.number,
+        BatchRow.root,
+        BatchRow.leaf_count,
+        BatchRow.sealed_at,
+        BatchRow.status,
+        BatchRow.tx_hash,
+        BatchRow.block_number,
+        BatchRow.block_hash,
+        BatchRow.block_timestamp,
+        BatchRow.gas_used,
+        BatchRow.confirmed_at,
+    )
+
+
+def _manifest(row: Row[*tuple[Any, ...]]) -> ManifestRecord:
+    return ManifestRecord(
+        digest=row.digest,
+        creator_id=row.creator_id,
+        signing_key=row.signing_key,
+        accepted_at=row.accepted_at,
+        batch_number=row.batch_number,
+        leaf_index=row.leaf_index,
+        status=row.status or PENDING,
+    )
+
+
+def _batch(row: Row[*tuple[Any, ...]]) -> BatchRecord:
+    anchor = None
+    if row.tx_hash is not None:
+        anchor = AnchorInfo(
+            tx_hash=row.tx_hash,
+            block_number=row.block_number,
+            block_hash=row.block_hash,
+            block_timestamp=row.block_timestamp,
+            gas_used=row.gas_used,
+        )
+    return BatchRecord(
+        number=row.number,
+        root=row.root,
+        leaf_count=row.leaf_count,
+        sealed_at=row.sealed_at,
+        status=BatchStatus(row.status),
+        anchor=anchor,
+        confirmed_at=row.confirmed_at,
+    )
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig or exc).splitlines()[0]
