@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {
+    AccessControlDefaultAdminRules
+} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
@@ -66,7 +68,7 @@ contract AnchorRegistry is IAnchorRegistry, AccessControlDefaultAdminRules {
         }
 
         AnchorRecord storage record = _anchors[root];
-        if (root == bytes32(0) || leafCount == 0) {
+        if (root == bytes32(0) || leafCount == 0 || record.batchNumber != 0) {
             _revertUnrecordable(root, batchNumber, leafCount);
         }
         uint64 timestamp = SafeCast.toUint64(block.timestamp);
@@ -83,11 +85,10 @@ contract AnchorRegistry is IAnchorRegistry, AccessControlDefaultAdminRules {
      * loop: the fixed costs of a root (a new slot, the event, its calldata) come to about 24.8k gas,
      * and the loop stays within about 0.2k of that where high-level code spends about 0.65k.
      */
-    function anchorMany(
-        uint64 firstBatchNumber,
-        bytes32[] calldata roots,
-        uint32[] calldata leafCounts
-    ) external onlyRole(ANCHORER_ROLE) {
+    function anchorMany(uint64 firstBatchNumber, bytes32[] calldata roots, uint32[] calldata leafCounts)
+        external
+        onlyRole(ANCHORER_ROLE)
+    {
         if (roots.length == 0) {
             revert AnchorRegistry__EmptyBatch();
         }
@@ -135,7 +136,9 @@ contract AnchorRegistry is IAnchorRegistry, AccessControlDefaultAdminRules {
         if (recorded < roots.length) {
             // Cannot overflow: recorded < roots.length, and firstBatchNumber + roots.length fits.
             unchecked {
-                _revertUnrecordable(roots[recorded], firstBatchNumber + uint64(recorded), leafCounts[recorded]);
+                _revertUnrecordable(
+                    roots[recorded], firstBatchNumber + SafeCast.toUint64(recorded), leafCounts[recorded]
+                );
             }
         }
     }
@@ -146,11 +149,7 @@ contract AnchorRegistry is IAnchorRegistry, AccessControlDefaultAdminRules {
     }
 
     /// @inheritdoc IAnchorRegistry
-    function anchoredAt(bytes32 root)
-        external
-        view
-        returns (uint64 timestamp, uint64 blockNumber, uint64 batchNumber)
-    {
+    function anchoredAt(bytes32 root) external view returns (uint64 timestamp, uint64 blockNumber, uint64 batchNumber) {
         AnchorRecord storage record = _anchors[root];
         return (record.timestamp, record.blockNumber, record.batchNumber);
     }

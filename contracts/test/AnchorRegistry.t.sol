@@ -4,7 +4,10 @@ pragma solidity ^0.8.24;
 import {PRBTest} from "@prb/test/PRBTest.sol";
 import {Vm} from "@prb/test/Vm.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
-import {IAccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/IAccessControlDefaultAdminRules.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {
+    IAccessControlDefaultAdminRules
+} from "@openzeppelin/contracts/access/extensions/IAccessControlDefaultAdminRules.sol";
 
 import {AnchorRegistry} from "../src/AnchorRegistry.sol";
 import {IAnchorRegistry} from "../src/interfaces/IAnchorRegistry.sol";
@@ -142,7 +145,9 @@ contract AnchorRegistryTest is AnchorRegistryBase {
 
     function test_Constructor_RevertWhen_AdminIsZero() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControlDefaultAdminRules.AccessControlInvalidDefaultAdmin.selector, address(0))
+            abi.encodeWithSelector(
+                IAccessControlDefaultAdminRules.AccessControlInvalidDefaultAdmin.selector, address(0)
+            )
         );
         new AnchorRegistry(address(0));
     }
@@ -247,9 +252,8 @@ contract AnchorRegistryTest is AnchorRegistryBase {
     }
 
     function test_Anchor_RevertWhen_LeafCountExceedsUint32() public {
-        (bool ok, bytes memory returned) = address(registry).call(
-            abi.encodeWithSelector(registry.anchor.selector, uint256(1), ROOT_A, uint256(1) << 32)
-        );
+        (bool ok, bytes memory returned) = address(registry)
+            .call(abi.encodeWithSelector(registry.anchor.selector, uint256(1), ROOT_A, uint256(1) << 32));
         assertFalse(ok);
         assertEq(returned.length, 0);
     }
@@ -371,9 +375,8 @@ contract AnchorRegistryTest is AnchorRegistryBase {
         uint256[] memory wideCounts = new uint256[](2);
         (wideCounts[0], wideCounts[1]) = (1, uint256(1) << 32);
         vm.prank(anchorer);
-        (bool ok, bytes memory returned) = address(registry).call(
-            abi.encodeWithSelector(registry.anchorMany.selector, uint64(1), _pair(ROOT_A, ROOT_B), wideCounts)
-        );
+        (bool ok, bytes memory returned) = address(registry)
+            .call(abi.encodeWithSelector(registry.anchorMany.selector, uint64(1), _pair(ROOT_A, ROOT_B), wideCounts));
         assertFalse(ok);
         assertEq(returned.length, 0, "rejected like the ABI decoder rejects a bad uint32");
         _assertNotAnchored(ROOT_A);
@@ -482,7 +485,7 @@ contract AnchorRegistryTest is AnchorRegistryBase {
 
     function testFuzz_Anchor_RevertWhen_BatchNumberIsNotNext(uint8 anchoredBefore, uint64 batchNumber) public {
         for (uint256 i = 0; i < anchoredBefore; ++i) {
-            _anchor(uint64(i + 1), keccak256(abi.encode(i)), 1);
+            _anchor(SafeCast.toUint64(i + 1), keccak256(abi.encode(i)), 1);
         }
         uint64 expected = uint64(anchoredBefore) + 1;
         vm.assume(batchNumber != expected);
@@ -503,7 +506,7 @@ contract AnchorRegistryTest is AnchorRegistryBase {
         index = _bound(index, 0, size - 1);
         bytes32[] memory leaves = TestMerkle.digests(seed, size);
         (bytes32 root, bytes32[] memory proof) = TestMerkle.rootAndProof(leaves, index);
-        _anchor(1, root, uint32(size));
+        _anchor(1, root, SafeCast.toUint32(size));
         (bool included, uint64 timestamp) = registry.verifyInclusion(leaves[index], proof, root);
         assertTrue(included);
         assertEq(timestamp, 1_700_000_000);
@@ -514,7 +517,7 @@ contract AnchorRegistryTest is AnchorRegistryBase {
         index = _bound(index, 0, size - 1);
         bytes32[] memory leaves = TestMerkle.digests(seed, size);
         (bytes32 root, bytes32[] memory proof) = TestMerkle.rootAndProof(leaves, index);
-        _anchor(1, keccak256(abi.encode(root)), uint32(size));
+        _anchor(1, keccak256(abi.encode(root)), SafeCast.toUint32(size));
         (bool included, uint64 timestamp) = registry.verifyInclusion(leaves[index], proof, root);
         assertFalse(included);
         assertEq(timestamp, 0);
@@ -538,7 +541,7 @@ contract AnchorRegistryTest is AnchorRegistryBase {
         index = _bound(index, 0, size - 1);
         bytes32[] memory leaves = TestMerkle.digests(seed, size);
         (bytes32 root, bytes32[] memory proof) = TestMerkle.rootAndProof(leaves, index);
-        _anchor(1, root, uint32(size));
+        _anchor(1, root, SafeCast.toUint32(size));
 
         // Positions 0-255 flip a bit of the leaf, later ones a bit of a proof element.
         bit = _bound(bit, 0, 256 * (proof.length + 1) - 1);
@@ -554,9 +557,7 @@ contract AnchorRegistryTest is AnchorRegistryBase {
     }
 
     /// anchorMany leaves the same records and the same logs as the same roots anchored one by one.
-    function testFuzz_AnchorMany_MatchesAnchorOneByOne(uint256 seed, uint256 count, uint256 firstFromSingles)
-        public
-    {
+    function testFuzz_AnchorMany_MatchesAnchorOneByOne(uint256 seed, uint256 count, uint256 firstFromSingles) public {
         count = _bound(count, 1, 12);
         firstFromSingles = _bound(firstFromSingles, 0, 3);
         AnchorRegistry singles = new AnchorRegistry(admin);
@@ -566,11 +567,11 @@ contract AnchorRegistryTest is AnchorRegistryBase {
         // Both registries first anchor the same few roots one at a time, so numbering starts later.
         for (uint256 i = 0; i < firstFromSingles; ++i) {
             bytes32 earlier = keccak256(abi.encode("earlier", seed, i));
-            _anchor(uint64(i + 1), earlier, 3);
+            _anchor(SafeCast.toUint64(i + 1), earlier, 3);
             vm.prank(anchorer);
-            singles.anchor(uint64(i + 1), earlier, 3);
+            singles.anchor(SafeCast.toUint64(i + 1), earlier, 3);
         }
-        uint64 first = uint64(firstFromSingles) + 1;
+        uint64 first = SafeCast.toUint64(firstFromSingles) + 1;
 
         bytes32[] memory roots = TestMerkle.digests(seed, count);
         uint32[] memory counts = new uint32[](count);
@@ -583,7 +584,7 @@ contract AnchorRegistryTest is AnchorRegistryBase {
         Vm.Log[] memory manyLogs = vm.getRecordedLogs();
         vm.startPrank(anchorer);
         for (uint256 i = 0; i < count; ++i) {
-            singles.anchor(first + uint64(i), roots[i], counts[i]);
+            singles.anchor(first + SafeCast.toUint64(i), roots[i], counts[i]);
         }
         vm.stopPrank();
         Vm.Log[] memory singleLogs = vm.getRecordedLogs();
@@ -689,7 +690,7 @@ contract AnchorRegistryInvariantTest is AnchorRegistryBase {
             bytes32 root = handler.rootAt(i);
             (,, uint64 batchNumber) = registry.anchoredAt(root);
             assertEq(batchNumber, i + 1);
-            assertEq(handler.rootOfBatch(uint64(i + 1)), root);
+            assertEq(handler.rootOfBatch(SafeCast.toUint64(i + 1)), root);
         }
     }
 

@@ -111,6 +111,11 @@ class AnvilProcess:
     Usable as ``async with AnvilProcess() as node:`` or ``with AnvilProcess() as node:``;
     `rpc_url` is valid while it runs. A stopped node can be started again: it reuses
     its port (so clients keep their URL) and, with ``state``, its chain.
+
+    ``port`` None picks a free one (retrying if another process takes it first);
+    ``block_time`` mines every that many seconds instead of one block per transaction;
+    ``no_mining`` mines only on ``evm_mine``; ``quiet=False`` logs every call (to a
+    temporary file, shown in start-up errors).
     """
 
     def __init__(
@@ -124,6 +129,7 @@ class AnvilProcess:
         state_interval: int | None = None,
         block_time: float | None = None,
         no_mining: bool = False,
+        quiet: bool = True,
         extra_args: Sequence[str] = (),
         startup_timeout: float = 20.0,
     ) -> None:
@@ -136,6 +142,7 @@ class AnvilProcess:
         self.state_interval = state_interval
         self.block_time = block_time
         self.no_mining = no_mining
+        self.quiet = quiet
         self.extra_args = tuple(extra_args)
         self.startup_timeout = startup_timeout
         self._fixed_port = port is not None
@@ -178,6 +185,8 @@ class AnvilProcess:
             cmd += ["--block-time", str(self.block_time)]
         if self.no_mining:
             cmd.append("--no-mining")
+        if self.quiet:
+            cmd.append("--quiet")  # errors are still printed: a log line per call is not
         return cmd + list(self.extra_args)
 
     # -- start ---------------------------------------------------------------------
@@ -278,9 +287,11 @@ class AnvilProcess:
         """
         if self._proc is None:
             return None
+        deadline = time.monotonic() + timeout
         _signal_group(self._proc, signal.SIGTERM)
         try:
             code = self._proc.wait(timeout)
+            _wait_group_gone(self._proc.pid, deadline)
         except subprocess.TimeoutExpired:
             _signal_group(self._proc, signal.SIGKILL)
             code = self._proc.wait()
@@ -341,6 +352,19 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     """Signal anvil's whole process group (the node wrapper and anvil, if wrapped)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+def _wait_group_gone(pgid: int, deadline: float) -> None:
+    """Wait until no process of the group is left: behind the npm wrapper, anvil
+    itself may still be dumping its state when the wrapper has exited."""
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(f"anvil group {pgid}", 0)
+        time.sleep(0.01)
 
 
 def _die_with_parent() -> None:

@@ -28,6 +28,7 @@ from dataclasses import replace
 from typing import Any, Protocol, cast
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
@@ -119,9 +120,9 @@ class Sender:
         self._failures = 0
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         """The checksummed address transactions are sent from."""
-        return str(self._account.address)
+        return self._account.address
 
     @property
     def delay(self) -> float:

@@ -207,7 +207,7 @@ class SentTx:
             gas_limit=_uint(doc, "gasLimit"),
             attempts=tuple(_attempt(a, i) for i, a in enumerate(attempts)),
             status=TxStatus(status),
-            inclusion=Inclusion.from_json(inclusion) if inclusion is not None else None,
+            inclusion=_inclusion(inclusion) if inclusion is not None else None,
         )
 
 
@@ -428,6 +428,13 @@ def _attempt(doc: object, index: int) -> TxAttempt:
         return TxAttempt.from_json(doc)
     except ChainError as exc:
         raise ChainError(exc.message, field=f"attempts[{index}].{exc.field}") from exc
+
+
+def _inclusion(doc: Mapping[str, Any]) -> Inclusion:
+    try:
+        return Inclusion.from_json(doc)
+    except ChainError as exc:
+        raise ChainError(exc.message, field=f"inclusion.{exc.field}") from exc
 
 
 def _uint(doc: Mapping[str, Any], name: str) -> int:

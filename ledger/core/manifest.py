@@ -10,6 +10,11 @@ do not depend on how the document was read.
 Consensus-critical: ``signing_payload`` and ``digest`` fix what signatures and
 Merkle leaves commit to. Cryptographic checks live in ``ledger.core.signing``;
 this module checks syntax only.
+
+Validation runs once per submitted manifest, so the checkers are plain
+functions over precompiled regexes, and an error's JSON path is only built
+when there is an error: each checker takes the path of the enclosing object
+(``where``) and the member name or array index (``name``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from functools import cached_property
 from json.encoder import encode_basestring as _quote
 from typing import Any, NoReturn
@@ -32,22 +36,22 @@ MAX_ASSETS = 100_000
 MAX_PAYEES = 32
 TOTAL_SHARE_BPS = 10_000
 
-PRICE_TYPES = frozenset({"per-unit", "royalty", "one-time", "subscription"})
-PRICE_UNITS = frozenset({"sample", "epoch", "1k-samples"})
-PAYEE_ROLES = frozenset({"creator", "co-creator", "marketplace"})
+PRICE_TYPES = ("per-unit", "royalty", "one-time", "subscription")
+PRICE_UNITS = ("sample", "epoch", "1k-samples")
+PAYEE_ROLES = ("creator", "co-creator", "marketplace")
 
 _SLUG = r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?"
 _CREATOR_ID = re.compile("creator:" + _SLUG)
 _ASSET_ID = re.compile("asset:" + _SLUG)
-_MEDIA_TYPE = re.compile(
-    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
-)
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,126}/[A-Za-z0-9][\w!#$&^.+-]{0,126}", re.ASCII)
 _URL = re.compile(
     r"https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?(?:[/?#][!-~]*)?"
     r"|r2://[a-z0-9][a-z0-9-]{1,61}[a-z0-9]/[!-~]+"
 )
 _SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
-_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z"
+)
 _LICENSE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
 _CURRENCY = re.compile(r"[A-Z][A-Z0-9]{1,15}")
 _AMOUNT = re.compile(r"0|[1-9][0-9]{0,77}")
@@ -55,6 +59,7 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _ACCOUNT_REF = re.compile(r"[a-z][a-z0-9-]{0,31}:[!-~]{1,256}")
 _P256_KEY = re.compile(r"p256:[A-Za-z0-9+/]{44}")
 _ETH_KEY = re.compile(r"eth:0x[0-9a-fA-F]{40}")
+# Base64 of a DER ECDSA signature (8 to 72 bytes), padded.
 _P256_SIGNATURE = re.compile(
     r"p256ecdsa:(?:[A-Za-z0-9+/]{4}){1,23}(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)"
 )
@@ -67,12 +72,16 @@ _MAX_TAG = 128
 _MAX_TAGS = 256
 _MAX_LICENSES = 64
 _MAX_UINT256 = 2**256 - 1
+_DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+Name = str | int | None
+"""A member name, an array index, or None for the object at ``where`` itself."""
 
 
-# -- validation helpers -------------------------------------------------------
+# -- checkers -----------------------------------------------------------------
 
 
-def _path(where: str, name: str | int | None) -> str:
+def _path(where: str, name: Name) -> str:
     if name is None:
         return where
     if isinstance(name, int):
@@ -80,8 +89,7 @@ def _path(where: str, name: str | int | None) -> str:
     return f"{where}.{name}" if where else name
 
 
-def _fail(where: str, name: str | int | None, message: str) -> NoReturn:
-    """Raise a ValidationError; the path is built only now, off the hot path."""
+def _fail(where: str, name: Name, message: str) -> NoReturn:
     raise ValidationError(message, field=_path(where, name) or None)
 
 
@@ -92,53 +100,54 @@ def _object(
     if not isinstance(value, dict):
         _fail(where, None, "must be a JSON object")
     if not value.keys() <= allowed:
-        unknown = next(name for name in value if name not in allowed)
-        _fail(where, unknown, "unknown member")
+        _fail(where, next(name for name in value if name not in allowed), "unknown member")
     for name in required:
         if name not in value:
             _fail(where, name, "is required")
     return value
 
 
-def _text(
-    value: Any,
-    where: str,
-    name: str | int | None,
-    pattern: re.Pattern[str] | None = None,
-    *,
-    max_length: int = _MAX_NAME,
-    expected: str = "",
-) -> str:
+def _text(value: Any, where: str, name: Name, max_length: int = _MAX_NAME) -> str:
     if not isinstance(value, str):
         _fail(where, name, "must be a string")
-    if pattern is not None:
-        if not pattern.fullmatch(value):
-            _fail(where, name, f"must be {expected}")
-    elif not value or len(value) > max_length:
+    if not value or len(value) > max_length:
         _fail(where, name, f"must be a non-empty string of at most {max_length} characters")
     return value
 
 
-def _url(value: Any, where: str, name: str | int | None) -> str:
-    text = _text(value, field, max_length=_MAX_URL)
-    if not _URL.fullmatch(text):
-        _fail(where, name, f"must be an https:// or r2:// URL of at most {_MAX_URL} characters")
-    return text
-
-
-def _timestamp(value: Any, where: str, name: str | int | None) -> str:
-    if not isinstance(value, str) or not (match := _TIMESTAMP.fullmatch(value)):
-        _fail(where, name, "must be an RFC 3339 UTC time YYYY-MM-DDTHH:MM:SSZ")
-    year, month, day, hour, minute, second = (int(part) for part in match.groups())
-    try:
-        datetime(year, month, day, hour, minute, second)
-    except ValueError:
-        _fail(where, name, f"{value} is not a real date and time")
+def _match(value: Any, where: str, name: Name, pattern: re.Pattern[str], expected: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        _fail(where, name, f"must be {expected}")
     return value
 
 
-def _number(value: Any, where: str, name: str | int | None) -> int | float:
-    """A finite number >= 0 (bool is not a number)."""
+def _choice(value: Any, where: str, name: Name, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        _fail(where, name, f"must be one of {', '.join(choices)}")
+    return value
+
+
+def _url(value: Any, where: str, name: Name) -> str:
+    if not isinstance(value, str) or len(value) > _MAX_URL or not _URL.fullmatch(value):
+        _fail(where, name, f"must be an https:// or r2:// URL of at most {_MAX_URL} characters")
+    return value
+
+
+def _timestamp(value: Any, where: str, name: Name) -> str:
+    if not isinstance(value, str) or not (match := _TIMESTAMP.fullmatch(value)):
+        _fail(where, name, "must be an RFC 3339 UTC time YYYY-MM-DDTHH:MM:SSZ")
+    month, day = int(match[1]), int(match[2])
+    if day > _DAYS_IN_MONTH[month] or (month == 2 and day == 29 and not _leap(int(value[:4]))):
+        _fail(where, name, f"{value} is not a real date")
+    return value
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _number(value: Any, where: str, name: Name) -> int | float:
+    """A finite number >= 0; bool is not a number."""
     if type(value) is float:
         if not math.isfinite(value):
             _fail(where, name, "must be a finite number")
@@ -150,59 +159,65 @@ def _number(value: Any, where: str, name: str | int | None) -> int | float:
     return number
 
 
-def _flag(value: Any, where: str, name: str | int | None) -> bool:
+def _flag(value: Any, where: str, name: Name) -> bool:
     if not isinstance(value, bool):
         _fail(where, name, "must be true or false")
     return value
 
 
-def _array(value: Any, where: str, name: str | int | None, min_items: int, max_items: int) -> list[Any]:
+def _array(value: Any, where: str, name: Name, min_items: int, max_items: int) -> list[Any]:
     if not isinstance(value, list):
         _fail(where, name, "must be a JSON array")
     if not min_items <= len(value) <= max_items:
-        _fail(where, name, f"must have {min_items} to {max_items} entries, has {len(value)}")
+        _fail(where, name, f"must have {min_items} to {max_items} entries, not {len(value)}")
     return value
 
 
-def _address(value: Any, where: str, name: str | int | None) -> str:
+def _address(value: Any, where: str, name: Name) -> str:
     """An EVM address: all lowercase, or mixed case with a valid EIP-55 checksum."""
-    text = _text(value, field, _ADDRESS, expected="an address 0x followed by 40 hex digits")
+    text = _match(value, where, name, _ADDRESS, "an address: 0x and 40 hex digits")
     digits = text[2:]
     if digits != digits.lower() and checksum_address(text) != text:
-        _fail(where, name, f"address {text} has a wrong EIP-55 checksum")
+        _fail(where, name, f"has a wrong EIP-55 checksum (expected {checksum_address(text)})")
     return text
 
 
-def _account_ref(value: Any, where: str, name: str | int | None) -> str:
-    """A payout target: an EVM address or ``provider:account`` such as ``stripe:acct_1``."""
-    if type(value) is str and value.startswith("0x"):
-        return _address(value, field)
-    return _text(
-        value, field, _ACCOUNT_REF, expected='an address 0x… or "provider:account" (stripe:acct_1)'
+def _account_ref(value: Any, where: str, name: Name) -> str:
+    """A payout target: an EVM address, or ``provider:account`` such as ``stripe:acct_1``."""
+    if isinstance(value, str) and value.startswith("0x"):
+        return _address(value, where, name)
+    return _match(
+        value, where, name, _ACCOUNT_REF, 'an address 0x… or "provider:account" (stripe:acct_1)'
     )
 
 
-def _copy_json(value: Any, where: str, name: str | int | None) -> Any:
+def _license_id(value: Any, where: str, name: Name) -> str:
+    return _match(
+        value, where, name, _LICENSE_ID, "a license id like cc-by-4.0 (letters, digits, ._:+-)"
+    )
+
+
+def _copy_json(value: Any, where: str, name: Name) -> Any:
     """A deep copy of a JSON value, refusing anything JSON cannot hold."""
     kind = type(value)
     if kind is dict:
         copy = {}
         for key, item in value.items():
-            if type(key) is not str:
+            if not isinstance(key, str):
                 _fail(where, name, "member names must be strings")
-            copy[key] = _copy_json(item, field)
+            copy[key] = _copy_json(item, where, name)
         return copy
     if kind is list:
-        return [_copy_json(item, field) for item in value]
+        return [_copy_json(item, where, name) for item in value]
     if value is None or kind in (str, int, float, bool):
         return value
     _fail(where, name, f"{kind.__name__} is not a JSON value")
 
 
-def _extensions(value: Any, where: str, name: str | int | None) -> dict[str, Any]:
+def _extensions(value: Any, where: str, name: Name) -> dict[str, Any]:
     if not isinstance(value, dict):
         _fail(where, name, "must be a JSON object")
-    copy: dict[str, Any] = _copy_json(value, field)
+    copy: dict[str, Any] = _copy_json(value, where, name)
     return copy
 
 
@@ -219,7 +234,7 @@ class License:
     """A license written as an object: ``{"id", "url"?, "attribution"?}``.
 
     A license written as a bare id string stays a ``str`` in ``Asset.licenses``,
-    so the two spellings round-trip unchanged.
+    so both spellings round-trip unchanged.
     """
 
     id: str
@@ -236,7 +251,7 @@ class License:
             id=_license_id(obj["id"], where, "id"),
             url=_url(obj["url"], where, "url") if "url" in obj else None,
             attribution=(
-                _text(obj["attribution"], where, "attribution", max_length=_MAX_ATTRIBUTION)
+                _text(obj["attribution"], where, "attribution", _MAX_ATTRIBUTION)
                 if "attribution" in obj
                 else None
             ),
@@ -248,12 +263,6 @@ class License:
         _put(obj, "url", self.url)
         _put(obj, "attribution", self.attribution)
         return obj
-
-
-def _license_id(value: Any, where: str, name: str | int | None) -> str:
-    return _text(
-        value, field, _LICENSE_ID, expected="a license id like cc-by-4.0 (A-Z a-z 0-9 . _ : + -)"
-    )
 
 
 @dataclass(frozen=True)
@@ -274,22 +283,16 @@ class PriceModel:
     def from_obj(cls, obj: Any, where: str = "") -> PriceModel:
         """Parse a price model object; ``where`` is its JSON path, for errors."""
         _object(obj, where, cls._MEMBERS, ("type", "rate", "currency"))
-        kind = obj["type"]
-        if not isinstance(kind, str) or kind not in PRICE_TYPES:
-            _fail(where, "type", f"must be one of {', '.join(sorted(PRICE_TYPES))}")
         return cls(
-            type=kind,
+            type=_choice(obj["type"], where, "type", PRICE_TYPES),
             rate=_number(obj["rate"], where, "rate"),
-            currency=_text(
-                obj["currency"],
-                where, "currency",
-                _CURRENCY,
-                expected="an upper-case currency code like USD or ETH",
+            currency=_match(
+                obj["currency"], where, "currency", _CURRENCY, "an upper-case code like USD or ETH"
             ),
-            min_payout=(
-                _number(obj["minPayout"], where, "minPayout") if "minPayout" in obj else None
-            ),
-            unit=_unit(obj["unit"], where, "unit") if "unit" in obj else None,
+            min_payout=_number(obj["minPayout"], where, "minPayout")
+            if "minPayout" in obj
+            else None,
+            unit=_choice(obj["unit"], where, "unit", PRICE_UNITS) if "unit" in obj else None,
             amount=_amount(obj["amount"], where, "amount") if "amount" in obj else None,
             token=_token(obj["token"], where, "token") if "token" in obj else None,
         )
@@ -304,30 +307,24 @@ class PriceModel:
         return obj
 
 
-def _unit(value: Any, where: str, name: str | int | None) -> str:
-    if type(value) is not str or value not in PRICE_UNITS:
-        _fail(where, name, f"must be one of {', '.join(sorted(PRICE_UNITS))}")
-    return value
-
-
-def _amount(value: Any, where: str, name: str | int | None) -> str:
-    text = _text(value, field, _AMOUNT, expected="a decimal integer string (base units)")
+def _amount(value: Any, where: str, name: Name) -> str:
+    text = _match(value, where, name, _AMOUNT, "a decimal integer string (base units)")
     if int(text) > _MAX_UINT256:
         _fail(where, name, "must fit in uint256")
     return text
 
 
-def _token(value: Any, where: str, name: str | int | None) -> str:
+def _token(value: Any, where: str, name: Name) -> str:
     if value == "ETH":
         return "ETH"
     if not isinstance(value, str) or not value.startswith("0x"):
         _fail(where, name, 'must be "ETH" or an ERC-20 token address')
-    return _address(value, field)
+    return _address(value, where, name)
 
 
 @dataclass(frozen=True)
 class Payee:
-    """One recipient of an asset's royalties, with its share in basis points."""
+    """One recipient of an asset's royalties and its share in basis points."""
 
     account: str
     share_bps: int
@@ -342,11 +339,10 @@ class Payee:
         share = obj["shareBps"]
         if type(share) is not int or not 1 <= share <= TOTAL_SHARE_BPS:
             _fail(where, "shareBps", f"must be an integer from 1 to {TOTAL_SHARE_BPS}")
-        role = obj["role"]
-        if type(role) is not str or role not in PAYEE_ROLES:
-            _fail(where, "role", f"must be one of {', '.join(sorted(PAYEE_ROLES))}")
         return cls(
-            account=_address(obj["account"], where, "account"), share_bps=share, role=role
+            account=_address(obj["account"], where, "account"),
+            share_bps=share,
+            role=_choice(obj["role"], where, "role", PAYEE_ROLES),
         )
 
     def to_obj(self) -> dict[str, Any]:
@@ -354,14 +350,15 @@ class Payee:
         return {"account": self.account, "shareBps": self.share_bps, "role": self.role}
 
 
-def _payees(value: Any, where: str, name: str | int | None) -> tuple[Payee, ...]:
-    entries = _array(value, field, 1, MAX_PAYEES)
-    payees = tuple(Payee.from_obj(entry, where, i) for i, entry in enumerate(entries))
+def _payees(value: Any, where: str, name: str) -> tuple[Payee, ...]:
+    entries = _array(value, where, name, 1, MAX_PAYEES)
+    field = _path(where, name)
+    payees = tuple(Payee.from_obj(entry, f"{field}[{i}]") for i, entry in enumerate(entries))
     seen: set[str] = set()
     for index, payee in enumerate(payees):
         account = payee.account.lower()
         if account in seen:
-            _fail(f"{field}[{index}].account", f"account {payee.account} is listed twice")
+            _fail(f"{field}[{index}]", "account", f"{payee.account} is listed twice")
         seen.add(account)
     total = sum(payee.share_bps for payee in payees)
     if total != TOTAL_SHARE_BPS:
@@ -371,7 +368,7 @@ def _payees(value: Any, where: str, name: str | int | None) -> tuple[Payee, ...]
 
 @dataclass(frozen=True)
 class Consent:
-    """Where the releases for an asset are, and whether PII was redacted."""
+    """Where an asset's releases are, and whether PII was redacted."""
 
     model_release: str | None = None
     property_release: str | None = None
@@ -384,12 +381,18 @@ class Consent:
         """Parse a consent object; ``where`` is its JSON path, for errors."""
         _object(obj, where, cls._MEMBERS, ())
         return cls(
-            model_release=_release(obj, "modelRelease", where),
-            property_release=_release(obj, "propertyRelease", where),
-            pii_redacted=(
-                _flag(obj["piiRedacted"], where, "piiRedacted")
-                if "piiRedacted" in obj
+            model_release=(
+                _text(obj["modelRelease"], where, "modelRelease", _MAX_URL)
+                if "modelRelease" in obj
                 else None
+            ),
+            property_release=(
+                _text(obj["propertyRelease"], where, "propertyRelease", _MAX_URL)
+                if "propertyRelease" in obj
+                else None
+            ),
+            pii_redacted=(
+                _flag(obj["piiRedacted"], where, "piiRedacted") if "piiRedacted" in obj else None
             ),
         )
 
@@ -402,12 +405,6 @@ class Consent:
         return obj
 
 
-def _release(obj: dict[str, Any], name: str, where: str) -> str | None:
-    if name not in obj:
-        return None
-    return _text(obj[name], where, name, max_length=_MAX_URL)
-
-
 @dataclass(frozen=True)
 class Privacy:
     """What an asset shows that needs care: faces, minors, biometric data, PII."""
@@ -417,27 +414,29 @@ class Privacy:
     biometric: bool | None = None
     pii: bool | None = None
 
-    _MEMBERS = ("faces", "minors", "biometric", "pii")
-    _ALLOWED = frozenset(_MEMBERS)
+    _NAMES = ("faces", "minors", "biometric", "pii")
+    _MEMBERS = frozenset(_NAMES)
 
     @classmethod
     def from_obj(cls, obj: Any, where: str = "") -> Privacy:
         """Parse a privacy object; ``where`` is its JSON path, for errors."""
-        _object(obj, where, cls._ALLOWED, ())
-        flags = {name: _flag(obj[name], where, name) for name in cls._MEMBERS if name in obj}
-        return cls(**flags)
+        _object(obj, where, cls._MEMBERS, ())
+        return cls(**{name: _flag(obj[name], where, name) for name in cls._NAMES if name in obj})
 
     def to_obj(self) -> dict[str, Any]:
         """The privacy flags as a JSON object."""
         obj: dict[str, Any] = {}
-        for name in self._MEMBERS:
+        for name in self._NAMES:
             _put(obj, name, getattr(self, name))
         return obj
 
 
 @dataclass(frozen=True)
 class Asset:
-    """One licensed file: its content hash, licenses and commercial terms."""
+    """One licensed file: its content hash, licenses and commercial terms.
+
+    ``licenses`` keeps each entry as written: a bare id ``str`` or a ``License``.
+    """
 
     id: str
     type: str
@@ -454,21 +453,8 @@ class Asset:
     extensions: Mapping[str, Any] | None = None
 
     _MEMBERS = frozenset(
-        {
-            "id",
-            "type",
-            "url",
-            "hash",
-            "captureDate",
-            "licenses",
-            "priceModel",
-            "payees",
-            "consent",
-            "privacy",
-            "attribution",
-            "tags",
-            "extensions",
-        }
+        {"id", "type", "url", "hash", "captureDate", "licenses", "priceModel", "payees"}
+        | {"consent", "privacy", "attribution", "tags", "extensions"}
     )
     _REQUIRED = ("id", "type", "hash", "licenses")
 
@@ -477,20 +463,10 @@ class Asset:
         """Parse an asset object; ``where`` is its JSON path, for errors."""
         _object(obj, where, cls._MEMBERS, cls._REQUIRED)
         return cls(
-            id=_text(
-                obj["id"], where, "id", _ASSET_ID, expected='"asset:" and a lower-case slug'
-            ),
-            type=_text(
-                obj["type"],
-                where, "type",
-                _MEDIA_TYPE,
-                expected="a media type like image/jpeg",
-            ),
-            hash=_text(
-                obj["hash"],
-                where, "hash",
-                _SHA256,
-                expected='"sha256:" and 64 lower-case hex digits',
+            id=_match(obj["id"], where, "id", _ASSET_ID, '"asset:" and a lower-case slug'),
+            type=_match(obj["type"], where, "type", _MEDIA_TYPE, "a media type like image/jpeg"),
+            hash=_match(
+                obj["hash"], where, "hash", _SHA256, '"sha256:" and 64 lower-case hex digits'
             ),
             licenses=_licenses(obj["licenses"], where, "licenses"),
             url=_url(obj["url"], where, "url") if "url" in obj else None,
@@ -500,27 +476,25 @@ class Asset:
                 else None
             ),
             price_model=(
-                PriceModel.from_obj(obj["priceModel"], where, "priceModel")
+                PriceModel.from_obj(obj["priceModel"], _path(where, "priceModel"))
                 if "priceModel" in obj
                 else None
             ),
             payees=_payees(obj["payees"], where, "payees") if "payees" in obj else None,
-            consent=Consent.from_obj(obj["consent"], where, "consent")
+            consent=Consent.from_obj(obj["consent"], _path(where, "consent"))
             if "consent" in obj
             else None,
-            privacy=Privacy.from_obj(obj["privacy"], where, "privacy")
+            privacy=Privacy.from_obj(obj["privacy"], _path(where, "privacy"))
             if "privacy" in obj
             else None,
             attribution=(
-                _text(obj["attribution"], where, "attribution", max_length=_MAX_ATTRIBUTION)
+                _text(obj["attribution"], where, "attribution", _MAX_ATTRIBUTION)
                 if "attribution" in obj
                 else None
             ),
             tags=_tags(obj["tags"], where, "tags") if "tags" in obj else None,
             extensions=(
-                _extensions(obj["extensions"], where, "extensions")
-                if "extensions" in obj
-                else None
+                _extensions(obj["extensions"], where, "extensions") if "extensions" in obj else None
             ),
         )
 
@@ -548,33 +522,35 @@ class Asset:
         if self.tags is not None:
             obj["tags"] = list(self.tags)
         if self.extensions is not None:
-            obj["extensions"] = _copy_json(self.extensions, "extensions")
+            obj["extensions"] = _copy_json(self.extensions, "extensions", None)
         return obj
 
     @property
     def content_sha256(self) -> bytes:
-        """The 32-byte SHA-256 of the asset's content, from ``hash``."""
+        """The 32-byte SHA-256 of the asset's content, taken from ``hash``."""
         return bytes.fromhex(self.hash[7:])
 
 
-def _licenses(value: Any, where: str, name: str | int | None) -> tuple[str | License, ...]:
-    entries = _array(value, field, 1, _MAX_LICENSES)
+def _licenses(value: Any, where: str, name: str) -> tuple[str | License, ...]:
+    entries = _array(value, where, name, 1, _MAX_LICENSES)
+    field = _path(where, name)
     return tuple(
-        _license_id(entry, where, i)
-        if type(entry) is str
-        else License.from_obj(entry, where, i)
+        _license_id(entry, field, i)
+        if isinstance(entry, str)
+        else License.from_obj(entry, f"{field}[{i}]")
         for i, entry in enumerate(entries)
     )
 
 
-def _tags(value: Any, where: str, name: str | int | None) -> tuple[str, ...]:
-    entries = _array(value, field, 0, _MAX_TAGS)
-    tags = tuple(_text(tag, where, i, max_length=_MAX_TAG) for i, tag in enumerate(entries))
+def _tags(value: Any, where: str, name: str) -> tuple[str, ...]:
+    entries = _array(value, where, name, 0, _MAX_TAGS)
+    field = _path(where, name)
+    tags = tuple(_text(tag, field, i, _MAX_TAG) for i, tag in enumerate(entries))
     if len(set(tags)) != len(tags):
         seen: set[str] = set()
         for index, tag in enumerate(tags):
             if tag in seen:
-                _fail(where, index, f'tag "{tag}" is listed twice')
+                _fail(field, index, f'"{tag}" is listed twice')
             seen.add(tag)
     return tags
 
@@ -600,16 +576,11 @@ class Creator:
         """Parse a creator object; ``where`` is its JSON path, for errors."""
         _object(obj, where, cls._MEMBERS, ("id",) if allow_unsigned else ("id", "signingKey"))
         if "wallet" not in obj and "payout" not in obj:
-            _fail(where, 'must have a "wallet" or a "payout"')
+            _fail(where, None, 'must have a "wallet" or a "payout"')
         return cls(
-            id=_text(
-                obj["id"],
-                where, "id",
-                _CREATOR_ID,
-                expected='"creator:" and a lower-case slug',
-            ),
+            id=_match(obj["id"], where, "id", _CREATOR_ID, '"creator:" and a lower-case slug'),
             signing_key=(
-                signing_key_id(obj["signingKey"], where, "signingKey")
+                check_signing_key(obj["signingKey"], where, "signingKey")
                 if "signingKey" in obj
                 else None
             ),
@@ -628,37 +599,40 @@ class Creator:
         return obj
 
 
-def signing_key_id(value: Any, field: str = "signingKey") -> str:
-    """Check the syntax of a ``signingKey`` string (``p256:…`` or ``eth:0x…``) and return it."""
-    if type(value) is str:
+def check_signing_key(value: Any, where: str = "", name: Name = "signingKey") -> str:
+    """Check the syntax of a ``signingKey`` (``p256:…`` or ``eth:0x…``) and return it.
+
+    Whether a P-256 key is a point on the curve is checked when it is used.
+    """
+    if isinstance(value, str):
         if _P256_KEY.fullmatch(value):
             return value
         if _ETH_KEY.fullmatch(value):
             if checksum_address(value[4:]) != value[4:]:
-                _fail(
-                    field, f"must use the EIP-55 checksummed form eth:{checksum_address(value[4:])}"
-                )
+                _fail(where, name, f"must be EIP-55 checksummed: eth:{checksum_address(value[4:])}")
             return value
     _fail(
-        field,
-        'must be "p256:" and a base64 compressed P-256 point, or "eth:" and an EIP-55 address',
+        where,
+        name,
+        'must be "p256:" and a base64 compressed P-256 point, or "eth:0x" and an address',
     )
 
 
-def signature_text(value: Any, field: str = "signature") -> str:
-    """Check the syntax of a signature string (``p256ecdsa:…`` or ``eip712:0x…``) and return it."""
-    if type(value) is str and (
+def check_signature(value: Any, where: str = "", name: Name = "signature") -> str:
+    """Check the syntax of a signature (``p256ecdsa:…`` or ``eip712:0x…``) and return it.
+
+    Whether it verifies, and is strict DER with low s, is checked by signing.
+    """
+    if isinstance(value, str) and (
         _P256_SIGNATURE.fullmatch(value) or _EIP712_SIGNATURE.fullmatch(value)
     ):
         return value
-    _fail(
-        field, 'must be "p256ecdsa:" and base64 DER, or "eip712:0x" and 130 lower-case hex digits'
-    )
+    _fail(where, name, 'must be "p256ecdsa:" and base64 DER, or "eip712:0x" and 130 lower-case hex')
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """A creator manifest (format "1.0"), validated.
+    """A creator manifest (format "1.0"), validated but not yet verified.
 
     ``signature`` is None only for an unsigned draft (``allow_unsigned=True``).
     """
@@ -684,28 +658,29 @@ class Manifest:
 
     @classmethod
     def from_obj(cls, obj: Any, *, allow_unsigned: bool = False) -> Manifest:
-        """Validate a parsed manifest object.
+        """Validate a parsed manifest object; raises ValidationError naming the field.
 
         ``allow_unsigned`` accepts a draft without ``signature`` whose creator
         may also lack ``signingKey``; such a manifest cannot be verified.
         """
         required = ("manifestVersion", "creator", "assets")
         _object(obj, "", cls._MEMBERS, required if allow_unsigned else (*required, "signature"))
-        if obj["manifestVersion"] != MANIFEST_VERSION or type(obj["manifestVersion"]) is not str:
-            _fail("manifestVersion", f'must be "{MANIFEST_VERSION}"')
+        _choice(obj["manifestVersion"], "", "manifestVersion", (MANIFEST_VERSION,))
         creator = Creator.from_obj(obj["creator"], allow_unsigned=allow_unsigned)
-        entries = _array(obj["assets"], "assets", 1, MAX_ASSETS)
+        entries = _array(obj["assets"], "", "assets", 1, MAX_ASSETS)
         assets = tuple(Asset.from_obj(entry, f"assets[{i}]") for i, entry in enumerate(entries))
         _check_unique_ids(assets)
         return cls(
             manifest_version=MANIFEST_VERSION,
             creator=creator,
             assets=assets,
-            signature=signature_text(obj["signature"]) if "signature" in obj else None,
-            created_at=_timestamp(obj["createdAt"], "createdAt") if "createdAt" in obj else None,
-            extensions=_extensions(obj["extensions"], "extensions")
-            if "extensions" in obj
+            signature=check_signature(obj["signature"]) if "signature" in obj else None,
+            created_at=_timestamp(obj["createdAt"], "", "createdAt")
+            if "createdAt" in obj
             else None,
+            extensions=(
+                _extensions(obj["extensions"], "", "extensions") if "extensions" in obj else None
+            ),
         )
 
     def to_obj(self) -> dict[str, Any]:
@@ -726,12 +701,12 @@ class Manifest:
     def signing_payload(self) -> bytes:
         """U: the canonical bytes of the manifest without its ``signature`` member.
 
-        Signature schemes add their own domain separation on top (see signing).
+        Each signature scheme adds its own domain separation to U (see signing).
         """
         return self._signing_payload
 
     def digest(self) -> bytes:
-        """SHA-256 of the canonical manifest with its signature: the Merkle leaf input."""
+        """SHA-256 of the canonical manifest with its signature: what the Merkle leaf commits to."""
         return sha256(self.to_json())
 
     def digest_hex(self) -> str:
@@ -740,7 +715,7 @@ class Manifest:
 
     def with_signature(self, signature: str) -> Manifest:
         """This manifest carrying ``signature`` (syntax checked, not verified)."""
-        return replace(self, signature=signature_text(signature))
+        return replace(self, signature=check_signature(signature))
 
     @cached_property
     def _signing_payload(self) -> bytes:
@@ -754,7 +729,7 @@ class Manifest:
         }
         _put(obj, "createdAt", self.created_at)
         if self.extensions is not None:
-            obj["extensions"] = _copy_json(self.extensions, "extensions")
+            obj["extensions"] = _copy_json(self.extensions, "extensions", None)
         return obj
 
 
@@ -765,6 +740,8 @@ def _check_unique_ids(assets: tuple[Asset, ...]) -> None:
     for index, asset in enumerate(assets):
         if asset.id in first:
             _fail(
-                f"assets[{index}].id", f"{asset.id} is already the id of assets[{first[asset.id]}]"
+                f"assets[{index}]",
+                "id",
+                f"{asset.id} is already the id of assets[{first[asset.id]}]",
             )
         first[asset.id] = index

@@ -249,14 +249,15 @@ def _join_digests(leaves: Sequence[bytes]) -> bytes:
         raise ProofError("a tree needs at least one leaf")
     try:
         joined = b"".join(leaves)
+        # All lengths equal and the total right means each is 32; checked in
+        # C loops (map, set) because a million leaves are common.
+        if len(joined) == len(leaves) * HASH_LEN and len(set(map(len, leaves))) == 1:
+            return joined
     except TypeError:
-        joined = b""
-    # All lengths equal and the total right means each is 32; checked in C
-    # loops (map, set) because a million leaves are common.
-    if len(set(map(len, leaves))) != 1 or len(joined) != len(leaves) * HASH_LEN:
-        for index, leaf in enumerate(leaves):
-            _check_node(leaf, f"leaves[{index}]")
-    return joined
+        pass
+    for index, leaf in enumerate(leaves):
+        _check_node(leaf, f"leaves[{index}]")
+    raise ProofError("leaves must be 32-byte digests")
 
 
 def _check_node(value: object, name: str) -> None:

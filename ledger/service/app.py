@@ -30,9 +30,7 @@ def routes() -> list[web.RouteDef]:
 
 def create_app(ctx: ServiceContext) -> web.Application:
     """The HTTP application over a running service context."""
-    app = web.Application(
-        middlewares=[json_errors], client_max_size=ctx.settings.max_body_bytes
-    )
+    app = web.Application(middlewares=[json_errors], client_max_size=ctx.settings.max_body_bytes)
     app[SETTINGS] = ctx.settings
     app[METRICS] = ctx.metrics
     app[CONTEXT] = ctx

@@ -76,7 +76,9 @@ class ServiceContext:
         checked: list[NewManifest | LedgerError] = []
         for index, obj in enumerate(objs):
             try:
-                checked.append(await verify_for_intake(obj, self._keys, field=f"manifests[{index}]"))
+                checked.append(
+                    await verify_for_intake(obj, self._keys, field=f"manifests[{index}]")
+                )
             except LedgerError as exc:
                 checked.append(exc)
         good = [c for c in checked if isinstance(c, NewManifest)]
@@ -96,7 +98,9 @@ class ServiceContext:
     def receipt(self, record: ManifestRecord) -> Receipt:
         """The signed promise for an accepted manifest (the same every time it is asked)."""
         promise_ms = int((self.settings.batch_max_age_s + self.settings.anchor_deadline_s) * 1000)
-        return self._receipts.sign(record.digest, record.accepted_at, record.accepted_at + promise_ms)
+        return self._receipts.sign(
+            record.digest, record.accepted_at, record.accepted_at + promise_ms
+        )
 
     # -- proofs --------------------------------------------------------------------
 
@@ -204,5 +208,3 @@ class ServiceContext:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-

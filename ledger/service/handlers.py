@@ -39,10 +39,10 @@ async def post_manifest_batch(request: web.Request) -> web.Response:
     for result in results:
         if isinstance(result, Exception):
             request.app[METRICS].rejected.inc()
-            out.append({"status": status_of(result), **{"error": result.to_dict()}})
+            out.append({"http_status": status_of(result), "error": result.to_dict()})
         else:
             record, created, receipt = result
-            out.append({"status": 202 if created else 200, **_accepted(record, receipt)})
+            out.append({"http_status": 202 if created else 200, **_accepted(record, receipt)})
     return web.json_response({"results": out})
 
 
@@ -59,7 +59,7 @@ async def get_proof(request: web.Request) -> web.Response:
     bundle = await ctx.proof_bundle(record)
     if bundle is None:
         return web.json_response(manifest_json(record), status=202)
-    return web.Response(text=bundle.to_json(), content_type="application/json")
+    return web.Response(body=bundle.to_json(), content_type="application/json")
 
 
 async def list_batches(request: web.Request) -> web.Response:

@@ -66,7 +66,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error_response(status, exc)
     except web.HTTPRequestEntityTooLarge as exc:
         request.app[METRICS].rejected.inc()
-        problem = HTTPProblem(413, "body_too_large", f"request body over {exc.max_size} bytes")
+        problem = HTTPProblem(413, "body_too_large", exc.text or "request body too large")
         return error_response(413, problem)
     except web.HTTPException as exc:
         if exc.status < 400:

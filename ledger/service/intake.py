@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ledger.core.canonical import canonicalize
 from ledger.core.manifest import Manifest
 from ledger.core.records import ManifestRecord, NewManifest
 from ledger.core.signing import verify_manifest
@@ -126,6 +125,7 @@ async def verify_for_intake(
             field=_join(field, "creator.id"),
         )
     signing_key = manifest.creator.signing_key
+    assert signing_key is not None  # verify_manifest refuses an unsigned draft
     if not any(k.public_key == signing_key and k.valid_at(now) for k in creator_keys):
         raise ValidationError(
             f"signing key is not a valid key of {creator_id} (unknown or revoked)",
@@ -135,7 +135,7 @@ async def verify_for_intake(
         digest=manifest.digest(),
         creator_id=creator_id,
         signing_key=signing_key,
-        body=canonicalize(manifest.to_obj()),
+        body=manifest.to_json(),
         accepted_at=now,
     )
 

@@ -244,9 +244,7 @@ def openapi_document() -> dict[str, Any]:
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",
-                    "responses": {
-                        "200": {"description": "text", "content": {"text/plain": {}}}
-                    },
+                    "responses": {"200": {"description": "text", "content": {"text/plain": {}}}},
                 }
             },
             "/v1/openapi.json": {

@@ -29,8 +29,9 @@ from ledger.chain.sender import Sender
 from ledger.chain.txstate import SendPolicy
 from ledger.config import Settings
 from ledger.core.receipt import ReceiptSigner
+from ledger.core.signing import SigningKey
 from ledger.errors import ChainError, ConfigError
-from ledger.keyfile import load_or_create_key
+from ledger.keyfile import generate_key, load_key, write_key
 from ledger.service.context import ChainInfo, ServiceContext
 from ledger.service.intake import IntakeWriter, now_ms
 from ledger.service.journal import DatabaseJournal
@@ -60,7 +61,7 @@ class Service:
     @property
     def rpc_url(self) -> str:
         """The chain node this service talks to."""
-        return str(self.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+        return str(self.w3.provider.endpoint_uri)
 
     async def close(self) -> None:
         """Stop workers, flush intake, close the database, and stop an embedded anvil."""
@@ -72,7 +73,7 @@ class Service:
         await self.writer.stop()
         await self.engine.dispose()
         with contextlib.suppress(Exception):
-            await self.w3.provider.disconnect()  # type: ignore[attr-defined]
+            await self.w3.provider.disconnect()
         if self.anvil is not None:
             await self.anvil.stop()
 
@@ -137,7 +138,7 @@ async def _assemble(
         metrics=_SenderMetrics(metrics),
     )
     writer = IntakeWriter(manifests)
-    signer = ReceiptSigner(load_or_create_key(settings.data_dir / "service-key.pem"))
+    signer = ReceiptSigner(_service_key(settings.data_dir / "service-key.pem"))
     ctx = ServiceContext(
         settings,
         metrics,
@@ -194,16 +195,27 @@ async def _deployment(
         except ChainError as exc:
             if not settings.embedded_chain:
                 raise
-            log.warning("the embedded chain lost the deployment (%s): deploying again and "
-                        "re-anchoring every batch from the database", exc)
+            log.warning(
+                "the embedded chain lost the deployment (%s): deploying again and "
+                "re-anchoring every batch from the database",
+                exc,
+            )
             await docs.forget_sender(address)
             await manifests.reset_anchors()
     elif not settings.embedded_chain:
-        raise ConfigError(f"no deployment record at {path}: run `ledger deploy` first",
-                          field="deployment_file")
+        raise ConfigError(
+            f"no deployment record at {path}: run `ledger deploy` first", field="deployment_file"
+        )
     deployment = await deploy_contracts(w3, key, anchorers=[address], meters=[address])
     deployment.write(path)
     return deployment
+
+
+def _service_key(path: Path) -> SigningKey:
+    """The key receipts are signed with, made on first start and kept (0600)."""
+    if not path.exists():
+        write_key(path, generate_key("p256"))
+    return load_key(path)
 
 
 def _required_key(settings: Settings) -> str:

@@ -181,7 +181,7 @@ class Anchorer:
         if batch is None:
             return
         record = await self._registry.anchored_at(batch.root)
-        if record.batch_number == number:
+        if record is not None and record.batch_number == number:
             # Ours already landed through another of its transactions; the
             # confirmed event of that one records it.
             return

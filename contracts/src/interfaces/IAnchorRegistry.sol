@@ -79,10 +79,7 @@ interface IAnchorRegistry {
      * @return blockNumber The block number of the anchoring transaction, 0 if `root` is not anchored.
      * @return batchNumber The batch number `root` was anchored under, 0 if `root` is not anchored.
      */
-    function anchoredAt(bytes32 root)
-        external
-        view
-        returns (uint64 timestamp, uint64 blockNumber, uint64 batchNumber);
+    function anchoredAt(bytes32 root) external view returns (uint64 timestamp, uint64 blockNumber, uint64 batchNumber);
 
     /**
      * @notice Whether the manifest digest `leaf` is in the anchored batch with root `root`.

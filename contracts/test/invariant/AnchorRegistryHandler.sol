@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Vm} from "@prb/test/Vm.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {AnchorRegistry} from "../../src/AnchorRegistry.sol";
 import {IAnchorRegistry} from "../../src/interfaces/IAnchorRegistry.sol";
@@ -72,7 +73,7 @@ contract AnchorRegistryHandler {
         uint32[] memory counts = new uint32[](count);
         for (uint256 i = 0; i < count; ++i) {
             (roots[i], digests[i]) = _pickRoot(0);
-            counts[i] = uint32(1 + i);
+            counts[i] = SafeCast.toUint32(1 + i);
         }
         _spoil(roots, counts, badIndex % count, badMode);
 
@@ -81,7 +82,7 @@ contract AnchorRegistryHandler {
         try _registry.anchorMany(first, roots, counts) {
             _noteSuccess(expected);
             for (uint256 i = 0; i < count; ++i) {
-                _noteAnchored(roots[i], digests[i], first + uint64(i));
+                _noteAnchored(roots[i], digests[i], first + SafeCast.toUint64(i));
             }
         } catch (bytes memory reason) {
             _noteFailure(expected, reason);
@@ -223,9 +224,10 @@ contract AnchorRegistryHandler {
             return abi.encodeWithSelector(IAnchorRegistry.AnchorRegistry__BatchNumberGap.selector, next, first);
         }
         for (uint256 i = 0; i < roots.length; ++i) {
-            expected = _expectedRootError(first + uint64(i), roots[i], counts[i]);
+            expected = _expectedRootError(first + SafeCast.toUint64(i), roots[i], counts[i]);
             if (expected.length == 0 && _repeatsEarlier(roots, i)) {
-                expected = abi.encodeWithSelector(IAnchorRegistry.AnchorRegistry__RootAlreadyAnchored.selector, roots[i]);
+                expected =
+                    abi.encodeWithSelector(IAnchorRegistry.AnchorRegistry__RootAlreadyAnchored.selector, roots[i]);
             }
             if (expected.length != 0) {
                 return expected;
@@ -244,7 +246,7 @@ contract AnchorRegistryHandler {
 
     function _noteAnchored(bytes32 root, bytes32 digest, uint64 batchNumber) private {
         _roots.push(root);
-        _records[root] = Record(uint64(block.timestamp), uint64(block.number), batchNumber);
+        _records[root] = Record(SafeCast.toUint64(block.timestamp), SafeCast.toUint64(block.number), batchNumber);
         _digests[root] = digest;
         _rootOfBatch[batchNumber] = root;
     }

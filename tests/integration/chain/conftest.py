@@ -46,7 +46,7 @@ class FakeClock:
 
 async def rpc(w3: Web3Client, method: str, *params: Any) -> Any:
     """A raw JSON-RPC call (anvil_*, evm_*), failing the test on an error answer."""
-    response = await w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+    response = await w3.provider.make_request(method, list(params))
     assert "error" not in response, response
     return response.get("result")
 
@@ -86,13 +86,15 @@ async def w3(anvil: AnvilProcess) -> AsyncIterator[Web3Client]:
 @pytest.fixture
 def deployer() -> LocalAccount:
     """Dev account 0 (a public anvil test key): deploys and administers."""
-    return Account.from_key(DEV_KEYS[0])
+    account: LocalAccount = Account.from_key(DEV_KEYS[0])
+    return account
 
 
 @pytest.fixture
 def anchorer() -> LocalAccount:
     """Dev account 1 (a public anvil test key): holds ANCHORER_ROLE."""
-    return Account.from_key(DEV_KEYS[1])
+    account: LocalAccount = Account.from_key(DEV_KEYS[1])
+    return account
 
 
 @pytest.fixture

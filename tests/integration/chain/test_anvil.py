@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from ledger.chain import anvil as anvil_module
 from ledger.chain.anvil import AnvilProcess, find_anvil
 from ledger.chain.rpc import connect
 from ledger.errors import ChainError
@@ -74,3 +79,63 @@ def test_missing_binary_is_a_chain_error(tmp_path: Path, monkeypatch: pytest.Mon
 def test_block_time_and_no_mining_exclude_each_other() -> None:
     with pytest.raises(ChainError, match="exclude"):
         AnvilProcess(block_time=1, no_mining=True)
+
+
+_ORPHAN_SCRIPT = """
+import sys, time
+from ledger.chain.anvil import AnvilProcess
+node = AnvilProcess(state=sys.argv[1])
+node.start_sync()
+print(node.pid, node.rpc_url, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux-only")
+def test_sigkill_of_the_owner_stops_anvil_which_dumps_its_state(tmp_path: Path) -> None:
+    state = tmp_path / "chain.json"
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN_SCRIPT, str(state)], stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    try:
+        assert owner.stdout is not None
+        pid_text, _url = owner.stdout.readline().split()
+        anvil_pid = int(pid_text)
+        assert _alive(anvil_pid)
+        owner.kill()  # the service dies without running any cleanup
+        owner.wait()
+        deadline = time.monotonic() + 10
+        while _alive(anvil_pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _alive(anvil_pid)
+        assert state.exists()  # the kernel sent SIGTERM, so anvil dumped its chain
+    finally:
+        owner.kill()
+        owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
+
+
+async def test_port_taken_between_choice_and_start_is_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        real_free_port = anvil_module.free_port
+        ports = iter([taken])
+        monkeypatch.setattr(anvil_module, "free_port",
+                            lambda host="127.0.0.1": next(ports, None) or real_free_port(host))
+        async with AnvilProcess() as node:
+            assert node.port != taken
+            assert await _block_number(node.rpc_url) == 0
+
+
+async def _block_number(url: str) -> int:
+    w3 = connect(url, timeout=2.0, attempts=1)
+    try:
+        return await w3.eth.block_number
+    finally:
+        await w3.provider.disconnect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,16 +35,16 @@ def make_sender(
 
 
 @pytest.fixture
-async def quiet_anvil() -> AnvilProcess:
+async def quiet_anvil() -> AsyncIterator[AnvilProcess]:
     """An anvil that mines only on evm_mine, so transactions stay pending."""
     async with AnvilProcess(no_mining=True) as node:
-        yield node  # type: ignore[misc]
+        yield node
 
 
 @pytest.fixture
-async def qw3(quiet_anvil: AnvilProcess) -> Web3Client:
+async def qw3(quiet_anvil: AnvilProcess) -> AsyncIterator[Web3Client]:
     client = connect(quiet_anvil.rpc_url, timeout=2.0, attempts=1)
-    yield client  # type: ignore[misc]
+    yield client
     await client.provider.disconnect()
 
 

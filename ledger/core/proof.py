@@ -1,0 +1,276 @@
+"""Proof bundles (format "ledger-proof/1"): a manifest's inclusion proof, checkable offline.
+
+A bundle carries the manifest digest, its Merkle leaf, position, sibling
+hashes and root, and, once the batch is on chain, where the root was anchored.
+Anyone can check the proof with the bundle alone (`verify_bundle`, or
+OpenZeppelin's ``StandardMerkleTree.verify``); checking the anchor needs the
+chain and lives in ``ledger.chain``. docs/proof-format.md gives the exact bytes.
+
+Consensus-critical: bundles already issued must keep parsing and verifying,
+so a change to any member or rule needs a new ``version`` and new vectors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from ledger.core.canonical import canonicalize, parse_strict
+from ledger.core.hashing import checksum_address, to_hex
+from ledger.core.merkle import MerkleTree, leaf_hash, proof_nodes, root_from_proof
+from ledger.errors import CanonicalJSONError, ProofError
+
+PROOF_VERSION = "ledger-proof/1"
+
+_HASH = re.compile(r"0x[0-9a-f]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+# JSON integers stay exact only up to 2**53 (JavaScript's Number); the on-chain
+# uint64 fields never come near it.
+_MAX_JSON_INT = 2**53 - 1
+_MAX_LEAF_COUNT = 2**32 - 1  # uint32 leafCount in AnchorRegistry
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where a batch root was anchored: the transaction and block that hold it."""
+
+    chain_id: int
+    contract: str
+    batch_number: int
+    tx_hash: bytes
+    block_number: int
+    block_hash: bytes
+    block_timestamp: int
+
+    _MEMBERS = (
+        "chainId",
+        "contract",
+        "batchNumber",
+        "txHash",
+        "blockNumber",
+        "blockHash",
+        "blockTimestamp",
+    )
+
+    @classmethod
+    def from_obj(cls, obj: Any, where: str = "anchor") -> Anchor:
+        """Parse the ``anchor`` member of a bundle; raises ProofError naming the field."""
+        members = _members(obj, where, required=cls._MEMBERS, optional=())
+        return cls(
+            chain_id=_integer(members, "chainId", where, low=1),
+            contract=_address(members, "contract", where),
+            batch_number=_integer(members, "batchNumber", where, low=1),
+            tx_hash=_hash(members, "txHash", where),
+            block_number=_integer(members, "blockNumber", where, low=0),
+            block_hash=_hash(members, "blockHash", where),
+            block_timestamp=_integer(members, "blockTimestamp", where, low=0),
+        )
+
+    def to_obj(self) -> dict[str, Any]:
+        """The JSON object `from_obj` reads."""
+        return {
+            "chainId": self.chain_id,
+            "contract": self.contract,
+            "batchNumber": self.batch_number,
+            "txHash": to_hex(self.tx_hash),
+            "blockNumber": self.block_number,
+            "blockHash": to_hex(self.block_hash),
+            "blockTimestamp": self.block_timestamp,
+        }
+
+
+@dataclass(frozen=True)
+class ProofBundle:
+    """Proof that a manifest digest is a leaf of a batch's Merkle tree.
+
+    ``anchor`` is None until the batch root is confirmed on chain. Bundles
+    from `from_json`, `from_obj` and `build` have passed `verify_bundle`.
+    """
+
+    manifest_digest: bytes
+    leaf: bytes
+    leaf_index: int
+    leaf_count: int
+    proof: tuple[bytes, ...]
+    root: bytes
+    anchor: Anchor | None = None
+
+    _REQUIRED = ("version", "manifestDigest", "leaf", "leafIndex", "leafCount", "proof", "root")
+
+    @classmethod
+    def build(
+        cls, tree: MerkleTree, index: int, digest: bytes, anchor: Anchor | None = None
+    ) -> ProofBundle:
+        """The bundle for the manifest ``digest`` at leaf ``index`` of ``tree``.
+
+        Raises ProofError when ``digest`` is not that leaf, or when the tree's
+        levels (e.g. read back from storage) do not lead to its root.
+        """
+        leaf = tree.leaf(index)
+        if leaf_hash(digest) != leaf:
+            raise ProofError(f"digest {to_hex(digest)} is not the leaf at index {index}")
+        bundle = cls(
+            manifest_digest=digest,
+            leaf=leaf,
+            leaf_index=index,
+            leaf_count=tree.leaf_count,
+            proof=tuple(tree.proof(index)),
+            root=tree.root,
+            anchor=anchor,
+        )
+        verify_bundle(bundle)
+        return bundle
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> ProofBundle:
+        """Parse and verify bundle JSON; raises ProofError with a one-line reason.
+
+        Parsing is strict (UTF-8, no duplicate members, nothing after the
+        object); any member order and whitespace is accepted.
+        """
+        try:
+            obj = parse_strict(data)
+        except CanonicalJSONError as exc:
+            raise ProofError(exc.message, field=exc.field) from exc
+        return cls.from_obj(obj)
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> ProofBundle:
+        """Parse and verify a decoded bundle object; raises ProofError naming the field."""
+        members = _members(obj, "", required=cls._REQUIRED, optional=("anchor",))
+        version = members["version"]
+        if version != PROOF_VERSION:
+            _fail("version", f'must be "{PROOF_VERSION}", got {_show(version)}')
+        anchor = members.get("anchor")
+        bundle = cls(
+            manifest_digest=_hash(members, "manifestDigest", ""),
+            leaf=_hash(members, "leaf", ""),
+            leaf_index=_integer(members, "leafIndex", "", low=0),
+            leaf_count=_integer(members, "leafCount", "", low=1, high=_MAX_LEAF_COUNT),
+            proof=_proof(members["proof"]),
+            root=_hash(members, "root", ""),
+            anchor=None if anchor is None else Anchor.from_obj(anchor),
+        )
+        verify_bundle(bundle)
+        return bundle
+
+    def to_obj(self) -> dict[str, Any]:
+        """The JSON object `from_obj` reads; ``anchor`` is null until anchored."""
+        return {
+            "version": PROOF_VERSION,
+            "manifestDigest": to_hex(self.manifest_digest),
+            "leaf": to_hex(self.leaf),
+            "leafIndex": self.leaf_index,
+            "leafCount": self.leaf_count,
+            "proof": [to_hex(sibling) for sibling in self.proof],
+            "root": to_hex(self.root),
+            "anchor": None if self.anchor is None else self.anchor.to_obj(),
+        }
+
+    def to_json(self) -> bytes:
+        """The bundle as RFC 8785 canonical JSON (sorted members, no whitespace)."""
+        return canonicalize(self.to_obj())
+
+
+def verify_bundle(bundle: ProofBundle) -> None:
+    """Check that ``bundle.proof`` proves ``bundle.manifest_digest`` under ``bundle.root``.
+
+    Checks, in order: the leaf index is within the leaf count, the leaf is
+    ``leaf_hash(manifest_digest)``, the proof has exactly as many hashes as
+    that position in a tree of that size needs, and it leads to the root.
+    The anchor is not checked here (that needs the chain). Raises ProofError.
+    """
+    if not 0 <= bundle.leaf_index < bundle.leaf_count:
+        _fail("leafIndex", f"{bundle.leaf_index} is not below leafCount {bundle.leaf_count}")
+    if leaf_hash(bundle.manifest_digest) != bundle.leaf:
+        _fail("leaf", "is not keccak256(keccak256(manifestDigest))")
+    needed = len(proof_nodes(bundle.leaf_count, bundle.leaf_index))
+    if len(bundle.proof) != needed:
+        _fail(
+            "proof",
+            f"leaf {bundle.leaf_index} of {bundle.leaf_count} needs {needed} hashes, "
+            f"got {len(bundle.proof)}",
+        )
+    if root_from_proof(bundle.manifest_digest, bundle.proof) != bundle.root:
+        _fail("proof", "does not lead from the leaf to root")
+
+
+# -- parsing helpers ------------------------------------------------------------
+
+
+def _members(
+    obj: Any, where: str, *, required: tuple[str, ...], optional: tuple[str, ...]
+) -> Mapping[str, Any]:
+    if not isinstance(obj, dict):
+        _fail(where, f"must be a JSON object, got {_json_type(obj)}")
+    for name in obj:
+        if name not in required and name not in optional:
+            _fail(_join(where, name), "unknown member")
+    for name in required:
+        if name not in obj:
+            _fail(_join(where, name), "missing")
+    return obj
+
+
+def _hash(members: Mapping[str, Any], name: str, where: str) -> bytes:
+    return _hash_value(members[name], _join(where, name))
+
+
+def _hash_value(value: Any, field: str) -> bytes:
+    if not isinstance(value, str) or not _HASH.fullmatch(value):
+        _fail(field, f"must be 0x and 64 lower-case hex digits, got {_show(value)}")
+    return bytes.fromhex(value[2:])
+
+
+def _proof(value: Any) -> tuple[bytes, ...]:
+    if not isinstance(value, list):
+        _fail("proof", f"must be an array of hashes, got {_json_type(value)}")
+    return tuple(_hash_value(item, f"proof[{i}]") for i, item in enumerate(value))
+
+
+def _integer(
+    members: Mapping[str, Any], name: str, where: str, *, low: int, high: int = _MAX_JSON_INT
+) -> int:
+    value = members[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(_join(where, name), f"must be an integer, got {_json_type(value)}")
+    if not low <= value <= high:
+        _fail(_join(where, name), f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _address(members: Mapping[str, Any], name: str, where: str) -> str:
+    value = members[name]
+    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
+        _fail(_join(where, name), f"must be 0x and 40 hex digits, got {_show(value)}")
+    if checksum_address(value) != value:
+        _fail(_join(where, name), f"must be EIP-55 checksummed: {checksum_address(value)}")
+    return value
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _show(value: Any) -> str:
+    if not isinstance(value, str):
+        return _json_type(value)
+    return repr(value) if len(value) <= 70 else repr(value[:67] + "...")
+
+
+def _fail(field: str, message: str) -> NoReturn:
+    raise ProofError(message, field=field or None)

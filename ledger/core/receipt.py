@@ -1,0 +1,132 @@
+"""Intake receipts: the service's signed promise, given before the chain confirms.
+
+A receipt names a manifest digest, when the service accepted it, and the latest
+time its batch will be anchored. A creator holds it while the manifest is
+pending; `ledger verify` checks it, and a missed `anchorBy` is evidence against
+the operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.core.canonical import canonicalize, parse_strict
+from ledger.core.signing import SigningKey, sign_message, verify_message
+from ledger.errors import SignatureError, ValidationError
+
+RECEIPT_VERSION = "ledger-receipt/1"
+RECEIPT_TAG = "ledger-receipt-v1"
+
+_MEMBERS = ("version", "manifestDigest", "acceptedAt", "anchorBy", "serviceKey", "signature")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A signed intake receipt; times are milliseconds since the Unix epoch."""
+
+    manifest_digest: bytes
+    accepted_at: int
+    anchor_by: int
+    service_key: str
+    signature: str
+
+    def payload(self) -> bytes:
+        """The canonical bytes the signature covers (everything but the signature)."""
+        return _payload(self.manifest_digest, self.accepted_at, self.anchor_by, self.service_key)
+
+    def to_obj(self) -> dict[str, Any]:
+        """The receipt as a JSON object (`from_obj` inverts it)."""
+        return {
+            "version": RECEIPT_VERSION,
+            "manifestDigest": "0x" + self.manifest_digest.hex(),
+            "acceptedAt": self.accepted_at,
+            "anchorBy": self.anchor_by,
+            "serviceKey": self.service_key,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Receipt:
+        """Parse receipt JSON strictly; ValidationError names the bad member."""
+        return cls.from_obj(parse_strict(data))
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> Receipt:
+        """Validate a parsed receipt object."""
+        if not isinstance(obj, dict):
+            raise ValidationError("a receipt must be a JSON object")
+        for name in _MEMBERS:
+            if name not in obj:
+                raise ValidationError("is missing", field=name)
+        for name in obj:
+            if name not in _MEMBERS:
+                raise ValidationError("is not a receipt member", field=name)
+        if obj["version"] != RECEIPT_VERSION:
+            raise ValidationError(f"must be {RECEIPT_VERSION!r}", field="version")
+        return cls(
+            manifest_digest=_digest(obj["manifestDigest"]),
+            accepted_at=_millis(obj["acceptedAt"], "acceptedAt"),
+            anchor_by=_millis(obj["anchorBy"], "anchorBy"),
+            service_key=_text(obj["serviceKey"], "serviceKey"),
+            signature=_text(obj["signature"], "signature"),
+        )
+
+    def verify(self, service_key: str | None = None) -> None:
+        """Check the signature, and that it is `service_key`'s when one is given."""
+        if service_key is not None and service_key != self.service_key:
+            raise SignatureError("receipt is signed by another service key", field="serviceKey")
+        if self.anchor_by < self.accepted_at:
+            raise ValidationError("is before acceptedAt", field="anchorBy")
+        verify_message(RECEIPT_TAG, self.payload(), self.signature, self.service_key)
+
+
+class ReceiptSigner:
+    """Signs receipts with the service's own key."""
+
+    def __init__(self, key: SigningKey) -> None:
+        self._key = key
+
+    @property
+    def public_key(self) -> str:
+        """The service key receipts name, e.g. ``p256:…``."""
+        return self._key.public_id
+
+    def sign(self, digest: bytes, accepted_at: int, anchor_by: int) -> Receipt:
+        """A receipt for `digest`; deterministic for the same inputs."""
+        payload = _payload(digest, accepted_at, anchor_by, self.public_key)
+        signature = sign_message(RECEIPT_TAG, payload, self._key)
+        return Receipt(digest, accepted_at, anchor_by, self.public_key, signature)
+
+
+def _payload(digest: bytes, accepted_at: int, anchor_by: int, service_key: str) -> bytes:
+    return canonicalize(
+        {
+            "version": RECEIPT_VERSION,
+            "manifestDigest": "0x" + digest.hex(),
+            "acceptedAt": accepted_at,
+            "anchorBy": anchor_by,
+            "serviceKey": service_key,
+        }
+    )
+
+
+def _digest(value: Any) -> bytes:
+    if isinstance(value, str) and len(value) == 66 and value.startswith("0x"):
+        try:
+            return bytes.fromhex(value[2:])
+        except ValueError:
+            pass
+    raise ValidationError("must be 0x followed by 64 hex digits", field="manifestDigest")
+
+
+def _millis(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
+        raise ValidationError("must be a non-negative integer (ms)", field=field)
+    return value
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError("must be a non-empty string", field=field)
+    return value

@@ -1,0 +1,70 @@
+"""Submit → batch → anchor → proof → verify, on a real anvil and SQLite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ledger.chain.artifacts import load_artifact
+from ledger.chain.registry import AnchorRegistry
+from ledger.core.proof import ProofBundle, verify_bundle
+from ledger.core.receipt import Receipt
+from tests.integration.service.conftest import (
+    Running,
+    manifest,
+    p256,
+    register,
+    wait_for_proof,
+)
+
+pytestmark = pytest.mark.chain
+
+
+async def test_manifest_is_anchored_and_proof_verifies_on_chain(svc: Running) -> None:
+    key = p256()
+    await register(svc.client, "creator:alice", key)
+    status, body = await svc.client.submit(manifest("creator:alice", key, 1))
+    assert status == 202 and body["status"] == "pending"
+    receipt = Receipt.from_obj(body["receipt"])
+    receipt.verify()
+    assert receipt.anchor_by > receipt.accepted_at
+
+    bundle_obj = await wait_for_proof(svc.client, body["manifest_digest"])
+    bundle = ProofBundle.from_json(json.dumps(bundle_obj))
+    verify_bundle(bundle)
+    assert bundle.anchor is not None
+    registry = AnchorRegistry(
+        svc.service.w3, bundle.anchor.contract, load_artifact("AnchorRegistry")
+    )
+    included, timestamp = await registry.verify_inclusion(
+        bundle.manifest_digest, list(bundle.proof), bundle.root
+    )
+    assert included and timestamp == bundle.anchor.block_timestamp
+
+
+async def test_same_manifest_twice_is_one_leaf(svc: Running) -> None:
+    key = p256()
+    await register(svc.client, "creator:bob", key)
+    doc = manifest("creator:bob", key, 2)
+    first_status, first = await svc.client.submit(doc)
+    again_status, again = await svc.client.submit(doc)
+    assert (first_status, again_status) == (202, 200)
+    assert first["manifest_digest"] == again["manifest_digest"]
+    assert first["accepted_at"] == again["accepted_at"]
+    await wait_for_proof(svc.client, first["manifest_digest"])
+    batches = await svc.client.batches()
+    assert sum(b["leaf_count"] for b in batches) == 1
+
+
+async def test_batch_endpoint_reports_each_item(svc: Running) -> None:
+    key = p256()
+    await register(svc.client, "creator:carol", key)
+    good = [manifest("creator:carol", key, n) for n in range(20)]
+    tampered = dict(good[0], assets=[dict(good[0]["assets"][0], tags=["edited"])])
+    results = await svc.client.submit_many([*good, tampered])
+    assert [r["http_status"] for r in results[:20]] == [202] * 20
+    assert results[20]["http_status"] == 422
+    assert results[20]["error"]["field"].startswith("manifests[20]")
+    for result in results[:20]:
+        await wait_for_proof(svc.client, result["manifest_digest"])
