@@ -57,7 +57,8 @@ class Settings:
 
     def validate(self) -> Settings:
         """Return self, or raise ConfigError naming the first bad setting."""
-        _positive("port", self.port, upper=65535)
+        if not 0 <= self.port <= 65535:
+            raise ConfigError("must be 0 (any free port) to 65535", field="port")
         _positive("batch_max_size", self.batch_max_size, upper=1_000_000)
         _positive("batch_max_age_s", self.batch_max_age_s)
         _positive("anchor_deadline_s", self.anchor_deadline_s)

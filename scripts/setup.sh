@@ -19,9 +19,11 @@ command -v "$python" >/dev/null || python=python3
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 mkdir -p "$stamps"
 
-if fresh python pyproject.toml; then
+if fresh python pyproject.toml setup.py ledger/core/_keccak.c; then
   echo "setup: installing the Python package and its tools into .venv" >&2
-  .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+  # compat mode puts the repo on sys.path: simple, and it keeps working as files move.
+  .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]' \
+    --config-settings editable_mode=compat
   done_stamp python
 fi
 

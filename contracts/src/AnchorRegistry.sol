@@ -111,27 +111,27 @@ contract AnchorRegistry is IAnchorRegistry, AccessControlDefaultAdminRules {
             let logData := mload(0x40)
             mstore(add(logData, 0x20), blockTime)
             mstore(0x20, _anchors.slot)
-            let batchNumber := firstBatchNumber
-            let leafCountAt := leafCounts.offset
+            // The record word of the root being written; its top bits hold the batch number.
+            let record := or(blockStamp, shl(128, firstBatchNumber))
+            let leafCountsFromRoots := sub(leafCounts.offset, roots.offset)
             let rootsEnd := add(roots.offset, shl(5, roots.length))
             for { let rootAt := roots.offset } lt(rootAt, rootsEnd) {
                 rootAt := add(rootAt, 0x20)
-                leafCountAt := add(leafCountAt, 0x20)
-                batchNumber := add(batchNumber, 1)
+                record := add(record, shl(128, 1))
             } {
                 let root := calldataload(rootAt)
-                let leafCount := calldataload(leafCountAt)
+                let leafCount := calldataload(add(rootAt, leafCountsFromRoots))
                 // Stop at a zero root, or a leaf count of 0 or beyond uint32 (0 wraps round to
                 // the maximum in the subtraction); the revert below says which.
                 if or(iszero(root), iszero(lt(sub(leafCount, 1), 0xffffffff))) { break }
                 mstore(0x00, root)
                 let slot := keccak256(0x00, 0x40)
                 if sload(slot) { break }
-                sstore(slot, or(blockStamp, shl(128, batchNumber)))
+                sstore(slot, record)
                 mstore(logData, leafCount)
-                log3(logData, 0x40, anchoredTopic, root, batchNumber)
+                log3(logData, 0x40, anchoredTopic, root, shr(128, record))
             }
-            recorded := sub(batchNumber, firstBatchNumber)
+            recorded := sub(shr(128, record), firstBatchNumber)
         }
         if (recorded < roots.length) {
             // Cannot overflow: recorded < roots.length, and firstBatchNumber + roots.length fits.

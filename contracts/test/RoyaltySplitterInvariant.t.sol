@@ -24,6 +24,7 @@ contract RoyaltySplitterInvariantTest is PRBTest {
         token = new MockERC20("Token");
         handler = new SplitterHandler(splitter, token);
         splitter.grantRole(splitter.METER_ROLE(), address(handler));
+        handler.fundAll();
     }
 
     function targetContracts() public view returns (address[] memory targets) {

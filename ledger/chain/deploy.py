@@ -19,6 +19,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_typing import HexAddress, HexStr
 from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 from web3.exceptions import Web3RPCError
 from web3.types import Nonce
@@ -26,7 +27,7 @@ from web3.utils.address import get_create_address
 
 from ledger.chain.artifacts import Artifact, has_artifact, load_artifact
 from ledger.chain.journal import MemoryJournal
-from ledger.chain.registry import ANCHORER_ROLE, AnchorRegistry
+from ledger.chain.registry import ANCHORER_ROLE, DEFAULT_ADMIN_ROLE, AnchorRegistry
 from ledger.chain.rpc import TRANSIENT_ERRORS, ChainUnavailableError, RevertDecoder, Web3Client
 from ledger.chain.sender import Sender
 from ledger.chain.txstate import SendPolicy, SentTx
@@ -34,16 +35,20 @@ from ledger.errors import ChainError, ConfigError
 
 DEPLOYMENT_VERSION = "ledger-deployment/1"
 REGISTRY = "AnchorRegistry"
+METER_ROLE = keccak(text="METER_ROLE")
 SPLITTER = "RoyaltySplitter"
 
-# How RoyaltySplitter's constructor inputs are filled, by parameter name. Adjust here
-# when its constructor changes; an unknown name stops the deployment with a message.
+# How RoyaltySplitter's constructor inputs are filled, by parameter name (leading and
+# trailing underscores ignored). Adjust here when its constructor changes; an unknown
+# name stops the deployment with a message naming it.
 _SPLITTER_ARGS = {
-    "initialAdmin": "admin", "admin": "admin", "defaultAdmin": "admin",
+    "admin": "admin", "initialAdmin": "admin", "defaultAdmin": "admin",
     "registry": "registry", "anchorRegistry": "registry",
+    "noticePeriod": "notice_period",
 }
-_METER_ROLE_GETTER = "METER_ROLE()"
+DEFAULT_NOTICE_PERIOD = 7 * 24 * 3600  # seconds a buyer waits to withdraw a deposit
 _BEGIN_ADMIN_TRANSFER = "beginDefaultAdminTransfer(address)"
+_RENOUNCE_ROLE = "renounceRole(bytes32,address)"
 
 
 @dataclass(frozen=True)
@@ -77,9 +82,10 @@ class DeployedContract:
 class Deployment:
     """The deployment record: what the service needs to find and trust its contracts.
 
-    ``admin`` holds DEFAULT_ADMIN_ROLE now; ``pending_admin`` is the account a
-    two-step admin transfer was started to (it must accept after the registry's
-    ADMIN_DELAY), or None.
+    ``admin`` holds the registry's DEFAULT_ADMIN_ROLE now; ``pending_admin`` is the
+    account a two-step transfer of it was started to (it must accept after the
+    registry's ADMIN_DELAY), or None. The splitter (plain AccessControl) is handed to
+    ``pending_admin`` at once.
     """
 
     chain_id: int
@@ -193,15 +199,18 @@ async def deploy_contracts(
     admin: str | None = None,
     artifacts_out: str | os.PathLike[str] | None = None,
     with_splitter: bool | None = None,
+    notice_period: int = DEFAULT_NOTICE_PERIOD,
     policy: SendPolicy | None = None,
     timeout: float = 120.0,
 ) -> Deployment:
     """Deploy AnchorRegistry (and RoyaltySplitter), grant roles, return the record.
 
     The deployer is the initial admin so it can grant ANCHORER_ROLE to ``anchorers``
-    (and the splitter's METER_ROLE to ``meters``); if ``admin`` is another account, a
-    two-step admin transfer to it is started (it accepts after ADMIN_DELAY).
-    ``with_splitter`` None deploys the splitter when its artifact exists.
+    (and the splitter's METER_ROLE to ``meters``); if ``admin`` is another account, the
+    registry's two-step admin transfer to it is started (it accepts after
+    ADMIN_DELAY) and the splitter's admin role is granted to it and renounced.
+    ``with_splitter`` None deploys the splitter when its artifact exists, with
+    ``notice_period`` (seconds before a buyer's withdrawal).
     Transactions go through a private `Sender` with an in-memory journal, each
     waited for to ``policy.confirmations``.
     """
@@ -226,14 +235,15 @@ async def deploy_contracts(
                               timeout=timeout)
     splitter = None
     if splitter_art is not None:
-        splitter = await _deploy_splitter(sender, splitter_art, me, registry.address, meters,
-                                          timeout)
+        values = {"admin": me, "registry": registry.address, "notice_period": notice_period}
+        splitter = await _deploy_splitter(sender, splitter_art, values, meters, timeout)
     pending = None
     if new_admin != me:
-        for contract in [registry] + ([splitter] if splitter else []):
-            await sender.transact(f"admin:{contract.name}", contract.address,
-                                  _selector_call(_BEGIN_ADMIN_TRANSFER, ["address"], [new_admin]),
-                                  timeout=timeout)
+        await sender.transact("admin:registry", registry.address,
+                              _selector_call(_BEGIN_ADMIN_TRANSFER, ["address"], [new_admin]),
+                              timeout=timeout)
+        if splitter is not None:
+            await _hand_over_splitter(sender, splitter.address, me, new_admin, timeout)
         pending = new_admin
     block = await w3.eth.get_block(registry.block_number)
     return Deployment(
@@ -251,18 +261,17 @@ async def deploy_contracts(
 
 
 async def _deploy_splitter(
-    sender: Sender, art: Artifact, admin: str, registry: str, meters: Sequence[str],
+    sender: Sender, art: Artifact, values: Mapping[str, object], meters: Sequence[str],
     timeout: float,
 ) -> DeployedContract:
-    values = {"admin": admin, "registry": registry}
     inputs: list[Mapping[str, Any]] = next(
         (list(item.get("inputs", [])) for item in art.abi if item.get("type") == "constructor"),
         [],
     )
     types: list[str] = []
-    args: list[str] = []
+    args: list[object] = []
     for arg in inputs:
-        source = _SPLITTER_ARGS.get(str(arg.get("name", "")).lstrip("_"))
+        source = _SPLITTER_ARGS.get(str(arg.get("name", "")).strip("_"))
         if source is None:
             raise ChainError(f"{SPLITTER} constructor takes {arg.get('name')!r}, which "
                              "ledger.chain.deploy does not know how to fill")
@@ -271,18 +280,22 @@ async def _deploy_splitter(
     tx = await sender.transact("deploy:splitter", None, art.bytecode + abi_encode(types, args),
                                timeout=timeout)
     splitter = _deployed(art, tx)
-    has_meter_role = any(item.get("type") == "function" and item.get("name") == "METER_ROLE"
-                         for item in art.abi)
-    if meters and has_meter_role:
-        raw = await sender.w3.eth.call({
-            "to": AsyncWeb3.to_checksum_address(splitter.address),
-            "data": function_signature_to_4byte_selector(_METER_ROLE_GETTER),
-        })
-        role = bytes(raw)[:32]
-        for meter in meters:
-            await sender.transact(f"grant:meter:{meter}", splitter.address,
-                                  AnchorRegistry.grant_role_data(role, meter), timeout=timeout)
+    for meter in meters:
+        await sender.transact(f"grant:meter:{meter}", splitter.address,
+                              AnchorRegistry.grant_role_data(METER_ROLE, meter), timeout=timeout)
     return splitter
+
+
+async def _hand_over_splitter(
+    sender: Sender, address: str, me: str, new_admin: str, timeout: float
+) -> None:
+    await sender.transact("admin:splitter:grant", address,
+                          AnchorRegistry.grant_role_data(DEFAULT_ADMIN_ROLE, new_admin),
+                          timeout=timeout)
+    await sender.transact("admin:splitter:renounce", address,
+                          _selector_call(_RENOUNCE_ROLE, ["bytes32", "address"],
+                                         [DEFAULT_ADMIN_ROLE, me]),
+                          timeout=timeout)
 
 
 def _deployed(art: Artifact, tx: SentTx) -> DeployedContract:

@@ -286,6 +286,8 @@ class Sender:
         # The nonce is read before any receipt (see Observation), the head after them
         # all, so that anything found is at most `head` deep.
         account_nonce = await eth.get_transaction_count(self._account.address, "latest")
+        # Nonces below the mined count are spent, by us or by another user of the key.
+        self._next_nonce = max(self._next_nonce, account_nonce)
         blocks: dict[int, tuple[str, int]] = {}
         txs = self.open_transactions()
         inclusions = [await self._find_inclusion(tx, blocks) for tx in txs]

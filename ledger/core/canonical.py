@@ -114,7 +114,8 @@ def _syntax_message(exc: json.JSONDecodeError, data: bytes | str) -> str:
         where += f" (character {exc.pos})"
     else:
         where += f" (byte {len(exc.doc[: exc.pos].encode('utf-8'))})"
-    return f"invalid JSON: {exc.msg} at {where}"
+    reason = exc.msg.removesuffix(" at")  # "Invalid control character at"
+    return f"invalid JSON: {reason} at {where}"
 
 
 # -- parse hooks ------------------------------------------------------------
@@ -291,7 +292,9 @@ def json_path(path: tuple[str | int, ...]) -> str:
         elif _IDENTIFIER.fullmatch(part):
             out.append(f".{part}" if out else part)
         else:
-            out.append(f"[{json.dumps(part, ensure_ascii=False)}]")
+            # Escape only what cannot be printed: lone surrogates.
+            quoted = json.dumps(part, ensure_ascii=False).encode("utf-8", "backslashreplace")
+            out.append(f"[{quoted.decode('utf-8')}]")
     return "".join(out)
 
 

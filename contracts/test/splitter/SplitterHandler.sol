@@ -47,6 +47,17 @@ contract SplitterHandler {
         _assetKeys[1] = _newVersion(1, 0);
     }
 
+    /// @dev Starts every buyer with a deposit and caps in both tokens, so settlements go through
+    /// from the first call and caps tighten or loosen from there.
+    function fundAll() external {
+        for (uint256 b = 0; b < 2; ++b) {
+            for (uint256 t = 0; t < 2; ++t) {
+                this.deposit(b, t, 499);
+                this.setCaps(b, t, 1000, 1);
+            }
+        }
+    }
+
     // ------------------------------------------------------------ actions
 
     function deposit(uint256 buyerSeed, uint256 tokenSeed, uint256 amount) external {

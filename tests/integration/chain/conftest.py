@@ -98,10 +98,20 @@ def anchorer() -> LocalAccount:
 
 
 @pytest.fixture
-async def deployment(w3: Web3Client, deployer: LocalAccount, anchorer: LocalAccount) -> Deployment:
-    """AnchorRegistry deployed by `deployer`, `anchorer` granted ANCHORER_ROLE."""
+def meter() -> LocalAccount:
+    """Dev account 4 (a public anvil test key): holds the splitter's METER_ROLE."""
+    account: LocalAccount = Account.from_key(DEV_KEYS[4])
+    return account
+
+
+@pytest.fixture
+async def deployment(
+    w3: Web3Client, deployer: LocalAccount, anchorer: LocalAccount, meter: LocalAccount
+) -> Deployment:
+    """AnchorRegistry (and RoyaltySplitter, once built) deployed by `deployer`;
+    `anchorer` holds ANCHORER_ROLE, `meter` the splitter's METER_ROLE."""
     return await deploy_contracts(
-        w3, deployer.key.hex(), anchorers=[anchorer.address], with_splitter=False,
+        w3, deployer.key.hex(), anchorers=[anchorer.address], meters=[meter.address],
         policy=FAST_POLICY,
     )
 

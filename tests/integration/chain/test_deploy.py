@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_abi.abi import decode, encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.abi import function_signature_to_4byte_selector
 
 from ledger.chain.anvil import DEV_KEYS
 from ledger.chain.artifacts import load_artifact
-from ledger.chain.deploy import Deployment, deploy_contracts
+from ledger.chain.deploy import METER_ROLE, Deployment, deploy_contracts
 from ledger.chain.registry import ANCHORER_ROLE, DEFAULT_ADMIN_ROLE, AnchorRegistry
 from ledger.chain.rpc import Web3Client
 from ledger.errors import ChainError, ConfigError
@@ -29,7 +31,7 @@ async def test_deploy_grants_roles_and_records_the_deployment(
     assert deployment.chain_id == 31337
     assert deployment.registry.abi_hash == load_artifact("AnchorRegistry").abi_hash
     assert deployment.admin == deployment.deployer == deployer.address
-    assert deployment.pending_admin is None and deployment.splitter is None
+    assert deployment.pending_admin is None
     assert deployment.anchorers == (anchorer.address,)
     assert await registry.has_role(ANCHORER_ROLE, anchorer.address)
     assert await registry.has_role(DEFAULT_ADMIN_ROLE, deployer.address)
@@ -99,23 +101,51 @@ async def test_check_detects_a_reset_chain_and_a_wrong_chain(
         await deployment.check(w3)
 
 
+async def test_splitter_is_deployed_with_meters_and_recorded(
+    w3: Web3Client, deployer: LocalAccount, anchorer: LocalAccount, tmp_path: Path
+) -> None:
+    meter = Account.from_key(DEV_KEYS[4]).address
+    deployment = await deploy_contracts(
+        w3, deployer.key.hex(), anchorers=[anchorer.address], meters=[meter],
+        with_splitter=True, policy=FAST_POLICY,
+    )
+    splitter = deployment.splitter
+    assert splitter is not None and splitter.abi_hash == load_artifact("RoyaltySplitter").abi_hash
+    assert deployment.meters == (meter,)
+    assert await _has_role(w3, splitter.address, METER_ROLE, meter)
+    assert await _has_role(w3, splitter.address, DEFAULT_ADMIN_ROLE, deployer.address)
+    await deployment.check(w3)
+    deployment.write(tmp_path / "d.json")
+    assert Deployment.read(tmp_path / "d.json") == deployment
+
+
 async def test_other_admin_gets_a_pending_two_step_transfer(
     w3: Web3Client, deployer: LocalAccount
 ) -> None:
     admin = Account.from_key(DEV_KEYS[3]).address
     deployment = await deploy_contracts(
-        w3, deployer.key.hex(), anchorers=[], admin=admin, with_splitter=False,
+        w3, deployer.key.hex(), anchorers=[], admin=admin, with_splitter=True,
         policy=FAST_POLICY,
     )
     assert deployment.pending_admin == admin and deployment.admin == deployer.address
     (pending, _schedule) = await _pending_admin(w3, deployment.registry.address)
     assert pending == admin
+    assert deployment.splitter is not None
+    splitter = deployment.splitter.address
+    assert await _has_role(w3, splitter, DEFAULT_ADMIN_ROLE, admin)
+    assert not await _has_role(w3, splitter, DEFAULT_ADMIN_ROLE, deployer.address)
+
+
+async def _has_role(w3: Web3Client, address: str, role: bytes, account: str) -> bool:
+    raw = await w3.eth.call({
+        "to": w3.to_checksum_address(address),
+        "data": function_signature_to_4byte_selector("hasRole(bytes32,address)")
+        + encode(["bytes32", "address"], [role, account]),
+    })
+    return bool(decode(["bool"], bytes(raw))[0])
 
 
 async def _pending_admin(w3: Web3Client, address: str) -> tuple[str, int]:
-    from eth_abi.abi import decode
-    from eth_utils.abi import function_signature_to_4byte_selector
-
     raw = await w3.eth.call({
         "to": w3.to_checksum_address(address),
         "data": function_signature_to_4byte_selector("pendingDefaultAdmin()"),

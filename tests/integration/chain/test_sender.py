@@ -246,3 +246,22 @@ async def test_nonce_taken_by_foreign_tx_is_dropped(w3: Web3Client) -> None:
     assert kinds(events) == [("dropped", "pay:foreign")]
     assert (await journal.get("pay:foreign")).status is TxStatus.DROPPED  # type: ignore[union-attr]
     assert restarted.next_nonce == 1
+
+
+async def test_key_used_elsewhere_while_idle_drops_then_resyncs(w3: Web3Client) -> None:
+    sender = make_sender(w3, MemoryJournal())
+    await sender.start()
+    other: LocalAccount = Account.from_key(DEV_KEYS[2])
+    signed = other.sign_transaction({
+        "type": 2, "chainId": 31337, "nonce": 0, "to": PAYEE, "value": 1, "gas": 21000,
+        "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9,
+    })
+    await rpc(w3, "eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
+    await w3.eth.wait_for_transaction_receipt(signed.hash, timeout=5, poll_latency=0.01)
+    stale = await sender.submit("pay:a", PAYEE, value=1)  # nonce 0: "nonce too low"
+    assert stale.nonce == 0
+    events = await poll_until(sender, TxEventKind.DROPPED, "pay:a")
+    assert kinds(events) == [("dropped", "pay:a")]
+    fresh = await sender.submit("pay:b", PAYEE, value=1)
+    assert fresh.nonce == 1
+    await poll_until(sender, TxEventKind.CONFIRMED, "pay:b")

@@ -1,0 +1,1 @@
+"""Benchmarks, one module each (``python -m bench.<name>``); results go to docs/benchmarks.md."""
