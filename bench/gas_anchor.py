@@ -4,7 +4,7 @@ Run from the repository root::
 
     .venv/bin/python -m bench.gas_anchor
 
-It builds the registry and the floor contract with forge, starts a throwaway anvil,
+It builds the registry and the gas helpers with forge, starts a throwaway anvil,
 deploys them and EAS (``SchemaRegistry`` + ``EAS`` from the compiled artifacts in
 ``@ethereum-attestation-service/eas-contracts``: its sources pin solc 0.8.29, which
 our toolchain does not have), sends real transactions and reads ``gasUsed`` from the
@@ -29,7 +29,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from eth_abi import encode
+from eth_abi.abi import encode
 
 from ledger.chain.anvil import AnvilProcess
 from ledger.core.hashing import keccak256
@@ -38,7 +38,9 @@ from ledger.core.merkle import leaf_hash, node_hash
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:anchor-gas -->", "<!-- /bench:anchor-gas -->"
-EAS_ARTIFACTS = ROOT / "node_modules/@ethereum-attestation-service/eas-contracts/artifacts/contracts"
+EAS_ARTIFACTS = (
+    ROOT / "node_modules/@ethereum-attestation-service/eas-contracts/artifacts/contracts"
+)
 
 ANCHOR_GOAL = 55_000
 EXTRA_ROOT_GOAL = 25_000
@@ -47,6 +49,10 @@ LEAF_COUNTS = (1, 1_000, 100_000, 2**32 - 1)
 REPEATS = 5
 MANY_SIZES = (1, 2, 10, 100)
 PROOF_DEPTHS = (1, 4, 10, 17, 20)
+SLOT_GAS = 22_100  # cold SLOAD + SSTORE zero to non-zero
+EVENT_GAS = 375 + 3 * 375 + 8 * 64  # LOG3 with two words of data
+# A root with no zero byte, as 7 in 8 random roots are: the calldata figures in the notes.
+SAMPLE_ROOT = bytes(range(1, 33))
 
 
 class Chain:
@@ -71,7 +77,11 @@ class Chain:
 
     def transact(self, data: bytes, to: str | None = None) -> Any:
         """Send a transaction from the first dev account; the receipt, which must succeed."""
-        tx: dict[str, Any] = {"from": self.sender, "data": "0x" + data.hex(), "gas": hex(30_000_000)}
+        tx: dict[str, Any] = {
+            "from": self.sender,
+            "data": "0x" + data.hex(),
+            "gas": hex(30_000_000),
+        }
         if to is not None:
             tx["to"] = to
         tx_hash = self.call("eth_sendTransaction", tx)
@@ -107,6 +117,12 @@ def calldata_gas(data: bytes) -> int:
     return sum(16 if byte else 4 for byte in data)
 
 
+def calldata_floor(data: bytes) -> int:
+    """EIP-7623 (Prague) minimum gas of a transaction carrying ``data``: 10 per token."""
+    tokens = sum(4 if byte else 1 for byte in data)
+    return 21_000 + 10 * tokens
+
+
 def random_root() -> bytes:
     return secrets.token_bytes(32)
 
@@ -124,9 +140,13 @@ def eas_bytecode(name: str) -> str:
 
 
 def build() -> Path:
-    """Compile the two contracts with forge; the build output directory."""
+    """Compile the measured contracts with forge; the build output directory."""
     forge = ROOT / "node_modules" / ".bin" / "forge"
-    sources = ["contracts/src/AnchorRegistry.sol", "contracts/test/gas/EventOnlyAnchor.sol"]
+    sources = [
+        "contracts/src/AnchorRegistry.sol",
+        "contracts/test/gas/EventOnlyAnchor.sol",
+        "contracts/test/gas/VerifyInclusionProbe.sol",
+    ]
     subprocess.run([str(forge), "build", *sources], cwd=ROOT, check=True, capture_output=True)
     return ROOT / os.environ.get("FOUNDRY_OUT", "contracts/out")
 
@@ -135,6 +155,9 @@ ANCHOR_SIG = "anchor(uint64,bytes32,uint32)"
 ANCHOR_TYPES = ("uint64", "bytes32", "uint32")
 MANY_SIG = "anchorMany(uint64,bytes32[],uint32[])"
 MANY_TYPES = ("uint64", "bytes32[]", "uint32[]")
+VERIFY_SIG = "verifyInclusion(bytes32,bytes32[],bytes32)"
+VERIFY_TYPES = ("bytes32", "bytes32[]", "bytes32")
+PROBE_SIG = "measure(address,bytes32,bytes32[],bytes32)"
 
 
 @dataclass
@@ -184,7 +207,19 @@ def proof_of_depth(depth: int) -> tuple[bytes, list[bytes], bytes]:
 
 
 @dataclass
+class VerifyGas:
+    """`verifyInclusion` at one proof depth: as a transaction, and as a call from a contract."""
+
+    tx_gas: int
+    floor_bound: bool
+    contract_call: int
+
+
+@dataclass
 class Results:
+    """Every measured figure, in gas, and the node that measured them."""
+
+    node: str
     hardfork: str
     floor: list[int]
     first_anchor: int
@@ -192,11 +227,7 @@ class Results:
     many: dict[int, int]
     eas_timestamp: list[int]
     eas_multi: dict[int, int]
-    verify: dict[int, tuple[int, int]]
-
-    @property
-    def anchor_max(self) -> int:
-        return max(max(gases) for gases in self.anchor_by_count.values())
+    verify: dict[int, VerifyGas]
 
 
 def measure(chain: Chain, out: Path) -> Results:
@@ -231,21 +262,23 @@ def measure(chain: Chain, out: Path) -> Results:
         for size in MANY_SIZES
     }
 
+    probe = chain.deploy(forge_bytecode(out, "VerifyInclusionProbe.sol", "VerifyInclusionProbe"))
     verify = {}
     for depth in PROOF_DEPTHS:
         digest, proof, root = proof_of_depth(depth)
         registry.anchor(root=root)
-        data = calldata(
-            "verifyInclusion(bytes32,bytes32[],bytes32)",
-            ("bytes32", "bytes32[]", "bytes32"),
-            (digest, proof, root),
-        )
-        returned = chain.call("eth_call", {"to": registry.address, "data": "0x" + data.hex()})
-        if int(returned[2:66], 16) != 1:
+        args = (digest, proof, root)
+        data = calldata(VERIFY_SIG, VERIFY_TYPES, args)
+        measured = calldata(PROBE_SIG, ("address", *VERIFY_TYPES), (registry.address, *args))
+        answer = chain.call("eth_call", {"to": probe, "data": "0x" + measured.hex()})
+        call_gas, included = int(answer[2:66], 16), int(answer[66:130], 16)
+        if included != 1:
             raise RuntimeError(f"proof of depth {depth} did not verify")
-        verify[depth] = (chain.gas(registry.address, data), calldata_gas(data))
+        tx_gas = chain.gas(registry.address, data)
+        verify[depth] = VerifyGas(tx_gas, tx_gas == calldata_floor(data), call_gas)
 
     return Results(
+        node=str(chain.call("web3_clientVersion")),
         hardfork=str(chain.call("anvil_nodeInfo").get("hardFork", "unknown")),
         floor=floor,
         first_anchor=first_anchor,
@@ -272,19 +305,22 @@ def render(results: Results, today: datetime.date) -> str:
     extra_10, extra_100 = per_extra(results.many, 10), per_extra(results.many, 100)
     eas_stamp = mean(results.eas_timestamp)
     eas_extra = per_extra(results.eas_multi, 100)
+    anchor_calldata = calldata_gas(calldata(ANCHOR_SIG, ANCHOR_TYPES, (1, SAMPLE_ROOT, LEAF_COUNT)))
+    root_calldata = calldata_gas(SAMPLE_ROOT + encode(["uint32"], [LEAF_COUNT]))
+    fixed_per_root = SLOT_GAS + EVENT_GAS + root_calldata
     lines = [
         BEGIN,
         "## Anchor gas",
         "",
         f"Command: `.venv/bin/python -m bench.gas_anchor` (run {today.isoformat()}). "
-        f"anvil 1.7.1, hardfork `{results.hardfork}`; contracts by solc 0.8.28 "
+        f"Node `{results.node}`, hardfork `{results.hardfork}`; contracts by solc 0.8.28 "
         "(evm cancun, optimizer 20,000 runs); EAS 1.9.0 deployed from the npm package's "
         "compiled artifacts (its sources pin solc 0.8.29).",
         "",
         "Every figure is **transaction gas** (`gasUsed` of the receipt: 21,000 base + calldata "
         "+ execution), each transaction alone in its block with cold storage. Roots are random "
         f"32-byte values; leaf count {LEAF_COUNT:,} unless stated. Per extra root = "
-        "(gas of an n-root call − gas of a 1-root call) / (n − 1).",
+        "(gas of an n-root call - gas of a 1-root call) / (n - 1).",
         "",
         "| Operation | Gas | Goal | |",
         "|---|---:|---:|---|",
@@ -317,24 +353,30 @@ def render(results: Results, today: datetime.date) -> str:
     lines += [
         f"| EAS `multiTimestamp` per extra root (n = 100) | {_n(eas_extra)} | | |",
         "",
-        "`verifyInclusion` sent as a transaction, by proof depth (a caller using `eth_call`, "
-        "as dispute resolvers do with `cast call`, pays nothing; another contract calling it "
-        "pays about the execution column):",
+        "`verifyInclusion` by proof depth. A dispute resolver's `cast call` (`eth_call`) pays "
+        "nothing; sent as a transaction it costs the first column, which where marked is the "
+        "EIP-7623 calldata floor (10 gas per calldata token) rather than base + calldata + "
+        "execution; a contract calling it pays the last column (measured with `gasleft()` "
+        "around the call by `contracts/test/gas/VerifyInclusionProbe.sol`, cold registry "
+        "account included).",
         "",
-        "| Proof depth | Transaction gas | Calldata | Execution |",
-        "|---:|---:|---:|---:|",
+        "| Proof depth | Transaction gas | Call from a contract |",
+        "|---:|---:|---:|",
     ]
-    for depth, (gas, data_gas) in results.verify.items():
-        lines.append(f"| {depth} | {_n(gas)} | {_n(data_gas)} | {_n(gas - 21_000 - data_gas)} |")
+    for depth, verify in results.verify.items():
+        floor_note = " (calldata floor)" if verify.floor_bound else ""
+        lines.append(f"| {depth} | {_n(verify.tx_gas)}{floor_note} | {_n(verify.contract_call)} |")
     lines += [
         "",
-        "Where the gas goes in `anchor`: the record's new slot (22,100: cold read, then a "
+        "Where the gas goes in `anchor`: the record's new slot (22,100: a cold read, then a "
         "zero-to-non-zero write), the batch counter (2,100 read + 2,900 write), the role check "
-        "(2,100), the event (2,012) and 21,000 base + about 870 of calldata. Per extra root in "
-        "`anchorMany` the fixed ABI leaves about 24.8k that no implementation avoids (slot "
-        "22,100, event 2,012, about 660 of calldata for a random root and a 32-byte leaf "
-        "count); the assembly loop adds about 0.25k, a high-level Solidity loop about 0.65k. "
-        "Each further non-zero byte of a batch number or leaf count costs 12 gas of calldata.",
+        f"(2,100), the event (2,012), 21,000 base and {_n(anchor_calldata)} of calldata. Per "
+        f"extra root in `anchorMany` the fixed ABI costs {_n(fixed_per_root)} that no "
+        f"implementation avoids (slot 22,100, event 2,012, {_n(root_calldata)} of calldata for "
+        "a random root and its 32-byte leaf count); the assembly loop adds "
+        f"{_n(extra_100 - fixed_per_root)} (a high-level Solidity loop measured about 650 "
+        "during development). Each further non-zero byte of a batch number or leaf count costs "
+        "12 gas of calldata.",
         END,
     ]
     return "\n".join(lines) + "\n"

@@ -47,6 +47,7 @@ contract AnchorRegistry is IAnchorRegistry, AccessControlDefaultAdminRules {
         uint64 batchNumber;
     }
 
+    /// @dev Root => its record; all zero until the root is anchored.
     mapping(bytes32 root => AnchorRecord) private _anchors;
 
     /// @dev Starts at 1 so the first anchor updates a non-zero slot and costs no more than any other.
@@ -83,7 +84,8 @@ contract AnchorRegistry is IAnchorRegistry, AccessControlDefaultAdminRules {
      * @inheritdoc IAnchorRegistry
      * @dev Records and emits exactly what {anchor} would for each root in turn, but in an assembly
      * loop: the fixed costs of a root (a new slot, the event, its calldata) come to about 24.8k gas,
-     * and the loop stays within about 0.2k of that where high-level code spends about 0.65k.
+     * to which the loop adds about 0.25k where a high-level loop added about 0.65k. A test checks
+     * that it leaves the same records and logs as {anchor}.
      */
     function anchorMany(uint64 firstBatchNumber, bytes32[] calldata roots, uint32[] calldata leafCounts)
         external
@@ -111,35 +113,30 @@ contract AnchorRegistry is IAnchorRegistry, AccessControlDefaultAdminRules {
             let logData := mload(0x40)
             mstore(add(logData, 0x20), blockTime)
             mstore(0x20, _anchors.slot)
-            // The record word of the root being written; its top bits hold the batch number.
-            let record := or(blockStamp, shl(128, firstBatchNumber))
-            let leafCountsFromRoots := sub(leafCounts.offset, roots.offset)
+            let batchNumber := firstBatchNumber
+            let leafCountAt := leafCounts.offset
             let rootsEnd := add(roots.offset, shl(5, roots.length))
             for { let rootAt := roots.offset } lt(rootAt, rootsEnd) {
                 rootAt := add(rootAt, 0x20)
-                record := add(record, shl(128, 1))
+                leafCountAt := add(leafCountAt, 0x20)
+                batchNumber := add(batchNumber, 1)
             } {
                 let root := calldataload(rootAt)
-                let leafCount := calldataload(add(rootAt, leafCountsFromRoots))
+                let leafCount := calldataload(leafCountAt)
                 // Stop at a zero root, or a leaf count of 0 or beyond uint32 (0 wraps round to
                 // the maximum in the subtraction); the revert below says which.
                 if or(iszero(root), iszero(lt(sub(leafCount, 1), 0xffffffff))) { break }
                 mstore(0x00, root)
                 let slot := keccak256(0x00, 0x40)
                 if sload(slot) { break }
-                sstore(slot, record)
+                sstore(slot, or(blockStamp, shl(128, batchNumber)))
                 mstore(logData, leafCount)
-                log3(logData, 0x40, anchoredTopic, root, shr(128, record))
+                log3(logData, 0x40, anchoredTopic, root, batchNumber)
             }
-            recorded := sub(shr(128, record), firstBatchNumber)
+            recorded := sub(batchNumber, firstBatchNumber)
         }
         if (recorded < roots.length) {
-            // Cannot overflow: recorded < roots.length, and firstBatchNumber + roots.length fits.
-            unchecked {
-                _revertUnrecordable(
-                    roots[recorded], firstBatchNumber + SafeCast.toUint64(recorded), leafCounts[recorded]
-                );
-            }
+            _revertUnrecordable(roots[recorded], firstBatchNumber + SafeCast.toUint64(recorded), leafCounts[recorded]);
         }
     }
 

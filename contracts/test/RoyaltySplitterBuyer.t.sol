@@ -85,7 +85,8 @@ contract RoyaltySplitterBuyerTest is SplitterBase {
 
     function test_setMaxPrices_setsEachAndEmits() public {
         bytes32[] memory keys = new bytes32[](2);
-        (keys[0], keys[1]) = (bytes32("a"), bytes32("b"));
+        keys[0] = "a";
+        keys[1] = "b";
         uint256[] memory prices = new uint256[](2);
         (prices[0], prices[1]) = (5, 9);
         vm.expectEmit(address(splitter));

@@ -66,7 +66,7 @@ contract RoyaltySplitterCosignTest is SplitterBase {
         _settleCosigned("root", sig);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IRoyaltySplitter.RoyaltySplitterAlreadySettled.selector, bytes32("root"), buyer, address(token)
+                IRoyaltySplitter.RoyaltySplitterAlreadySettled.selector, ROOT, buyer, address(token)
             )
         );
         _settleCosigned("root", sig);
@@ -136,7 +136,7 @@ contract RoyaltySplitterCosignTest is SplitterBase {
                 ),
                 buyer,
                 address(token),
-                bytes32("root"),
+                ROOT,
                 itemsHash,
                 uint256(70),
                 deadline

@@ -87,7 +87,7 @@ contract RoyaltySplitterSettleTest is SplitterBase {
         _settle(address(token), "root", _item(key, 1, 1));
         vm.expectRevert(
             abi.encodeWithSelector(
-                IRoyaltySplitter.RoyaltySplitterAlreadySettled.selector, bytes32("root"), buyer, address(token)
+                IRoyaltySplitter.RoyaltySplitterAlreadySettled.selector, ROOT, buyer, address(token)
             )
         );
         _settle(address(token), "root", _item(key, 1, 2));
@@ -116,9 +116,10 @@ contract RoyaltySplitterSettleTest is SplitterBase {
             _item(key, 2, 1),
             abi.encodeWithSelector(IRoyaltySplitter.RoyaltySplitterUnknownVersion.selector, 0, key, 2)
         );
+        bytes32 unknown = "nope";
         _expectSettleRevert(
-            _item("nope", 1, 1),
-            abi.encodeWithSelector(IRoyaltySplitter.RoyaltySplitterUnknownVersion.selector, 0, bytes32("nope"), 1)
+            _item(unknown, 1, 1),
+            abi.encodeWithSelector(IRoyaltySplitter.RoyaltySplitterUnknownVersion.selector, 0, unknown, 1)
         );
     }
 
@@ -238,7 +239,7 @@ contract RoyaltySplitterSettleTest is SplitterBase {
         _settle(address(token), "root", _item(key, 1, 1));
         vm.expectRevert(
             abi.encodeWithSelector(
-                IRoyaltySplitter.RoyaltySplitterAlreadySettled.selector, bytes32("root"), buyer, address(token)
+                IRoyaltySplitter.RoyaltySplitterAlreadySettled.selector, ROOT, buyer, address(token)
             )
         );
         splitter.quote(buyer, address(token), "root", _item(key, 1, 1));

@@ -303,7 +303,7 @@ contract RoyaltySplitterSplitsTest is SplitterBase {
         shares = new uint16[](count);
         uint256 left = 10_000;
         for (uint256 i = 0; i < count; ++i) {
-            payees[i] = address(uint160(0x1000 + i));
+            payees[i] = vm.addr(0x1000 + i);
             shares[i] = uint16(i + 1 == count ? left : 10_000 / count);
             left -= shares[i];
         }

@@ -1,9 +1,13 @@
 """A local anvil node run as a child process: the embedded chain and the test chain.
 
 `AnvilProcess` starts the anvil of the project's npm install on a free port, waits
-until JSON-RPC answers, and stops it cleanly. It never leaves an orphan: anvil runs in
-its own process group, which is terminated on `stop()`, on interpreter exit, and (on
-Linux) by the kernel when the thread that started it dies, even by SIGKILL.
+until JSON-RPC answers, and stops it cleanly. The port is chosen by anvil itself
+(``--port 0``) and read from its "Listening on" line, so no other process can take it
+between choosing and binding, and a node that answers on the port is known to be ours.
+
+It never leaves an orphan: anvil runs in its own process group, which is terminated on
+`stop()`, on interpreter exit, and (on Linux) by the kernel when the thread that
+started it dies, even by SIGKILL.
 
 Persistence: with ``state=FILE`` anvil loads FILE at start and dumps the chain to it
 on SIGTERM/SIGINT (a clean `stop()`). A SIGKILL dumps nothing, so the chain reverts
@@ -15,20 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import contextlib
 import ctypes
 import json
 import os
 import platform
+import re
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -55,7 +60,7 @@ DEV_KEYS: tuple[str, ...] = (
 
 ANVIL_ENV = "LEDGER_ANVIL"
 DEFAULT_CHAIN_ID = 31337
-_PORT_ATTEMPTS = 5
+_LISTENING = re.compile(r"Listening on \S+:(\d+)")
 _PR_SET_PDEATHSIG = 1
 
 _live: set[AnvilProcess] = set()
@@ -97,14 +102,6 @@ def _npm_platform() -> str:
     return f"{system}-{arch}"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port the OS reports free right now (another process may still take it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class AnvilProcess:
     """One anvil node, started and stopped by this process.
 
@@ -112,10 +109,10 @@ class AnvilProcess:
     `rpc_url` is valid while it runs. A stopped node can be started again: it reuses
     its port (so clients keep their URL) and, with ``state``, its chain.
 
-    ``port`` None picks a free one (retrying if another process takes it first);
+    ``port`` None lets anvil pick a free one (kept for restarts);
     ``block_time`` mines every that many seconds instead of one block per transaction;
-    ``no_mining`` mines only on ``evm_mine``; ``quiet=False`` logs every call (to a
-    temporary file, shown in start-up errors).
+    ``no_mining`` mines only on ``evm_mine``. anvil's output is drained by a thread that
+    keeps its last lines for error messages.
     """
 
     def __init__(
@@ -129,7 +126,6 @@ class AnvilProcess:
         state_interval: int | None = None,
         block_time: float | None = None,
         no_mining: bool = False,
-        quiet: bool = True,
         extra_args: Sequence[str] = (),
         startup_timeout: float = 20.0,
     ) -> None:
@@ -142,14 +138,13 @@ class AnvilProcess:
         self.state_interval = state_interval
         self.block_time = block_time
         self.no_mining = no_mining
-        self.quiet = quiet
         self.extra_args = tuple(extra_args)
         self.startup_timeout = startup_timeout
-        self._fixed_port = port is not None
-        self._started = False
         self._port = port
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
+        self._output: collections.deque[str] = collections.deque(maxlen=40)
+        self._listening = threading.Event()
+        self._reader: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -174,8 +169,9 @@ class AnvilProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def command(self) -> list[str]:
-        """The command line anvil is started with (the port included)."""
-        cmd = [str(self.binary), "--host", self.host, "--port", str(self.port)]
+        """The command line anvil is started with (port 0 before the first start)."""
+        port = self._port if self._port is not None else 0
+        cmd = [str(self.binary), "--host", self.host, "--port", str(port)]
         cmd += ["--chain-id", str(self.chain_id)]
         if self.state is not None:
             cmd += ["--state", str(self.state)]
@@ -185,21 +181,15 @@ class AnvilProcess:
             cmd += ["--block-time", str(self.block_time)]
         if self.no_mining:
             cmd.append("--no-mining")
-        if self.quiet:
-            cmd.append("--quiet")  # errors are still printed: a log line per call is not
         return cmd + list(self.extra_args)
 
     # -- start ---------------------------------------------------------------------
 
     def start_sync(self) -> None:
         """Start anvil and block until it answers JSON-RPC."""
-        for port in self._ports():
-            deadline = self._spawn(port)
-            while (ready := self._start_state(self._probe_sync(), deadline)) is None:
-                time.sleep(0.02)
-            if ready:
-                return
-        raise ChainError(f"anvil found no free port in {_PORT_ATTEMPTS} attempts")
+        deadline = self._spawn()
+        while not self._ready(deadline, self._probe_sync):
+            time.sleep(0.02)
 
     async def start(self) -> None:
         """Start anvil and wait (without blocking the loop) until it answers JSON-RPC.
@@ -207,59 +197,57 @@ class AnvilProcess:
         The process is spawned from the calling thread: on Linux anvil is bound to it
         through PR_SET_PDEATHSIG, so call this from a thread that outlives the node.
         """
-        for port in self._ports():
-            deadline = self._spawn(port)
-            while (ready := self._start_state(await self._probe(), deadline)) is None:
-                await asyncio.sleep(0.02)
-            if ready:
-                return
-        raise ChainError(f"anvil found no free port in {_PORT_ATTEMPTS} attempts")
+        deadline = self._spawn()
+        while not self._ready(deadline, None) or not await asyncio.to_thread(self._probe_sync):
+            await asyncio.sleep(0.02)
 
-    def _ports(self) -> list[int]:
-        """Ports to try: the known one (a restart keeps its URL), else a few free ones."""
+    def _spawn(self) -> float:
         if self.running:
             raise ChainError("anvil is already running")
-        if self._port is not None:
-            return [self._port]
-        return [free_port(self.host) for _ in range(_PORT_ATTEMPTS)]
-
-    def _spawn(self, port: int) -> float:
-        self._port = port
-        self._log = tempfile.NamedTemporaryFile(prefix="anvil-", suffix=".log")  # noqa: SIM115
+        self._output.clear()
+        self._listening.clear()
         self._proc = subprocess.Popen(
             self.command(),
             stdin=subprocess.DEVNULL,
-            stdout=self._log,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=_die_with_parent if _prctl is not None else None,
         )
         _live.add(self)
+        self._reader = threading.Thread(
+            target=self._drain, args=(self._proc,), name="anvil-output", daemon=True
+        )
+        self._reader.start()
         return time.monotonic() + self.startup_timeout
 
-    def _start_state(self, answered: bool, deadline: float) -> bool | None:
-        """True once ready, False when the port was taken (try another), None to wait."""
+    def _drain(self, proc: subprocess.Popen[bytes]) -> None:
+        """Read anvil's output to its end: note the port, keep the last lines."""
+        assert proc.stdout is not None
+        with proc.stdout:
+            for raw in proc.stdout:
+                line = raw.decode(errors="replace").rstrip()
+                self._output.append(line)
+                found = _LISTENING.search(line)
+                if found and not self._listening.is_set():
+                    self._port = int(found.group(1))
+                    self._listening.set()
+
+    def _ready(self, deadline: float, probe: Callable[[], bool] | None) -> bool:
+        """True once anvil said it listens (and, given ``probe``, answers); raises if
+        it exited or the deadline passed."""
         assert self._proc is not None
-        if answered:
-            self._started = True
-            return True
         code = self._proc.poll()
         if code is not None:
-            tail = self._log_tail()
+            self._stop_reader()
+            tail = self.output_tail()
             self._cleanup()
-            if "in use" in tail and not self._fixed_port and not self._started:
-                self._port = None
-                return False
             raise ChainError(f"anvil exited with status {code} at start: {tail}")
         if time.monotonic() > deadline:
             self.stop_sync()
-            raise ChainError(
-                f"anvil did not answer on {self.rpc_url} within {self.startup_timeout:g}s"
-            )
-        return None
-
-    async def _probe(self) -> bool:
-        return await asyncio.to_thread(self._probe_sync)
+            raise ChainError(f"anvil did not answer within {self.startup_timeout:g}s: "
+                             f"{self.output_tail()}")
+        return self._listening.is_set() and (probe is None or probe())
 
     def _probe_sync(self) -> bool:
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
@@ -272,11 +260,9 @@ class AnvilProcess:
         except (OSError, ValueError):
             return False
 
-    def _log_tail(self, limit: int = 2000) -> str:
-        if self._log is None:
-            return ""
-        with open(self._log.name, "rb") as log:
-            return log.read()[-limit:].decode(errors="replace").strip()
+    def output_tail(self) -> str:
+        """anvil's last lines of output (start-up errors land here)."""
+        return " | ".join(line for line in self._output if line.strip())
 
     # -- stop ----------------------------------------------------------------------
 
@@ -310,12 +296,15 @@ class AnvilProcess:
         self._proc.wait()
         self._cleanup()
 
+    def _stop_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=5.0)
+            self._reader = None
+
     def _cleanup(self) -> None:
+        self._stop_reader()
         _live.discard(self)
         self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     # -- context managers ----------------------------------------------------------
 
@@ -367,10 +356,15 @@ def _wait_group_gone(pgid: int, deadline: float) -> None:
         time.sleep(0.01)
 
 
+# Looked up once in the parent: between fork and exec the child must not dlopen.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
 def _die_with_parent() -> None:
-    """In the child before exec: have the kernel SIGTERM anvil when its parent dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    """In the child before exec: have the kernel SIGTERM anvil when the thread that
+    started it dies (the whole service, even by SIGKILL, when that is the main thread)."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @atexit.register

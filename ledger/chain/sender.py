@@ -31,7 +31,12 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.exceptions import (
+    BadResponseFormat,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3RPCError,
+)
 from web3.types import TxParams, TxReceipt
 
 from ledger.chain.journal import TxJournal
@@ -63,6 +68,11 @@ from ledger.chain.txstate import (
     step,
 )
 from ledger.errors import ChainError
+
+# Every read of a poll is idempotent: an odd answer is retried like an outage.
+_POLL_RETRYABLE: tuple[type[BaseException], ...] = (
+    *TRANSIENT_ERRORS, Web3RPCError, BadResponseFormat,
+)
 
 
 class SenderMetrics(Protocol):
@@ -118,6 +128,8 @@ class Sender:
         self._broadcast_at: dict[str, float] = {}
         self._queued: list[TxEvent] = []
         self._failures = 0
+        #: The last RPC failure of `poll`/`submit`, None after a clean poll (for health).
+        self.last_error: str | None = None
 
     @property
     def address(self) -> ChecksumAddress:
@@ -203,8 +215,9 @@ class Sender:
     async def poll(self) -> list[TxEvent]:
         """Look at every open transaction once; return what happened since the last poll.
 
-        Never raises for an unreachable node: it counts ``rpc_errors``, raises `delay`
-        and returns the events gathered so far. Journal errors do propagate.
+        Never raises for an unreachable or misbehaving node: it counts ``rpc_errors``,
+        sets `last_error`, raises `delay` and returns the events gathered so far.
+        Journal errors and a journal of another chain (ChainError) do propagate.
         """
         async with self._lock:
             events, self._queued = self._queued, []
@@ -214,10 +227,11 @@ class Sender:
             try:
                 await self._start()
                 await self._poll_open(events)
-            except TRANSIENT_ERRORS:
-                self._rpc_failed()
+            except _POLL_RETRYABLE as exc:
+                self._rpc_failed(exc)
             else:
                 self._failures = 0
+                self.last_error = None
             return events
 
     async def wait_for(self, key: str, *, timeout: float = 60.0) -> SentTx:
@@ -440,10 +454,10 @@ class Sender:
         """Send ``attempt``; every answer except an outage counts as delivered."""
         try:
             await self.w3.eth.send_raw_transaction(attempt.raw)
-        except TRANSIENT_ERRORS:
+        except TRANSIENT_ERRORS as exc:
             if not swallow_outage:
                 raise
-            self._rpc_failed()
+            self._rpc_failed(exc)
             return  # never broadcast: the next poll tries again at once
         except Web3RPCError as exc:
             message = rpc_message(exc)
@@ -485,12 +499,13 @@ class Sender:
 
     # -- outages -------------------------------------------------------------------
 
-    def _rpc_failed(self) -> None:
+    def _rpc_failed(self, exc: BaseException) -> None:
         self._failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
         self.metrics.count("rpc_errors")
 
     def _unavailable(self, exc: BaseException) -> ChainUnavailableError:
-        self._rpc_failed()
+        self._rpc_failed(exc)
         return ChainUnavailableError(f"the chain node is unreachable: {type(exc).__name__}: {exc}")
 
 

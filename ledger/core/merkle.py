@@ -33,8 +33,10 @@ from ledger.errors import ProofError
 HASH_LEN = 32
 """Bytes in a digest, a leaf and every node."""
 
+BytesLike = bytes | bytearray | memoryview
 
-def reference_hash_leaves(digests: bytes | memoryview) -> bytes:
+
+def reference_hash_leaves(digests: BytesLike) -> bytes:
     """Pure-Python ``leaf(d)`` of each 32-byte ``d`` in ``digests``, concatenated."""
     digests = bytes(digests)
     return b"".join(
@@ -42,7 +44,7 @@ def reference_hash_leaves(digests: bytes | memoryview) -> bytes:
     )
 
 
-def reference_hash_pairs(pairs: bytes | memoryview) -> bytes:
+def reference_hash_pairs(pairs: BytesLike) -> bytes:
     """Pure-Python ``node(a, b)`` of each 64-byte ``a || b`` in ``pairs``, concatenated."""
     pairs = bytes(pairs)
     out = []
@@ -52,7 +54,7 @@ def reference_hash_pairs(pairs: bytes | memoryview) -> bytes:
     return b"".join(out)
 
 
-_BatchHash = Callable[[bytes | memoryview], bytes]
+_BatchHash = Callable[[BytesLike], bytes]
 _hash_leaves: _BatchHash
 _hash_pairs: _BatchHash
 try:
@@ -145,7 +147,7 @@ class MerkleTree:
         self._levels = _build_levels(_hash_leaves(_join_digests(leaves)))
 
     @classmethod
-    def from_levels(cls, levels: Sequence[bytes]) -> MerkleTree:
+    def from_levels(cls, levels: Sequence[BytesLike]) -> MerkleTree:
         """The tree whose `levels` are ``levels``, e.g. as read back from storage.
 
         Checks the shape (sizes per level), not the hashes: a corrupt node
@@ -185,7 +187,7 @@ class MerkleTree:
     def leaf(self, index: int) -> bytes:
         """The leaf hash at ``index`` (``leaf_hash`` of that digest)."""
         _check_index(index, self.leaf_count)
-        return self._node(0, index)
+        return self._levels[0][index * HASH_LEN : (index + 1) * HASH_LEN]
 
     def proof(self, index: int) -> list[bytes]:
         """Sibling hashes from the leaf at ``index`` up to the root.
@@ -207,10 +209,6 @@ class MerkleTree:
         caller keeps them (``list(tree.proofs())``).
         """
         return _proofs_at(self._levels, 0)
-
-    def _node(self, level: int, position: int) -> bytes:
-        start = position * HASH_LEN
-        return self._levels[level][start : start + HASH_LEN]
 
 
 def _build_levels(leaves: bytes) -> tuple[bytes, ...]:
@@ -261,7 +259,7 @@ def _join_digests(leaves: Sequence[bytes]) -> bytes:
 
 
 def _check_node(value: object, name: str) -> None:
-    if not isinstance(value, bytes | bytearray | memoryview):
+    if not isinstance(value, bytes | bytearray):
         raise ProofError(f"{name} must be bytes, got {type(value).__name__}")
     if len(value) != HASH_LEN:
         raise ProofError(f"{name} must be {HASH_LEN} bytes, got {len(value)}")

@@ -292,68 +292,409 @@ def cases() -> list[dict[str, Any]]:
     asset = ("assets", 0)
     bad: list[tuple[str, str | bytes, str, str | None]] = [
         # Not canonicalisable JSON.
-        ("duplicate-key", text.replace('"type": "image/jpeg",', '"type": "image/jpeg", "type": "image/png",'), "CanonicalJSONError", "assets[0].type"),
-        ("lone-surrogate", text.replace('"outdoor"', '"\\ud800outdoor"'), "CanonicalJSONError", "assets[0].tags[0]"),
-        ("number-precision-loss", text.replace('"rate": 0.05', '"rate": 0.05000000000000000001'), "CanonicalJSONError", "assets[0].priceModel.rate"),
-        ("integer-precision-loss", text.replace('"shareBps": 7000', '"shareBps": 9007199254740993'), "CanonicalJSONError", "assets[0].payees[0].shareBps"),
-        ("number-overflow", text.replace('"minPayout": 10', '"minPayout": 1e400'), "CanonicalJSONError", "assets[0].priceModel.minPayout"),
-        ("nan", text.replace('"rate": 0.05', '"rate": NaN'), "CanonicalJSONError", "assets[0].priceModel.rate"),
-        ("too-deep", text.replace('"iso": 200', '"iso": ' + "[" * 60 + "]" * 60), "CanonicalJSONError", "assets[0].extensions.camera.iso" + "[0]" * 59),
+        (
+            "duplicate-key",
+            text.replace('"type": "image/jpeg",', '"type": "image/jpeg", "type": "image/png",'),
+            "CanonicalJSONError",
+            "assets[0].type",
+        ),
+        (
+            "lone-surrogate",
+            text.replace('"outdoor"', '"\\ud800outdoor"'),
+            "CanonicalJSONError",
+            "assets[0].tags[0]",
+        ),
+        (
+            "number-precision-loss",
+            text.replace('"rate": 0.05', '"rate": 0.05000000000000000001'),
+            "CanonicalJSONError",
+            "assets[0].priceModel.rate",
+        ),
+        (
+            "integer-precision-loss",
+            text.replace('"shareBps": 7000', '"shareBps": 9007199254740993'),
+            "CanonicalJSONError",
+            "assets[0].payees[0].shareBps",
+        ),
+        (
+            "number-overflow",
+            text.replace('"minPayout": 10', '"minPayout": 1e400'),
+            "CanonicalJSONError",
+            "assets[0].priceModel.minPayout",
+        ),
+        (
+            "nan",
+            text.replace('"rate": 0.05', '"rate": NaN'),
+            "CanonicalJSONError",
+            "assets[0].priceModel.rate",
+        ),
+        (
+            "too-deep",
+            text.replace('"iso": 200', '"iso": ' + "[" * 60 + "]" * 60),
+            "CanonicalJSONError",
+            "assets[0].extensions.camera.iso" + "[0]" * 59,
+        ),
         ("bom", b"\xef\xbb\xbf" + text.encode(), "CanonicalJSONError", None),
-        ("invalid-utf8", text.encode().replace(b"golden-hour", b"golden\xff-hour"), "CanonicalJSONError", None),
+        (
+            "invalid-utf8",
+            text.encode().replace(b"golden-hour", b"golden\xff-hour"),
+            "CanonicalJSONError",
+            None,
+        ),
         ("trailing-garbage", text + "{}", "CanonicalJSONError", None),
         ("truncated", text[: len(text) // 2], "CanonicalJSONError", None),
         # Valid JSON, invalid manifest.
         ("unknown-field", pretty({**rich_p256, "colour": "red"}), "ValidationError", "colour"),
-        ("unknown-asset-field", pretty(edit(rich_p256, set_in((*asset, "colour"), "red"))), "ValidationError", "assets[0].colour"),
-        ("unknown-extension-is-fine-but-tampers", pretty(edit(rich_p256, set_in((*asset, "extensions", "colour"), "red"))), "SignatureError", "signature"),
+        (
+            "unknown-asset-field",
+            pretty(edit(rich_p256, set_in((*asset, "colour"), "red"))),
+            "ValidationError",
+            "assets[0].colour",
+        ),
+        (
+            "unknown-extension-is-fine-but-tampers",
+            pretty(edit(rich_p256, set_in((*asset, "extensions", "colour"), "red"))),
+            "SignatureError",
+            "signature",
+        ),
         ("missing-signature", pretty(rich(p256)), "ValidationError", "signature"),
-        ("missing-signing-key", pretty(edit(rich_p256, delete_in(("creator", "signingKey")))), "ValidationError", "creator.signingKey"),
-        ("wrong-version", pretty(edit(rich_p256, set_in(("manifestVersion",), "1.1"))), "ValidationError", "manifestVersion"),
-        ("version-as-number", text.replace('"manifestVersion": "1.0"', '"manifestVersion": 1.0'), "ValidationError", "manifestVersion"),
-        ("uppercase-hash", pretty(edit(rich_p256, set_in((*asset, "hash"), rich_p256["assets"][0]["hash"].upper().replace("SHA256", "sha256")))), "ValidationError", "assets[0].hash"),
-        ("short-hash", pretty(edit(rich_p256, set_in((*asset, "hash"), "sha256:3a"))), "ValidationError", "assets[0].hash"),
-        ("duplicate-asset-id", pretty(edit(rich_p256, set_in(("assets", 2, "id"), "asset:photo-20260112-001"))), "ValidationError", "assets[2].id"),
-        ("no-assets", pretty(edit(rich_p256, set_in(("assets",), []))), "ValidationError", "assets"),
-        ("no-licenses", pretty(edit(rich_p256, set_in((*asset, "licenses"), []))), "ValidationError", "assets[0].licenses"),
-        ("bad-license-object", pretty(edit(rich_p256, set_in((*asset, "licenses", 1, "url"), "http://insecure.example.com"))), "ValidationError", "assets[0].licenses[1].url"),
-        ("payee-shares-not-10000", pretty(edit(rich_p256, set_in((*asset, "payees", 2, "shareBps"), 999))), "ValidationError", "assets[0].payees"),
-        ("duplicate-payee-account", pretty(edit(rich_p256, set_in((*asset, "payees", 1, "account"), "0x8ba1f109551bd432803012645ac136ddd64dba72"))), "ValidationError", "assets[0].payees[1].account"),
-        ("payee-bad-checksum", pretty(edit(rich_p256, set_in((*asset, "payees", 0, "account"), "0x8Ba1f109551bD432803012645Ac136ddd64DBA72"))), "ValidationError", "assets[0].payees[0].account"),
-        ("payee-share-float", pretty(edit(rich_p256, set_in((*asset, "payees", 0, "shareBps"), 7000.5))), "ValidationError", "assets[0].payees[0].shareBps"),
-        ("duplicate-tag", pretty(edit(rich_p256, set_in((*asset, "tags", 1), "outdoor"))), "ValidationError", "assets[0].tags[1]"),
-        ("impossible-capture-date", pretty(edit(rich_p256, set_in((*asset, "captureDate"), "2025-02-29T14:22:00Z"))), "ValidationError", "assets[0].captureDate"),
-        ("capture-date-with-offset", pretty(edit(rich_p256, set_in((*asset, "captureDate"), "2025-11-02T14:22:00+01:00"))), "ValidationError", "assets[0].captureDate"),
-        ("negative-rate", pretty(edit(rich_p256, set_in((*asset, "priceModel", "rate"), -0.05))), "ValidationError", "assets[0].priceModel.rate"),
-        ("bool-rate", pretty(edit(rich_p256, set_in((*asset, "priceModel", "rate"), True))), "ValidationError", "assets[0].priceModel.rate"),
-        ("bad-price-type", pretty(edit(rich_p256, set_in((*asset, "priceModel", "type"), "free"))), "ValidationError", "assets[0].priceModel.type"),
-        ("amount-not-integer", pretty(edit(rich_p256, set_in((*asset, "priceModel", "amount"), "1.5"))), "ValidationError", "assets[0].priceModel.amount"),
-        ("null-optional-member", pretty(edit(rich_p256, set_in((*asset, "url"), None))), "ValidationError", "assets[0].url"),
-        ("http-url", pretty(edit(rich_p256, set_in((*asset, "url"), "http://cdn.example.com/a.jpg"))), "ValidationError", "assets[0].url"),
-        ("no-wallet-or-payout", pretty(edit(rich_p256, lambda o: (o["creator"].pop("wallet"), o["creator"].pop("payout")))), "ValidationError", "creator"),
-        ("eth-key-not-checksummed", pretty(edit(rich_eth, set_in(("creator", "signingKey"), "eth:" + eth.public_id[4:].lower()))), "ValidationError", "creator.signingKey"),
-        ("signature-uppercase-hex", pretty(with_signature(rich_eth, rich_eth["signature"].upper().replace("EIP712:0X", "eip712:0x"))), "ValidationError", "signature"),
+        (
+            "missing-signing-key",
+            pretty(edit(rich_p256, delete_in(("creator", "signingKey")))),
+            "ValidationError",
+            "creator.signingKey",
+        ),
+        (
+            "wrong-version",
+            pretty(edit(rich_p256, set_in(("manifestVersion",), "1.1"))),
+            "ValidationError",
+            "manifestVersion",
+        ),
+        (
+            "version-as-number",
+            text.replace('"manifestVersion": "1.0"', '"manifestVersion": 1.0'),
+            "ValidationError",
+            "manifestVersion",
+        ),
+        (
+            "uppercase-hash",
+            pretty(
+                edit(
+                    rich_p256,
+                    set_in(
+                        (*asset, "hash"),
+                        rich_p256["assets"][0]["hash"].upper().replace("SHA256", "sha256"),
+                    ),
+                )
+            ),
+            "ValidationError",
+            "assets[0].hash",
+        ),
+        (
+            "short-hash",
+            pretty(edit(rich_p256, set_in((*asset, "hash"), "sha256:3a"))),
+            "ValidationError",
+            "assets[0].hash",
+        ),
+        (
+            "duplicate-asset-id",
+            pretty(edit(rich_p256, set_in(("assets", 2, "id"), "asset:photo-20260112-001"))),
+            "ValidationError",
+            "assets[2].id",
+        ),
+        (
+            "no-assets",
+            pretty(edit(rich_p256, set_in(("assets",), []))),
+            "ValidationError",
+            "assets",
+        ),
+        (
+            "no-licenses",
+            pretty(edit(rich_p256, set_in((*asset, "licenses"), []))),
+            "ValidationError",
+            "assets[0].licenses",
+        ),
+        (
+            "bad-license-object",
+            pretty(
+                edit(
+                    rich_p256, set_in((*asset, "licenses", 1, "url"), "http://insecure.example.com")
+                )
+            ),
+            "ValidationError",
+            "assets[0].licenses[1].url",
+        ),
+        (
+            "payee-shares-not-10000",
+            pretty(edit(rich_p256, set_in((*asset, "payees", 2, "shareBps"), 999))),
+            "ValidationError",
+            "assets[0].payees",
+        ),
+        (
+            "duplicate-payee-account",
+            pretty(
+                edit(
+                    rich_p256,
+                    set_in(
+                        (*asset, "payees", 1, "account"),
+                        "0x8ba1f109551bd432803012645ac136ddd64dba72",
+                    ),
+                )
+            ),
+            "ValidationError",
+            "assets[0].payees[1].account",
+        ),
+        (
+            "payee-bad-checksum",
+            pretty(
+                edit(
+                    rich_p256,
+                    set_in(
+                        (*asset, "payees", 0, "account"),
+                        "0x8Ba1f109551bD432803012645Ac136ddd64DBA72",
+                    ),
+                )
+            ),
+            "ValidationError",
+            "assets[0].payees[0].account",
+        ),
+        (
+            "payee-share-float",
+            pretty(edit(rich_p256, set_in((*asset, "payees", 0, "shareBps"), 7000.5))),
+            "ValidationError",
+            "assets[0].payees[0].shareBps",
+        ),
+        (
+            "duplicate-tag",
+            pretty(edit(rich_p256, set_in((*asset, "tags", 1), "outdoor"))),
+            "ValidationError",
+            "assets[0].tags[1]",
+        ),
+        (
+            "impossible-capture-date",
+            pretty(edit(rich_p256, set_in((*asset, "captureDate"), "2025-02-29T14:22:00Z"))),
+            "ValidationError",
+            "assets[0].captureDate",
+        ),
+        (
+            "capture-date-with-offset",
+            pretty(edit(rich_p256, set_in((*asset, "captureDate"), "2025-11-02T14:22:00+01:00"))),
+            "ValidationError",
+            "assets[0].captureDate",
+        ),
+        (
+            "negative-rate",
+            pretty(edit(rich_p256, set_in((*asset, "priceModel", "rate"), -0.05))),
+            "ValidationError",
+            "assets[0].priceModel.rate",
+        ),
+        (
+            "bool-rate",
+            pretty(edit(rich_p256, set_in((*asset, "priceModel", "rate"), True))),
+            "ValidationError",
+            "assets[0].priceModel.rate",
+        ),
+        (
+            "bad-price-type",
+            pretty(edit(rich_p256, set_in((*asset, "priceModel", "type"), "free"))),
+            "ValidationError",
+            "assets[0].priceModel.type",
+        ),
+        (
+            "amount-not-integer",
+            pretty(edit(rich_p256, set_in((*asset, "priceModel", "amount"), "1.5"))),
+            "ValidationError",
+            "assets[0].priceModel.amount",
+        ),
+        (
+            "null-optional-member",
+            pretty(edit(rich_p256, set_in((*asset, "url"), None))),
+            "ValidationError",
+            "assets[0].url",
+        ),
+        (
+            "http-url",
+            pretty(edit(rich_p256, set_in((*asset, "url"), "http://cdn.example.com/a.jpg"))),
+            "ValidationError",
+            "assets[0].url",
+        ),
+        (
+            "no-wallet-or-payout",
+            pretty(
+                edit(rich_p256, lambda o: (o["creator"].pop("wallet"), o["creator"].pop("payout")))
+            ),
+            "ValidationError",
+            "creator",
+        ),
+        (
+            "eth-key-not-checksummed",
+            pretty(
+                edit(
+                    rich_eth, set_in(("creator", "signingKey"), "eth:" + eth.public_id[4:].lower())
+                )
+            ),
+            "ValidationError",
+            "creator.signingKey",
+        ),
+        (
+            "signature-uppercase-hex",
+            pretty(
+                with_signature(
+                    rich_eth, rich_eth["signature"].upper().replace("EIP712:0X", "eip712:0x")
+                )
+            ),
+            "ValidationError",
+            "signature",
+        ),
         # Valid documents whose signature must not verify.
-        ("tampered-asset-hash", pretty(edit(rich_p256, set_in((*asset, "hash"), "sha256:" + hashlib.sha256(b"other").hexdigest()))), "SignatureError", "signature"),
-        ("tampered-license", pretty(edit(rich_p256, set_in((*asset, "licenses", 0), "exclusive-training"))), "SignatureError", "signature"),
-        ("tampered-tag", pretty(edit(rich_eth, set_in((*asset, "tags", 0), "indoor"))), "SignatureError", "signature"),
-        ("tampered-rate", pretty(edit(rich_eth, set_in((*asset, "priceModel", "rate"), 0.5))), "SignatureError", "signature"),
-        ("tampered-payee", pretty(edit(rich_p256, set_in((*asset, "payees", 0, "account"), "0x0000000000000000000000000000000000000001"))), "SignatureError", "signature"),
-        ("removed-optional-member", pretty(edit(rich_p256, delete_in((*asset, "consent")))), "SignatureError", "signature"),
-        ("key-swapped-p256", pretty(edit(rich_p256, set_in(("creator", "signingKey"), other_p256.public_id))), "SignatureError", "signature"),
-        ("key-swapped-eth", pretty(edit(rich_eth, set_in(("creator", "signingKey"), other_eth.public_id))), "SignatureError", "signature"),
-        ("signed-by-other-eth-key", pretty(with_signature(rich_eth, other_eth.sign_typed_data(manifest_typed_data(Manifest.from_obj(rich(eth), allow_unsigned=True))))), "SignatureError", "signature"),
-        ("wrong-scheme-for-key", pretty(with_signature(rich_p256, rich_eth["signature"])), "SignatureError", "signature"),
-        ("wrong-scheme-for-eth-key", pretty(with_signature(rich_eth, rich_p256["signature"])), "SignatureError", "signature"),
-        ("signature-from-other-manifest", pretty(with_signature(rich_p256, small_p256["signature"])), "SignatureError", "signature"),
-        ("high-s-signature", pretty(with_signature(rich_p256, p256_high_s(rich_p256["signature"]))), "SignatureError", "signature"),
-        ("high-s-signature-eth", pretty(with_signature(rich_eth, eth_high_s(rich_eth["signature"]))), "SignatureError", "signature"),
-        ("non-strict-der", pretty(with_signature(rich_p256, p256_padded_r(rich_p256["signature"]))), "SignatureError", "signature"),
-        ("non-canonical-base64", pretty(with_signature(small_p256, p256_loose_base64(small_p256["signature"]))), "SignatureError", "signature"),
-        ("eth-bad-v", pretty(with_signature(rich_eth, eth_bad_v(rich_eth["signature"]))), "SignatureError", "signature"),
-        ("signature-bit-flip-p256", pretty(with_signature(rich_p256, flip_bit(rich_p256["signature"], 8 * 40 + 3))), "SignatureError", "signature"),
-        ("signature-bit-flip-eth", pretty(with_signature(rich_eth, flip_bit(rich_eth["signature"], 8 * 40 + 3))), "SignatureError", "signature"),
-        ("bad-key-encoding", pretty(edit(rich_p256, set_in(("creator", "signingKey"), "p256:" + base64.b64encode(b"\x02" + b"\x00" * 31 + b"\x01").decode()))), "SignatureError", "creator.signingKey"),
+        (
+            "tampered-asset-hash",
+            pretty(
+                edit(
+                    rich_p256,
+                    set_in((*asset, "hash"), "sha256:" + hashlib.sha256(b"other").hexdigest()),
+                )
+            ),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "tampered-license",
+            pretty(edit(rich_p256, set_in((*asset, "licenses", 0), "exclusive-training"))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "tampered-tag",
+            pretty(edit(rich_eth, set_in((*asset, "tags", 0), "indoor"))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "tampered-rate",
+            pretty(edit(rich_eth, set_in((*asset, "priceModel", "rate"), 0.5))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "tampered-payee",
+            pretty(
+                edit(
+                    rich_p256,
+                    set_in(
+                        (*asset, "payees", 0, "account"),
+                        "0x0000000000000000000000000000000000000001",
+                    ),
+                )
+            ),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "removed-optional-member",
+            pretty(edit(rich_p256, delete_in((*asset, "consent")))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "key-swapped-p256",
+            pretty(edit(rich_p256, set_in(("creator", "signingKey"), other_p256.public_id))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "key-swapped-eth",
+            pretty(edit(rich_eth, set_in(("creator", "signingKey"), other_eth.public_id))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "signed-by-other-eth-key",
+            pretty(
+                with_signature(
+                    rich_eth,
+                    other_eth.sign_typed_data(
+                        manifest_typed_data(Manifest.from_obj(rich(eth), allow_unsigned=True))
+                    ),
+                )
+            ),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "wrong-scheme-for-key",
+            pretty(with_signature(rich_p256, rich_eth["signature"])),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "wrong-scheme-for-eth-key",
+            pretty(with_signature(rich_eth, rich_p256["signature"])),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "signature-from-other-manifest",
+            pretty(with_signature(rich_p256, small_p256["signature"])),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "high-s-signature",
+            pretty(with_signature(rich_p256, p256_high_s(rich_p256["signature"]))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "high-s-signature-eth",
+            pretty(with_signature(rich_eth, eth_high_s(rich_eth["signature"]))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "non-strict-der",
+            pretty(with_signature(rich_p256, p256_padded_r(rich_p256["signature"]))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "non-canonical-base64",
+            pretty(with_signature(small_p256, p256_loose_base64(small_p256["signature"]))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "eth-bad-v",
+            pretty(with_signature(rich_eth, eth_bad_v(rich_eth["signature"]))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "signature-bit-flip-p256",
+            pretty(with_signature(rich_p256, flip_bit(rich_p256["signature"], 8 * 40 + 3))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "signature-bit-flip-eth",
+            pretty(with_signature(rich_eth, flip_bit(rich_eth["signature"], 8 * 40 + 3))),
+            "SignatureError",
+            "signature",
+        ),
+        (
+            "bad-key-encoding",
+            pretty(
+                edit(
+                    rich_p256,
+                    set_in(
+                        ("creator", "signingKey"),
+                        "p256:" + base64.b64encode(b"\x02" + b"\x00" * 31 + b"\x01").decode(),
+                    ),
+                )
+            ),
+            "SignatureError",
+            "creator.signingKey",
+        ),
     ]
     return [_valid(*case) for case in valid] + [_invalid(*case) for case in bad]
 

@@ -39,6 +39,10 @@ ANCHOR = Anchor(
 )
 
 
+# SHA-256 of the worked-example manifest in docs/proof-format.md.
+DOCS_MANIFEST_DIGEST = "3eacbd7262572925ac62ae1e478db278239c9d47c1ee9ddfa74d61f906685658"
+
+
 def _digests(size: int) -> list[bytes]:
     return [hashlib.sha256(f"leaf-{i}".encode()).digest() for i in range(size)]
 
@@ -46,6 +50,13 @@ def _digests(size: int) -> list[bytes]:
 def _bundle(size: int, index: int, anchor: Anchor | None) -> ProofBundle:
     digests = _digests(size)
     return ProofBundle.build(MerkleTree(digests), index, digests[index], anchor)
+
+
+def _docs_example() -> ProofBundle:
+    """The worked example of docs/proof-format.md: the example manifest, batched second of three."""
+    digests = _digests(3)
+    digests[1] = bytes.fromhex(DOCS_MANIFEST_DIGEST)
+    return ProofBundle.build(MerkleTree(digests), 1, digests[1], ANCHOR)
 
 
 def _valid() -> list[dict[str, Any]]:
@@ -63,6 +74,11 @@ def _valid() -> list[dict[str, Any]]:
         ("single-leaf", "the only leaf: empty proof, root = leaf", single.to_json().decode()),
         ("pretty-printed", "anchored, indented, members in reverse order", pretty),
         ("anchor-absent", "offline bundle without the anchor member", json.dumps(absent)),
+        (
+            "docs-worked-example",
+            "the bundle in docs/proof-format.md",
+            _docs_example().to_json().decode(),
+        ),
     ]
     canonical = {
         "pretty-printed": anchored.to_json(),

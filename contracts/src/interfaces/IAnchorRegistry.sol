@@ -88,6 +88,11 @@ interface IAnchorRegistry {
      * @param root The batch root the proof leads to.
      * @return included True only when `root` is anchored and `proof` leads from `leaf` to `root`.
      * @return timestamp The block timestamp `root` was anchored at when `included`, otherwise 0.
+     *
+     * WARNING: Inclusion shows that the digest was committed to no later than `timestamp` (a
+     * block timestamp, which the block proposer sets within the chain's rules). It says nothing
+     * about the manifest behind the digest: check its signature and recompute its digest
+     * off-chain before relying on it.
      */
     function verifyInclusion(bytes32 leaf, bytes32[] calldata proof, bytes32 root)
         external

@@ -12,6 +12,7 @@ abstract contract SplitterBase is PRBTest {
     address internal constant ETH = address(0);
     bytes32 internal constant DIGEST = keccak256("manifest v1");
     bytes32 internal constant ASSET = keccak256("asset-1");
+    bytes32 internal constant ROOT = "root";
 
     address internal admin = address(0xAD);
     address internal meter = address(0x3E7E);

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain import anvil as anvil_module
 from ledger.chain.anvil import AnvilProcess, find_anvil
 from ledger.chain.rpc import connect
 from ledger.errors import ChainError
@@ -117,20 +115,13 @@ def test_sigkill_of_the_owner_stops_anvil_which_dumps_its_state(tmp_path: Path) 
             owner.stdout.close()
 
 
-async def test_port_taken_between_choice_and_start_is_retried(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", 0))
-        squatter.listen()
-        taken = squatter.getsockname()[1]
-        real_free_port = anvil_module.free_port
-        ports = iter([taken])
-        monkeypatch.setattr(anvil_module, "free_port",
-                            lambda host="127.0.0.1": next(ports, None) or real_free_port(host))
-        async with AnvilProcess() as node:
-            assert node.port != taken
-            assert await _block_number(node.rpc_url) == 0
+async def test_a_node_already_answering_on_the_port_is_not_taken_for_ours() -> None:
+    async with AnvilProcess() as other:
+        squatter = AnvilProcess(port=other.port)
+        with pytest.raises(ChainError, match="in use"):
+            await squatter.start()
+        assert not squatter.running
+        assert await _block_number(other.rpc_url) == 0
 
 
 async def _block_number(url: str) -> int:

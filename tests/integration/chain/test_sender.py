@@ -169,6 +169,9 @@ async def test_rpc_outage_backs_off_and_recovers(tmp_path: Path) -> None:
     try:
         clock = FakeClock()
         sender = make_sender(w3, MemoryJournal(), clock)
+        await sender.submit("pay:before", PAYEE, value=8)
+        await rpc(w3, "evm_mine")
+        await poll_until(sender, TxEventKind.CONFIRMED, "pay:before")  # watched for reorgs
         await sender.submit("pay:outage", PAYEE, value=9)
         await node.stop()  # the chain goes away with the tx in its pool
         delays = []
@@ -185,7 +188,9 @@ async def test_rpc_outage_backs_off_and_recovers(tmp_path: Path) -> None:
         await rpc(w3, "evm_mine")
         assert kinds(await sender.poll()) == [("mined", "pay:outage"), ("confirmed", "pay:outage")]
         later = await sender.submit("pay:later", PAYEE, value=1)
-        assert later.nonce == 1
+        assert later.nonce == 2
+        # The dumped state kept the blocks: the confirmed tx was never taken for reorged.
+        assert sender.metrics.counts["reorgs"] == 0  # type: ignore[attr-defined]
     finally:
         await w3.provider.disconnect()
         await node.stop()

@@ -287,6 +287,8 @@ def test_bad_index_is_rejected(index: Any) -> None:
         (bytes(32), bytes(33), [], "digest"),
         (bytes(32), bytes(32), [bytes(32), bytes(16)], r"proof\[1\]"),
         (bytes(32), "00" * 32, [], "digest must be bytes"),
+        (bytes(32), memoryview(bytes(32)), [], "digest must be bytes"),
+        (bytes(32), bytes(32), [None], r"proof\[0\] must be bytes"),
     ],
 )
 def test_verify_rejects_malformed_input(root: Any, digest: Any, proof: Any, field: str) -> None:

@@ -71,6 +71,11 @@ def test_vector_fields_decode_to_the_bundle() -> None:
     assert bundle.anchor.block_timestamp == 1_700_000_000
 
 
+def test_docs_show_the_worked_example_verbatim() -> None:
+    docs = Path(__file__).parents[3] / "docs" / "proof-format.md"
+    assert VALID["docs-worked-example"]["canonical"] in docs.read_text(encoding="utf-8")
+
+
 # -- round trips --------------------------------------------------------------
 
 

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+// Brings the splitter gas benchmark's baseline into the forge build: OpenZeppelin 4.8.1's
+// `PaymentSplitter` (removed from OpenZeppelin 5), compiled by the same solc 0.8.28, and the
+// plain ERC-20 both splitters pay out in. `bench/gas_splitter.py` deploys them from the build output.
+import {PaymentSplitter} from "openzeppelin-solidity/contracts/finance/PaymentSplitter.sol";
+import {MockERC20} from "../splitter/SplitterMocks.sol";
+
+/// @dev Names the artifacts the benchmark deploys (forge lints need a declaration per file).
+library SplitterBenchTargets {
+    string internal constant BASELINE = "PaymentSplitter";
+}
