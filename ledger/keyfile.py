@@ -95,10 +95,13 @@ def load_key(path: str | os.PathLike[str]) -> SigningKey:
     others, or does not hold a key; OSError if it cannot be read.
     """
     path = Path(path)
-    with open(path, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"key file {path} is not a regular file")
+    # O_NONBLOCK: opening a FIFO planted at the key path must not hang.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        raise ConfigError(f"key file {path} is not a regular file")
+    with os.fdopen(descriptor, "rb") as handle:
         if info.st_mode & 0o077:
             raise ConfigError(
                 f"key file {path} is accessible to group or others (mode "

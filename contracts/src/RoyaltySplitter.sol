@@ -463,11 +463,9 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         bytes32 settlementKey = _checkUnsettled(usageRoot, buyer, token, count);
         mapping(bytes32 => uint256) storage maxPrices = _maxPrices[buyer][token];
         for (uint256 i = 0; i < count; ++i) {
-            UsageItem calldata item = items[i];
-            (Version storage v, uint256 amount) = _priceItem(maxPrices, token, item, i);
+            (Version storage v, uint256 amount) = _priceItem(maxPrices, token, items[i], i);
             v.totalReceived = SafeCast.toUint128(v.totalReceived + amount);
             total += amount;
-            emit ItemSettled(item.assetKey, item.version, item.units, amount);
         }
         Account storage acct = _accounts[buyer][token];
         uint256 spentAfter = _checkCharge(acct, total);
@@ -477,7 +475,7 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         // forge-lint: disable-next-line(unsafe-typecast)
         acct.spent = uint128(spentAfter);
         _settled[settlementKey] = true;
-        emit UsageSettled(buyer, token, usageRoot, count, total);
+        emit UsageSettled(buyer, token, usageRoot, items, total);
     }
 
     /// @dev The checks every settled item passes, shared by {settle} and {quote}.

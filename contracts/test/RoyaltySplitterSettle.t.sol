@@ -16,10 +16,8 @@ contract RoyaltySplitterSettleTest is SplitterBase {
 
     function test_settle_movesDepositToSplitRevenue() public {
         vm.expectEmit(address(splitter));
-        emit IRoyaltySplitter.ItemSettled(key, 1, 7, 70);
-        vm.expectEmit(address(splitter));
-        emit IRoyaltySplitter.UsageSettled(buyer, address(token), "root", 1, 70);
-        assertEq(_settle(address(token), "root", _item(key, 1, 7)), 70);
+        emit IRoyaltySplitter.UsageSettled(buyer, address(token), ROOT, _item(key, 1, 7), 70);
+        assertEq(_settle(address(token), ROOT, _item(key, 1, 7)), 70);
 
         IRoyaltySplitter.BuyerAccount memory acct = splitter.account(buyer, address(token));
         assertEq(acct.deposit, 930);

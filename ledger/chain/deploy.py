@@ -181,6 +181,23 @@ class Deployment:
             if not code:
                 raise ChainError(f"no code at {contract.name} address {contract.address}")
 
+    def registry_client(
+        self, w3: Web3Client, artifacts_out: str | os.PathLike[str] | None = None
+    ) -> AnchorRegistry:
+        """A client of this deployment's registry (ABI from forge's build)."""
+        return AnchorRegistry(w3, self.registry.address, load_artifact(REGISTRY, artifacts_out))
+
+    def check_abi(self, artifacts_out: str | os.PathLike[str] | None = None) -> None:
+        """Check forge's current build has the ABIs the contracts were deployed with;
+        ChainError naming the contract when one changed (rebuild or redeploy)."""
+        for contract in self.contracts():
+            built = load_artifact(contract.name, artifacts_out).abi_hash
+            if built != contract.abi_hash:
+                raise ChainError(
+                    f"{contract.name} at {contract.address} was deployed with ABI "
+                    f"{contract.abi_hash}, but forge's build has ABI {built}: redeploy"
+                )
+
     def contracts(self) -> list[DeployedContract]:
         """The deployed contracts, registry first."""
         return [self.registry] + ([self.splitter] if self.splitter else [])

@@ -128,6 +128,7 @@ class Sender:
         self._broadcast_at: dict[str, float] = {}
         self._queued: list[TxEvent] = []
         self._failures = 0
+        self._drop_suspects: set[str] = set()
         #: The last RPC failure of `poll`/`submit`, None after a clean poll (for health).
         self.last_error: str | None = None
 
@@ -310,6 +311,12 @@ class Sender:
             now = self._clock()
             since = now - self._broadcast_at.get(tx.key, -math.inf)
             result = step(tx, Observation(head, account_nonce, inclusion, now, since), self.policy)
+            if result.tx.status is TxStatus.DROPPED and tx.key not in self._drop_suspects:
+                # A node can count a nonce as mined a moment before it serves the
+                # receipt or its block: judge "dropped" only if the next poll agrees.
+                self._drop_suspects.add(tx.key)
+                continue
+            self._drop_suspects.discard(tx.key)
             await self._apply(tx, result, events)
 
     async def _apply(self, before: SentTx, result: Step, events: list[TxEvent]) -> None:

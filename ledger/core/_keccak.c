@@ -25,7 +25,8 @@
 #define WAYS 4
 typedef uint64_t LANE __attribute__((vector_size(8 * WAYS)));
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+/* target_clones resolves through glibc's ifunc loader, so gcc, x86-64 and glibc only. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
 #define MULTIVERSIONED __attribute__((target_clones("avx2", "default")))
 #else
 #define MULTIVERSIONED

@@ -194,7 +194,7 @@ def verify_bundle(bundle: ProofBundle) -> None:
             f"got {len(bundle.proof)}",
         )
     if root_from_proof(bundle.manifest_digest, bundle.proof) != bundle.root:
-        _fail("proof", "does not lead from the leaf to root")
+        _fail("proof", "does not lead from the leaf to the root")
 
 
 # -- parsing helpers ------------------------------------------------------------

@@ -96,12 +96,14 @@ interface IRoyaltySplitter {
     /// @dev Emitted when `buyer` turned co-signed settlement on or off.
     event CosigningSet(address indexed buyer, bool required);
 
-    /// @dev Emitted once per item when `amount` (= `units` x price) accrued to split `version` of `assetKey`.
-    event ItemSettled(bytes32 indexed assetKey, uint32 version, uint256 units, uint256 amount);
-
-    /// @dev Emitted when the usage under `usageRoot` was charged to `buyer`: `itemCount` items, `total` of `token`.
+    /**
+     * @dev Emitted when the usage under `usageRoot` was charged to `buyer`: `total` of `token`
+     * for `items`, each of which accrued `units` x its version's price to that split version.
+     * One log per settlement carries every item: cheaper than a log per item, and the full
+     * record a statement or a dispute needs.
+     */
     event UsageSettled(
-        address indexed buyer, address indexed token, bytes32 indexed usageRoot, uint256 itemCount, uint256 total
+        address indexed buyer, address indexed token, bytes32 indexed usageRoot, UsageItem[] items, uint256 total
     );
 
     /// @dev Emitted when `amount` of `token` from split `version` of `assetKey` was paid to `payee`.

@@ -20,7 +20,6 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
-from ledger.chain.artifacts import load_artifact
 from ledger.chain.deploy import Deployment, deploy_contracts
 from ledger.chain.registry import AnchorRegistry
 from ledger.chain.rpc import Web3Client, connect
@@ -119,4 +118,4 @@ async def deployment(
 @pytest.fixture
 def registry(w3: Web3Client, deployment: Deployment) -> AnchorRegistry:
     """A client of the deployed registry."""
-    return AnchorRegistry(w3, deployment.registry.address, load_artifact("AnchorRegistry"))
+    return deployment.registry_client(w3)

@@ -40,6 +40,10 @@ async def test_deploy_grants_roles_and_records_the_deployment(
     block = await w3.eth.get_block(deployment.deploy_block)
     assert "0x" + bytes(block["hash"]).hex() == deployment.block_hash
     await deployment.check(w3)
+    deployment.check_abi()
+    changed = replace(deployment, registry=replace(deployment.registry, abi_hash="0x" + "0" * 64))
+    with pytest.raises(ChainError, match="redeploy"):
+        changed.check_abi()
 
 
 async def test_record_round_trips_through_json_and_a_file(

@@ -180,17 +180,18 @@ async def test_rpc_outage_backs_off_and_recovers(tmp_path: Path) -> None:
             delays.append(sender.delay)
         assert delays == sorted(delays) and delays[0] < delays[-1]
         assert sender.metrics.counts["rpc_errors"] == 3  # type: ignore[attr-defined]
+        assert sender.last_error is not None
         with pytest.raises(ChainUnavailableError):
             await sender.submit("pay:later", PAYEE, value=1)
         await node.start()  # same port and state; the pool did not survive
         assert await sender.poll() == []  # rebroadcast
-        assert sender.delay == FAST_POLICY.poll_interval
+        assert sender.delay == FAST_POLICY.poll_interval and sender.last_error is None
         await rpc(w3, "evm_mine")
         assert kinds(await sender.poll()) == [("mined", "pay:outage"), ("confirmed", "pay:outage")]
         later = await sender.submit("pay:later", PAYEE, value=1)
         assert later.nonce == 2
         # The dumped state kept the blocks: the confirmed tx was never taken for reorged.
-        assert sender.metrics.counts["reorgs"] == 0  # type: ignore[attr-defined]
+        assert sender.metrics.counts["reorgs"] == 0
     finally:
         await w3.provider.disconnect()
         await node.stop()

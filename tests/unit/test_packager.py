@@ -1,0 +1,169 @@
+"""Folder packaging: walk, hash, ids, media types (ledger.packager)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from ledger.core.manifest import Manifest
+from ledger.errors import ValidationError
+from ledger.packager import (
+    CHUNK_SIZE,
+    MAX_ID_LENGTH,
+    asset_ids,
+    hash_files,
+    list_files,
+    media_type,
+    package_dir,
+    parse_payee,
+    slugify,
+)
+
+
+def _tree(root: Path, files: dict[str, bytes]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return root
+
+
+def test_walk_is_sorted_and_skips_hidden_links_and_excluded(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path / "pkg",
+        {
+            "b.jpg": b"b",
+            "a/z.png": b"z",
+            "a/b.txt": b"t",
+            "A.jpg": b"A",
+            ".secret": b"s",
+            ".git/config": b"c",
+            "sub/.hidden/x.jpg": b"x",
+            "manifest.json": b"{}",
+        },
+    )
+    (root / "link.jpg").symlink_to(root / "b.jpg")
+    names = [relative for relative, _ in list_files(root, [root / "manifest.json"])]
+    assert names == ["A.jpg", "a/b.txt", "a/z.png", "b.jpg"]
+
+
+def test_hashes_stream_large_files_and_report_progress(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    content = os.urandom(3 * CHUNK_SIZE + 17)
+    big.write_bytes(content)
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    seen: list[tuple[int, int]] = []
+    digests = hash_files([big, empty], lambda done, total: seen.append((done, total)))
+    assert digests == [
+        "sha256:" + hashlib.sha256(content).hexdigest(),
+        "sha256:" + hashlib.sha256(b"").hexdigest(),
+    ]
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1] == (len(content), len(content))
+    assert len(seen) == 4
+
+
+@pytest.mark.parametrize(
+    ("path", "slug"),
+    [
+        ("Photos/IMG 01.JPG", "photos-img-01.jpg"),
+        ("café/Ünïcode.png", "cafe-unicode.png"),
+        ("__init__.py", "init__.py"),
+        ("a//b", "a-b"),
+    ],
+)
+def test_slugify(path: str, slug: str) -> None:
+    assert slugify(path) == slug
+
+
+def test_slugify_edge_cases() -> None:
+    assert slugify("日本.").startswith("file-")
+    long = slugify("x" * 300)
+    assert len(long) == MAX_ID_LENGTH and long != slugify("x" * 301)
+
+
+def test_asset_ids_are_unique_and_valid() -> None:
+    paths = ["A.jpg", "a.jpg", "a-jpg", "a.JPG", "x" * 200, "x" * 200 + "/y"]
+    ids = asset_ids(paths)
+    assert ids[:4] == ["asset:a.jpg", "asset:a.jpg-2", "asset:a-jpg", "asset:a.jpg-3"]
+    assert len(set(ids)) == len(ids)
+    assert all(len(asset_id) <= len("asset:") + MAX_ID_LENGTH for asset_id in ids)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a.jpg", "image/jpeg"),
+        ("A.JPG", "image/jpeg"),
+        ("clip.mp4", "video/mp4"),
+        ("notes.txt", "text/plain"),
+        ("data.tar.gz", "application/gzip"),
+        ("README", "application/octet-stream"),
+        ("x.unknownext", "application/octet-stream"),
+    ],
+)
+def test_media_type(name: str, expected: str) -> None:
+    assert media_type(name) == expected
+
+
+def test_parse_payee() -> None:
+    payee = parse_payee("0x8ba1f109551bD432803012645Ac136ddd64DBA72:7000:creator")
+    assert payee == {
+        "account": "0x8ba1f109551bD432803012645Ac136ddd64DBA72",
+        "shareBps": 7000,
+        "role": "creator",
+    }
+    for bad in ("0xabc:70", "0xabc:x:creator", "0xabc:10:owner"):
+        with pytest.raises(ValidationError):
+            parse_payee(bad)
+
+
+def test_package_dir_builds_a_valid_draft(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"a.jpg": b"a", "sub/b c.png": b"b"})
+    obj = package_dir(
+        root,
+        "creator:alice",
+        ["cc-by-4.0"],
+        wallet="stripe:acct_1",
+        price_model={"type": "per-unit", "rate": 0.01, "currency": "USD"},
+        payees=[parse_payee("0x8ba1f109551bD432803012645Ac136ddd64DBA72:10000:creator")],
+        privacy={"faces": True},
+        tags=["outdoor"],
+        url_base="https://cdn.example.com/pkg/",
+        created_at="2026-01-01T00:00:00Z",
+    )
+    manifest = Manifest.from_obj(obj, allow_unsigned=True)
+    assert [asset.id for asset in manifest.assets] == ["asset:a.jpg", "asset:sub-b-c.png"]
+    assert manifest.assets[1].url == "https://cdn.example.com/pkg/sub/b%20c.png"
+    assert manifest.assets[0].hash == "sha256:" + hashlib.sha256(b"a").hexdigest()
+    assert obj["assets"][0]["priceModel"] is not obj["assets"][1]["priceModel"]
+    assert package_dir(root, "creator:alice", ["cc-by-4.0"], wallet="stripe:acct_1") == (
+        package_dir(root, "creator:alice", ["cc-by-4.0"], wallet="stripe:acct_1")
+    )
+
+
+def test_package_dir_rejects_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="no files"):
+        package_dir(tmp_path, "creator:alice", ["cc-by-4.0"], wallet="stripe:acct_1")
+    with pytest.raises(ValidationError, match="not a folder"):
+        package_dir(tmp_path / "missing", "creator:alice", ["cc-by-4.0"], wallet="stripe:a")
+    _tree(tmp_path, {"a.jpg": b"a"})
+    with pytest.raises(ValidationError) as caught:
+        package_dir(tmp_path, "creator:alice", ["bad license"], wallet="stripe:acct_1")
+    assert caught.value.field == "assets[0].licenses[0]"
+
+
+def test_ten_thousand_files(tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    for folder in range(10):
+        directory = root / f"d{folder}"
+        directory.mkdir(parents=True)
+        for index in range(1000):
+            (directory / f"f{index:04}.txt").write_bytes(b"%d" % index)
+    obj = package_dir(root, "creator:alice", ["cc-by-4.0"], wallet="stripe:acct_1")
+    assert len(obj["assets"]) == 10_000
+    assert obj["assets"][0]["id"] == "asset:d0-f0000.txt"
