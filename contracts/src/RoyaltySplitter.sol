@@ -486,11 +486,13 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         uint256 index
     ) private view returns (Version storage v, uint256 amount) {
         v = _versions[item.assetKey][item.version];
-        if (v.payeeCount == 0) revert RoyaltySplitterUnknownVersion(index, item.assetKey, item.version);
-        if (v.superseded) revert RoyaltySplitterVersionSuperseded(index, item.assetKey, item.version);
-        if (v.token != token) revert RoyaltySplitterTokenMismatch(index, v.token);
-        uint256 price = v.pricePerUnit;
+        // All reads before the first branch, so the optimizer loads each slot once.
+        (address versionToken, uint256 price) = (v.token, v.pricePerUnit);
+        (uint256 payeeCount, bool superseded) = (v.payeeCount, v.superseded);
         uint256 maxPrice = maxPrices[item.assetKey];
+        if (payeeCount == 0) revert RoyaltySplitterUnknownVersion(index, item.assetKey, item.version);
+        if (superseded) revert RoyaltySplitterVersionSuperseded(index, item.assetKey, item.version);
+        if (versionToken != token) revert RoyaltySplitterTokenMismatch(index, versionToken);
         if (price > maxPrice) revert RoyaltySplitterPriceAboveCap(index, price, maxPrice);
         if (item.units == 0) revert RoyaltySplitterZeroUnits(index);
         amount = item.units * price;

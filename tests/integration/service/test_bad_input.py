@@ -16,9 +16,12 @@ pytestmark = pytest.mark.chain
 
 
 async def _post(url: str, path: str, body: bytes) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session, session.post(
-        url + path, data=io.BytesIO(body), headers={"Content-Type": "application/json"}
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            url + path, data=io.BytesIO(body), headers={"Content-Type": "application/json"}
+        ) as response,
+    ):
         return response.status, await response.json(content_type=None)
 
 
@@ -39,8 +42,9 @@ async def test_malformed_and_invalid_manifests_are_refused(svc: Running) -> None
         "wrong-type": (json.dumps({**good, "assets": "x"}).encode(), 422, "invalid"),
         "unknown-field": (json.dumps({**good, "extra": 1}).encode(), 422, "invalid"),
         "tampered": (
-            json.dumps({**good, "creator": {**good["creator"], "wallet": "0x" + "22" * 20}})
-            .encode(),
+            json.dumps(
+                {**good, "creator": {**good["creator"], "wallet": "0x" + "22" * 20}}
+            ).encode(),
             422,
             "bad_signature",
         ),

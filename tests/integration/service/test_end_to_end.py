@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.registry import AnchorRegistry
+from ledger.chain.verify import verify_anchor_on_chain
 from ledger.core.proof import ProofBundle, verify_bundle
 from ledger.core.receipt import Receipt
+from ledger.errors import ProofError
 from tests.integration.service.conftest import (
     Running,
     manifest,
@@ -41,6 +44,28 @@ async def test_manifest_is_anchored_and_proof_verifies_on_chain(svc: Running) ->
         bundle.manifest_digest, list(bundle.proof), bundle.root
     )
     assert included and timestamp == bundle.anchor.block_timestamp
+    await verify_anchor_on_chain(svc.service.w3, bundle, load_artifact("AnchorRegistry"))
+
+
+async def test_chain_check_rejects_a_bundle_whose_anchor_lies(svc: Running) -> None:
+    key = p256()
+    await register(svc.client, "creator:liar", key)
+    _, body = await svc.client.submit(manifest("creator:liar", key, 3))
+    bundle = ProofBundle.from_json(
+        json.dumps(await wait_for_proof(svc.client, body["manifest_digest"]))
+    )
+    assert bundle.anchor is not None
+    artifact = load_artifact("AnchorRegistry")
+    lies = {
+        "anchor.chainId": replace(bundle.anchor, chain_id=1),
+        "anchor": replace(bundle.anchor, block_number=bundle.anchor.block_number + 1),
+        "anchor.blockTimestamp": replace(bundle.anchor, block_timestamp=1),
+        "anchor.txHash": replace(bundle.anchor, tx_hash=b"\x01" * 32),
+    }
+    for field, anchor in lies.items():
+        with pytest.raises(ProofError) as caught:
+            await verify_anchor_on_chain(svc.service.w3, replace(bundle, anchor=anchor), artifact)
+        assert caught.value.field == field
 
 
 async def test_same_manifest_twice_is_one_leaf(svc: Running) -> None:

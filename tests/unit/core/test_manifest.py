@@ -7,6 +7,8 @@ import contextlib
 import copy
 import hashlib
 import json
+import math
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.core.canonical import canonicalize, parse_strict
-from ledger.core.manifest import Asset, License, Manifest
+from ledger.core.manifest import PRICE_TYPES, PRICE_UNITS, Asset, License, Manifest
 from ledger.core.signing import verify_manifest
 from ledger.errors import CanonicalJSONError, LedgerError, SignatureError, ValidationError
 
@@ -396,3 +398,92 @@ def test_asset_from_obj_standalone() -> None:
     with pytest.raises(ValidationError) as caught:
         Asset.from_obj({"id": "asset:x"}, "assets[9]")
     assert caught.value.field == "assets[9].type"
+
+
+# -- docs/manifest.schema.json agrees with the code --------------------------------------
+
+SCHEMA = json.loads((Path(__file__).parents[3] / "docs" / "manifest.schema.json").read_text())
+# Cases the schema alone cannot catch (cross-field rules, checksums, calendars, crypto).
+BEYOND_SCHEMA = {
+    "duplicate-asset-id",
+    "payee-shares-not-10000",
+    "duplicate-payee-account",
+    "payee-bad-checksum",
+    "impossible-capture-date",
+    "eth-key-not-checksummed",
+}
+
+
+def _schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:
+    """A small JSON Schema 2020-12 checker for the keywords our schema uses."""
+    if "$ref" in schema:
+        return _schema_errors(value, SCHEMA["$defs"][schema["$ref"].split("/")[-1]])
+    errors: list[str] = []
+    kind = schema.get("type")
+    types = {"object": dict, "array": list, "string": str, "boolean": bool}
+    if kind == "integer" and (type(value) is not int):
+        return ["not an integer"]
+    if kind == "number" and type(value) not in (int, float):
+        return ["not a number"]
+    if kind in types and not isinstance(value, types[kind]):
+        return [f"not {kind}"]
+    if "const" in schema and (value != schema["const"] or type(value) is not type(schema["const"])):
+        errors.append("const")
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append("enum")
+    if isinstance(value, str):
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            errors.append("pattern")
+        if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", 10**9):
+            errors.append("length")
+    low, high = schema.get("minimum", -math.inf), schema.get("maximum", math.inf)
+    if type(value) in (int, float) and not low <= value <= high:
+        errors.append("range")
+    if isinstance(value, list):
+        if not schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", 10**9):
+            errors.append("items count")
+        if schema.get("uniqueItems") and len({json.dumps(v) for v in value}) != len(value):
+            errors.append("unique")
+        for item in value:
+            errors += _schema_errors(item, schema.get("items", {}))
+    if isinstance(value, dict):
+        errors += [f"missing {name}" for name in schema.get("required", []) if name not in value]
+        properties = schema.get("properties", {})
+        if schema.get("additionalProperties") is False:
+            errors += [f"extra {name}" for name in value if name not in properties]
+        for name, item in value.items():
+            if name in properties:
+                errors += _schema_errors(item, properties[name])
+    if "anyOf" in schema and all(_schema_errors(value, option) for option in schema["anyOf"]):
+        errors.append("anyOf")
+    if "not" in schema and not _schema_errors(value, schema["not"]):
+        errors.append("not")
+    return errors
+
+
+def test_schema_members_match_the_code() -> None:
+    assert set(SCHEMA["properties"]) == Manifest._MEMBERS
+    assert set(SCHEMA["$defs"]["asset"]["properties"]) == Asset._MEMBERS
+    assert set(SCHEMA["$defs"]["asset"]["required"]) == set(Asset._REQUIRED)
+    price = SCHEMA["$defs"]["priceModel"]["properties"]
+    assert tuple(price["type"]["enum"]) == PRICE_TYPES
+    assert tuple(price["unit"]["enum"]) == PRICE_UNITS
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case["name"])
+def test_schema_agrees_with_vectors(case: dict[str, Any]) -> None:
+    try:
+        obj = parse_strict(_data(case))
+    except CanonicalJSONError:
+        return
+    errors = _schema_errors(obj, SCHEMA)
+    if case.get("error", {}).get("type") == "ValidationError" and case["name"] not in BEYOND_SCHEMA:
+        assert errors, "the schema accepts what the code rejects"
+    elif "error" not in case or case["error"]["type"] == "SignatureError":
+        assert errors == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(manifests())
+def test_schema_accepts_generated_manifests(obj: dict[str, Any]) -> None:
+    assert _schema_errors(obj, SCHEMA) == []
