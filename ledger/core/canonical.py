@@ -35,8 +35,9 @@ _INF = math.inf
 _RAW_SURROGATE = re.compile("[\ud800-\udfff]")
 # May match an escaped backslash followed by "u"; a false alarm only costs a walk.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]', re.DOTALL)
 _BRACKET_DELTA = {"[": 1, "{": 1, "]": -1, "}": -1}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -53,6 +54,13 @@ def parse_strict(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     Integers within ±2**53 come back as ``int``; other numbers as ``float``.
     """
     text = _decode(data)
+    # Depth is checked before the C scanner runs: its recursion is bounded by
+    # the interpreter's recursion limit, which a host (or hypothesis) may raise
+    # far enough for deep input to overflow the C stack.
+    if _too_deep(text, max_depth):
+        raise CanonicalJSONError(
+            f"nesting is deeper than {max_depth} levels", field=_deep_path(text, max_depth)
+        )
     try:
         value = _STRICT.decode(text)
     except json.JSONDecodeError as exc:
@@ -60,9 +68,9 @@ def parse_strict(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     except RecursionError:
         raise CanonicalJSONError(f"nesting is deeper than {max_depth} levels") from None
     except _Rejected:
-        raise _locate(text, max_depth) from None
-    if _SURROGATE_ESCAPE.search(text) or _too_deep(text, max_depth):
-        _raise_problem(value, max_depth)
+        raise _locate(text) from None
+    if _SURROGATE_ESCAPE.search(text):
+        _raise_problem(value)
     return value
 
 
@@ -78,7 +86,7 @@ def canonicalize(value: Any) -> bytes:
         _encode(value, out)
         return "".join(out).encode("utf-8")
     except UnicodeEncodeError:
-        _raise_problem(value, None)
+        _raise_problem(value)
         raise CanonicalJSONError("string contains a lone UTF-16 surrogate") from None
     except RecursionError:
         raise CanonicalJSONError("value is nested too deeply to encode") from None
@@ -231,21 +239,19 @@ _LOCATING = json.JSONDecoder(
 )
 
 
-def _locate(text: str, max_depth: int) -> CanonicalJSONError:
+def _locate(text: str) -> CanonicalJSONError:
     try:
         value = _LOCATING.decode(text)
     except json.JSONDecodeError as exc:
         return CanonicalJSONError(_syntax_message(exc, text))
-    except RecursionError:
-        return CanonicalJSONError(f"nesting is deeper than {max_depth} levels")
-    problem = next(_problems(value, (), max_depth), None)
+    problem = next(_problems(value, ()), None)
     if problem is None:  # the hooks and the walk disagree: still refuse the input
         return CanonicalJSONError("input is not canonicalisable JSON")
     return _error(*problem)
 
 
-def _raise_problem(value: Any, max_depth: int | None) -> None:
-    problem = next(_problems(value, (), max_depth), None)
+def _raise_problem(value: Any) -> None:
+    problem = next(_problems(value, ()), None)
     if problem is not None:
         raise _error(*problem)
 
@@ -255,32 +261,62 @@ def _error(message: str, path: tuple[str | int, ...]) -> CanonicalJSONError:
 
 
 def _problems(
-    value: Any, path: tuple[str | int, ...], max_depth: int | None
+    value: Any, path: tuple[str | int, ...]
 ) -> Iterator[tuple[str, tuple[str | int, ...]]]:
-    """Every problem in ``value`` in document order, with its path."""
+    """Every problem marked or found in ``value``, in document order, with its path."""
     if isinstance(value, _Bad):
         yield value.message, path
     elif isinstance(value, str):
         if _RAW_SURROGATE.search(value):
             yield "string contains a lone UTF-16 surrogate", path
     elif isinstance(value, dict | list | tuple):
-        if max_depth is not None and len(path) >= max_depth:
-            yield f"nesting is deeper than {max_depth} levels", path
-            return
         if isinstance(value, _DuplicateObject):
             yield f'duplicate member name "{value.duplicate}"', (*path, value.duplicate)
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
             if isinstance(key, str) and _RAW_SURROGATE.search(key):
                 yield "member name contains a lone UTF-16 surrogate", (*path, key)
-            yield from _problems(item, (*path, key), max_depth)
+            yield from _problems(item, (*path, key))
 
 
 def _too_deep(text: str, max_depth: int) -> bool:
+    """Whether brackets outside strings nest deeper than ``max_depth``.
+
+    Strings are matched as the JSON scanner reads them, so up to the first
+    syntax error this depth is the depth the scanner would recurse to.
+    """
     if text.count("[") + text.count("{") <= max_depth:
         return False
     skeleton = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
     return max(accumulate(map(_BRACKET_DELTA.__getitem__, skeleton)), default=0) > max_depth
+
+
+def _deep_path(text: str, max_depth: int) -> str | None:
+    """The path of the first container nested deeper than ``max_depth``, found without recursion."""
+    frames: list[list[Any]] = []  # per open container: [is_object, current key or index]
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            if len(frames) >= max_depth:
+                return json_path(tuple(frame[1] for frame in frames)) or None
+            frames.append([token == "{", None if token == "{" else 0])
+        elif token in ("]", "}"):
+            if frames:
+                frames.pop()
+        elif token == ",":
+            if frames:
+                frames[-1][1] = None if frames[-1][0] else frames[-1][1] + 1
+        elif token != ":" and frames and frames[-1][0] and frames[-1][1] is None:
+            frames[-1][1] = _member_name(token)
+    return None
+
+
+def _member_name(token: str) -> str:
+    try:
+        name = json.loads(token)
+    except ValueError:
+        return token
+    return name if isinstance(name, str) else token
 
 
 def json_path(path: tuple[str | int, ...]) -> str:
@@ -330,10 +366,12 @@ def _encode(value: Any, out: list[str]) -> None:
 
 def _encode_object(obj: dict[Any, Any], out: list[str]) -> None:
     keys = list(obj)
-    for key in keys:
-        if type(key) is not str:
-            raise CanonicalJSONError(f"object member names must be strings, not {key!r}")
-    if all(key.isascii() for key in keys):
+    try:
+        names = "".join(keys)
+    except TypeError:
+        raise CanonicalJSONError("object member names must be strings") from None
+    # Code-point order equals UTF-16 order unless a name has characters beyond the BMP.
+    if names.isascii() or max(names) <= "\uffff":
         keys.sort()
     else:
         keys.sort(key=_utf16_units)

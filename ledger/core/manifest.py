@@ -74,14 +74,14 @@ _MAX_LICENSES = 64
 _MAX_UINT256 = 2**256 - 1
 _DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
-Name = str | int | None
+_Name = str | int | None
 """A member name, an array index, or None for the object at ``where`` itself."""
 
 
 # -- checkers -----------------------------------------------------------------
 
 
-def _path(where: str, name: Name) -> str:
+def _path(where: str, name: _Name) -> str:
     if name is None:
         return where
     if isinstance(name, int):
@@ -89,7 +89,7 @@ def _path(where: str, name: Name) -> str:
     return f"{where}.{name}" if where else name
 
 
-def _fail(where: str, name: Name, message: str) -> NoReturn:
+def _fail(where: str, name: _Name, message: str) -> NoReturn:
     raise ValidationError(message, field=_path(where, name) or None)
 
 
@@ -107,7 +107,7 @@ def _object(
     return value
 
 
-def _text(value: Any, where: str, name: Name, max_length: int = _MAX_NAME) -> str:
+def _text(value: Any, where: str, name: _Name, max_length: int = _MAX_NAME) -> str:
     if not isinstance(value, str):
         _fail(where, name, "must be a string")
     if not value or len(value) > max_length:
@@ -115,25 +115,26 @@ def _text(value: Any, where: str, name: Name, max_length: int = _MAX_NAME) -> st
     return value
 
 
-def _match(value: Any, where: str, name: Name, pattern: re.Pattern[str], expected: str) -> str:
+def _match(value: Any, where: str, name: _Name, pattern: re.Pattern[str], expected: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         _fail(where, name, f"must be {expected}")
     return value
 
 
-def _choice(value: Any, where: str, name: Name, choices: tuple[str, ...]) -> str:
+def _choice(value: Any, where: str, name: _Name, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
-        _fail(where, name, f"must be one of {', '.join(choices)}")
+        wanted = f'"{choices[0]}"' if len(choices) == 1 else f"one of {', '.join(choices)}"
+        _fail(where, name, f"must be {wanted}")
     return value
 
 
-def _url(value: Any, where: str, name: Name) -> str:
+def _url(value: Any, where: str, name: _Name) -> str:
     if not isinstance(value, str) or len(value) > _MAX_URL or not _URL.fullmatch(value):
         _fail(where, name, f"must be an https:// or r2:// URL of at most {_MAX_URL} characters")
     return value
 
 
-def _timestamp(value: Any, where: str, name: Name) -> str:
+def _timestamp(value: Any, where: str, name: _Name) -> str:
     if not isinstance(value, str) or not (match := _TIMESTAMP.fullmatch(value)):
         _fail(where, name, "must be an RFC 3339 UTC time YYYY-MM-DDTHH:MM:SSZ")
     month, day = int(match[1]), int(match[2])
@@ -146,7 +147,7 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def _number(value: Any, where: str, name: Name) -> int | float:
+def _number(value: Any, where: str, name: _Name) -> int | float:
     """A finite number >= 0; bool is not a number."""
     if type(value) is float:
         if not math.isfinite(value):
@@ -159,13 +160,13 @@ def _number(value: Any, where: str, name: Name) -> int | float:
     return number
 
 
-def _flag(value: Any, where: str, name: Name) -> bool:
+def _flag(value: Any, where: str, name: _Name) -> bool:
     if not isinstance(value, bool):
         _fail(where, name, "must be true or false")
     return value
 
 
-def _array(value: Any, where: str, name: Name, min_items: int, max_items: int) -> list[Any]:
+def _array(value: Any, where: str, name: _Name, min_items: int, max_items: int) -> list[Any]:
     if not isinstance(value, list):
         _fail(where, name, "must be a JSON array")
     if not min_items <= len(value) <= max_items:
@@ -173,7 +174,7 @@ def _array(value: Any, where: str, name: Name, min_items: int, max_items: int) -
     return value
 
 
-def _address(value: Any, where: str, name: Name) -> str:
+def _address(value: Any, where: str, name: _Name) -> str:
     """An EVM address: all lowercase, or mixed case with a valid EIP-55 checksum."""
     text = _match(value, where, name, _ADDRESS, "an address: 0x and 40 hex digits")
     digits = text[2:]
@@ -182,7 +183,7 @@ def _address(value: Any, where: str, name: Name) -> str:
     return text
 
 
-def _account_ref(value: Any, where: str, name: Name) -> str:
+def _account_ref(value: Any, where: str, name: _Name) -> str:
     """A payout target: an EVM address, or ``provider:account`` such as ``stripe:acct_1``."""
     if isinstance(value, str) and value.startswith("0x"):
         return _address(value, where, name)
@@ -191,13 +192,13 @@ def _account_ref(value: Any, where: str, name: Name) -> str:
     )
 
 
-def _license_id(value: Any, where: str, name: Name) -> str:
+def _license_id(value: Any, where: str, name: _Name) -> str:
     return _match(
         value, where, name, _LICENSE_ID, "a license id like cc-by-4.0 (letters, digits, ._:+-)"
     )
 
 
-def _copy_json(value: Any, where: str, name: Name) -> Any:
+def _copy_json(value: Any, where: str, name: _Name) -> Any:
     """A deep copy of a JSON value, refusing anything JSON cannot hold."""
     kind = type(value)
     if kind is dict:
@@ -214,7 +215,7 @@ def _copy_json(value: Any, where: str, name: Name) -> Any:
     _fail(where, name, f"{kind.__name__} is not a JSON value")
 
 
-def _extensions(value: Any, where: str, name: Name) -> dict[str, Any]:
+def _extensions(value: Any, where: str, name: _Name) -> dict[str, Any]:
     if not isinstance(value, dict):
         _fail(where, name, "must be a JSON object")
     copy: dict[str, Any] = _copy_json(value, where, name)
@@ -307,14 +308,14 @@ class PriceModel:
         return obj
 
 
-def _amount(value: Any, where: str, name: Name) -> str:
+def _amount(value: Any, where: str, name: _Name) -> str:
     text = _match(value, where, name, _AMOUNT, "a decimal integer string (base units)")
     if int(text) > _MAX_UINT256:
         _fail(where, name, "must fit in uint256")
     return text
 
 
-def _token(value: Any, where: str, name: Name) -> str:
+def _token(value: Any, where: str, name: _Name) -> str:
     if value == "ETH":
         return "ETH"
     if not isinstance(value, str) or not value.startswith("0x"):
@@ -599,7 +600,7 @@ class Creator:
         return obj
 
 
-def check_signing_key(value: Any, where: str = "", name: Name = "signingKey") -> str:
+def check_signing_key(value: Any, where: str = "", name: _Name = "signingKey") -> str:
     """Check the syntax of a ``signingKey`` (``p256:…`` or ``eth:0x…``) and return it.
 
     Whether a P-256 key is a point on the curve is checked when it is used.
@@ -618,7 +619,7 @@ def check_signing_key(value: Any, where: str = "", name: Name = "signingKey") ->
     )
 
 
-def check_signature(value: Any, where: str = "", name: Name = "signature") -> str:
+def check_signature(value: Any, where: str = "", name: _Name = "signature") -> str:
     """Check the syntax of a signature (``p256ecdsa:…`` or ``eip712:0x…``) and return it.
 
     Whether it verifies, and is strict DER with low s, is checked by signing.

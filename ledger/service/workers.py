@@ -102,6 +102,8 @@ class Anchorer:
         self._metrics = metrics
         self._clock = clock
         self._prefix = key_prefix
+        # False until batches were checked against the sender's journal (see `_reconcile`).
+        self._reconciled = False
 
     @property
     def delay(self) -> float:
@@ -110,6 +112,9 @@ class Anchorer:
 
     async def step(self) -> None:
         """Submit every sealed batch, then apply what the chain did since last time."""
+        if not self._reconciled:
+            await self._reconcile()
+            self._reconciled = True
         for batch in await self._store.batches_in([BatchStatus.SEALED]):
             try:
                 await self._submit(batch)
@@ -118,8 +123,63 @@ class Anchorer:
                 # but still follow what is in flight below.
                 log.warning("could not submit the anchor of batch %d: %s", batch.number, exc)
                 break
-        for event in await self._sender.poll():
-            await self._apply(event)
+        events = await self._sender.poll()
+        try:
+            for event in events:
+                await self._apply(event)
+        except BaseException:
+            # The sender reports each event once: the unapplied ones are only in its
+            # journal now.
+            self._reconciled = False
+            raise
+
+    async def _reconcile(self) -> None:
+        """Bring batches in line with the sender's journal.
+
+        The sender journals a transaction's new state before it reports the event,
+        and reports it once: a crash (or a failure in `_apply`) in between would
+        leave a batch submitted for ever although its anchor confirmed or failed,
+        or confirmed with an anchor that a reorg removed.
+        """
+        await self._sender.start()
+        numbers = {batch.number for batch in await self._store.batches_in([BatchStatus.SUBMITTED])}
+        for tx in self._sender.open_transactions():
+            number = self._batch_number(tx.key)
+            if number is not None:
+                numbers.add(number)
+        for number in sorted(numbers):
+            batch = await self._store.batch(number)
+            latest = await self._latest_tx(number)
+            if batch is not None and latest is not None:
+                await self._settle(batch, latest)
+
+    async def _latest_tx(self, number: int) -> SentTx | None:
+        """The transaction of the batch's newest purpose key, or None."""
+        latest: SentTx | None = None
+        attempt = 1
+        while (tx := await self._sender.get(f"{self._prefix}{number}#{attempt}")) is not None:
+            latest, attempt = tx, attempt + 1
+        return latest
+
+    async def _settle(self, batch: BatchRecord, tx: SentTx) -> None:
+        """Apply to ``batch`` the event that ``tx``'s journaled state implies."""
+        inclusion = tx.inclusion
+        confirmed = tx.status in (TxStatus.CONFIRMED, TxStatus.FINAL)
+        if confirmed and inclusion is not None and inclusion.succeeded:
+            anchor = batch.anchor
+            recorded = anchor is not None and (
+                "0x" + anchor.tx_hash.hex(), "0x" + anchor.block_hash.hex()
+            ) == (inclusion.tx_hash, inclusion.block_hash)
+            if batch.status is not BatchStatus.CONFIRMED or not recorded:
+                await self._confirmed(batch.number, tx)
+        elif tx.status in (TxStatus.PENDING, TxStatus.MINED):
+            if batch.status is BatchStatus.CONFIRMED:
+                self._metrics.reorgs.inc()
+                log.warning("anchor of batch %d left the canonical chain; following it",
+                            batch.number)
+                await self._store.mark_submitted(batch.number)
+        elif batch.status is BatchStatus.SUBMITTED:
+            await self._failed(batch.number, tx.status.value, "found in the journal")
 
     async def _submit(self, batch: BatchRecord) -> None:
         key = await self._live_key(batch.number)
@@ -154,7 +214,7 @@ class Anchorer:
             log.warning("anchor of batch %d left the canonical chain; following it", number)
             await self._store.mark_submitted(number)
         elif event.kind in (TxEventKind.FAILED, TxEventKind.DROPPED):
-            await self._failed(number, event)
+            await self._failed(number, event.kind.value, event.detail)
 
     async def _confirmed(self, number: int, tx: SentTx) -> None:
         inclusion = tx.inclusion
@@ -176,7 +236,7 @@ class Anchorer:
         self._metrics.anchor_latency.observe(max(0.0, now - batch.sealed_at / 1000))
         log.info("batch %d anchored in block %d", number, inclusion.block_number)
 
-    async def _failed(self, number: int, event: TxEvent) -> None:
+    async def _failed(self, number: int, what: str, detail: str | None) -> None:
         batch = await self._store.batch(number)
         if batch is None:
             return
@@ -185,7 +245,7 @@ class Anchorer:
             # Ours already landed through another of its transactions; the
             # confirmed event of that one records it.
             return
-        log.error("anchor of batch %d %s: %s; retrying", number, event.kind.value, event.detail)
+        log.error("anchor of batch %d %s: %s; retrying", number, what, detail)
         await self._store.mark_unanchored(number)
 
     def _batch_number(self, key: str) -> int | None:

@@ -9,6 +9,7 @@ import random
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,25 @@ def test_depth_limit_is_exact() -> None:
     with pytest.raises(CanonicalJSONError, match="deeper than 64"):
         parse_strict("[" * 100_000 + "]" * 100_000)
     assert parse_strict("[" * 3 + "]" * 3, max_depth=3) == [[[]]]
+
+
+def test_deep_input_never_reaches_the_c_scanner() -> None:
+    """With a raised recursion limit, deep input would overflow the C stack."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000_000)
+    try:
+        for text in ("[" * 500_000, '{"a":' * 300_000, "[" * 300_000 + "]" * 300_000):
+            with pytest.raises(CanonicalJSONError, match="deeper than 64"):
+                parse_strict(text)
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def test_too_deep_path_follows_keys_and_indexes() -> None:
+    text = '{"x": [1, "]", {"k,": 0, "b": [' + "[" * 70 + "]" * 70 + "]}]}"
+    with pytest.raises(CanonicalJSONError) as caught:
+        parse_strict(text)
+    assert caught.value.field == "x[2].b" + "[0]" * 61
 
 
 def test_brackets_inside_strings_do_not_count_as_depth() -> None:

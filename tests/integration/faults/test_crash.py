@@ -1,0 +1,155 @@
+"""`kill -9` of the service at random instants while clients submit: after the last
+restart every accepted manifest has a proof valid offline and on chain, none is
+lost, and no batch is anchored twice."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ledger.client import LedgerClient, ServiceError
+from ledger.core.manifest import Manifest
+from ledger.core.signing import SigningKey
+from tests.integration.faults.conftest import (
+    Chain,
+    check_anchored_once,
+    check_proofs,
+    db_rows,
+    new_creator,
+    proofs,
+)
+from tests.integration.faults.service_proc import ServiceProcess
+from tests.integration.service.conftest import manifest
+
+pytestmark = pytest.mark.chain
+
+SEED = 20240604
+CYCLES = 10
+#: Seconds the service runs before each kill (drawn uniformly).
+UPTIME = (0.1, 1.6)
+
+
+@dataclass
+class Ledger:
+    """What the clients know: accepted digests, and those whose POST got no answer."""
+
+    creator_id: str
+    key: SigningKey
+    next_n: int = 0
+    accepted: set[str] = field(default_factory=set)
+    unanswered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def new_manifests(self, count: int) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for _ in range(count):
+            doc = manifest(self.creator_id, self.key, self.next_n)
+            self.next_n += 1
+            out.append(("0x" + Manifest.from_obj(doc).digest().hex(), doc))
+        return out
+
+
+async def _submit(client: LedgerClient, book: Ledger, items: list[tuple[str, Any]]) -> None:
+    """POST ``items`` (one: the single endpoint; more: the batch endpoint)."""
+    try:
+        if len(items) == 1:
+            status, body = await client.submit(items[0][1])
+            assert status in (200, 202) and body["manifest_digest"] == items[0][0]
+            book.accepted.add(items[0][0])
+            book.unanswered.pop(items[0][0], None)
+            return
+        results = await client.submit_many([doc for _, doc in items])
+    except ServiceError as exc:
+        if exc.status is not None:
+            book.errors.append(str(exc))
+        # No answer: the service may or may not have stored them before it died.
+        book.unanswered.update(items)
+        await asyncio.sleep(0.05)
+        return
+    for (digest, _), result in zip(items, results, strict=True):
+        if result["http_status"] in (200, 202):
+            assert result["manifest_digest"] == digest
+            book.accepted.add(digest)
+            book.unanswered.pop(digest, None)
+        else:
+            book.errors.append(str(result))
+
+
+async def _client_loop(
+    url: str, book: Ledger, stop: asyncio.Event, size: Callable[[], int], pause: float
+) -> None:
+    async with LedgerClient(url, timeout=10.0) as client:
+        while not stop.is_set():
+            await _submit(client, book, book.new_manifests(size()))
+            await asyncio.sleep(pause)
+
+
+def _phase(service: ServiceProcess) -> str:
+    """What the dead service was in the middle of, judged from its database."""
+    ((pending,),) = db_rows(
+        service.data_dir, "SELECT count(*) FROM manifests WHERE batch_number IS NULL"
+    )
+    in_flight = db_rows(service.data_dir, "SELECT status FROM batches WHERE status != 'confirmed'")
+    if any(status == "submitted" for (status,) in in_flight):
+        return "anchoring"
+    if in_flight:
+        return "sealed"
+    return "batching" if pending else "idle"
+
+
+async def test_kill_9_at_random_points_loses_nothing_and_anchors_once(
+    chain: Chain, services: Callable[..., ServiceProcess]
+) -> None:
+    rng = random.Random(SEED)
+    service = services(chain)
+    await service.start()
+    async with LedgerClient(service.url, timeout=10.0) as client:
+        book = Ledger("creator:crash", await new_creator(client, "creator:crash"))
+    stop = asyncio.Event()
+    sizes = random.Random(SEED + 1)
+    clients = [
+        asyncio.create_task(_client_loop(service.url, book, stop, lambda: 1, 0.0)),
+        asyncio.create_task(_client_loop(service.url, book, stop, lambda: 1, 0.0)),
+        asyncio.create_task(
+            _client_loop(service.url, book, stop, lambda: sizes.randint(2, 40), 0.02)
+        ),
+    ]
+    phases: collections.Counter[str] = collections.Counter()
+    try:
+        for _ in range(CYCLES):
+            await asyncio.sleep(rng.uniform(*UPTIME))
+            service.kill()
+            phases[_phase(service)] += 1
+            await asyncio.sleep(rng.uniform(0.0, 0.3))
+            await service.start()
+        await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await asyncio.gather(*clients, return_exceptions=True)
+    for task in clients:
+        task.result()  # a failed assertion in a client fails the test
+
+    assert book.errors == []
+    unanswered = dict(book.unanswered)
+    async with LedgerClient(service.url, timeout=30.0) as client:
+        # Submitting again what got no answer: each is stored now (200 if the dead
+        # service had stored it, 202 if not), so every manifest sent is accepted.
+        for start in range(0, len(unanswered), 500):
+            await _submit(client, book, list(unanswered.items())[start : start + 500])
+        assert book.errors == [] and not book.unanswered
+        bundles = await proofs(client, book.accepted, timeout=90.0)
+    await check_proofs(chain, bundles.values())
+    assert service.stop() == 0
+    batches = await check_anchored_once(chain, service.data_dir)
+    stored = {"0x" + bytes(d).hex() for (d,) in db_rows(service.data_dir,
+                                                         "SELECT digest FROM manifests")}
+    # Every manifest made was sent and, in the end, accepted: no more, no fewer stored.
+    assert stored == book.accepted and len(stored) == book.next_n
+    print(f"{book.next_n} manifests, {len(unanswered)} unanswered at a kill, {batches} batches, "
+          f"{service.starts} starts; kills by phase {dict(phases)}")

@@ -1,0 +1,121 @@
+"""A crash between the sender journaling a transaction's new state and the anchorer
+applying the event it reported: the restarted service must still finish the batch.
+
+Deterministic companion of the `kill -9` test, which hits this window only by luck:
+here the "crash" is dropping the events one `Sender.poll` returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledger.chain.artifacts import load_artifact
+from ledger.chain.registry import AnchorRegistry
+from ledger.chain.sender import Sender
+from ledger.chain.txstate import SendPolicy, TxEventKind, TxStatus
+from ledger.core.merkle import MerkleTree
+from ledger.core.records import BatchRecord, BatchStatus, NewManifest
+from ledger.service.journal import DatabaseJournal
+from ledger.service.metrics import Metrics
+from ledger.service.workers import Anchorer, join_levels
+from ledger.storage.engine import create_schema, open_engine
+from ledger.storage.manifests import ManifestStore
+from ledger.storage.txdocs import TxDocStore
+from tests.integration.faults.conftest import ANCHORER_KEY, Chain
+
+pytestmark = pytest.mark.chain
+
+POLICY = SendPolicy(confirmations=1, reorg_window=8, poll_interval=0.02, max_backoff=0.2)
+
+
+@dataclass
+class Stores:
+    engine: AsyncEngine
+    manifests: ManifestStore
+    docs: TxDocStore
+
+
+@pytest.fixture
+async def stores(tmp_path: Path) -> AsyncIterator[Stores]:
+    engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}")
+    await create_schema(engine)
+    yield Stores(engine, ManifestStore(engine), TxDocStore(engine))
+    await engine.dispose()
+
+
+def _anchorer(chain: Chain, stores: Stores) -> tuple[Anchorer, Sender]:
+    """A fresh sender and anchorer over the same database: a restarted service."""
+    sender = Sender(chain.w3, Account.from_key(ANCHORER_KEY), DatabaseJournal(stores.docs),
+                    policy=POLICY)
+    registry = AnchorRegistry(chain.w3, chain.deployment.registry.address,
+                              load_artifact("AnchorRegistry"))
+    anchorer = Anchorer(stores.manifests, sender, registry, Metrics(), key_prefix="anchor:t:")
+    return anchorer, sender
+
+
+async def _sealed_batch(stores: Stores) -> BatchRecord:
+    await stores.manifests.add(
+        [NewManifest(bytes([i]) * 32, "creator:x", "p256:x", b"{}", i) for i in range(1, 4)]
+    )
+    pending = await stores.manifests.pending(10)
+    tree = MerkleTree([digest for _, digest in pending])
+    batch = await stores.manifests.seal([seq for seq, _ in pending], tree.root,
+                                        join_levels(tree), 0)
+    assert batch is not None
+    return batch
+
+
+async def test_confirmed_event_lost_in_a_crash_still_confirms_the_batch(
+    chain: Chain, stores: Stores
+) -> None:
+    sealed = await _sealed_batch(stores)
+    number = sealed.number
+    anchorer, sender = _anchorer(chain, stores)
+    await anchorer._submit(sealed)
+    # The sender journals "confirmed" and reports it once; the process dies before
+    # the anchorer records it.
+    events = []
+    while not any(e.kind is TxEventKind.CONFIRMED for e in events):
+        events += await sender.poll()
+    assert (await stores.manifests.batch(number)).status is BatchStatus.SUBMITTED  # type: ignore[union-attr]
+
+    restarted, _ = _anchorer(chain, stores)
+    for _ in range(5):
+        await restarted.step()
+    batch = await stores.manifests.batch(number)
+    assert batch is not None and batch.status is BatchStatus.CONFIRMED
+    assert batch.anchor is not None
+    assert "0x" + batch.anchor.tx_hash.hex() == events[-1].tx.inclusion.tx_hash  # type: ignore[union-attr]
+    assert (await chain.registry.anchored_at(batch.root)) is not None
+
+
+async def test_reorged_event_lost_in_a_crash_reopens_the_batch(
+    chain: Chain, stores: Stores
+) -> None:
+    number = (await _sealed_batch(stores)).number
+    anchorer, sender = _anchorer(chain, stores)
+    snapshot = await chain.rpc("evm_snapshot")
+    for _ in range(20):
+        await anchorer.step()
+    first = await stores.manifests.batch(number)
+    assert first is not None and first.status is BatchStatus.CONFIRMED
+    # The anchor leaves the chain; the sender journals it pending again and reports
+    # REORGED once; the process dies before the anchorer reopens the batch.
+    await chain.rpc("anvil_setAutomine", False)
+    await chain.rpc("evm_revert", snapshot)
+    await chain.rpc("anvil_mine", 3)
+    kinds = [e.kind for e in await sender.poll()]
+    assert TxEventKind.REORGED in kinds
+    tx = await sender.get(f"anchor:t:{number}#1")
+    assert tx is not None and tx.status is TxStatus.PENDING
+
+    restarted, _ = _anchorer(chain, stores)
+    await restarted.step()
+    batch = await stores.manifests.batch(number)
+    assert batch is not None and batch.status is BatchStatus.SUBMITTED
