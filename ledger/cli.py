@@ -284,21 +284,53 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def _add_verify(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("verify", help="check a proof bundle offline")
-    command.add_argument("bundle", help="proof bundle JSON file, or - for stdin")
+    command = commands.add_parser(
+        "verify", help="check a proof bundle (offline, or on chain too) or an intake receipt"
+    )
+    command.add_argument("document", help="proof bundle or receipt JSON file, or - for stdin")
+    command.add_argument(
+        "--rpc-url", help="also check the anchor on this chain node (bundles only)"
+    )
+    command.add_argument("--service-key", help="receipts: the service key they must name")
     command.set_defaults(handler=cmd_verify)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Parse a proof bundle and check that its Merkle proof reaches its root."""
-    try:
-        from ledger.core.proof import ProofBundle, verify_bundle
-    except ImportError:
-        raise LedgerError("proof bundles are not supported by this build") from None
-    bundle = ProofBundle.from_json(_read(args.bundle))
+    """Check a proof bundle's Merkle path (and its anchor with --rpc-url), or a receipt."""
+    from ledger.core.proof import ProofBundle, verify_bundle
+    from ledger.core.receipt import RECEIPT_VERSION, Receipt
+
+    data = _read(args.document)
+    document = parse_strict(data)
+    if isinstance(document, dict) and document.get("version") == RECEIPT_VERSION:
+        receipt = Receipt.from_obj(document)
+        receipt.verify(args.service_key)
+        print(
+            f"receipt ok: {receipt.service_key} accepted 0x{receipt.manifest_digest.hex()}"
+            f" and promised an anchor by {_utc(receipt.anchor_by)}"
+        )
+        return EXIT_OK
+    bundle = ProofBundle.from_json(data)
     verify_bundle(bundle)
-    print("proof ok")
+    if args.rpc_url is None:
+        print("proof ok (Merkle path; add --rpc-url to check the anchor on chain)")
+        return EXIT_OK
+    import asyncio
+
+    from ledger.chain.verify import check_bundle_on_chain
+
+    asyncio.run(check_bundle_on_chain(args.rpc_url, bundle))
+    anchor = bundle.anchor
+    assert anchor is not None
+    print(
+        f"proof ok: anchored in block {anchor.block_number} of chain {anchor.chain_id} "
+        f"at {_utc(anchor.block_timestamp * 1000)}"
+    )
     return EXIT_OK
+
+
+def _utc(millis: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(millis / 1000))
 
 
 # -- helpers ----------------------------------------------------------------------

@@ -13,11 +13,22 @@ from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.exceptions import TransactionNotFound
 
-from ledger.chain.artifacts import Artifact
+from ledger.chain.artifacts import Artifact, load_artifact
 from ledger.chain.registry import AnchorRegistry
-from ledger.chain.rpc import Web3Client
+from ledger.chain.rpc import TRANSIENT_ERRORS, Web3Client, connect
 from ledger.core.proof import Anchor, ProofBundle
-from ledger.errors import ProofError
+from ledger.errors import ChainError, ProofError
+
+
+async def check_bundle_on_chain(rpc_url: str, bundle: ProofBundle) -> None:
+    """`verify_anchor_on_chain` through a node at `rpc_url`; ChainError if unreachable."""
+    w3 = connect(rpc_url)
+    try:
+        await verify_anchor_on_chain(w3, bundle, load_artifact("AnchorRegistry"))
+    except TRANSIENT_ERRORS as exc:
+        raise ChainError(f"cannot reach the chain node at {rpc_url}: {exc}") from exc
+    finally:
+        await w3.provider.disconnect()
 
 
 async def verify_anchor_on_chain(w3: Web3Client, bundle: ProofBundle, artifact: Artifact) -> None:

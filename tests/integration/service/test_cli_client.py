@@ -1,0 +1,60 @@
+"""The CLI against a running service: verify bundles on chain, receipts, submit and proof."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.cli import main
+from tests.integration.service.conftest import Running, manifest, p256, register, wait_for_proof
+
+pytestmark = pytest.mark.chain
+
+
+async def run(*argv: str) -> int:
+    """`ledger ARGV` in a thread (it runs its own event loop)."""
+    return await asyncio.to_thread(main, list(argv))
+
+
+async def test_verify_bundle_on_chain_and_receipt(
+    svc: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = p256()
+    await register(svc.client, "creator:vera", key)
+    _, body = await svc.client.submit(manifest("creator:vera", key, 1))
+    bundle_path, receipt_path = tmp_path / "bundle.json", tmp_path / "receipt.json"
+    bundle_path.write_text(json.dumps(await wait_for_proof(svc.client, body["manifest_digest"])))
+    receipt_path.write_text(json.dumps(body["receipt"]))
+
+    assert await run("verify", str(bundle_path), "--rpc-url", svc.service.rpc_url) == 0
+    assert "anchored in block" in capsys.readouterr().out
+    assert await run("verify", str(receipt_path)) == 0
+    assert "receipt ok" in capsys.readouterr().out
+
+    lying = json.loads(bundle_path.read_text())
+    lying["anchor"]["blockNumber"] += 1
+    bundle_path.write_text(json.dumps(lying))
+    assert await run("verify", str(bundle_path), "--rpc-url", svc.service.rpc_url) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ledger: error:") and "Traceback" not in err
+
+
+async def test_submit_wait_and_proof(svc: Running, tmp_path: Path) -> None:
+    key = p256()
+    await register(svc.client, "creator:walt", key)
+    files = []
+    for n in range(3):
+        path = tmp_path / f"m{n}.json"
+        path.write_text(json.dumps(manifest("creator:walt", key, n)))
+        files.append(str(path))
+    assert await run("submit", *files, "--wait", "--url", svc.url) == 0
+    batches = await svc.client.batches()
+    assert sum(b["leaf_count"] for b in batches) == 3
+    again = await svc.client.submit(json.loads(Path(files[0]).read_text()))
+    digest = again[1]["manifest_digest"]
+    out = tmp_path / "bundle.json"
+    assert await run("proof", digest, "-o", str(out), "--url", svc.url) == 0
+    assert await run("verify", str(out)) == 0
