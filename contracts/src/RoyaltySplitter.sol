@@ -9,6 +9,7 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IRoyaltySplitter} from "./interfaces/IRoyaltySplitter.sol";
 
@@ -79,12 +80,22 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         mapping(address payee => PayeeState) payeeStates;
     }
 
+    // A limit the buyer lowers keeps `current` until `pendingFrom`, then becomes `pending`.
     struct Account {
         uint128 deposit;
         uint128 spent;
         uint128 spendingCap;
         uint128 pendingWithdrawal;
-        uint64 withdrawableAt;
+        uint128 pendingCap;
+        uint40 pendingCapFrom;
+        uint40 withdrawableAt;
+        uint40 cosigningFrom;
+    }
+
+    struct MaxPrice {
+        uint96 current;
+        uint96 pending;
+        uint40 pendingFrom;
     }
 
     uint64 private immutable _noticePeriod;
@@ -92,13 +103,13 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
     mapping(bytes32 assetKey => Split) private _splits;
     mapping(bytes32 assetKey => mapping(uint32 version => Version)) private _versions;
     mapping(address buyer => mapping(address token => Account)) private _accounts;
-    mapping(address buyer => mapping(address token => mapping(bytes32 assetKey => uint256))) private _maxPrices;
-    mapping(address buyer => bool) private _cosigning;
+    mapping(address buyer => mapping(address token => mapping(bytes32 assetKey => MaxPrice))) private _maxPrices;
     mapping(bytes32 settlementKey => bool) private _settled;
 
     /**
      * @param admin receives `DEFAULT_ADMIN_ROLE`; it grants `PAUSER_ROLE` and `METER_ROLE`.
-     * @param noticePeriod_ seconds a buyer waits between a withdrawal request and the withdrawal.
+     * @param noticePeriod_ seconds before a buyer's withdrawal, lower cap or co-signing opt-in
+     * takes effect, during which the meter can still settle usage already metered.
      */
     constructor(address admin, uint64 noticePeriod_) EIP712("RoyaltySplitter", "1") {
         if (admin == address(0)) revert RoyaltySplitterZeroAddress();
@@ -149,32 +160,52 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
     function setMaxPrices(address token, bytes32[] calldata assetKeys, uint256[] calldata maxPrices) external {
         uint256 count = assetKeys.length;
         if (count != maxPrices.length) revert RoyaltySplitterLengthMismatch(count, maxPrices.length);
-        mapping(bytes32 => uint256) storage prices = _maxPrices[msg.sender][token];
+        bool funded = _accounts[msg.sender][token].deposit != 0;
+        mapping(bytes32 => MaxPrice) storage limits = _maxPrices[msg.sender][token];
         for (uint256 i = 0; i < count; ++i) {
-            prices[assetKeys[i]] = maxPrices[i];
-            emit MaxPriceSet(msg.sender, token, assetKeys[i], maxPrices[i]);
+            MaxPrice storage limit = limits[assetKeys[i]];
+            // Prices are uint96: a higher maximum accepts any price.
+            uint256 target = Math.min(maxPrices[i], type(uint96).max);
+            uint256 inForce = _inForce(limit.current, limit.pending, limit.pendingFrom);
+            (uint256 current, uint256 pending, uint40 from) = _schedule(inForce, target, funded);
+            limit.current = SafeCast.toUint96(current);
+            limit.pending = SafeCast.toUint96(pending);
+            limit.pendingFrom = from;
+            emit MaxPriceSet(msg.sender, token, assetKeys[i], target, _effectiveAt(from));
         }
     }
 
     /// @inheritdoc IRoyaltySplitter
     function setSpendingCap(address token, uint256 spendingCap) external {
-        uint128 cap = _clamp128(spendingCap);
-        _accounts[msg.sender][token].spendingCap = cap;
-        emit SpendingCapSet(msg.sender, token, cap);
+        Account storage acct = _accounts[msg.sender][token];
+        uint256 target = Math.min(spendingCap, type(uint128).max);
+        uint256 inForce = _inForce(acct.spendingCap, acct.pendingCap, acct.pendingCapFrom);
+        (uint256 current, uint256 pending, uint40 from) = _schedule(inForce, target, acct.deposit != 0);
+        acct.spendingCap = SafeCast.toUint128(current);
+        acct.pendingCap = SafeCast.toUint128(pending);
+        acct.pendingCapFrom = from;
+        emit SpendingCapSet(msg.sender, token, target, _effectiveAt(from));
     }
 
     /// @inheritdoc IRoyaltySplitter
-    function setCosigning(bool required) external {
-        _cosigning[msg.sender] = required;
-        emit CosigningSet(msg.sender, required);
+    function setCosigning(address token, bool required) external {
+        Account storage acct = _accounts[msg.sender][token];
+        uint40 from = 0;
+        if (required) {
+            // An earlier opt-in keeps its date; a new one waits unless there is nothing to charge.
+            from = acct.cosigningFrom;
+            if (from == 0) from = acct.deposit == 0 ? SafeCast.toUint40(block.timestamp) : _noticeEnd();
+        }
+        acct.cosigningFrom = from;
+        emit CosigningSet(msg.sender, token, required, _effectiveAt(from));
     }
 
     /// @inheritdoc IRoyaltySplitter
     function requestWithdrawal(address token, uint256 amount) external {
         Account storage acct = _accounts[msg.sender][token];
-        uint128 pending = _clamp128(amount);
-        uint64 withdrawableAt = pending == 0 ? 0 : uint64(block.timestamp) + _noticePeriod;
-        acct.pendingWithdrawal = pending;
+        uint256 pending = Math.min(amount, type(uint128).max);
+        uint40 withdrawableAt = pending == 0 ? 0 : _noticeEnd();
+        acct.pendingWithdrawal = SafeCast.toUint128(pending);
         acct.withdrawableAt = withdrawableAt;
         emit WithdrawalRequested(msg.sender, token, pending, withdrawableAt);
     }
@@ -183,11 +214,9 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
     function withdrawDeposit(address token, address to) external nonReentrant returns (uint256 amount) {
         if (to == address(0)) revert RoyaltySplitterZeroAddress();
         Account storage acct = _accounts[msg.sender][token];
-        uint64 withdrawableAt = acct.withdrawableAt;
+        uint40 withdrawableAt = acct.withdrawableAt;
         if (withdrawableAt == 0) revert RoyaltySplitterNoWithdrawalRequested();
-        // Notice periods run for days; the seconds a validator can shift a timestamp do not matter.
-        // forge-lint: disable-next-line(block-timestamp)
-        if (block.timestamp < withdrawableAt) revert RoyaltySplitterNoticePending(withdrawableAt);
+        if (!_reached(withdrawableAt)) revert RoyaltySplitterNoticePending(withdrawableAt);
         uint128 available = acct.deposit;
         uint128 paid = acct.pendingWithdrawal < available ? acct.pendingWithdrawal : available;
         unchecked {
@@ -210,7 +239,7 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         whenNotPaused
         returns (uint256 total)
     {
-        if (_cosigning[buyer]) revert RoyaltySplitterCosignatureRequired(buyer);
+        if (_reached(_accounts[buyer][token].cosigningFrom)) revert RoyaltySplitterCosignatureRequired(buyer);
         total = _settle(buyer, token, usageRoot, items);
     }
 
@@ -328,25 +357,40 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
     }
 
     /// @inheritdoc IRoyaltySplitter
-    function account(address buyer, address token) external view returns (BuyerAccount memory) {
+    function account(address buyer, address token) external view returns (BuyerAccount memory info) {
         Account storage acct = _accounts[buyer][token];
-        return BuyerAccount({
-            deposit: acct.deposit,
-            spent: acct.spent,
-            spendingCap: acct.spendingCap,
-            pendingWithdrawal: acct.pendingWithdrawal,
-            withdrawableAt: acct.withdrawableAt
-        });
+        info.deposit = acct.deposit;
+        info.spent = acct.spent;
+        info.spendingCap = _inForce(acct.spendingCap, acct.pendingCap, acct.pendingCapFrom);
+        if (!_reached(acct.pendingCapFrom)) {
+            info.pendingSpendingCap = acct.pendingCap;
+            info.pendingSpendingCapFrom = acct.pendingCapFrom;
+        }
+        info.pendingWithdrawal = acct.pendingWithdrawal;
+        info.withdrawableAt = acct.withdrawableAt;
+        info.cosigning = _reached(acct.cosigningFrom);
+        info.cosigningFrom = acct.cosigningFrom;
     }
 
     /// @inheritdoc IRoyaltySplitter
     function maxPricePerUnit(address buyer, address token, bytes32 assetKey) external view returns (uint256) {
-        return _maxPrices[buyer][token][assetKey];
+        MaxPrice storage limit = _maxPrices[buyer][token][assetKey];
+        return _inForce(limit.current, limit.pending, limit.pendingFrom);
     }
 
     /// @inheritdoc IRoyaltySplitter
-    function cosigning(address buyer) external view returns (bool) {
-        return _cosigning[buyer];
+    function pendingMaxPrice(address buyer, address token, bytes32 assetKey)
+        external
+        view
+        returns (uint256 maxPrice, uint64 effectiveAt)
+    {
+        MaxPrice storage limit = _maxPrices[buyer][token][assetKey];
+        if (!_reached(limit.pendingFrom)) return (limit.pending, limit.pendingFrom);
+    }
+
+    /// @inheritdoc IRoyaltySplitter
+    function cosigning(address buyer, address token) external view returns (bool) {
+        return _reached(_accounts[buyer][token].cosigningFrom);
     }
 
     /// @inheritdoc IRoyaltySplitter
@@ -361,7 +405,7 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         returns (uint256 total)
     {
         _checkUnsettled(usageRoot, buyer, token, items.length);
-        mapping(bytes32 => uint256) storage maxPrices = _maxPrices[buyer][token];
+        mapping(bytes32 => MaxPrice) storage maxPrices = _maxPrices[buyer][token];
         for (uint256 i = 0; i < items.length; ++i) {
             (, uint256 amount) = _priceItem(maxPrices, token, items[i], i);
             total += amount;
@@ -461,7 +505,7 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
     {
         uint256 count = items.length;
         bytes32 settlementKey = _checkUnsettled(usageRoot, buyer, token, count);
-        mapping(bytes32 => uint256) storage maxPrices = _maxPrices[buyer][token];
+        mapping(bytes32 => MaxPrice) storage maxPrices = _maxPrices[buyer][token];
         for (uint256 i = 0; i < count; ++i) {
             (Version storage v, uint256 amount) = _priceItem(maxPrices, token, items[i], i);
             v.totalReceived = SafeCast.toUint128(v.totalReceived + amount);
@@ -480,7 +524,7 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
 
     /// @dev The checks every settled item passes, shared by {settle} and {quote}.
     function _priceItem(
-        mapping(bytes32 => uint256) storage maxPrices,
+        mapping(bytes32 => MaxPrice) storage maxPrices,
         address token,
         UsageItem calldata item,
         uint256 index
@@ -489,7 +533,8 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         // All reads before the first branch, so the optimizer loads each slot once.
         (address versionToken, uint256 price) = (v.token, v.pricePerUnit);
         (uint256 payeeCount, bool superseded) = (v.payeeCount, v.superseded);
-        uint256 maxPrice = maxPrices[item.assetKey];
+        MaxPrice storage limit = maxPrices[item.assetKey];
+        uint256 maxPrice = _inForce(limit.current, limit.pending, limit.pendingFrom);
         if (payeeCount == 0) revert RoyaltySplitterUnknownVersion(index, item.assetKey, item.version);
         if (superseded) revert RoyaltySplitterVersionSuperseded(index, item.assetKey, item.version);
         if (versionToken != token) revert RoyaltySplitterTokenMismatch(index, versionToken);
@@ -509,8 +554,9 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
     }
 
     function _checkCharge(Account storage acct, uint256 total) private view returns (uint256 spentAfter) {
+        uint256 cap = _inForce(acct.spendingCap, acct.pendingCap, acct.pendingCapFrom);
         spentAfter = acct.spent + total;
-        if (spentAfter > acct.spendingCap) revert RoyaltySplitterSpendingCapExceeded(spentAfter, acct.spendingCap);
+        if (spentAfter > cap) revert RoyaltySplitterSpendingCapExceeded(spentAfter, cap);
         if (total > acct.deposit) revert RoyaltySplitterInsufficientDeposit(total, acct.deposit);
     }
 
@@ -608,12 +654,40 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         );
     }
 
-    function _settlementKey(bytes32 usageRoot, address buyer, address token) private pure returns (bytes32) {
-        return keccak256(abi.encode(usageRoot, buyer, token));
+    /**
+     * @dev A buyer's limit now at `inForce`, set to `target`: at once if that lets the meter charge
+     * at least as much, or if the buyer has no deposit to charge; otherwise after the notice
+     * period, so usage metered under the old limit can still be settled. A new cut restarts it.
+     */
+    function _schedule(uint256 inForce, uint256 target, bool funded)
+        private
+        view
+        returns (uint256 current, uint256 pending, uint40 pendingFrom)
+    {
+        if (target >= inForce || !funded) return (target, 0, 0);
+        return (inForce, target, _noticeEnd());
     }
 
-    function _clamp128(uint256 value) private pure returns (uint128) {
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return value > type(uint128).max ? type(uint128).max : uint128(value);
+    function _inForce(uint256 current, uint256 pending, uint40 pendingFrom) private view returns (uint256) {
+        return _reached(pendingFrom) ? pending : current;
+    }
+
+    /// @dev Whether the non-zero time `at` has come.
+    function _reached(uint40 at) private view returns (bool) {
+        // Notice periods run for days; the seconds a validator can shift a timestamp do not matter.
+        // forge-lint: disable-next-line(block-timestamp)
+        return at != 0 && block.timestamp >= at;
+    }
+
+    function _noticeEnd() private view returns (uint40) {
+        return SafeCast.toUint40(block.timestamp + _noticePeriod);
+    }
+
+    function _effectiveAt(uint40 pendingFrom) private view returns (uint64) {
+        return pendingFrom == 0 ? SafeCast.toUint64(block.timestamp) : pendingFrom;
+    }
+
+    function _settlementKey(bytes32 usageRoot, address buyer, address token) private pure returns (bytes32) {
+        return keccak256(abi.encode(usageRoot, buyer, token));
     }
 }

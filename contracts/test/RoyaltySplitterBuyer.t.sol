@@ -89,15 +89,21 @@ contract RoyaltySplitterBuyerTest is SplitterBase {
         keys[1] = "b";
         uint256[] memory prices = new uint256[](2);
         (prices[0], prices[1]) = (5, 9);
+        uint64 now_ = uint64(block.timestamp);
         vm.expectEmit(address(splitter));
-        emit IRoyaltySplitter.MaxPriceSet(buyer, ETH, keys[0], 5);
+        emit IRoyaltySplitter.MaxPriceSet(buyer, ETH, keys[0], 5, now_);
         vm.expectEmit(address(splitter));
-        emit IRoyaltySplitter.MaxPriceSet(buyer, ETH, keys[1], 9);
+        emit IRoyaltySplitter.MaxPriceSet(buyer, ETH, keys[1], 9, now_);
         vm.prank(buyer);
         splitter.setMaxPrices(ETH, keys, prices);
         assertEq(splitter.maxPricePerUnit(buyer, ETH, "a"), 5);
         assertEq(splitter.maxPricePerUnit(buyer, ETH, "b"), 9);
         assertEq(splitter.maxPricePerUnit(buyer, address(token), "a"), 0);
+    }
+
+    function test_setMaxPrices_clampsToAnyPrice() public {
+        _setMaxPrice("a", type(uint256).max);
+        assertEq(splitter.maxPricePerUnit(buyer, ETH, "a"), type(uint96).max);
     }
 
     function test_setMaxPrices_revertsOnLengthMismatch() public {
@@ -106,9 +112,61 @@ contract RoyaltySplitterBuyerTest is SplitterBase {
         splitter.setMaxPrices(ETH, new bytes32[](2), new uint256[](1));
     }
 
-    function test_setSpendingCap_setsAndClamps() public {
+    function test_setMaxPrices_cutWaitsForNoticeWhenFunded() public {
+        _deposit(buyer, ETH, 1 ether);
+        _setMaxPrice("a", 10);
+        uint64 from = uint64(block.timestamp) + NOTICE;
         vm.expectEmit(address(splitter));
-        emit IRoyaltySplitter.SpendingCapSet(buyer, ETH, 123);
+        emit IRoyaltySplitter.MaxPriceSet(buyer, ETH, "a", 4, from);
+        _setMaxPrice("a", 4);
+        assertEq(splitter.maxPricePerUnit(buyer, ETH, "a"), 10);
+        (uint256 pending, uint64 at) = splitter.pendingMaxPrice(buyer, ETH, "a");
+        assertEq(pending, 4);
+        assertEq(uint256(at), uint256(from));
+
+        vm.warp(from - 1);
+        assertEq(splitter.maxPricePerUnit(buyer, ETH, "a"), 10);
+        vm.warp(from);
+        assertEq(splitter.maxPricePerUnit(buyer, ETH, "a"), 4);
+        (pending, at) = splitter.pendingMaxPrice(buyer, ETH, "a");
+        assertEq(pending, 0);
+        assertEq(uint256(at), 0);
+    }
+
+    function test_setMaxPrices_raiseAppliesAtOnceAndCancelsCut() public {
+        _deposit(buyer, ETH, 1 ether);
+        _setMaxPrice("a", 10);
+        _setMaxPrice("a", 4);
+        _setMaxPrice("a", 12);
+        assertEq(splitter.maxPricePerUnit(buyer, ETH, "a"), 12);
+        (uint256 pending, uint64 at) = splitter.pendingMaxPrice(buyer, ETH, "a");
+        assertEq(pending + at, 0);
+        vm.warp(block.timestamp + NOTICE);
+        assertEq(splitter.maxPricePerUnit(buyer, ETH, "a"), 12);
+    }
+
+    function test_setMaxPrices_secondCutRestartsNotice() public {
+        _deposit(buyer, ETH, 1 ether);
+        _setMaxPrice("a", 10);
+        _setMaxPrice("a", 6);
+        vm.warp(block.timestamp + NOTICE - 1);
+        _setMaxPrice("a", 5);
+        vm.warp(block.timestamp + 1);
+        assertEq(splitter.maxPricePerUnit(buyer, ETH, "a"), 10);
+        vm.warp(block.timestamp + NOTICE);
+        assertEq(splitter.maxPricePerUnit(buyer, ETH, "a"), 5);
+    }
+
+    function test_setMaxPrices_cutWithoutDepositAppliesAtOnce() public {
+        _setMaxPrice("a", 10);
+        _setMaxPrice("a", 3);
+        assertEq(splitter.maxPricePerUnit(buyer, ETH, "a"), 3);
+    }
+
+    function test_setSpendingCap_raiseAppliesAtOnceAndClamps() public {
+        _deposit(buyer, ETH, 1 ether);
+        vm.expectEmit(address(splitter));
+        emit IRoyaltySplitter.SpendingCapSet(buyer, ETH, 123, uint64(block.timestamp));
         vm.prank(buyer);
         splitter.setSpendingCap(ETH, 123);
         assertEq(splitter.account(buyer, ETH).spendingCap, 123);
@@ -118,15 +176,67 @@ contract RoyaltySplitterBuyerTest is SplitterBase {
         assertEq(splitter.account(buyer, ETH).spendingCap, type(uint128).max);
     }
 
-    function test_setCosigning_togglesAndEmits() public {
+    function test_setSpendingCap_cutWaitsForNoticeWhenFunded() public {
+        _deposit(buyer, ETH, 1 ether);
+        vm.startPrank(buyer);
+        splitter.setSpendingCap(ETH, 500);
+        uint64 from = uint64(block.timestamp) + NOTICE;
         vm.expectEmit(address(splitter));
-        emit IRoyaltySplitter.CosigningSet(buyer, true);
+        emit IRoyaltySplitter.SpendingCapSet(buyer, ETH, 200, from);
+        splitter.setSpendingCap(ETH, 200);
+        vm.stopPrank();
+        IRoyaltySplitter.BuyerAccount memory acct = splitter.account(buyer, ETH);
+        assertEq(acct.spendingCap, 500);
+        assertEq(acct.pendingSpendingCap, 200);
+        assertEq(uint256(acct.pendingSpendingCapFrom), uint256(from));
+        vm.warp(from);
+        acct = splitter.account(buyer, ETH);
+        assertEq(acct.spendingCap, 200);
+        assertEq(acct.pendingSpendingCap, 0);
+        assertEq(uint256(acct.pendingSpendingCapFrom), 0);
+    }
+
+    function test_setSpendingCap_cutWithoutDepositAppliesAtOnce() public {
+        vm.startPrank(buyer);
+        splitter.setSpendingCap(ETH, 500);
+        splitter.setSpendingCap(ETH, 0);
+        vm.stopPrank();
+        assertEq(splitter.account(buyer, ETH).spendingCap, 0);
+    }
+
+    function test_setCosigning_withoutDepositAppliesAtOnce() public {
+        vm.expectEmit(address(splitter));
+        emit IRoyaltySplitter.CosigningSet(buyer, ETH, true, uint64(block.timestamp));
         vm.prank(buyer);
-        splitter.setCosigning(true);
-        assertTrue(splitter.cosigning(buyer));
+        splitter.setCosigning(ETH, true);
+        assertTrue(splitter.cosigning(buyer, ETH));
+        assertFalse(splitter.cosigning(buyer, address(token)));
+        IRoyaltySplitter.BuyerAccount memory acct = splitter.account(buyer, ETH);
+        assertTrue(acct.cosigning);
+        assertEq(uint256(acct.cosigningFrom), block.timestamp);
+
+        vm.expectEmit(address(splitter));
+        emit IRoyaltySplitter.CosigningSet(buyer, ETH, false, uint64(block.timestamp));
         vm.prank(buyer);
-        splitter.setCosigning(false);
-        assertFalse(splitter.cosigning(buyer));
+        splitter.setCosigning(ETH, false);
+        assertFalse(splitter.cosigning(buyer, ETH));
+        assertEq(uint256(splitter.account(buyer, ETH).cosigningFrom), 0);
+    }
+
+    function test_setCosigning_withDepositWaitsForNotice() public {
+        _deposit(buyer, ETH, 1 ether);
+        uint64 from = uint64(block.timestamp) + NOTICE;
+        vm.expectEmit(address(splitter));
+        emit IRoyaltySplitter.CosigningSet(buyer, ETH, true, from);
+        vm.prank(buyer);
+        splitter.setCosigning(ETH, true);
+        assertFalse(splitter.cosigning(buyer, ETH));
+        vm.warp(from - 10);
+        // Asking again keeps the earlier date.
+        vm.prank(buyer);
+        splitter.setCosigning(ETH, true);
+        vm.warp(from);
+        assertTrue(splitter.cosigning(buyer, ETH));
     }
 
     // ------------------------------------------------------------ withdrawals
@@ -280,5 +390,14 @@ contract RoyaltySplitterBuyerTest is SplitterBase {
         assertEq(token.balanceOf(buyer), paid);
         assertEq(splitter.account(buyer, address(token)).deposit, left - paid);
         assertEq(token.balanceOf(address(splitter)), amount - paid);
+    }
+
+    function _setMaxPrice(bytes32 assetKey, uint256 maxPrice) private {
+        bytes32[] memory keys = new bytes32[](1);
+        keys[0] = assetKey;
+        uint256[] memory prices = new uint256[](1);
+        prices[0] = maxPrice;
+        vm.prank(buyer);
+        splitter.setMaxPrices(ETH, keys, prices);
     }
 }

@@ -18,9 +18,10 @@ contract RoyaltySplitterCosignTest is SplitterBase {
     function setUp() public override {
         super.setUp();
         key = _createSplit(ASSET, address(token), 10);
-        _fund(address(token), key, 10, 1000);
+        // Before the deposit, so co-signing applies at once.
         vm.prank(buyer);
-        splitter.setCosigning(true);
+        splitter.setCosigning(address(token), true);
+        _fund(address(token), key, 10, 1000);
         items.push(IRoyaltySplitter.UsageItem(key, 1, 3));
         items.push(IRoyaltySplitter.UsageItem(key, 1, 4));
         deadline = block.timestamp + 1 hours;
@@ -35,7 +36,7 @@ contract RoyaltySplitterCosignTest is SplitterBase {
 
     function test_settleCosigned_worksForNonCosigningBuyerToo() public {
         vm.prank(buyer);
-        splitter.setCosigning(false);
+        splitter.setCosigning(address(token), false);
         bytes memory sig = _signSettlement(buyerKey, buyer, address(token), "root", items, 70, deadline);
         assertEq(_settleCosigned("root", sig), 70);
     }
@@ -93,6 +94,8 @@ contract RoyaltySplitterCosignTest is SplitterBase {
     function test_settleCosigned_stillEnforcesCaps() public {
         vm.prank(buyer);
         splitter.setSpendingCap(address(token), 69);
+        vm.warp(block.timestamp + NOTICE);
+        deadline = block.timestamp + 1 hours;
         bytes memory sig = _signSettlement(buyerKey, buyer, address(token), "root", items, 70, deadline);
         vm.expectRevert(
             abi.encodeWithSelector(IRoyaltySplitter.RoyaltySplitterSpendingCapExceeded.selector, 70, 69)

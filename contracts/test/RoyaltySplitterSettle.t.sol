@@ -149,6 +149,9 @@ contract RoyaltySplitterSettleTest is SplitterBase {
 
     function test_settle_revertsWhenPriceAboveBuyerMax() public {
         _allow(buyer, address(token), key, 9, 1000);
+        // The cut waits for the notice period: usage metered under the old maximum still settles.
+        _settle(address(token), "before the cut", _item(key, 1, 1));
+        vm.warp(block.timestamp + NOTICE);
         _expectSettleRevert(
             _item(key, 1, 1),
             abi.encodeWithSelector(IRoyaltySplitter.RoyaltySplitterPriceAboveCap.selector, 0, 10, 9)
@@ -173,6 +176,7 @@ contract RoyaltySplitterSettleTest is SplitterBase {
     function test_settle_revertsOverSpendingCap() public {
         vm.prank(buyer);
         splitter.setSpendingCap(address(token), 100);
+        vm.warp(block.timestamp + NOTICE);
         _settle(address(token), "r1", _item(key, 1, 6));
         _expectSettleRevert(
             _item(key, 1, 5),
@@ -193,7 +197,10 @@ contract RoyaltySplitterSettleTest is SplitterBase {
 
     function test_settle_refusedForCosigningBuyer() public {
         vm.prank(buyer);
-        splitter.setCosigning(true);
+        splitter.setCosigning(address(token), true);
+        // The opt-in waits for the notice period: usage metered until then still settles.
+        _settle(address(token), "before co-signing", _item(key, 1, 1));
+        vm.warp(block.timestamp + NOTICE);
         _expectSettleRevert(
             _item(key, 1, 1),
             abi.encodeWithSelector(IRoyaltySplitter.RoyaltySplitterCosignatureRequired.selector, buyer)
@@ -265,21 +272,25 @@ contract RoyaltySplitterSettleTest is SplitterBase {
         }
     }
 
-    function testFuzz_settle_neverExceedsCaps(uint256 cap, uint256 deposited, uint256 units) public {
+    function testFuzz_settle_neverExceedsCaps(uint256 cap, uint256 deposited, uint256 units, bool cut) public {
+        address fresh = address(0xF2E5);
         cap = _bound(cap, 0, 5000);
         deposited = _bound(deposited, 1, 5000);
         units = _bound(units, 1, 600);
-        _deposit(buyer, address(token), deposited);
-        vm.prank(buyer);
-        splitter.setSpendingCap(address(token), cap);
-        uint256 depositBefore = splitter.account(buyer, address(token)).deposit;
+        _allow(fresh, address(token), key, 10, cut ? 6000 : cap);
+        _deposit(fresh, address(token), deposited);
+        if (cut) {
+            vm.prank(fresh);
+            splitter.setSpendingCap(address(token), cap);
+            vm.warp(block.timestamp + NOTICE);
+        }
         vm.prank(meter);
-        try splitter.settle(buyer, address(token), "root", _item(key, 1, units)) returns (uint256 total) {
+        try splitter.settle(fresh, address(token), ROOT, _item(key, 1, units)) returns (uint256 total) {
             assertEq(total, units * 10);
             assertLte(total, cap);
-            assertLte(total, depositBefore);
+            assertLte(total, deposited);
         } catch {
-            assertTrue(units * 10 > cap || units * 10 > depositBefore);
+            assertTrue(units * 10 > cap || units * 10 > deposited);
         }
     }
 

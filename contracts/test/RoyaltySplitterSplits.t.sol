@@ -184,6 +184,32 @@ contract RoyaltySplitterSplitsTest is SplitterBase {
         );
     }
 
+    /// @dev Any payee count and shares: accepted exactly when every share is non-zero and they sum to 10,000.
+    function testFuzz_setSplit_acceptsExactlyValidShares(uint16[8] memory raw, uint256 count, bool fix) public {
+        count = _bound(count, 1, 8);
+        address[] memory payees = new address[](count);
+        uint16[] memory shares = new uint16[](count);
+        uint256 sum = 0;
+        bool zero = false;
+        for (uint256 i = 0; i < count; ++i) {
+            payees[i] = vm.addr(100 + i);
+            shares[i] = uint16(_bound(raw[i], 0, 10_000));
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (fix && i + 1 == count) shares[i] = sum < 10_000 ? uint16(10_000 - sum) : 0;
+            sum += shares[i];
+            zero = zero || shares[i] == 0;
+        }
+        vm.prank(creator);
+        try splitter.setSplit(_terms(ASSET, 1, ETH, 1, payees, shares)) returns (bytes32 key) {
+            assertTrue(!zero && sum == 10_000);
+            for (uint256 i = 0; i < count; ++i) {
+                assertEq(splitter.shareOf(key, 1, payees[i]), shares[i]);
+            }
+        } catch {
+            assertTrue(zero || sum != 10_000);
+        }
+    }
+
     function test_splitVersion_revertsOnUnknownVersion() public {
         bytes32 key = _createSplit(ASSET, ETH, 1);
         vm.expectRevert(abi.encodeWithSelector(IRoyaltySplitter.RoyaltySplitterUnknownVersion.selector, 0, key, 2));

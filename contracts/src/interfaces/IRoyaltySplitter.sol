@@ -54,14 +54,22 @@ interface IRoyaltySplitter {
         uint16[] shares;
     }
 
-    /// @dev A buyer's state for one token as {account} returns it. `withdrawableAt` is 0 when no
-    /// withdrawal is requested.
+    /**
+     * @dev A buyer's state in one token as {account} returns it. `spendingCap` and `cosigning` are
+     * what applies now; a lower cap waiting for its notice period is `pendingSpendingCap` from
+     * `pendingSpendingCapFrom` (0 if none). `withdrawableAt` is 0 when no withdrawal is requested;
+     * `cosigningFrom` is 0 when co-signing is off, and in the future while the opt-in waits.
+     */
     struct BuyerAccount {
         uint256 deposit;
         uint256 spent;
         uint256 spendingCap;
+        uint256 pendingSpendingCap;
+        uint64 pendingSpendingCapFrom;
         uint256 pendingWithdrawal;
         uint64 withdrawableAt;
+        bool cosigning;
+        uint64 cosigningFrom;
     }
 
     /// @dev Emitted when `owner` created `version` of the split `assetKey`.
@@ -87,14 +95,17 @@ interface IRoyaltySplitter {
     /// @dev Emitted when `buyer` withdrew `amount` of unused `token` deposit to `to`.
     event DepositWithdrawn(address indexed buyer, address indexed token, address to, uint256 amount);
 
-    /// @dev Emitted when `buyer` set the highest price per unit of `token` it pays for `assetKey`.
-    event MaxPriceSet(address indexed buyer, address indexed token, bytes32 indexed assetKey, uint256 maxPricePerUnit);
+    /// @dev Emitted when `buyer` set the highest price per unit of `token` it pays for `assetKey`,
+    /// applying from `effectiveAt`.
+    event MaxPriceSet(
+        address indexed buyer, address indexed token, bytes32 indexed assetKey, uint256 maxPricePerUnit, uint64 effectiveAt
+    );
 
-    /// @dev Emitted when `buyer` set the cap on its cumulative spending in `token`.
-    event SpendingCapSet(address indexed buyer, address indexed token, uint256 spendingCap);
+    /// @dev Emitted when `buyer` set the cap on its cumulative spending in `token`, applying from `effectiveAt`.
+    event SpendingCapSet(address indexed buyer, address indexed token, uint256 spendingCap, uint64 effectiveAt);
 
-    /// @dev Emitted when `buyer` turned co-signed settlement on or off.
-    event CosigningSet(address indexed buyer, bool required);
+    /// @dev Emitted when `buyer` turned co-signed settlement in `token` on or off, from `effectiveAt`.
+    event CosigningSet(address indexed buyer, address indexed token, bool required, uint64 effectiveAt);
 
     /**
      * @dev Emitted when the usage under `usageRoot` was charged to `buyer`: `total` of `token`
@@ -221,14 +232,25 @@ interface IRoyaltySplitter {
     /// @notice Adds `amount` of `token` (`address(0)`: ETH, sent as `msg.value`) to the caller's deposit.
     function deposit(address token, uint256 amount) external payable;
 
-    /// @notice Sets, per asset, the highest price per unit of `token` the caller pays; 0 refuses the asset.
+    /**
+     * @notice Sets, per asset, the highest price per unit of `token` the caller pays (0 refuses the
+     * asset; 2^96-1 or more accepts any price). A raise applies at once; a cut applies after the
+     * notice period, unless the caller has no `token` deposit.
+     */
     function setMaxPrices(address token, bytes32[] calldata assetKeys, uint256[] calldata maxPrices) external;
 
-    /// @notice Caps the caller's cumulative spending in `token`; values above 2^128-1 mean no cap.
+    /**
+     * @notice Caps the caller's cumulative spending in `token` (2^128-1 or more: no cap). A raise
+     * applies at once; a cut applies after the notice period, unless the caller has no deposit.
+     */
     function setSpendingCap(address token, uint256 spendingCap) external;
 
-    /// @notice Requires (or stops requiring) the caller's signature on every settlement charged to it.
-    function setCosigning(bool required) external;
+    /**
+     * @notice Requires (or stops requiring) the caller's signature on every settlement charged to it
+     * in `token`. Turning it off applies at once; turning it on applies after the notice period,
+     * or at once while the caller has no `token` deposit.
+     */
+    function setCosigning(address token, bool required) external;
 
     /**
      * @notice Asks to withdraw up to `amount` of unused `token` deposit once the notice period has
@@ -297,14 +319,20 @@ interface IRoyaltySplitter {
     /// @notice What {release} would pay `payee` now.
     function releasable(bytes32 assetKey, uint32 version, address payee) external view returns (uint256);
 
-    /// @notice `buyer`'s deposit, spending, cap and pending withdrawal in `token`.
+    /// @notice `buyer`'s deposit, spending, caps, co-signing and pending withdrawal in `token`.
     function account(address buyer, address token) external view returns (BuyerAccount memory);
 
-    /// @notice The highest price per unit of `token` `buyer` pays for `assetKey` (0: refused).
+    /// @notice The highest price per unit of `token` `buyer` pays for `assetKey` now (0: refused).
     function maxPricePerUnit(address buyer, address token, bytes32 assetKey) external view returns (uint256);
 
-    /// @notice Whether settlements charged to `buyer` need its signature.
-    function cosigning(address buyer) external view returns (bool);
+    /// @notice A lower maximum price waiting for its notice period, and when it applies (0, 0 if none).
+    function pendingMaxPrice(address buyer, address token, bytes32 assetKey)
+        external
+        view
+        returns (uint256 maxPricePerUnit, uint64 effectiveAt);
+
+    /// @notice Whether settlements charged to `buyer` in `token` need its signature now.
+    function cosigning(address buyer, address token) external view returns (bool);
 
     /// @notice Whether `usageRoot` was settled for `buyer` in `token`.
     function isSettled(bytes32 usageRoot, address buyer, address token) external view returns (bool);

@@ -27,16 +27,28 @@ contract SplitterHandler {
         address token;
     }
 
+    /// @dev The handler's own model of a buyer limit under the notice rule: raises (and any change
+    /// while unfunded) apply at once, cuts after the notice period.
+    struct Limit {
+        uint256 current;
+        uint256 pending;
+        uint256 from;
+    }
+
     Ref[] private _refs;
     bytes32[2] private _assetKeys;
+    mapping(address buyer => mapping(address token => Limit)) private _capModel;
+    mapping(address buyer => mapping(address token => Limit)) private _priceModel;
 
     mapping(address token => uint256) public ghostDeposited;
     mapping(address token => uint256) public ghostBuyerWithdrawn;
     mapping(address token => uint256) public ghostReleased;
+    mapping(uint256 refIndex => mapping(address payee => uint256)) public ghostPaid;
     mapping(bytes32 settlementKey => bool) private _ghostSettled;
     bool public capExceeded;
     bool public priceAboveMax;
     bool public settledTwice;
+    bool public paidOtherThanDue;
     uint256 public settlements;
     uint256 public duplicateRootAttempts;
 
@@ -53,7 +65,7 @@ contract SplitterHandler {
         for (uint256 b = 0; b < 2; ++b) {
             for (uint256 t = 0; t < 2; ++t) {
                 this.deposit(b, t, 499);
-                this.setCaps(b, t, 1000, 1);
+                this.setCaps(b, t, 30, 1);
             }
         }
     }
@@ -77,17 +89,24 @@ contract SplitterHandler {
         ghostDeposited[tok] += amount;
     }
 
+    /// @dev The new spending cap lands within 40 wei of what the buyer already spent (below it
+    /// too), so settlements keep running into it.
     function setCaps(uint256 buyerSeed, uint256 tokenSeed, uint256 cap, uint256 maxPrice) external {
         address buyer = buyers[buyerSeed % 2];
         address tok = _token(tokenSeed);
+        uint256 spent = splitter.account(buyer, tok).spent;
+        cap = spent + cap % 40 < 5 ? 0 : spent + cap % 40 - 5;
         bytes32[] memory keys = new bytes32[](1);
         keys[0] = _assetKeys[tokenSeed % 2];
         uint256[] memory prices = new uint256[](1);
         prices[0] = maxPrice % 4;
         vm.startPrank(buyer);
         splitter.setMaxPrices(tok, keys, prices);
-        splitter.setSpendingCap(tok, cap % 3000);
+        splitter.setSpendingCap(tok, cap);
         vm.stopPrank();
+        bool funded = splitter.account(buyer, tok).deposit != 0;
+        _modelSet(_priceModel[buyer][tok], prices[0], funded);
+        _modelSet(_capModel[buyer][tok], cap, funded);
     }
 
     function settle(uint256 buyerSeed, uint256 tokenSeed, uint256 rootSeed, uint256 units, bool twoItems) external {
@@ -105,13 +124,12 @@ contract SplitterHandler {
 
         IRoyaltySplitter.BuyerAccount memory before = splitter.account(buyer, tok);
         uint256 price = splitter.splitVersion(assetKey, version).pricePerUnit;
-        uint256 maxPrice = splitter.maxPricePerUnit(buyer, tok, assetKey);
         try splitter.settle(buyer, tok, root, items) returns (uint256 total) {
             ++settlements;
             if (_ghostSettled[settlementKey]) settledTwice = true;
             _ghostSettled[settlementKey] = true;
-            if (before.spent + total > before.spendingCap || total > before.deposit) capExceeded = true;
-            if (price > maxPrice) priceAboveMax = true;
+            if (before.spent + total > modelCap(buyer, tok) || total > before.deposit) capExceeded = true;
+            if (price > modelMaxPrice(buyer, tok)) priceAboveMax = true;
         } catch {}
     }
 
@@ -120,10 +138,13 @@ contract SplitterHandler {
     }
 
     function release(uint256 payeeSeed, uint256 refSeed) external {
-        Ref memory ref = _refs[refSeed % _refs.length];
+        uint256 index = refSeed % _refs.length;
+        Ref memory ref = _refs[index];
         address payee = payees[payeeSeed % 3];
         if (splitter.releasable(ref.assetKey, ref.version, payee) == 0) return;
-        ghostReleased[ref.token] += splitter.release(ref.assetKey, ref.version, payee);
+        uint256 paid = splitter.release(ref.assetKey, ref.version, payee);
+        ghostPaid[index][payee] += paid;
+        ghostReleased[ref.token] += paid;
     }
 
     function releaseBatch(uint256 payeeSeed, uint256 tokenSeed) external {
@@ -136,13 +157,17 @@ contract SplitterHandler {
             Ref memory ref = _refs[i];
             if (ref.token != tok || splitter.shareOf(ref.assetKey, ref.version, payee) == 0) continue;
             refs[count++] = IRoyaltySplitter.SplitRef(ref.assetKey, ref.version);
-            due += splitter.releasable(ref.assetKey, ref.version, payee);
+            uint256 refDue = splitter.releasable(ref.assetKey, ref.version, payee);
+            ghostPaid[i][payee] += refDue;
+            due += refDue;
         }
         if (due == 0) return;
         assembly ("memory-safe") {
             mstore(refs, count)
         }
-        ghostReleased[tok] += splitter.releaseBatch(payee, tok, refs);
+        uint256 paid = splitter.releaseBatch(payee, tok, refs);
+        if (paid != due) paidOtherThanDue = true;
+        ghostReleased[tok] += paid;
     }
 
     function requestWithdrawal(uint256 buyerSeed, uint256 tokenSeed, uint256 amount) external {
@@ -177,6 +202,20 @@ contract SplitterHandler {
         return 3;
     }
 
+    function assetKeyOf(address tok) external view returns (bytes32) {
+        return _assetKeys[tok == ETH ? 0 : 1];
+    }
+
+    /// @dev The spending cap the notice rule puts in force now, by the handler's own model.
+    function modelCap(address buyer, address tok) public view returns (uint256) {
+        return _modelInForce(_capModel[buyer][tok]);
+    }
+
+    /// @dev The maximum price for `tok`'s asset the notice rule puts in force now.
+    function modelMaxPrice(address buyer, address tok) public view returns (uint256) {
+        return _modelInForce(_priceModel[buyer][tok]);
+    }
+
     // ------------------------------------------------------------ internals
 
     /// @dev Asset 0 is priced in ETH, asset 1 in the token; shares vary by version to stress rounding.
@@ -203,6 +242,20 @@ contract SplitterHandler {
             })
         );
         _refs.push(Ref(assetKey, version, tok));
+    }
+
+    function _modelSet(Limit storage limit, uint256 target, bool funded) private {
+        uint256 inForce = _modelInForce(limit);
+        if (target >= inForce || !funded) {
+            (limit.current, limit.pending, limit.from) = (target, 0, 0);
+        } else {
+            (limit.current, limit.pending, limit.from) = (inForce, target, block.timestamp + splitter.noticePeriod());
+        }
+    }
+
+    function _modelInForce(Limit storage limit) private view returns (uint256) {
+        // forge-lint: disable-next-line(block-timestamp)
+        return limit.from != 0 && block.timestamp >= limit.from ? limit.pending : limit.current;
     }
 
     function _token(uint256 seed) private view returns (address) {

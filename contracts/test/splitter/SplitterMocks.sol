@@ -96,10 +96,4 @@ contract MockWallet is IERC1271 {
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, signature);
         return err == ECDSA.RecoverError.NoError && signer == _owner ? IERC1271.isValidSignature.selector : bytes4(0);
     }
-
-    function execute(address target, bytes calldata data) external returns (bytes memory) {
-        (bool ok, bytes memory ret) = target.call(data);
-        require(ok, "MockWallet: call failed");
-        return ret;
-    }
 }
