@@ -69,7 +69,7 @@ library TestMerkle {
 
 /// @dev Shared set-up: an admin, one anchorer, a stranger, and helpers to anchor.
 abstract contract AnchorRegistryBase is PRBTest {
-    event Anchored(bytes32 indexed root, uint64 indexed batchNumber, uint32 leafCount, uint64 timestamp);
+    event Anchored(bytes32 indexed root, uint64 indexed batchNumber, uint32 leafCount);
 
     AnchorRegistry internal registry;
     address internal admin = address(0xAD);
@@ -187,7 +187,7 @@ contract AnchorRegistryTest is AnchorRegistryBase {
 
     function test_Anchor_EmitsAnchored() public {
         vm.expectEmit(address(registry));
-        emit Anchored(ROOT_A, 1, 1000, 1_700_000_000);
+        emit Anchored(ROOT_A, 1, 1000);
         _anchor(1, ROOT_A, 1000);
     }
 
@@ -292,10 +292,30 @@ contract AnchorRegistryTest is AnchorRegistryBase {
 
     function test_AnchorMany_EmitsOneEventPerRoot() public {
         vm.expectEmit(address(registry));
-        emit Anchored(ROOT_A, 1, 5, 1_700_000_000);
+        emit Anchored(ROOT_A, 1, 5);
         vm.expectEmit(address(registry));
-        emit Anchored(ROOT_B, 2, 6, 1_700_000_000);
+        emit Anchored(ROOT_B, 2, 6);
         _anchorMany(1, _pair(ROOT_A, ROOT_B), _counts(5, 6));
+    }
+
+    /// The raw log the Python client decodes: this topic, root and batch number as topics, and the
+    /// leaf count as the only data word (no timestamp: that is the block's), from both functions.
+    function test_AnchorMany_LogLayoutMatchesAnchor() public {
+        vm.recordLogs();
+        _anchor(1, ROOT_A, 7);
+        _anchorMany(2, _pair(ROOT_B, ROOT_C), _counts(type(uint32).max, 1));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+
+        assertEq(logs.length, 3);
+        bytes32[3] memory roots = [ROOT_A, ROOT_B, ROOT_C];
+        uint256[3] memory counts = [uint256(7), type(uint32).max, 1];
+        for (uint256 i = 0; i < logs.length; ++i) {
+            assertEq(logs[i].topics.length, 3);
+            assertEq(logs[i].topics[0], keccak256("Anchored(bytes32,uint64,uint32)"));
+            assertEq(logs[i].topics[1], roots[i]);
+            assertEq(logs[i].topics[2], bytes32(i + 1));
+            assertEq(logs[i].data, abi.encode(counts[i]));
+        }
     }
 
     function test_AnchorMany_ContinuesAfterAnchor() public {
@@ -477,7 +497,7 @@ contract AnchorRegistryTest is AnchorRegistryBase {
         vm.warp(time);
         vm.roll(height);
         vm.expectEmit(address(registry));
-        emit Anchored(root, 1, leafCount, time);
+        emit Anchored(root, 1, leafCount);
         _anchor(1, root, leafCount);
         _assertRecord(root, time, height, 1);
         assertEq(registry.nextBatchNumber(), 2);

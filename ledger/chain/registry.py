@@ -33,7 +33,7 @@ from ledger.errors import ChainError
 
 ANCHORER_ROLE = keccak(text="ANCHORER_ROLE")
 DEFAULT_ADMIN_ROLE = bytes(32)
-ANCHORED_TOPIC = keccak(text="Anchored(bytes32,uint64,uint32,uint64)")
+ANCHORED_TOPIC = keccak(text="Anchored(bytes32,uint64,uint32)")
 
 _ANCHOR = function_signature_to_4byte_selector("anchor(uint64,bytes32,uint32)")
 _ANCHOR_MANY = function_signature_to_4byte_selector("anchorMany(uint64,bytes32[],uint32[])")
@@ -53,12 +53,15 @@ class AnchorRecord:
 
 @dataclass(frozen=True)
 class AnchoredEvent:
-    """One ``Anchored`` log and where it sits."""
+    """One ``Anchored`` log and where it sits.
+
+    The event carries no timestamp: the anchor time is the timestamp of block
+    ``block_number``, which `AnchorRegistry.anchored_at` also returns.
+    """
 
     root: bytes
     batch_number: int
     leaf_count: int
-    timestamp: int
     block_number: int
     block_hash: str
     tx_hash: str
@@ -184,12 +187,11 @@ class AnchorRegistry:
     @staticmethod
     def _event(log: Mapping[str, Any] | LogReceipt) -> AnchoredEvent:
         topics = log["topics"]
-        leaf_count, timestamp = abi_decode(["uint32", "uint64"], bytes(log["data"]))
+        (leaf_count,) = abi_decode(["uint32"], bytes(log["data"]))
         return AnchoredEvent(
             root=bytes(topics[1]),
             batch_number=int.from_bytes(bytes(topics[2]), "big"),
             leaf_count=int(leaf_count),
-            timestamp=int(timestamp),
             block_number=int(log["blockNumber"]),
             block_hash="0x" + bytes(log["blockHash"]).hex(),
             tx_hash="0x" + bytes(log["transactionHash"]).hex(),

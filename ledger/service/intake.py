@@ -83,17 +83,26 @@ class IntakeWriter:
 
 
 class CreatorKeys:
-    """Creator keys looked up once and cached; changes made here clear the cache."""
+    """Creator keys looked up and cached for a moment.
 
-    def __init__(self, store: CreatorStore) -> None:
+    Changes made through this process clear the entry at once; a change made
+    by another replica is seen within `ttl_s` (a revoked key may sign for at
+    most that long after its revocation reaches the database).
+    """
+
+    def __init__(self, store: CreatorStore, *, ttl_s: float = 2.0) -> None:
         self._store = store
-        self._cache: dict[str, list[CreatorKey] | None] = {}
+        self._ttl = ttl_s
+        self._cache: dict[str, tuple[float, list[CreatorKey] | None]] = {}
 
     async def get(self, creator_id: str) -> list[CreatorKey] | None:
         """The creator's keys, or None if the creator is unknown."""
-        if creator_id not in self._cache:
-            self._cache[creator_id] = await self._store.keys(creator_id)
-        return self._cache[creator_id]
+        now = time.monotonic()
+        cached = self._cache.get(creator_id)
+        if cached is None or cached[0] < now:
+            cached = (now + self._ttl, await self._store.keys(creator_id))
+            self._cache[creator_id] = cached
+        return cached[1]
 
     def forget(self, creator_id: str) -> None:
         """Drop a cached entry after the creator's keys changed."""

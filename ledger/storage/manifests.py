@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, func, insert, select, update
@@ -53,9 +54,9 @@ class ManifestStore:
         """Store manifests in one durable transaction.
 
         Returns, in input order, each manifest's record and whether this call
-        created it; a digest already stored keeps its first record (idempotent intake).
+        created it; a digest already stored keeps its first record (idempotent intake),
+        and so does a digest repeated within `manifests`.
         """
-        digests = [m.digest for m in manifests]
         rows = [
             {
                 "digest": m.digest,
@@ -66,18 +67,33 @@ class ManifestStore:
             }
             for m in manifests
         ]
+        # The insert reports the rows it created, so only digests stored before
+        # (rare: resubmissions) need reading back.
+        stmt = (
+            self._insert(ManifestRow)
+            .on_conflict_do_nothing(index_elements=["digest"])
+            .returning(ManifestRow.digest)
+        )
         try:
             async with self._engine.begin() as conn:
-                before = await self._existing(conn, digests)
+                created: set[bytes] = set()
                 for start in range(0, len(rows), _CHUNK):
-                    stmt = self._insert(ManifestRow).on_conflict_do_nothing(
-                        index_elements=["digest"]
-                    )
-                    await conn.execute(stmt, rows[start : start + _CHUNK])
-                after = await self._existing(conn, digests)
+                    result = await conn.execute(stmt, rows[start : start + _CHUNK])
+                    created.update(result.scalars())
+                known = await self._existing(
+                    conn, [m.digest for m in manifests if m.digest not in created]
+                )
         except SQLAlchemyError as exc:
             raise StorageError(f"could not store manifests: {_reason(exc)}") from exc
-        return [(after[d], d not in before) for d in digests]
+        new: dict[bytes, ManifestRecord] = {}
+        out = []
+        for m in manifests:
+            if m.digest in created and m.digest not in new:
+                new[m.digest] = _pending(m)
+                out.append((new[m.digest], True))
+            else:
+                out.append((new.get(m.digest) or known[m.digest], False))
+        return out
 
     async def _existing(
         self, conn: AsyncConnection, digests: Sequence[bytes]
@@ -153,21 +169,40 @@ class ManifestStore:
                     status=BatchStatus.SEALED.value,
                 )
             )
-            claimed = 0
-            for start in range(0, len(seqs), _CHUNK):
-                chunk = seqs[start : start + _CHUNK]
-                result = await conn.execute(
-                    _CLAIM,
-                    [
-                        {"b_seq": seq, "b_number": number, "b_index": start + i}
-                        for i, seq in enumerate(chunk)
-                    ],
-                )
-                claimed += result.rowcount
+            if _consecutive(seqs):
+                claimed = await self._claim_run(conn, seqs[0], seqs[-1], number)
+            else:
+                claimed = await self._claim_each(conn, seqs, number)
             if claimed != len(seqs):
                 await conn.rollback()
                 return None
         return BatchRecord(number, root, len(seqs), sealed_at, BatchStatus.SEALED, None, None)
+
+    @staticmethod
+    async def _claim_run(conn: AsyncConnection, first: int, last: int, number: int) -> int:
+        # The usual case, pending manifests being consecutive rows: one statement
+        # instead of one per manifest, so a large batch holds the write lock briefly.
+        result = await conn.execute(
+            update(ManifestRow)
+            .where(ManifestRow.seq.between(first, last), ManifestRow.batch_number.is_(None))
+            .values(batch_number=number, leaf_index=ManifestRow.seq - first)
+        )
+        return int(result.rowcount)
+
+    @staticmethod
+    async def _claim_each(conn: AsyncConnection, seqs: Sequence[int], number: int) -> int:
+        claimed = 0
+        for start in range(0, len(seqs), _CHUNK):
+            chunk = seqs[start : start + _CHUNK]
+            result = await conn.execute(
+                _CLAIM,
+                [
+                    {"b_seq": seq, "b_number": number, "b_index": start + i}
+                    for i, seq in enumerate(chunk)
+                ],
+            )
+            claimed += result.rowcount
+        return claimed
 
     async def batch(self, number: int) -> BatchRecord | None:
         """One batch, or None."""
@@ -263,6 +298,25 @@ def _batch_query() -> Select[*tuple[Any, ...]]:
         BatchRow.block_timestamp,
         BatchRow.gas_used,
         BatchRow.confirmed_at,
+    )
+
+
+def _consecutive(seqs: Sequence[int]) -> bool:
+    """Whether `seqs` is first, first + 1, …, last: leaf index i is then seq first + i."""
+    return (
+        bool(seqs) and seqs[-1] - seqs[0] + 1 == len(seqs) and all(b > a for a, b in pairwise(seqs))
+    )
+
+
+def _pending(manifest: NewManifest) -> ManifestRecord:
+    return ManifestRecord(
+        digest=manifest.digest,
+        creator_id=manifest.creator_id,
+        signing_key=manifest.signing_key,
+        accepted_at=manifest.accepted_at,
+        batch_number=None,
+        leaf_index=None,
+        status=PENDING,
     )
 
 

@@ -17,9 +17,10 @@ pragma solidity ^0.8.24;
 interface IAnchorRegistry {
     /**
      * @dev Emitted when `root` is recorded under `batchNumber`, committing to a batch of
-     * `leafCount` manifest digests, at block time `timestamp`.
+     * `leafCount` manifest digests. The anchor time is not repeated here: it is the timestamp of
+     * the block the log names, which {anchoredAt} also returns.
      */
-    event Anchored(bytes32 indexed root, uint64 indexed batchNumber, uint32 leafCount, uint64 timestamp);
+    event Anchored(bytes32 indexed root, uint64 indexed batchNumber, uint32 leafCount);
 
     /// @dev `batchNumber` was already used by an earlier anchor.
     error AnchorRegistry__BatchNumberUsed(uint64 batchNumber);

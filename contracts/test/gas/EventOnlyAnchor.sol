@@ -10,10 +10,10 @@ pragma solidity ^0.8.24;
  */
 contract EventOnlyAnchor {
     /// @dev Same signature as `IAnchorRegistry.Anchored`, so the log costs the same.
-    event Anchored(bytes32 indexed root, uint64 indexed batchNumber, uint32 leafCount, uint64 timestamp);
+    event Anchored(bytes32 indexed root, uint64 indexed batchNumber, uint32 leafCount);
 
-    /// @notice Emits {Anchored} for `root` with the current block timestamp.
+    /// @notice Emits {Anchored} for `root`.
     function anchor(uint64 batchNumber, bytes32 root, uint32 leafCount) external {
-        emit Anchored(root, batchNumber, leafCount, uint64(block.timestamp));
+        emit Anchored(root, batchNumber, leafCount);
     }
 }

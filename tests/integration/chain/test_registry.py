@@ -10,7 +10,7 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 
 from ledger.chain.journal import MemoryJournal
-from ledger.chain.registry import AnchorRegistry
+from ledger.chain.registry import AnchorRecord, AnchorRegistry
 from ledger.chain.rpc import ChainRevertError, Web3Client
 from ledger.chain.sender import Sender
 from ledger.chain.txstate import TxEventKind
@@ -44,12 +44,11 @@ async def test_anchor_then_every_proof_verifies_on_chain(
     receipt = await w3.eth.get_transaction_receipt(HexBytes(inclusion.tx_hash))
     (anchored,) = registry.anchored_events(receipt)
     assert (anchored.root, anchored.batch_number, anchored.leaf_count) == (tree.root, 1, 13)
-    assert anchored.timestamp == inclusion.block_timestamp
-    assert anchored.block_hash == inclusion.block_hash
+    assert (anchored.block_number, anchored.block_hash) == (
+        inclusion.block_number, inclusion.block_hash)
     assert await registry.anchored_logs(0) == [anchored]
-    record = await registry.anchored_at(tree.root)
-    assert record is not None
-    assert (record.batch_number, record.block_number) == (1, inclusion.block_number)
+    assert await registry.anchored_at(tree.root) == AnchorRecord(
+        timestamp=inclusion.block_timestamp, block_number=inclusion.block_number, batch_number=1)
     assert await registry.next_batch_number() == 2
     for i, (digest, proof) in enumerate(zip(leaves, tree.proofs(), strict=True)):
         assert await registry.verify_inclusion(digest, proof, tree.root) == (
@@ -71,6 +70,9 @@ async def test_anchor_many_and_single_leaf_tree(
     assert single.proof(0) == []
     assert (await registry.verify_inclusion(digests(1, "t1-")[0], [], single.root))[0]
     assert [(await registry.anchored_at(t.root)).batch_number for t in trees] == [1, 2, 3]  # type: ignore[union-attr]
+    logged = await registry.anchored_logs(0)
+    assert [(e.root, e.batch_number, e.leaf_count) for e in logged] == [
+        (t.root, n, t.leaf_count) for n, t in enumerate(trees, start=1)]
 
 
 async def test_estimate_revert_is_decoded_and_burns_no_nonce(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from eth_account import Account
 
@@ -138,21 +139,23 @@ async def proofs(
 ) -> dict[str, ProofBundle]:
     """Every digest's proof bundle, waiting until the service serves each."""
     out: dict[str, ProofBundle] = {}
-    waiting = sorted(set(digests))
     deadline = time.monotonic() + timeout
-    while waiting:
-        left = []
-        for digest in waiting:
+    gate = asyncio.Semaphore(8)
+
+    async def fetch(digest: str) -> None:
+        async with gate:
             status, body = await client.proof(digest)
-            if status == 200:
-                out[digest] = ProofBundle.from_json(json.dumps(body))
-            else:
-                left.append(digest)
-        assert time.monotonic() < deadline, f"{len(left)} manifests without a proof"
-        if left:
-            await asyncio.sleep(0.2)
-        waiting = left
-    return out
+        if status == 200:
+            out[digest] = ProofBundle.from_json(json.dumps(body))
+
+    waiting = sorted(set(digests))
+    while True:
+        await asyncio.gather(*(fetch(d) for d in waiting))
+        waiting = [d for d in waiting if d not in out]
+        if not waiting:
+            return out
+        assert time.monotonic() < deadline, f"{len(waiting)} manifests without a proof"
+        await asyncio.sleep(0.2)
 
 
 async def check_proofs(chain: Chain, bundles: Iterable[ProofBundle]) -> None:
@@ -173,6 +176,19 @@ async def check_proofs(chain: Chain, bundles: Iterable[ProofBundle]) -> None:
             bundle.manifest_digest, list(bundle.proof), bundle.root
         )
         assert included and timestamp == bundle.anchor.block_timestamp
+
+
+async def metric(url: str, name: str) -> float:
+    """One value from the service's /metrics (Prometheus text)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url + "/metrics") as response,
+    ):
+        text = await response.text()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no metric {name} in /metrics")
 
 
 def db_rows(data_dir: Path, query: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import aiohttp
@@ -145,6 +145,17 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             proc.kill()
             return proc.wait()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """SIGSTOP the service for the block, SIGCONT after: it does nothing meanwhile,
+        so what the test does to the chain in the block looks like one instant to it."""
+        assert self._proc is not None, "the service is not running"
+        self._proc.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self._proc.send_signal(signal.SIGCONT)
 
     async def restart(self, timeout: float = 60.0) -> None:
         """Kill (if running) and start again."""
