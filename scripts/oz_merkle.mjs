@@ -1,5 +1,5 @@
 // OpenZeppelin's StandardMerkleTree as an independent check of ledger's Merkle
-// tree, for tests/unit/core/test_oz_merkle_tree.py. One request on stdin:
+// tree, for tests/unit/core/test_oz_merkle_tree.py and `ledger demo`. One request on stdin:
 //   {"verify": [{"root", "digest", "proof"}...], "build": [[digest...]...]}
 // answered on stdout with
 //   {"verified": [bool...], "built": [{"root", "proofs": [[hash...]...]}...]}

@@ -1,6 +1,6 @@
 """Cross-checks with OpenZeppelin's JS library: its verifier accepts our proofs, ours accepts its.
 
-Runs tests/js/verify_oz.mjs once per test with node and the npm package
+Runs scripts/oz_merkle.mjs once per test with node and the npm package
 ``@openzeppelin/merkle-tree`` (installed by scripts/setup.sh).
 """
 
@@ -20,7 +20,7 @@ from ledger.core.merkle import MerkleTree, verify
 pytestmark = pytest.mark.node
 
 ROOT = Path(__file__).parents[3]
-HELPER = ROOT / "tests" / "js" / "verify_oz.mjs"
+HELPER = ROOT / "scripts" / "oz_merkle.mjs"
 VECTORS = json.loads((ROOT / "tests" / "vectors" / "merkle.json").read_text(encoding="utf-8"))
 
 
