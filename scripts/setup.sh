@@ -35,5 +35,12 @@ if [ ! -d node_modules/@foundry-rs ] || fresh npm package.json package-lock.json
   [ -f "$stamps/npm.new" ] && done_stamp npm
 fi
 
+# The test suite runs the service on a throwaway PostgreSQL cluster too.
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "setup: installing PostgreSQL from the system's packages" >&2
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+fi
+
 # forge rebuilds only what changed, so this is cheap when nothing did.
 node_modules/.bin/forge build --quiet

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, func, insert, select, update
@@ -35,11 +34,11 @@ _MANIFEST_COLUMNS = (
 # SQLite caps bound parameters per statement; stay well under it.
 _CHUNK = 500
 
-# Claims one pending manifest for a batch; matches nothing if it was claimed already.
-_CLAIM = (
+# Sets a claimed manifest's position in its batch's tree.
+_PLACE = (
     update(ManifestRow)
-    .where(ManifestRow.seq == bindparam("b_seq"), ManifestRow.batch_number.is_(None))
-    .values(batch_number=bindparam("b_number"), leaf_index=bindparam("b_index"))
+    .where(ManifestRow.seq == bindparam("b_seq"))
+    .values(leaf_index=bindparam("b_index"))
 )
 
 
@@ -169,40 +168,24 @@ class ManifestStore:
                     status=BatchStatus.SEALED.value,
                 )
             )
-            if _consecutive(seqs):
-                claimed = await self._claim_run(conn, seqs[0], seqs[-1], number)
-            else:
-                claimed = await self._claim_each(conn, seqs, number)
+            claimed = 0
+            for start in range(0, len(seqs), _CHUNK):
+                chunk = seqs[start : start + _CHUNK]
+                # One statement per chunk: its rowcount is exact on every driver,
+                # where an executemany's is not (asyncpg reports none).
+                result = await conn.execute(
+                    update(ManifestRow)
+                    .where(ManifestRow.seq.in_(chunk), ManifestRow.batch_number.is_(None))
+                    .values(batch_number=number)
+                )
+                claimed += result.rowcount
+                await conn.execute(
+                    _PLACE, [{"b_seq": seq, "b_index": start + i} for i, seq in enumerate(chunk)]
+                )
             if claimed != len(seqs):
                 await conn.rollback()
                 return None
         return BatchRecord(number, root, len(seqs), sealed_at, BatchStatus.SEALED, None, None)
-
-    @staticmethod
-    async def _claim_run(conn: AsyncConnection, first: int, last: int, number: int) -> int:
-        # The usual case, pending manifests being consecutive rows: one statement
-        # instead of one per manifest, so a large batch holds the write lock briefly.
-        result = await conn.execute(
-            update(ManifestRow)
-            .where(ManifestRow.seq.between(first, last), ManifestRow.batch_number.is_(None))
-            .values(batch_number=number, leaf_index=ManifestRow.seq - first)
-        )
-        return int(result.rowcount)
-
-    @staticmethod
-    async def _claim_each(conn: AsyncConnection, seqs: Sequence[int], number: int) -> int:
-        claimed = 0
-        for start in range(0, len(seqs), _CHUNK):
-            chunk = seqs[start : start + _CHUNK]
-            result = await conn.execute(
-                _CLAIM,
-                [
-                    {"b_seq": seq, "b_number": number, "b_index": start + i}
-                    for i, seq in enumerate(chunk)
-                ],
-            )
-            claimed += result.rowcount
-        return claimed
 
     async def batch(self, number: int) -> BatchRecord | None:
         """One batch, or None."""
@@ -298,13 +281,6 @@ def _batch_query() -> Select[*tuple[Any, ...]]:
         BatchRow.block_timestamp,
         BatchRow.gas_used,
         BatchRow.confirmed_at,
-    )
-
-
-def _consecutive(seqs: Sequence[int]) -> bool:
-    """Whether `seqs` is first, first + 1, …, last: leaf index i is then seq first + i."""
-    return (
-        bool(seqs) and seqs[-1] - seqs[0] + 1 == len(seqs) and all(b > a for a, b in pairwise(seqs))
     )
 
 

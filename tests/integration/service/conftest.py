@@ -46,6 +46,19 @@ async def svc(tmp_path: Path) -> AsyncIterator[Running]:
         yield Running(service, url, client)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def svc_any_db(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Running]:
+    """The service on SQLite, then on a fresh PostgreSQL database."""
+    db_url = None
+    if request.param == "postgresql":
+        db_url = request.getfixturevalue("postgres").new_database()
+    settings = replace(FAST, data_dir=tmp_path / "data", db_url=db_url)
+    async with running(settings) as (service, url), LedgerClient(url) as client:
+        yield Running(service, url, client)
+
+
 def now_ms() -> int:
     """Wall-clock milliseconds."""
     return time.time_ns() // 1_000_000

@@ -24,7 +24,8 @@ from tests.integration.service.conftest import (
 pytestmark = pytest.mark.chain
 
 
-async def test_manifest_is_anchored_and_proof_verifies_on_chain(svc: Running) -> None:
+async def test_manifest_is_anchored_and_proof_verifies_on_chain(svc_any_db: Running) -> None:
+    svc = svc_any_db
     key = p256()
     await register(svc.client, "creator:alice", key)
     status, body = await svc.client.submit(manifest("creator:alice", key, 1))
@@ -82,7 +83,8 @@ async def test_same_manifest_twice_is_one_leaf(svc: Running) -> None:
     assert sum(b["leaf_count"] for b in batches) == 1
 
 
-async def test_batch_endpoint_reports_each_item(svc: Running) -> None:
+async def test_batch_endpoint_reports_each_item(svc_any_db: Running) -> None:
+    svc = svc_any_db
     key = p256()
     await register(svc.client, "creator:carol", key)
     good = [manifest("creator:carol", key, n) for n in range(20)]
