@@ -61,7 +61,7 @@ class Chain:
 
     async def rpc(self, method: str, *params: Any) -> Any:
         """A raw JSON-RPC call (evm_*, anvil_*, txpool_*), failing on an error answer."""
-        response = await self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+        response = await self.w3.provider.make_request(method, list(params))
         assert "error" not in response, response
         return response.get("result")
 

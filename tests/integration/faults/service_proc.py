@@ -45,7 +45,7 @@ class ServiceProcess:
     """One `ledger serve` on an external chain, with its data dir and a fixed port.
 
     ``env`` adds ``LEDGER_*`` settings (e.g. ``{"LEDGER_POLL_INTERVAL_S": "0.05"}``).
-    Output of every run is appended to ``data_dir/../service.log``.
+    Output of every run is appended to `log_path`, beside ``data_dir``.
     """
 
     def __init__(

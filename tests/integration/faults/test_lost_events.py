@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.registry import AnchorRegistry
 from ledger.chain.sender import Sender
-from ledger.chain.txstate import SendPolicy, TxEventKind, TxStatus
+from ledger.chain.txstate import SendPolicy, TxEvent, TxEventKind, TxStatus
 from ledger.core.merkle import MerkleTree
 from ledger.core.records import BatchRecord, BatchStatus, NewManifest
 from ledger.service.journal import DatabaseJournal
@@ -71,28 +71,34 @@ async def _sealed_batch(stores: Stores) -> BatchRecord:
     return batch
 
 
+async def _status(stores: Stores, number: int) -> BatchStatus:
+    batch = await stores.manifests.batch(number)
+    assert batch is not None
+    return batch.status
+
+
 async def test_confirmed_event_lost_in_a_crash_still_confirms_the_batch(
     chain: Chain, stores: Stores
 ) -> None:
     sealed = await _sealed_batch(stores)
-    number = sealed.number
     anchorer, sender = _anchorer(chain, stores)
     await anchorer._submit(sealed)
     # The sender journals "confirmed" and reports it once; the process dies before
     # the anchorer records it.
-    events = []
+    events: list[TxEvent] = []
     while not any(e.kind is TxEventKind.CONFIRMED for e in events):
         events += await sender.poll()
-    assert (await stores.manifests.batch(number)).status is BatchStatus.SUBMITTED  # type: ignore[union-attr]
+    assert await _status(stores, sealed.number) is BatchStatus.SUBMITTED
+    inclusion = events[-1].tx.inclusion
+    assert inclusion is not None
 
     restarted, _ = _anchorer(chain, stores)
-    for _ in range(5):
-        await restarted.step()
-    batch = await stores.manifests.batch(number)
+    await restarted.step()
+    batch = await stores.manifests.batch(sealed.number)
     assert batch is not None and batch.status is BatchStatus.CONFIRMED
-    assert batch.anchor is not None
-    assert "0x" + batch.anchor.tx_hash.hex() == events[-1].tx.inclusion.tx_hash  # type: ignore[union-attr]
-    assert (await chain.registry.anchored_at(batch.root)) is not None
+    assert batch.anchor is not None and "0x" + batch.anchor.tx_hash.hex() == inclusion.tx_hash
+    record = await chain.registry.anchored_at(batch.root)
+    assert record is not None and record.block_number == batch.anchor.block_number
 
 
 async def test_reorged_event_lost_in_a_crash_reopens_the_batch(
@@ -101,21 +107,33 @@ async def test_reorged_event_lost_in_a_crash_reopens_the_batch(
     number = (await _sealed_batch(stores)).number
     anchorer, sender = _anchorer(chain, stores)
     snapshot = await chain.rpc("evm_snapshot")
-    for _ in range(20):
+    for _ in range(100):
         await anchorer.step()
+        if await _status(stores, number) is BatchStatus.CONFIRMED:
+            break
     first = await stores.manifests.batch(number)
     assert first is not None and first.status is BatchStatus.CONFIRMED
+    assert first.anchor is not None
     # The anchor leaves the chain; the sender journals it pending again and reports
     # REORGED once; the process dies before the anchorer reopens the batch.
     await chain.rpc("anvil_setAutomine", False)
     await chain.rpc("evm_revert", snapshot)
     await chain.rpc("anvil_mine", 3)
-    kinds = [e.kind for e in await sender.poll()]
-    assert TxEventKind.REORGED in kinds
+    assert TxEventKind.REORGED in [e.kind for e in await sender.poll()]
     tx = await sender.get(f"anchor:t:{number}#1")
     assert tx is not None and tx.status is TxStatus.PENDING
 
     restarted, _ = _anchorer(chain, stores)
     await restarted.step()
+    assert await _status(stores, number) is BatchStatus.SUBMITTED
+    # Blocks again: the same transaction lands on the new branch and is recorded there.
+    await chain.rpc("anvil_setAutomine", True)
+    await chain.rpc("evm_mine")
+    for _ in range(100):
+        await restarted.step()
+        if await _status(stores, number) is BatchStatus.CONFIRMED:
+            break
     batch = await stores.manifests.batch(number)
-    assert batch is not None and batch.status is BatchStatus.SUBMITTED
+    assert batch is not None and batch.status is BatchStatus.CONFIRMED
+    assert batch.anchor is not None and batch.anchor.tx_hash == first.anchor.tx_hash
+    assert batch.anchor.block_hash != first.anchor.block_hash
