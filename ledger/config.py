@@ -43,6 +43,14 @@ class Settings:
     batch_endpoint_max: int = 1_000
     anvil_block_time_s: float | None = None
     log_level: str = "info"
+    # Royalties (docs/royalties.md): metering sources' HMAC keys, usage batching, settlement.
+    usage_keys_file: Path | None = None
+    usage_keys: str | None = field(default=None, repr=False)
+    usage_window_s: float = 300.0
+    usage_batch_max_size: int = 10_000
+    usage_batch_max_age_s: float = 5.0
+    settle_interval_s: float = 2.0
+    settle_max_items: int = 200
 
     @property
     def embedded_chain(self) -> bool:
@@ -67,6 +75,11 @@ class Settings:
         _positive("poll_interval_s", self.poll_interval_s)
         _positive("max_body_bytes", self.max_body_bytes)
         _positive("batch_endpoint_max", self.batch_endpoint_max, upper=100_000)
+        _positive("usage_window_s", self.usage_window_s, upper=3600)
+        _positive("usage_batch_max_size", self.usage_batch_max_size, upper=1_000_000)
+        _positive("usage_batch_max_age_s", self.usage_batch_max_age_s)
+        _positive("settle_interval_s", self.settle_interval_s)
+        _positive("settle_max_items", self.settle_max_items, upper=1_000)
         if self.confirmations < 0:
             raise ConfigError("must be 0 or more", field="confirmations")
         if self.anchor_deadline_s <= self.batch_max_age_s:

@@ -29,6 +29,7 @@ from ledger.config import Settings
 from ledger.core.creators import sign_action
 from ledger.core.proof import ProofBundle, verify_bundle
 from ledger.core.signing import SigningKey, sign_manifest
+from ledger.demo_royalty import RoyaltyOutcome, demo_usage_keys, run_royalties
 from ledger.errors import LedgerError
 from ledger.keyfile import generate_key
 from ledger.packager import package_dir
@@ -55,11 +56,13 @@ class Outcome:
     ours: int
     on_chain: int
     openzeppelin: int
+    royalties: RoyaltyOutcome | None = None
 
     @property
     def ok(self) -> bool:
-        """Every manifest verified three ways."""
-        return self.manifests == self.ours == self.on_chain == self.openzeppelin
+        """Every manifest verified three ways (and the royalty step matched the chain)."""
+        paid = self.royalties is None or self.royalties.ok
+        return paid and self.manifests == self.ours == self.on_chain == self.openzeppelin
 
     def table(self) -> str:
         """A short summary table."""
@@ -74,6 +77,7 @@ class Outcome:
             ("verified: ledger", f"{self.ours}/{self.manifests}"),
             ("verified: verifyInclusion", f"{self.on_chain}/{self.manifests}"),
             ("verified: OpenZeppelin", f"{self.openzeppelin}/{self.manifests}"),
+            *(self.royalties.rows() if self.royalties else []),
         ]
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
@@ -106,6 +110,8 @@ async def run_demo(settings: Settings, *, manifests: int = 1000, say: Say = prin
                 for b in await client.batches()
                 if b["number"] in batches and b["anchor"]
             )
+            # A separate step: a buyer pays per use, creators withdraw.
+            royalties = await run_royalties(service, url, keys, say)
         return Outcome(
             manifests=len(bundles),
             batches=len(batches),
@@ -114,6 +120,7 @@ async def run_demo(settings: Settings, *, manifests: int = 1000, say: Say = prin
             ours=ours,
             on_chain=on_chain,
             openzeppelin=verify_with_openzeppelin(bundles),
+            royalties=royalties,
         )
 
 
@@ -221,6 +228,9 @@ def demo_settings(data_dir: Path) -> Settings:
         batch_max_age_s=1.0,
         confirmations=1,
         poll_interval_s=0.1,
+        usage_keys=demo_usage_keys(),
+        usage_batch_max_age_s=1.0,
+        settle_interval_s=0.5,
     ).validate()
 
 

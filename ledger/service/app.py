@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ledger.service import handlers
+from ledger.service import handlers, usage_handlers
 from ledger.service.appkeys import CONTEXT, METRICS, SETTINGS
 from ledger.service.context import ServiceContext
 from ledger.service.http_errors import json_errors
@@ -22,6 +22,13 @@ def routes() -> list[web.RouteDef]:
         web.get("/v1/roots/{root}", handlers.get_root),
         web.post("/v1/creators", handlers.post_creator),
         web.get("/v1/creators/{id}", handlers.get_creator),
+        web.post("/v1/usage", usage_handlers.post_usage),
+        web.get("/v1/usage/{event_id}", usage_handlers.get_usage),
+        web.get("/v1/usage/{event_id}/proof", usage_handlers.get_usage_proof),
+        web.get("/v1/buyers/{address}", usage_handlers.get_buyer),
+        web.get("/v1/creators/{id}/statement", usage_handlers.get_statement),
+        web.get("/v1/splits/terms", usage_handlers.get_split_terms),
+        web.post("/v1/splits", usage_handlers.post_split),
         web.get("/v1/openapi.json", handlers.openapi),
         web.get("/healthz", handlers.healthz),
         web.get("/metrics", handlers.metrics),

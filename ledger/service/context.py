@@ -6,7 +6,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.config import Settings
 from ledger.core.creators import CreatorAction
@@ -21,6 +21,9 @@ from ledger.service.metrics import Metrics
 from ledger.service.workers import split_levels
 from ledger.storage.creators import CreatorStore
 from ledger.storage.manifests import ManifestStore
+
+if TYPE_CHECKING:
+    from ledger.service.usage import UsageService
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ class ServiceContext:
         self._health_checks = health_checks
         self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
         self.queue_depth = 0
+        #: Usage intake and royalty views, set by the runtime when royalties are on.
+        self.usage: UsageService | None = None
 
     # -- intake --------------------------------------------------------------------
 

@@ -94,19 +94,46 @@ class CreatorKeys:
         self._store = store
         self._ttl = ttl_s
         self._cache: dict[str, tuple[float, list[CreatorKey] | None]] = {}
+        self._loads: dict[str, asyncio.Task[list[CreatorKey] | None]] = {}
 
     async def get(self, creator_id: str) -> list[CreatorKey] | None:
         """The creator's keys, or None if the creator is unknown."""
-        now = time.monotonic()
         cached = self._cache.get(creator_id)
-        if cached is None or cached[0] < now:
-            cached = (now + self._ttl, await self._store.keys(creator_id))
-            self._cache[creator_id] = cached
-        return cached[1]
+        if cached is not None and time.monotonic() <= cached[0]:
+            return cached[1]
+        # Every request that finds the entry expired waits for one lookup: under
+        # load, dozens arrive within one query's time and would each query.
+        load = self._loads.get(creator_id)
+        if load is None:
+            load = asyncio.create_task(self._load(creator_id))
+            load.add_done_callback(_retrieve)
+            self._loads[creator_id] = load
+        # Shielded: one waiter's cancellation must not cancel the others' lookup.
+        return await asyncio.shield(load)
+
+    async def _load(self, creator_id: str) -> list[CreatorKey] | None:
+        expires = time.monotonic() + self._ttl
+        try:
+            keys = await self._store.keys(creator_id)
+        finally:
+            current = self._loads.get(creator_id) is asyncio.current_task()
+            if current:
+                del self._loads[creator_id]
+        if current:  # else `forget` ran meanwhile and this result may predate the change
+            self._cache[creator_id] = (expires, keys)
+        return keys
 
     def forget(self, creator_id: str) -> None:
         """Drop a cached entry after the creator's keys changed."""
         self._cache.pop(creator_id, None)
+        self._loads.pop(creator_id, None)
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    # A lookup whose waiters were all cancelled still has its error read, so
+    # asyncio does not log it as never retrieved; the waiters saw it otherwise.
+    if not task.cancelled():
+        task.exception()
 
 
 def now_ms() -> int:

@@ -253,12 +253,14 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
                 }
             },
+            **_usage_paths(),
         },
         "components": {
             "schemas": {
                 "Error": _ERROR,
                 "Manifest": {"type": "object", "description": "docs/manifest.schema.json"},
                 "ProofBundle": {"type": "object", "description": "docs/proof-format.md"},
+                "UsageEvent": _USAGE_EVENT,
                 "CreatorAction": {
                     "type": "object",
                     "required": ["action", "creatorId", "issuedAt", "signatures"],
@@ -270,6 +272,143 @@ def openapi_document() -> dict[str, Any]:
                         "issuedAt": {"type": "integer"},
                         "signatures": {"type": "array"},
                     },
+                },
+            }
+        },
+    }
+
+
+# -- royalties (issue 5) ----------------------------------------------------------------
+
+_USAGE_EVENT = {
+    "type": "object",
+    "description": "One metered use; see docs/proof-format.md, 'Usage receipts'.",
+    "required": ["eventId", "buyer", "asset", "units", "time", "source"],
+    "additionalProperties": False,
+    "properties": {
+        "eventId": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"},
+        "buyer": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"},
+        "asset": {
+            "type": "object",
+            "required": ["manifestDigest", "assetId"],
+            "properties": {"manifestDigest": _HEX32, "assetId": {"type": "string"}},
+        },
+        "units": {"type": "integer", "minimum": 1, "maximum": 10**12},
+        "unit": {"enum": ["sample", "1k-samples", "epoch"]},
+        "time": {"type": "string", "description": "RFC 3339 UTC, optional .mmm"},
+        "source": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
+    },
+}
+
+_HMAC_HEADERS = [
+    {"name": "X-Ledger-Source", "in": "header", "required": True, "schema": {"type": "string"}},
+    {"name": "X-Ledger-Timestamp", "in": "header", "required": True,
+     "schema": {"type": "string", "description": "Unix seconds, within the replay window"}},
+    {"name": "X-Ledger-Signature", "in": "header", "required": True,
+     "schema": {"type": "string", "description": 'v1= and hex HMAC-SHA256 of '
+                '"ledger-usage-v1\\n" + source + "\\n" + timestamp + "\\n" + body'}},
+]
+
+
+def _event_param() -> dict[str, Any]:
+    return {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _usage_paths() -> dict[str, Any]:
+    unauthenticated = {"401": _json({"$ref": "#/components/schemas/Error"},
+                                    "Unknown source, stale timestamp or forged signature"),
+                       "403": _json({"$ref": "#/components/schemas/Error"},
+                                    "An event names another source")}
+    return {
+        "/v1/usage": {
+            "post": {
+                "summary": "Report usage: one event or {\"events\": [...]} (up to 10,000)",
+                "parameters": _HMAC_HEADERS,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "oneOf": [{"$ref": "#/components/schemas/UsageEvent"},
+                              {"type": "object", "required": ["events"], "properties": {
+                                  "events": {"type": "array", "items": {
+                                      "$ref": "#/components/schemas/UsageEvent"}}}}],
+                }}}},
+                "responses": {
+                    "202": _json({"type": "object"}, "Stored durably (batch: any stored; "
+                                 "each result has its own http_status)"),
+                    "200": _json({"type": "object"}, "Already stored: nothing charged again"),
+                    **unauthenticated,
+                    **_errors(400, 409, 413, 422, 503),
+                },
+            }
+        },
+        "/v1/usage/{event_id}": {
+            "get": {
+                "summary": "Where a usage event stands: batch, settlement, hold",
+                "parameters": [_event_param()],
+                "responses": {"200": _json({"type": "object"}, "The status"), **_errors(404)},
+            }
+        },
+        "/v1/usage/{event_id}/proof": {
+            "get": {
+                "summary": "The usage receipt (event + inclusion proof) once anchored",
+                "parameters": [_event_param()],
+                "responses": {
+                    "200": _json({"type": "object"}, "Status and receipt "
+                                 "(ledger-usage-receipt/1)"),
+                    "202": _json({"type": "object"}, "Not anchored yet: the status"),
+                    **_errors(404),
+                },
+            }
+        },
+        "/v1/buyers/{address}": {
+            "get": {
+                "summary": "A buyer's deposit, spending, limits (chain) and usage (ledger)",
+                "parameters": [{"name": "address", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": _json({"type": "object"}, "Per token"), **_errors(422)},
+            }
+        },
+        "/v1/splits/terms": {
+            "get": {
+                "summary": "The EIP-712 SplitTerms an asset's split owner signs (next version)",
+                "parameters": [
+                    {"name": "manifestDigest", "in": "query", "required": True, "schema": _HEX32},
+                    {"name": "assetId", "in": "query", "required": True,
+                     "schema": {"type": "string"}},
+                ],
+                "responses": {"200": _json({"type": "object"}, "owner, version, deadline, "
+                                           "typedData"), **_errors(404, 422, 503)},
+            }
+        },
+        "/v1/splits": {
+            "post": {
+                "summary": "Hand in a split owner's signature; the service relays "
+                           "setSplitWithSig once the manifest is anchored",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["manifestDigest", "assetId", "version", "deadline",
+                                 "signature"],
+                    "properties": {"manifestDigest": _HEX32, "assetId": {"type": "string"},
+                                   "version": {"type": "integer"},
+                                   "deadline": {"type": "integer"},
+                                   "signature": {"type": "string",
+                                                 "pattern": "^0x[0-9a-f]{130}$"}},
+                }}}},
+                "responses": {"202": _json({"type": "object"}, "Kept, to be relayed"),
+                              **_errors(400, 404, 422, 503)},
+            }
+        },
+        "/v1/creators/{id}/statement": {
+            "get": {
+                "summary": "Per asset and buyer: units, earned, settled (tx hashes), "
+                           "withdrawable, withdrawn; to the wei",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
+                ],
+                "responses": {
+                    "200": {"description": "The statement",
+                            "content": {"application/json": {"schema": {"type": "object"}},
+                                        "text/csv": {}}},
+                    **_errors(422),
                 },
             }
         },

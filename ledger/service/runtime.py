@@ -26,6 +26,7 @@ from ledger.chain.deploy import Deployment, deploy_contracts
 from ledger.chain.registry import AnchorRegistry
 from ledger.chain.rpc import RevertDecoder, Web3Client, connect
 from ledger.chain.sender import Sender
+from ledger.chain.splitter import RoyaltySplitter
 from ledger.chain.txstate import SendPolicy
 from ledger.config import Settings
 from ledger.core.receipt import ReceiptSigner
@@ -36,11 +37,14 @@ from ledger.service.context import ChainInfo, ServiceContext
 from ledger.service.intake import IntakeWriter, now_ms
 from ledger.service.journal import DatabaseJournal
 from ledger.service.metrics import Metrics
+from ledger.service.settler import Settler, UsageBatcher
+from ledger.service.usage import UsageService, UsageWriter
 from ledger.service.workers import Anchorer, Batcher, run_forever
 from ledger.storage.creators import CreatorStore
 from ledger.storage.engine import create_schema, open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.txdocs import TxDocStore
+from ledger.storage.usage import UsageStore
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +75,8 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.writer.stop()
+        if self.ctx.usage is not None:
+            await self.ctx.usage.close()
         await self.engine.dispose()
         with contextlib.suppress(Exception):
             await self.w3.provider.disconnect()
@@ -129,12 +135,15 @@ async def _assemble(
         max_fee_cap=int(settings.max_fee_gwei * 10**9),
         poll_interval=settings.poll_interval_s,
     )
+    splitter = _splitter(w3, deployment)
+    # One Sender for the account: the anchorer's loop polls it; the settler shares it
+    # and follows its own transactions by purpose key (see ledger.service.settler).
     sender = Sender(
         w3,
         account,  # type: ignore[arg-type]
         DatabaseJournal(docs),
         policy=policy,
-        decoder=RevertDecoder([artifact.abi]),
+        decoder=RevertDecoder([artifact.abi] + ([splitter.artifact.abi] if splitter else [])),
         metrics=_SenderMetrics(metrics),
     )
     writer = IntakeWriter(manifests)
@@ -158,18 +167,46 @@ async def _assemble(
     )
     service = Service(settings, ctx, engine, w3, deployment, anvil, writer)
     writer.start()
+    usage_store = UsageStore(engine)
+    usage_writer = UsageWriter(usage_store)
+    ctx.usage = UsageService(
+        settings, usage_store, manifests, usage_writer, chain_id=deployment.chain_id,
+        registry=deployment.registry.address, splitter=splitter,
+    )
+    usage_writer.start()
+    usage_batcher = UsageBatcher(
+        usage_store, max_size=settings.usage_batch_max_size,
+        max_age_s=settings.usage_batch_max_age_s,
+    )
     interval = settings.poll_interval_s
     service.tasks = [
-        _task("batcher", lambda: _seal_due(batcher), lambda: min(interval, 0.2)),
+        _task("batcher", lambda: _seal_due(batcher, usage_batcher), lambda: min(interval, 0.2)),
         _task("anchorer", anchorer.step, lambda: anchorer.delay),
         _task("queue-depth", ctx.refresh_queue_depth, lambda: 1.0),
     ]
+    if splitter is not None:
+        settler = Settler(
+            usage_store, manifests, splitter, sender,
+            key_prefix=f"settle:{deployment.block_hash[2:18]}:",
+            max_items=settings.settle_max_items,
+        )
+        service.tasks.append(_task("settler", settler.step, lambda: settings.settle_interval_s))
     return service
 
 
-async def _seal_due(batcher: Batcher) -> None:
+async def _seal_due(batcher: Batcher, usage_batcher: UsageBatcher) -> None:
+    # One task seals both kinds: batch numbers are one sequence, so two sealers in
+    # one process would only race each other for the next number.
     while await batcher.step(now_ms()) is not None:
         pass
+    while await usage_batcher.step(now_ms()) is not None:
+        pass
+
+
+def _splitter(w3: Web3Client, deployment: Deployment) -> RoyaltySplitter | None:
+    if deployment.splitter is None:
+        return None
+    return RoyaltySplitter(w3, deployment.splitter.address, load_artifact("RoyaltySplitter"))
 
 
 def _task(

@@ -108,3 +108,140 @@ class MetaRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(String)
+
+
+# -- royalties (issue 5) ---------------------------------------------------------------
+# Usage batches are rows of `batches` like manifest batches: the registry's batch
+# number fence is one sequence, so both kinds share it and the anchorer anchors
+# both. `usage_batches` marks which batches hold usage events.
+
+
+class UsageEventRow(Base):
+    """One metered use, stored once by its event id; units are in the split's unit."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        # The usage batcher's scan: events not yet in a batch, in arrival order.
+        Index(
+            "ix_usage_events_pending",
+            "seq",
+            sqlite_where=text("batch_number IS NULL"),
+            postgresql_where=text("batch_number IS NULL"),
+        ),
+        # The settler's scan: batched events not yet in a settlement.
+        Index(
+            "ix_usage_events_unsettled",
+            "batch_number",
+            "buyer",
+            "asset_key",
+            sqlite_where=text("settlement_id IS NULL AND batch_number IS NOT NULL"),
+            postgresql_where=text("settlement_id IS NULL AND batch_number IS NOT NULL"),
+        ),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    source: Mapped[str] = mapped_column(String(64))
+    buyer: Mapped[str] = mapped_column(String(42), index=True)
+    creator_id: Mapped[str] = mapped_column(String(200), index=True)
+    manifest_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    asset_id: Mapped[str] = mapped_column(String(200))
+    # No index of their own: the settler's partial index covers (batch, buyer, asset key),
+    # and every index is paid for by each of thousands of inserts a second.
+    asset_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    token: Mapped[str] = mapped_column(String(42))
+    units: Mapped[int] = mapped_column(BigInteger)
+    event_time: Mapped[int] = mapped_column(BigInteger)
+    accepted_at: Mapped[int] = mapped_column(BigInteger)
+    batch_number: Mapped[int | None] = mapped_column(ForeignKey("batches.number"), nullable=True)
+    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    settlement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("usage_settlements.id"), nullable=True, index=True
+    )
+
+
+class UsageBatchRow(Base):
+    """Marks a batch as one of usage events (its leaves are event digests)."""
+
+    __tablename__ = "usage_batches"
+
+    number: Mapped[int] = mapped_column(
+        ForeignKey("batches.number"), primary_key=True, autoincrement=False
+    )
+
+
+class UsageSettlementRow(Base):
+    """One `settle` of one buyer and token for (part of) an anchored usage batch.
+
+    ``usage_root`` is the batch root for part 0, else derived from it
+    (`ledger.core.usage.usage_root_of`); amounts are decimal strings (up to 2^256).
+    """
+
+    __tablename__ = "usage_settlements"
+    __table_args__ = (UniqueConstraint("batch_number", "buyer", "token", "part"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_number: Mapped[int] = mapped_column(ForeignKey("batches.number"), index=True)
+    buyer: Mapped[str] = mapped_column(String(42), index=True)
+    token: Mapped[str] = mapped_column(String(42))
+    part: Mapped[int] = mapped_column(Integer)
+    usage_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    units: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    tx_key: Mapped[str] = mapped_column(String(100))
+    tx_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    block_timestamp: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    gas_used: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    confirmed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class UsageSettlementItemRow(Base):
+    """One item of a settlement: units of a split version at its price."""
+
+    __tablename__ = "usage_settlement_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    settlement_id: Mapped[int] = mapped_column(ForeignKey("usage_settlements.id"), index=True)
+    asset_key: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    creator_id: Mapped[str] = mapped_column(String(200), index=True)
+    asset_id: Mapped[str] = mapped_column(String(200))
+    manifest_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    units: Mapped[int] = mapped_column(BigInteger)
+    price: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[str] = mapped_column(String(80))
+
+
+class UsageHoldRow(Base):
+    """Anchored usage of a buyer and asset that could not be charged yet, and why."""
+
+    __tablename__ = "usage_holds"
+
+    batch_number: Mapped[int] = mapped_column(ForeignKey("batches.number"), primary_key=True)
+    buyer: Mapped[str] = mapped_column(String(42), primary_key=True)
+    asset_key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    token: Mapped[str] = mapped_column(String(42))
+    creator_id: Mapped[str] = mapped_column(String(200), index=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    units: Mapped[int] = mapped_column(BigInteger)
+    held_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SplitSignatureRow(Base):
+    """A split owner's EIP-712 signature of split terms, waiting to be relayed."""
+
+    __tablename__ = "split_signatures"
+
+    manifest_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(65))
+    status: Mapped[str] = mapped_column(String(16))
+    tx_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    received_at: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,251 @@
+"""The ``ledger buyer …`` and ``ledger creator withdraw|split`` commands (issue 5).
+
+Buyers and payees act on the `RoyaltySplitter` with their own Ethereum key file
+(``ledger keygen --type eth``); the service never holds their keys. The chain and
+the splitter come from ``--rpc-url`` / ``--deployment-file``, else from a local
+service's ``<data dir>/endpoint.json`` and ``deployment.json``. The work is done
+by `ledger.chain.payments`, imported when a command runs (web3 is slow to import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ledger.errors import ConfigError, LedgerError, ValidationError
+
+if TYPE_CHECKING:
+    from ledger.chain.payments import Chain
+
+Commands = argparse._SubParsersAction
+EXIT_OK = 0
+NO_CAP = 2**128 - 1
+ANY_PRICE = 2**96 - 1
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def add_royalty_commands(commands: Commands[argparse.ArgumentParser]) -> None:
+    """Register ``ledger buyer`` and add ``withdraw`` and ``split`` to ``ledger creator``."""
+    buyer = commands.add_parser("buyer", help="a buyer's deposit, limits and withdrawal")
+    actions = buyer.add_subparsers(dest="buyer_action", required=True, metavar="ACTION")
+    for name, help_text in (("deposit", "deposit ETH or an ERC-20 (approved first)"),
+                            ("caps", "set the spending cap and per-asset maximum prices"),
+                            ("withdraw", "request a withdrawal (--amount), or withdraw once due"),
+                            ("balance", "deposit, spending and limits, and usage")):
+        command = actions.add_parser(name, help=help_text)
+        command.add_argument("--key", type=Path, help="the buyer's Ethereum key file")
+        command.add_argument("--token", default="ETH", help='"ETH" or an ERC-20 address')
+        _chain_options(command)
+        command.set_defaults(handler=_handlers()[name])
+    actions.choices["deposit"].add_argument("--amount", type=int, required=True,
+                                            help="base units (wei)")
+    caps = actions.choices["caps"]
+    caps.add_argument("--spending-cap", help='cumulative cap in base units, or "none"')
+    caps.add_argument("--max-price", action="append", default=[], metavar="ASSET=PRICE",
+                      help='ASSET: 0x asset key or MANIFEST.json#asset:id; PRICE: base units '
+                           'per unit or "any"')
+    withdraw_ = actions.choices["withdraw"]
+    withdraw_.add_argument("--amount", help='base units or "all"; omit to withdraw once due')
+    withdraw_.add_argument("--to", help="where to send it (default: the buyer)")
+    actions.choices["balance"].add_argument("--address", help="instead of --key")
+    _extend_creator(commands)
+
+
+def _handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
+    return {"deposit": cmd_buyer_deposit, "caps": cmd_buyer_caps,
+            "withdraw": cmd_buyer_withdraw, "balance": cmd_buyer_balance}
+
+
+def _extend_creator(commands: Commands[argparse.ArgumentParser]) -> None:
+    creator = commands.choices.get("creator")
+    if creator is None:
+        return
+    action = next(a for a in creator._actions if a.dest == "action")
+    action.choices = (*(action.choices or ()), "withdraw", "split")
+    original = creator.get_default("handler")
+    creator.add_argument("--manifest", type=Path, help="split: the signed manifest file")
+    creator.add_argument("--token", help='withdraw: only this token ("ETH" or an address)')
+    _chain_options(creator)
+
+    def dispatch(args: argparse.Namespace) -> int:
+        if args.action == "withdraw":
+            return cmd_creator_withdraw(args)
+        if args.action == "split":
+            return cmd_creator_split(args)
+        result: int = original(args)
+        return result
+
+    creator.set_defaults(handler=dispatch)
+
+
+def _chain_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--rpc-url", help="the chain (default: the local service's)")
+    command.add_argument("--deployment-file", type=Path,
+                         help="the deployment record (default: <data dir>/deployment.json)")
+    command.add_argument("--data-dir", type=Path, default=Path(".ledger"),
+                         help="a local service's data dir (default .ledger)")
+
+
+def _run(args: argparse.Namespace, work: Callable[[Chain], Coroutine[Any, Any, Any]]) -> Any:
+    from ledger.chain.deploy import Deployment
+    from ledger.chain.payments import Chain
+    from ledger.chain.rpc import connect
+
+    async def main() -> Any:
+        rpc_url = args.rpc_url or _endpoint(args.data_dir).get("rpcUrl")
+        if not rpc_url:
+            raise ConfigError("no chain: pass --rpc-url or start `ledger serve`", field="rpc_url")
+        deployment = Deployment.read(args.deployment_file or args.data_dir / "deployment.json")
+        w3 = connect(str(rpc_url))
+        try:
+            return await work(Chain.open(w3, deployment))
+        finally:
+            await w3.provider.disconnect()
+    return asyncio.run(main())
+
+
+def _endpoint(data_dir: Path) -> dict[str, Any]:
+    path = data_dir / "endpoint.json"
+    if not path.exists():
+        return {}
+    doc = json.loads(path.read_text())
+    return doc if isinstance(doc, dict) else {}
+
+
+def _key(args: argparse.Namespace) -> str:
+    from ledger.core.signing import EthSigningKey
+    from ledger.keyfile import load_key
+
+    if args.key is None:
+        raise ConfigError("an Ethereum key file is needed", field="key")
+    key = load_key(args.key)
+    if not isinstance(key, EthSigningKey):
+        raise ConfigError("needs an Ethereum key file (ledger keygen --type eth)", field="key")
+    return key.to_hex()
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def cmd_buyer_deposit(args: argparse.Namespace) -> int:
+    """ledger buyer deposit --token T --amount N --key K."""
+    from ledger.chain import payments
+
+    key = _key(args)
+    account = _run(args, lambda chain: payments.deposit(chain, key, args.token, args.amount))
+    _print(account.to_obj())
+    return EXIT_OK
+
+
+def cmd_buyer_caps(args: argparse.Namespace) -> int:
+    """ledger buyer caps --token T [--spending-cap N|none] [--max-price ASSET=PRICE]..."""
+    from ledger.chain import payments
+
+    key = _key(args)
+    cap = None
+    if args.spending_cap is not None:
+        cap = NO_CAP if args.spending_cap == "none" else _int(args.spending_cap, "spending-cap")
+    prices = dict(_max_price(item) for item in args.max_price)
+    account = _run(args, lambda chain: payments.set_limits(chain, key, args.token, spending_cap=cap,
+                                                  max_prices=prices))
+    _print(account.to_obj())
+    return EXIT_OK
+
+
+def cmd_buyer_withdraw(args: argparse.Namespace) -> int:
+    """ledger buyer withdraw --token T [--amount N|all] [--to A]."""
+    from ledger.chain import payments
+
+    key = _key(args)
+    amount = None
+    if args.amount is not None:
+        amount = NO_CAP if args.amount == "all" else _int(args.amount, "amount")
+    what, account = _run(
+        args, lambda chain: payments.withdraw(chain, key, args.token, amount, args.to)
+    )
+    print(what)
+    _print(account.to_obj())
+    return EXIT_OK
+
+
+def cmd_buyer_balance(args: argparse.Namespace) -> int:
+    """ledger buyer balance --token T (--key K | --address A)."""
+    from ledger.chain import payments
+
+    address = args.address or payments.address_of(_key(args))
+
+    async def read(chain: Chain) -> dict[str, Any]:
+        account = await chain.splitter.account(address, args.token)
+        return {"buyer": address, "token": args.token, **account.to_obj()}
+
+    _print(_run(args, read))
+    return EXIT_OK
+
+
+def cmd_creator_withdraw(args: argparse.Namespace) -> int:
+    """ledger creator withdraw CREATOR_ID --key K [--token T]: release what is due to K."""
+    from ledger.chain import payments
+
+    key = _key(args)
+    paid = _run(args, lambda chain: payments.release_all(chain, key, args.token))
+    if not paid:
+        print(f"nothing is due to {payments.address_of(key)}")
+    for token, amount in paid.items():
+        print(f"released {amount} {'wei' if token == 'ETH' else 'units of ' + token} "
+              f"to {payments.address_of(key)}")
+    return EXIT_OK
+
+
+def cmd_creator_split(args: argparse.Namespace) -> int:
+    """ledger creator split CREATOR_ID --manifest M --key K: register the manifest's splits."""
+    from ledger.chain import payments
+
+    if args.manifest is None:
+        raise ConfigError("split needs --manifest", field="manifest")
+    from ledger.core.manifest import Manifest
+
+    manifest = Manifest.from_json(args.manifest.read_bytes())
+    if manifest.creator.id != args.creator_id:
+        raise ValidationError(f"the manifest is {manifest.creator.id}'s", field="creator.id")
+    key = _key(args)
+    _print(_run(args, lambda chain: payments.register_splits(chain, key, manifest)))
+    return EXIT_OK
+
+
+def _int(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValidationError("must be an integer", field=name) from None
+    if value < 0:
+        raise ValidationError("must be 0 or more", field=name)
+    return value
+
+
+def _max_price(item: str) -> tuple[bytes, int]:
+    asset, sep, price = item.rpartition("=")
+    if not sep:
+        raise ValidationError("must be ASSET=PRICE", field="max-price")
+    value = ANY_PRICE if price == "any" else _int(price, "max-price")
+    if asset.startswith("0x") and len(asset) == 66:
+        return bytes.fromhex(asset[2:]), value
+    path, sep, asset_id = asset.partition("#")
+    if not sep:
+        raise ValidationError("ASSET is a 0x asset key or MANIFEST.json#asset:id",
+                              field="max-price")
+    from ledger.core.manifest import Manifest
+    from ledger.core.usage import asset_terms
+
+    manifest = Manifest.from_json(Path(path).read_bytes())
+    try:
+        terms = asset_terms(manifest, manifest.digest(), asset_id)
+    except LedgerError as exc:
+        raise ValidationError(f"{asset}: {exc.message}", field="max-price") from exc
+    return terms.asset_key, value
