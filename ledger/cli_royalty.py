@@ -31,7 +31,7 @@ ANY_PRICE = 2**96 - 1
 
 
 def add_royalty_commands(commands: Commands[argparse.ArgumentParser]) -> None:
-    """Register ``ledger buyer`` and add ``withdraw`` and ``split`` to ``ledger creator``."""
+    """Register ``ledger buyer`` (``ledger creator withdraw|split`` live in cli_service)."""
     buyer = commands.add_parser("buyer", help="a buyer's deposit, limits and withdrawal")
     actions = buyer.add_subparsers(dest="buyer_action", required=True, metavar="ACTION")
     for name, help_text in (("deposit", "deposit ETH or an ERC-20 (approved first)"),
@@ -41,7 +41,7 @@ def add_royalty_commands(commands: Commands[argparse.ArgumentParser]) -> None:
         command = actions.add_parser(name, help=help_text)
         command.add_argument("--key", type=Path, help="the buyer's Ethereum key file")
         command.add_argument("--token", default="ETH", help='"ETH" or an ERC-20 address')
-        _chain_options(command)
+        chain_options(command)
         command.set_defaults(handler=_handlers()[name])
     actions.choices["deposit"].add_argument("--amount", type=int, required=True,
                                             help="base units (wei)")
@@ -54,7 +54,6 @@ def add_royalty_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     withdraw_.add_argument("--amount", help='base units or "all"; omit to withdraw once due')
     withdraw_.add_argument("--to", help="where to send it (default: the buyer)")
     actions.choices["balance"].add_argument("--address", help="instead of --key")
-    _extend_creator(commands)
 
 
 def _handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -62,29 +61,8 @@ def _handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
             "withdraw": cmd_buyer_withdraw, "balance": cmd_buyer_balance}
 
 
-def _extend_creator(commands: Commands[argparse.ArgumentParser]) -> None:
-    creator = commands.choices.get("creator")
-    if creator is None:
-        return
-    action = next(a for a in creator._actions if a.dest == "action")
-    action.choices = (*(action.choices or ()), "withdraw", "split")
-    original = creator.get_default("handler")
-    creator.add_argument("--manifest", type=Path, help="split: the signed manifest file")
-    creator.add_argument("--token", help='withdraw: only this token ("ETH" or an address)')
-    _chain_options(creator)
-
-    def dispatch(args: argparse.Namespace) -> int:
-        if args.action == "withdraw":
-            return cmd_creator_withdraw(args)
-        if args.action == "split":
-            return cmd_creator_split(args)
-        result: int = original(args)
-        return result
-
-    creator.set_defaults(handler=dispatch)
-
-
-def _chain_options(command: argparse.ArgumentParser) -> None:
+def chain_options(command: argparse.ArgumentParser) -> None:
+    """The options that find the chain and the deployment."""
     command.add_argument("--rpc-url", help="the chain (default: the local service's)")
     command.add_argument("--deployment-file", type=Path,
                          help="the deployment record (default: <data dir>/deployment.json)")

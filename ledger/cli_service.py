@@ -102,9 +102,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     outcome = asyncio.run(run_demo(demo_settings(data_dir), manifests=args.manifests, say=say))
     print(outcome.table())
     if not outcome.ok:
-        say("ledger demo: FAILED: some proofs did not verify")
+        say("ledger demo: FAILED: see the summary above")
         return EXIT_FAILED
-    say("ledger demo: every proof verified three ways")
+    say("ledger demo: every proof verified three ways; royalties paid and withdrawn")
     return EXIT_OK
 
 
@@ -280,18 +280,31 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _add_creator(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("creator", help="register a creator or manage its keys")
-    command.add_argument("action", choices=("register", "add-key", "revoke-key"))
+    from ledger.cli_royalty import chain_options
+
+    command = commands.add_parser(
+        "creator", help="register a creator, manage its keys, register splits, withdraw"
+    )
+    command.add_argument(
+        "action", choices=("register", "add-key", "revoke-key", "split", "withdraw")
+    )
     command.add_argument("creator_id")
     command.add_argument("--key", type=Path, required=True, help="a current key file (signs)")
     command.add_argument("--new-key", type=Path, help="add-key: the new key file (also signs)")
     command.add_argument("--revoke", help="revoke-key: the public key id to revoke")
+    command.add_argument("--manifest", type=Path, help="split: the signed manifest file")
+    command.add_argument("--token", help='withdraw: only this token ("ETH" or an address)')
     _url_option(command)
+    chain_options(command)
     command.set_defaults(handler=cmd_creator)
 
 
 def cmd_creator(args: argparse.Namespace) -> int:
-    """Sign and send a creator action."""
+    """Sign and send a key action, or register splits / withdraw royalties on chain."""
+    if args.action in ("split", "withdraw"):
+        from ledger.cli_royalty import cmd_creator_split, cmd_creator_withdraw
+
+        return cmd_creator_split(args) if args.action == "split" else cmd_creator_withdraw(args)
     from ledger.client import LedgerClient
     from ledger.core.creators import sign_action
     from ledger.keyfile import load_key
