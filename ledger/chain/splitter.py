@@ -6,7 +6,9 @@ sends (``*_data`` functions); reads are ``eth_call``s. A view that reverts raise
 settler can tell "deposit too small" from "price above the buyer's cap".
 
 EIP-712: `split_terms_typed_data` is what a split owner signs for
-`setSplitWithSig` (the contract's `splitTermsDigest` returns the same digest).
+`setSplitWithSig` (the contract's `splitTermsDigest` returns the same digest), and
+`settlement_typed_data` what a co-signing buyer signs for `settleCosigned`
+(`settlementDigest`).
 """
 
 from __future__ import annotations
@@ -72,6 +74,23 @@ SPLIT_TERMS_TYPES = {
         {"name": "payees", "type": "address[]"},
         {"name": "shares", "type": "uint16[]"},
         {"name": "deadline", "type": "uint256"},
+    ],
+}
+
+SETTLEMENT_TYPES = {
+    "EIP712Domain": SPLIT_TERMS_TYPES["EIP712Domain"],
+    "Settlement": [
+        {"name": "buyer", "type": "address"},
+        {"name": "token", "type": "address"},
+        {"name": "usageRoot", "type": "bytes32"},
+        {"name": "items", "type": "UsageItem[]"},
+        {"name": "total", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "UsageItem": [
+        {"name": "assetKey", "type": "bytes32"},
+        {"name": "version", "type": "uint32"},
+        {"name": "units", "type": "uint256"},
     ],
 }
 
@@ -272,6 +291,18 @@ class RoyaltySplitter:
         )
 
     @staticmethod
+    def settle_cosigned_data(buyer: str, token: str, usage_root: bytes,
+                             items: Sequence[UsageItem], deadline: int, signature: bytes
+                             ) -> bytes:
+        """``settleCosigned(buyer, token, usageRoot, items, deadline, signature)`` (METER_ROLE)."""
+        return _call_data(
+            f"settleCosigned(address,address,bytes32,{_ITEM}[],uint256,bytes)",
+            ["address", "address", "bytes32", f"{_ITEM}[]", "uint256", "bytes"],
+            [_checksum(buyer), token_arg(token), usage_root, [i.to_abi() for i in items],
+             deadline, signature],
+        )
+
+    @staticmethod
     def release_data(asset_key: bytes, version: int, payee: str) -> bytes:
         """``release(assetKey, version, payee)``: anyone may send it."""
         return _call_data("release(bytes32,uint32,address)", ["bytes32", "uint32", "address"],
@@ -301,6 +332,24 @@ class RoyaltySplitter:
                 "pricePerUnit": terms.price_per_unit,
                 "payees": [_checksum(p) for p in terms.payees], "shares": list(terms.shares),
                 "deadline": deadline,
+            },
+        }
+
+    def settlement_typed_data(
+        self, chain_id: int, buyer: str, token: str, usage_root: bytes,
+        items: Sequence[UsageItem], total: int, deadline: int,
+    ) -> dict[str, Any]:
+        """The typed data a co-signing buyer signs for `settle_cosigned_data`."""
+        return {
+            "types": SETTLEMENT_TYPES,
+            "primaryType": "Settlement",
+            "domain": {"name": "RoyaltySplitter", "version": "1", "chainId": chain_id,
+                       "verifyingContract": self.address},
+            "message": {
+                "buyer": _checksum(buyer), "token": token_arg(token), "usageRoot": usage_root,
+                "items": [{"assetKey": i.asset_key, "version": i.version, "units": i.units}
+                          for i in items],
+                "total": total, "deadline": deadline,
             },
         }
 
@@ -391,6 +440,17 @@ class RoyaltySplitter:
         (digest,) = await self._call(
             f"splitTermsDigest(address,{_TERMS},uint256)", ["address", _TERMS, "uint256"],
             [_checksum(owner), _terms_abi(terms, version), deadline], ["bytes32"],
+        )
+        return bytes(digest)
+
+    async def settlement_digest(self, buyer: str, token: str, usage_root: bytes,
+                                items: Sequence[UsageItem], total: int, deadline: int) -> bytes:
+        """``settlementDigest(buyer, token, usageRoot, items, total, deadline)``."""
+        (digest,) = await self._call(
+            f"settlementDigest(address,address,bytes32,{_ITEM}[],uint256,uint256)",
+            ["address", "address", "bytes32", f"{_ITEM}[]", "uint256", "uint256"],
+            [_checksum(buyer), token_arg(token), usage_root, [i.to_abi() for i in items], total,
+             deadline], ["bytes32"],
         )
         return bytes(digest)
 

@@ -13,7 +13,7 @@ from ledger.core.creators import CreatorAction
 from ledger.core.merkle import MerkleTree
 from ledger.core.proof import Anchor, ProofBundle
 from ledger.core.receipt import Receipt, ReceiptSigner
-from ledger.core.records import BatchStatus, ManifestRecord, NewManifest
+from ledger.core.records import BatchRecord, BatchStatus, ManifestRecord, NewManifest
 from ledger.errors import LedgerError, StorageError
 from ledger.service.http_errors import HTTPProblem
 from ledger.service.intake import CreatorKeys, IntakeWriter, now_ms, verify_for_intake
@@ -109,12 +109,13 @@ class ServiceContext:
 
     # -- proofs --------------------------------------------------------------------
 
-    async def proof_bundle(self, record: ManifestRecord) -> ProofBundle | None:
-        """The bundle of a confirmed manifest, or None while it is not confirmed."""
-        if record.status != BatchStatus.CONFIRMED or record.batch_number is None:
+    async def proof_bundle(
+        self, record: ManifestRecord, batch: BatchRecord | None
+    ) -> ProofBundle | None:
+        """The bundle of a confirmed manifest in `batch`, or None while it is not confirmed."""
+        if record.status != BatchStatus.CONFIRMED or batch is None:
             return None
-        batch = await self.manifests.batch(record.batch_number)
-        if batch is None or batch.anchor is None or record.leaf_index is None:
+        if batch.anchor is None or record.leaf_index is None:
             return None
         tree = await self._tree(batch.number, batch.leaf_count)
         anchor = Anchor(

@@ -55,8 +55,12 @@ async def get_manifest(request: web.Request) -> web.Response:
 async def get_proof(request: web.Request) -> web.Response:
     """GET /v1/manifests/{digest}/proof: the bundle once confirmed, else 202 + status."""
     ctx = request.app[CONTEXT]
-    record = await _manifest_or_404(request)
-    bundle = await ctx.proof_bundle(record)
+    digest = parse_hex32(request.match_info["digest"], "digest")
+    found = await ctx.manifests.get_with_batch(digest)
+    if found is None:
+        raise HTTPProblem(404, "not_found", "no manifest with this digest")
+    record, batch = found
+    bundle = await ctx.proof_bundle(record, batch)
     if bundle is None:
         return web.json_response(manifest_json(record), status=202)
     return web.Response(body=bundle.to_json(), content_type="application/json")

@@ -19,7 +19,7 @@ from ledger.core.records import (
     NewManifest,
 )
 from ledger.errors import StorageError
-from ledger.storage.models import BatchRow, ManifestRow
+from ledger.storage.models import BatchLevelsRow, BatchRow, ManifestRow
 
 _MANIFEST_COLUMNS = (
     ManifestRow.digest,
@@ -121,6 +121,21 @@ class ManifestStore:
             row = (await conn.execute(stmt)).first()
         return _manifest(row) if row else None
 
+    async def get_with_batch(
+        self, digest: bytes
+    ) -> tuple[ManifestRecord, BatchRecord | None] | None:
+        """A manifest's record and its batch, in one query (the proof read's path)."""
+        stmt = (
+            select(*_MANIFEST_COLUMNS[:-1], *_BATCH_COLUMNS)
+            .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
+            .where(ManifestRow.digest == digest)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return None
+        return _manifest(row), (_batch(row) if row.number is not None else None)
+
     async def body(self, digest: bytes) -> bytes | None:
         """The stored canonical JSON of one manifest, or None."""
         async with self._engine.connect() as conn:
@@ -156,18 +171,7 @@ class ManifestStore:
         (another replica's batcher won the race).
         """
         async with self._engine.begin() as conn:
-            last = (await conn.execute(select(func.max(BatchRow.number)))).scalar()
-            number = (last or 0) + 1
-            await conn.execute(
-                insert(BatchRow).values(
-                    number=number,
-                    root=root,
-                    leaf_count=len(seqs),
-                    levels=levels,
-                    sealed_at=sealed_at,
-                    status=BatchStatus.SEALED.value,
-                )
-            )
+            number = await insert_batch(conn, root, len(seqs), levels, sealed_at)
             claimed = 0
             for start in range(0, len(seqs), _CHUNK):
                 chunk = seqs[start : start + _CHUNK]
@@ -218,7 +222,7 @@ class ManifestStore:
     async def levels(self, number: int) -> bytes | None:
         """The stored tree levels of one batch."""
         async with self._engine.connect() as conn:
-            stmt = select(BatchRow.levels).where(BatchRow.number == number)
+            stmt = select(BatchLevelsRow.levels).where(BatchLevelsRow.number == number)
             return (await conn.execute(stmt)).scalar()
 
     async def mark_submitted(self, number: int) -> None:
@@ -257,6 +261,29 @@ class ManifestStore:
             raise StorageError(f"could not update batch {number}: {_reason(exc)}") from exc
 
 
+async def insert_batch(
+    conn: AsyncConnection, root: bytes, leaf_count: int, levels: bytes, sealed_at: int
+) -> int:
+    """Insert the next batch (number = last + 1) with its tree; return its number.
+
+    Manifest and usage batches share this one sequence: the registry's fence
+    takes batch numbers in order, whatever a batch holds.
+    """
+    last = (await conn.execute(select(func.max(BatchRow.number)))).scalar()
+    number = (last or 0) + 1
+    await conn.execute(
+        insert(BatchRow).values(
+            number=number,
+            root=root,
+            leaf_count=leaf_count,
+            sealed_at=sealed_at,
+            status=BatchStatus.SEALED.value,
+        )
+    )
+    await conn.execute(insert(BatchLevelsRow).values(number=number, levels=levels))
+    return number
+
+
 _UNANCHORED: dict[str, object] = {
     "status": BatchStatus.SEALED.value,
     "tx_hash": None,
@@ -268,20 +295,23 @@ _UNANCHORED: dict[str, object] = {
 }
 
 
+_BATCH_COLUMNS = (
+    BatchRow.number,
+    BatchRow.root,
+    BatchRow.leaf_count,
+    BatchRow.sealed_at,
+    BatchRow.status,
+    BatchRow.tx_hash,
+    BatchRow.block_number,
+    BatchRow.block_hash,
+    BatchRow.block_timestamp,
+    BatchRow.gas_used,
+    BatchRow.confirmed_at,
+)
+
+
 def _batch_query() -> Select[*tuple[Any, ...]]:
-    return select(
-        BatchRow.number,
-        BatchRow.root,
-        BatchRow.leaf_count,
-        BatchRow.sealed_at,
-        BatchRow.status,
-        BatchRow.tx_hash,
-        BatchRow.block_number,
-        BatchRow.block_hash,
-        BatchRow.block_timestamp,
-        BatchRow.gas_used,
-        BatchRow.confirmed_at,
-    )
+    return select(*_BATCH_COLUMNS)
 
 
 def _pending(manifest: NewManifest) -> ManifestRecord:

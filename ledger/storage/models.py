@@ -73,7 +73,6 @@ class BatchRow(Base):
     number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     root: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     leaf_count: Mapped[int] = mapped_column(Integer)
-    levels: Mapped[bytes] = mapped_column(LargeBinary)
     sealed_at: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), index=True)
     tx_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
@@ -82,6 +81,22 @@ class BatchRow(Base):
     block_timestamp: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     gas_used: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     confirmed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class BatchLevelsRow(Base):
+    """A batch's Merkle tree, every level, for serving proofs.
+
+    Its own table: in a `batches` row the multi-megabyte blob would sit in
+    front of the anchor columns, and SQLite walks a large value's overflow
+    pages to reach any column after it (1.9 ms a status read at 100k leaves).
+    """
+
+    __tablename__ = "batch_levels"
+
+    number: Mapped[int] = mapped_column(
+        ForeignKey("batches.number"), primary_key=True, autoincrement=False
+    )
+    levels: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ChainTxRow(Base):
@@ -245,3 +260,29 @@ class SplitSignatureRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     tx_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     received_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageProposalRow(Base):
+    """A co-signed settlement offered to its buyer: the items and total it signs, until
+    ``deadline`` (seconds). Open → signed (signature kept) → used (its settlement made);
+    or expired, and a new proposal of the same usage follows."""
+
+    __tablename__ = "usage_proposals"
+    __table_args__ = (Index("ix_usage_proposals_root", "buyer", "token", "usage_root"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_number: Mapped[int] = mapped_column(ForeignKey("batches.number"), index=True)
+    buyer: Mapped[str] = mapped_column(String(42), index=True)
+    token: Mapped[str] = mapped_column(String(42))
+    part: Mapped[int] = mapped_column(Integer)
+    usage_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    items: Mapped[str] = mapped_column(Text)
+    units: Mapped[int] = mapped_column(BigInteger)
+    events: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[str] = mapped_column(String(80))
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary(65), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("usage_settlements.id"),
+                                                      nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)

@@ -9,6 +9,7 @@ Amounts are Python ints here and decimal strings in the database.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,12 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ledger.core.records import PENDING, BatchRecord, BatchStatus
 from ledger.core.usage import usage_root_of
 from ledger.errors import StorageError
+from ledger.storage.manifests import insert_batch
 from ledger.storage.models import (
     BatchRow,
     SplitSignatureRow,
     UsageBatchRow,
     UsageEventRow,
     UsageHoldRow,
+    UsageProposalRow,
     UsageSettlementItemRow,
     UsageSettlementRow,
 )
@@ -48,6 +51,18 @@ class SettlementStatus(StrEnum):
 OPEN_SETTLEMENTS = (SettlementStatus.PREPARED, SettlementStatus.SUBMITTED,
                     SettlementStatus.CONFIRMED)
 SETTLED = (SettlementStatus.CONFIRMED.value, SettlementStatus.FINAL.value)
+
+
+class ProposalStatus(StrEnum):
+    """Where a co-signed settlement proposal stands."""
+
+    OPEN = "open"  # awaiting the buyer's signature
+    SIGNED = "signed"  # signature kept; its settlement is not recorded yet
+    USED = "used"  # its settlement is recorded (``settlement_id``)
+    EXPIRED = "expired"  # unsigned past its deadline, or no longer matching: proposed again
+
+
+LIVE_PROPOSALS = (ProposalStatus.OPEN, ProposalStatus.SIGNED)
 
 
 @dataclass(frozen=True)
@@ -187,6 +202,28 @@ class UsageTotal:
     state: str  # "pending" (not anchored), "unsettled", "settling", "settled"
     units: int
     events: int
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A settlement offered to a co-signing buyer: ``total`` for ``items`` under
+    ``usage_root``, signable until ``deadline`` (seconds since the Unix epoch)."""
+
+    id: int
+    batch_number: int
+    buyer: str
+    token: str
+    part: int
+    usage_root: bytes
+    items: tuple[SettlementItem, ...]
+    units: int
+    events: int
+    total: int
+    deadline: int
+    signature: bytes | None
+    status: ProposalStatus
+    settlement_id: int | None
+    created_at: int
 
 
 @dataclass(frozen=True)
@@ -351,12 +388,7 @@ class UsageStore:
         )
         try:
             async with self._engine.begin() as conn:
-                last = (await conn.execute(select(func.max(BatchRow.number)))).scalar()
-                number = (last or 0) + 1
-                await conn.execute(insert(BatchRow).values(
-                    number=number, root=root, leaf_count=len(seqs), levels=levels,
-                    sealed_at=sealed_at, status=BatchStatus.SEALED.value,
-                ))
+                number = await insert_batch(conn, root, len(seqs), levels, sealed_at)
                 await conn.execute(insert(UsageBatchRow).values(number=number))
                 if seqs and seqs[-1] - seqs[0] + 1 == len(seqs):
                     # The usual case, consecutive rows: one statement, so a large batch
@@ -608,6 +640,88 @@ class UsageStore:
         return [ItemLine(_item(r), r.settlement_id, r.buyer, r.token, SettlementStatus(r.status),
                          r.tx_hash, r.usage_root) for r in rows]
 
+    # -- co-signed settlement proposals ------------------------------------------------------
+
+    async def add_proposal(
+        self,
+        batch_number: int,
+        batch_root: bytes,
+        buyer: str,
+        token: str,
+        items: Sequence[SettlementItem],
+        events: int,
+        *,
+        part: int,
+        deadline: int,
+        now: int,
+    ) -> Proposal:
+        """Record an open proposal of part ``part`` of (batch, buyer, token); claims nothing."""
+        root = usage_root_of(batch_root, part)
+        total = sum(i.amount for i in items)
+        units = sum(i.units for i in items)
+        try:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(insert(UsageProposalRow).values(
+                    batch_number=batch_number, buyer=buyer, token=token, part=part,
+                    usage_root=root, items=_items_json(items), units=units, events=events,
+                    total=str(total), deadline=deadline, signature=None,
+                    status=ProposalStatus.OPEN.value, settlement_id=None, created_at=now,
+                ).returning(UsageProposalRow.id))
+                pid = int(result.scalar_one())
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not record a proposal: {_reason(exc)}") from exc
+        return Proposal(pid, batch_number, buyer, token, part, root, tuple(items), units, events,
+                        total, deadline, None, ProposalStatus.OPEN, None, now)
+
+    async def proposals(
+        self, statuses: Sequence[ProposalStatus] = (), *, buyer: str | None = None,
+        token: str | None = None, usage_root: bytes | None = None,
+        batch_number: int | None = None,
+    ) -> list[Proposal]:
+        """Proposals in ``statuses`` (all if empty), filtered by the other arguments given."""
+        p = UsageProposalRow
+        stmt = select(p).order_by(p.id)
+        if statuses:
+            stmt = stmt.where(p.status.in_([s.value for s in statuses]))
+        for column, value in ((p.buyer, buyer), (p.token, token), (p.usage_root, usage_root),
+                              (p.batch_number, batch_number)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        async with self._engine.connect() as conn:
+            return [_proposal(r) for r in await conn.execute(stmt)]
+
+    async def sign_proposal(self, proposal_id: int, signature: bytes) -> bool:
+        """Keep the buyer's signature of an open proposal; False (nothing stored) if the
+        proposal is no longer open."""
+        p = UsageProposalRow
+        try:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    update(p).where(p.id == proposal_id, p.status == ProposalStatus.OPEN.value)
+                    .values(signature=signature, status=ProposalStatus.SIGNED.value)
+                )
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not keep a signature: {_reason(exc)}") from exc
+        return bool(result.rowcount == 1)
+
+    async def mark_proposal(self, proposal_id: int, status: ProposalStatus,
+                            settlement_id: int | None = None) -> None:
+        """Set a proposal's status (and the settlement made from it)."""
+        await self._write(
+            update(UsageProposalRow).where(UsageProposalRow.id == proposal_id)
+            .values(status=status.value, settlement_id=settlement_id),
+            f"proposal {proposal_id}",
+        )
+
+    async def live_parts(self, batch_number: int, buyer: str, token: str) -> set[int]:
+        """The part numbers of (batch, buyer, token) that open or signed proposals hold."""
+        p = UsageProposalRow
+        stmt = select(p.part).where(p.batch_number == batch_number, p.buyer == buyer,
+                                    p.token == token,
+                                    p.status.in_([s.value for s in LIVE_PROPOSALS]))
+        async with self._engine.connect() as conn:
+            return set((await conn.execute(stmt)).scalars())
+
     # -- split signatures ------------------------------------------------------------------
 
     async def add_split_signature(self, sig: SplitSignature, now: int) -> None:
@@ -691,6 +805,29 @@ def _item_row(settlement_id: int, i: SettlementItem) -> dict[str, Any]:
 def _item(r: Row[*tuple[Any, ...]]) -> SettlementItem:
     return SettlementItem(r.asset_key, r.version, r.creator_id, r.asset_id, r.manifest_digest,
                           int(r.units), int(r.price))
+
+
+def _items_json(items: Sequence[SettlementItem]) -> str:
+    return json.dumps([{"assetKey": i.asset_key.hex(), "version": i.version,
+                        "creatorId": i.creator_id, "assetId": i.asset_id,
+                        "manifestDigest": i.manifest_digest.hex(), "units": i.units,
+                        "price": str(i.price)} for i in items])
+
+
+def _items_from_json(text: str) -> tuple[SettlementItem, ...]:
+    return tuple(SettlementItem(bytes.fromhex(o["assetKey"]), o["version"], o["creatorId"],
+                                o["assetId"], bytes.fromhex(o["manifestDigest"]), o["units"],
+                                int(o["price"])) for o in json.loads(text))
+
+
+def _proposal(r: Row[*tuple[Any, ...]]) -> Proposal:
+    return Proposal(
+        id=r.id, batch_number=r.batch_number, buyer=r.buyer, token=r.token, part=r.part,
+        usage_root=r.usage_root, items=_items_from_json(r.items), units=int(r.units),
+        events=int(r.events), total=int(r.total), deadline=int(r.deadline),
+        signature=r.signature, status=ProposalStatus(r.status), settlement_id=r.settlement_id,
+        created_at=r.created_at,
+    )
 
 
 def _settlement(r: Row[*tuple[Any, ...]]) -> Settlement:
