@@ -1,5 +1,8 @@
 """The ``ledger buyer …`` and ``ledger creator withdraw|split`` commands (issue 5).
 
+``ledger buyer cosign`` talks to the service instead of the chain: it signs the
+settlements the service proposes to a co-signing buyer (`cosign_proposals`).
+
 Buyers and payees act on the `RoyaltySplitter` with their own Ethereum key file
 (``ledger keygen --type eth``); the service never holds their keys. The chain and
 the splitter come from ``--rpc-url`` / ``--deployment-file``, else from a local
@@ -54,6 +57,13 @@ def add_royalty_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     withdraw_.add_argument("--amount", help='base units or "all"; omit to withdraw once due')
     withdraw_.add_argument("--to", help="where to send it (default: the buyer)")
     actions.choices["balance"].add_argument("--address", help="instead of --key")
+    cosign = actions.add_parser("cosign", help="sign the settlements proposed to a co-signing "
+                                               "buyer (EIP-712) and hand them in")
+    cosign.add_argument("--key", type=Path, help="the buyer's Ethereum key file")
+    cosign.add_argument("--url", help="the service (default: the local service's)")
+    cosign.add_argument("--data-dir", type=Path, default=Path(".ledger"),
+                        help="a local service's data dir (default .ledger)")
+    cosign.set_defaults(handler=cmd_buyer_cosign)
 
 
 def _handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -165,6 +175,99 @@ def cmd_buyer_balance(args: argparse.Namespace) -> int:
 
     _print(_run(args, read))
     return EXIT_OK
+
+
+def cmd_buyer_cosign(args: argparse.Namespace) -> int:
+    """ledger buyer cosign --key K [--url U]: sign every settlement awaiting the buyer."""
+    key = _key(args)
+    url = args.url or _endpoint(args.data_dir).get("url")
+    if not url:
+        raise ConfigError("no service: pass --url or start `ledger serve`", field="url")
+    answers = asyncio.run(cosign_proposals(str(url), key))
+    if not answers:
+        print("nothing awaits a signature")
+    return EXIT_OK
+
+
+async def cosign_proposals(url: str, key: str, *, out: Callable[[str], None] = print
+                           ) -> list[dict[str, Any]]:
+    """Sign, with the buyer's private ``key`` (hex), every settlement the service at ``url``
+    proposes to it, and hand the signatures in; ``out`` gets a one-line summary of each.
+
+    Each proposal's typed data is checked against the summary shown (buyer, root, items,
+    total, deadline) before it is signed. Returns the service's answers, in order.
+    """
+    import aiohttp
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    from ledger.client import ServiceError
+
+    account = Account.from_key(key)
+    base = url.rstrip("/") + f"/v1/buyers/{account.address}"
+    answers = []
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+            async with http.get(base + "/proposals") as resp:
+                body = await _answer(resp)
+            for proposal in body["proposals"]:
+                _check_proposal(proposal, str(account.address))
+                out(_summary(proposal))
+                signed = Account.sign_message(
+                    encode_typed_data(full_message=proposal["typedData"]), key)
+                request = {"usageRoot": proposal["usageRoot"], "token": proposal["token"],
+                           "signature": "0x" + bytes(signed.signature).hex()}
+                async with http.post(base + "/cosign", json=request) as resp:
+                    answers.append(await _answer(resp))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ServiceError(f"{url}: {exc or type(exc).__name__}") from exc
+    return answers
+
+
+async def _answer(resp: Any) -> Any:
+    from ledger.client import ServiceError
+
+    try:
+        payload = await resp.json(content_type=None)
+    except ValueError as exc:
+        raise ServiceError(f"{resp.method} {resp.url.path}: {resp.status}, not JSON") from exc
+    if resp.status >= 300:
+        error = payload.get("error", {}) if isinstance(payload, dict) else {}
+        raise ServiceError(f"{resp.method} {resp.url.path}: {resp.status} "
+                           f"{error.get('message', payload)}", status=resp.status,
+                           field=error.get("field"))
+    return payload
+
+
+def _check_proposal(proposal: Any, buyer: str) -> None:
+    """The typed data must say what the summary shows, and the items add up to the total."""
+    from ledger.chain.splitter import SETTLEMENT_TYPES
+
+    try:
+        typed, items = proposal["typedData"], proposal["items"]
+        message = typed["message"]
+        same = (
+            typed["primaryType"] == "Settlement" and typed["types"] == SETTLEMENT_TYPES
+            and message["buyer"] == buyer and message["usageRoot"] == proposal["usageRoot"]
+            and int(message["total"]) == int(proposal["total"])
+            == sum(int(i["units"]) * int(i["pricePerUnit"]) for i in items)
+            and int(message["deadline"]) == proposal["deadline"]
+            and [(m["assetKey"], m["version"], int(m["units"])) for m in message["items"]]
+            == [(i["assetKey"], i["version"], int(i["units"])) for i in items]
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError(f"the service sent a malformed proposal: {exc}") from exc
+    if not same:
+        raise ValidationError(f"proposal {proposal['usageRoot']}: its typed data differs from "
+                              "its items and total; not signed", field="typedData")
+
+
+def _summary(proposal: dict[str, Any]) -> str:
+    token = "wei" if int(proposal["token"], 16) == 0 else f"units of {proposal['token']}"
+    units = sum(int(i["units"]) for i in proposal["items"])
+    return (f"{proposal['usageRoot']}: {proposal['total']} {token} for {units} units of "
+            f"{len(proposal['items'])} asset(s) in batch {proposal['batchNumber']}, "
+            f"signable until {proposal['deadline']}")
 
 
 def cmd_creator_withdraw(args: argparse.Namespace) -> int:

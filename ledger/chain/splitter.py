@@ -267,6 +267,13 @@ class RoyaltySplitter:
                           [token_arg(token), cap])
 
     @staticmethod
+    def set_cosigning_data(token: str, required: bool) -> bytes:
+        """``setCosigning(token, required)``: turning it on waits for the notice period
+        unless the buyer has no deposit in ``token``."""
+        return _call_data("setCosigning(address,bool)", ["address", "bool"],
+                          [token_arg(token), required])
+
+    @staticmethod
     def request_withdrawal_data(token: str, amount: int) -> bytes:
         """``requestWithdrawal(token, amount)`` (0 cancels)."""
         return _call_data("requestWithdrawal(address,uint256)", ["address", "uint256"],

@@ -26,6 +26,8 @@ def routes() -> list[web.RouteDef]:
         web.get("/v1/usage/{event_id}", usage_handlers.get_usage),
         web.get("/v1/usage/{event_id}/proof", usage_handlers.get_usage_proof),
         web.get("/v1/buyers/{address}", usage_handlers.get_buyer),
+        web.get("/v1/buyers/{address}/proposals", usage_handlers.get_proposals),
+        web.post("/v1/buyers/{address}/cosign", usage_handlers.post_cosign),
         web.get("/v1/creators/{id}/statement", usage_handlers.get_statement),
         web.get("/v1/splits/terms", usage_handlers.get_split_terms),
         web.post("/v1/splits", usage_handlers.post_split),

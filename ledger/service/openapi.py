@@ -366,6 +366,49 @@ def _usage_paths() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object"}, "Per token"), **_errors(422)},
             }
         },
+        "/v1/buyers/{address}/proposals": {
+            "get": {
+                "summary": "Settlements awaiting a co-signing buyer's EIP-712 signature",
+                "parameters": [{"name": "address", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "buyer": {"type": "string"},
+                    "proposals": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["usageRoot", "token", "items", "total", "deadline",
+                                     "typedData"],
+                        "properties": {
+                            "usageRoot": _HEX32, "token": {"type": "string"},
+                            "batchNumber": {"type": "integer"}, "part": {"type": "integer"},
+                            "items": {"type": "array", "items": {"type": "object"}},
+                            "units": {"type": "integer"}, "events": {"type": "integer"},
+                            "total": {"type": "string", "description": "base units (wei)"},
+                            "deadline": {"type": "integer", "description": "Unix seconds"},
+                            "typedData": {"type": "object",
+                                          "description": "EIP-712 Settlement to sign"},
+                        }}},
+                }}, "Open proposals"), **_errors(422, 503)},
+            }
+        },
+        "/v1/buyers/{address}/cosign": {
+            "post": {
+                "summary": "Hand in a co-signing buyer's signature of a proposal; the service "
+                           "then sends settleCosigned",
+                "parameters": [{"name": "address", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["usageRoot", "token", "signature"],
+                    "properties": {"usageRoot": _HEX32, "token": {"type": "string"},
+                                   "signature": {"type": "string",
+                                                 "pattern": "^0x[0-9a-f]{130}$"}},
+                }}}},
+                "responses": {"202": _json({"type": "object"}, "Signature kept"),
+                              "200": _json({"type": "object"},
+                                           "Already signed or settled: nothing changed"),
+                              **_errors(400, 404, 422, 503)},
+            }
+        },
         "/v1/splits/terms": {
             "get": {
                 "summary": "The EIP-712 SplitTerms an asset's split owner signs (next version)",

@@ -18,6 +18,14 @@ The **settler** charges anchored usage on the `RoyaltySplitter`. Per step it:
    shown), records the settlement and claims its events in one transaction, then
    submits ``settle`` under purpose key ``settle:<deployment>:<id>``.
 
+A buyer that requires co-signing (``cosigning(buyer, token)`` on chain) is never
+charged unsigned: the settler prepares the same items and total but records them
+as a **proposal** with a deadline (``proposal_ttl_s`` away) and holds the usage;
+once the buyer's EIP-712 signature is kept (``POST /v1/buyers/{a}/cosign``) it
+records the settlement as above and sends ``settleCosigned`` under the same
+purpose key scheme. A proposal unsigned at its deadline, or whose usage no longer
+prices the same, expires and the usage is proposed again.
+
 Never twice: a settlement's usage root is the anchored batch root (part 0) or
 ``keccak256(root, part)``, and the splitter refuses a (root, buyer, token) it has
 settled; events belong to one settlement at a time. A settlement whose
@@ -47,8 +55,11 @@ from ledger.errors import LedgerError
 from ledger.service.workers import join_levels
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.usage import (
+    LIVE_PROPOSALS,
     OPEN_SETTLEMENTS,
     Hold,
+    Proposal,
+    ProposalStatus,
     Settlement,
     SettlementItem,
     SettlementStatus,
@@ -74,6 +85,7 @@ _ITEM_HOLDS = {
 }
 # A split version changed between pricing and quoting: price again next step.
 _RETRY = {"RoyaltySplitterUnknownVersion", "RoyaltySplitterVersionSuperseded"}
+PROPOSAL_TTL_S = 24 * 3600
 
 
 class UsageBatcher:
@@ -129,6 +141,7 @@ class Settler:
         max_items: int = 200,
         drive_sender: bool = False,
         clock: Callable[[], float] = time.time,
+        proposal_ttl_s: int = PROPOSAL_TTL_S,
     ) -> None:
         self._store = store
         self._manifests = manifests
@@ -138,6 +151,7 @@ class Settler:
         self._max_items = max_items
         self._drive = drive_sender
         self._clock = clock
+        self._proposal_ttl_s = proposal_ttl_s
         # Versions never change once created, so a verified one stays verified.
         self._verified: dict[tuple[bytes, int], PricedSplit | str] = {}
         self._parsed: dict[bytes, Manifest] = {}
@@ -205,10 +219,17 @@ class Settler:
 
     async def _submit(self, settlement: Settlement) -> None:
         items = await self._store.settlement_items(settlement.id)
-        data = self._splitter.settle_data(
-            settlement.buyer, settlement.token, settlement.usage_root,
-            [UsageItem(i.asset_key, i.version, i.units) for i in items],
-        )
+        usage = [UsageItem(i.asset_key, i.version, i.units) for i in items]
+        signed = await self._signed_proposal(settlement, items)
+        if signed is None:
+            data = self._splitter.settle_data(settlement.buyer, settlement.token,
+                                              settlement.usage_root, usage)
+        else:
+            assert signed.signature is not None
+            data = self._splitter.settle_cosigned_data(
+                settlement.buyer, settlement.token, settlement.usage_root, usage,
+                signed.deadline, signed.signature,
+            )
         try:
             await self._sender.submit(settlement.tx_key, self._splitter.address, data)
         except ChainRevertError as exc:
@@ -216,6 +237,23 @@ class Settler:
             await self._failed(settlement, exc.reason)
             return
         await self._store.mark_settlement(settlement.id, SettlementStatus.SUBMITTED)
+
+    async def _signed_proposal(self, settlement: Settlement, items: Sequence[SettlementItem]
+                               ) -> Proposal | None:
+        """The buyer's signed proposal this settlement was made from, if any; found by
+        root, so a settlement recorded just before a crash is still sent co-signed."""
+        for proposal in await self._store.proposals(
+            (ProposalStatus.SIGNED, ProposalStatus.USED), buyer=settlement.buyer,
+            token=settlement.token, usage_root=settlement.usage_root,
+        ):
+            if (proposal.signature is None or proposal.total != settlement.total
+                    or proposal.settlement_id not in (None, settlement.id)
+                    or _shape(proposal.items) != _shape(items)):
+                continue
+            if proposal.status is ProposalStatus.SIGNED:
+                await self._store.mark_proposal(proposal.id, ProposalStatus.USED, settlement.id)
+            return proposal
+        return None
 
     # -- relaying owners' split terms ----------------------------------------------
 
@@ -290,9 +328,7 @@ class Settler:
             bundles[(group.batch_number, group.buyer, price.token)].append((group, price))
         for (_, buyer, token), members in bundles.items():
             if await self._splitter.cosigning(buyer, token):
-                await self._hold([g for g, _ in members],
-                                 "the buyer requires co-signed settlement: awaiting its signature",
-                                 now)
+                await self._cosigned(token, members, now)
                 continue
             for start in range(0, len(members), self._max_items):
                 await self._settle_part(token, members[start : start + self._max_items], now)
@@ -303,13 +339,7 @@ class Settler:
         first = members[0][0]
         part = await self._store.next_part(first.batch_number, first.buyer, token)
         root = usage_root_of(first.batch_root, part)
-        while members:
-            items = [UsageItem(g.asset_key, p.version, g.units) for g, p in members]
-            try:
-                await self._splitter.quote(first.buyer, token, root, items)
-                break
-            except SplitterRevert as exc:
-                members = await self._refused(exc, members, now)
+        members = await self._quotable(token, root, members, now)
         if not members:
             return
         settlement = await self._store.create_settlement(
@@ -323,6 +353,83 @@ class Settler:
             log.info("usage of %s in batch %d was claimed meanwhile", first.buyer,
                      first.batch_number)
             return
+        await self._submit(settlement)
+
+    async def _quotable(
+        self, token: str, root: bytes, members: list[tuple[UsageGroup, PricedSplit]], now: int
+    ) -> list[tuple[UsageGroup, PricedSplit]]:
+        """The members ``quote`` accepts under ``root``; holds the others."""
+        buyer = members[0][0].buyer
+        while members:
+            items = [UsageItem(g.asset_key, p.version, g.units) for g, p in members]
+            try:
+                await self._splitter.quote(buyer, token, root, items)
+                break
+            except SplitterRevert as exc:
+                members = await self._refused(exc, members, now)
+        return members
+
+    # -- co-signed settlement --------------------------------------------------------
+
+    async def _cosigned(
+        self, token: str, members: list[tuple[UsageGroup, PricedSplit]], now: int
+    ) -> None:
+        """Settle what the buyer signed; hold the rest under proposals it can sign."""
+        first = members[0][0]
+        free = {g.asset_key: (g, p) for g, p in members}
+        for proposal in await self._store.proposals(
+            LIVE_PROPOSALS, buyer=first.buyer, token=token, batch_number=first.batch_number
+        ):
+            mine = [free[i.asset_key] for i in proposal.items if i.asset_key in free]
+            current = [SettlementItem(g.asset_key, p.version, g.creator_id, g.asset_id,
+                                      p.manifest_digest, g.units, p.price) for g, p in mine]
+            if (proposal.deadline <= self._clock() or _shape(current) != _shape(proposal.items)
+                    or sum(g.events for g, _ in mine) != proposal.events):
+                # Unsigned in time, or its usage no longer prices as signed: propose anew.
+                await self._store.mark_proposal(proposal.id, ProposalStatus.EXPIRED)
+                continue
+            for g, _ in mine:
+                del free[g.asset_key]
+            if proposal.status is ProposalStatus.SIGNED:
+                await self._settle_signed(proposal, first.batch_root, now)
+            else:
+                await self._hold([g for g, _ in mine], _awaiting(proposal), now)
+        rest = [m for m in members if m[0].asset_key in free]
+        for start in range(0, len(rest), self._max_items):
+            await self._propose(token, rest[start : start + self._max_items], now)
+
+    async def _propose(
+        self, token: str, members: list[tuple[UsageGroup, PricedSplit]], now: int
+    ) -> None:
+        first = members[0][0]
+        taken = await self._store.live_parts(first.batch_number, first.buyer, token)
+        part = await self._store.next_part(first.batch_number, first.buyer, token, taken)
+        members = await self._quotable(token, usage_root_of(first.batch_root, part), members,
+                                       now)
+        if not members:
+            return
+        proposal = await self._store.add_proposal(
+            first.batch_number, first.batch_root, first.buyer, token,
+            [SettlementItem(g.asset_key, p.version, g.creator_id, g.asset_id,
+                            p.manifest_digest, g.units, p.price) for g, p in members],
+            sum(g.events for g, _ in members),
+            part=part, deadline=int(self._clock()) + self._proposal_ttl_s, now=now,
+        )
+        await self._hold([g for g, _ in members], _awaiting(proposal), now)
+        log.info("proposed usage root 0x%s (%d wei) to co-signing buyer %s",
+                 proposal.usage_root.hex(), proposal.total, proposal.buyer)
+
+    async def _settle_signed(self, proposal: Proposal, batch_root: bytes, now: int) -> None:
+        settlement = await self._store.create_settlement(
+            proposal.batch_number, batch_root, proposal.buyer, proposal.token,
+            list(proposal.items), proposal.events,
+            key_prefix=self._prefix, now=now, part=proposal.part,
+        )
+        if settlement is None:
+            log.info("usage of proposal %d was claimed meanwhile", proposal.id)
+            await self._store.mark_proposal(proposal.id, ProposalStatus.EXPIRED)
+            return
+        await self._store.mark_proposal(proposal.id, ProposalStatus.USED, settlement.id)
         await self._submit(settlement)
 
     async def _refused(
@@ -391,6 +498,17 @@ class Settler:
         if manifest.creator.id != group.creator_id or expected != actual:
             return f"split version {version} does not carry the terms of its manifest", True
         return PricedSplit(version, info.token, info.price_per_unit, digest), True
+
+
+def _shape(items: Sequence[SettlementItem]) -> set[tuple[bytes, int, int, int]]:
+    """What a signature fixes of items: asset key, version and units (and the price,
+    which fixes the total)."""
+    return {(i.asset_key, i.version, i.units, i.price) for i in items}
+
+
+def _awaiting(proposal: Proposal) -> str:
+    return (f"awaiting the buyer's co-signature of usage root 0x{proposal.usage_root.hex()} "
+            f"({proposal.total} due) until {proposal.deadline}")
 
 
 def _reason(template: str, exc: SplitterRevert) -> str:

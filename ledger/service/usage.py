@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.chain.splitter import RoyaltySplitter, recover_signer
+from ledger.chain.splitter import RoyaltySplitter, UsageItem, recover_signer, token_arg
 from ledger.config import Settings
 from ledger.core.canonical import parse_strict
 from ledger.core.hashing import to_hex
@@ -51,6 +51,8 @@ from ledger.storage.usage import (
     SETTLED,
     ItemLine,
     NewUsage,
+    Proposal,
+    ProposalStatus,
     SplitSignature,
     UsageRecord,
     UsageStore,
@@ -441,6 +443,80 @@ class UsageService:
             out.append({"token": token, "account": account, **_stringify(entry)})
         return {"buyer": buyer, "tokens": out}
 
+    # -- co-signing buyers ----------------------------------------------------------------
+
+    async def proposals(self, buyer: str) -> dict[str, Any]:
+        """The settlements awaiting ``buyer``'s co-signature, each with the EIP-712 typed
+        data to sign (``settleCosigned``)."""
+        splitter = self._splitter_or_503()
+        now = time.time()
+        out = []
+        for proposal in await self.store.proposals((ProposalStatus.OPEN,), buyer=buyer):
+            if proposal.deadline <= now:
+                continue  # proposed again by the settler's next step
+            out.append({
+                "usageRoot": to_hex(proposal.usage_root), "token": proposal.token,
+                "batchNumber": proposal.batch_number, "part": proposal.part,
+                "items": [{"assetKey": to_hex(i.asset_key), "version": i.version,
+                           "units": i.units, "assetId": i.asset_id, "creatorId": i.creator_id,
+                           "pricePerUnit": str(i.price), "amount": str(i.amount)}
+                          for i in proposal.items],
+                "units": proposal.units, "events": proposal.events, "total": str(proposal.total),
+                "deadline": proposal.deadline,
+                "typedData": _json_safe(_jsonable(self._settlement_typed(splitter, proposal))),
+            })
+        return {"buyer": buyer, "proposals": out}
+
+    async def cosign(self, buyer: str, obj: Any) -> tuple[dict[str, Any], bool]:
+        """Keep ``buyer``'s signature of its open proposal after checking it recovers to
+        the buyer over the proposal's typed data; returns (answer, stored). A proposal
+        already signed or settled changes nothing. SignatureError (422) for a wrong
+        signer, a high-s or malformed signature, or one over other items or total."""
+        splitter = self._splitter_or_503()
+        if not isinstance(obj, dict) or set(obj) != _COSIGN_MEMBERS:
+            raise ValidationError(f"must be an object with exactly {sorted(_COSIGN_MEMBERS)}")
+        root, token, signature = obj["usageRoot"], obj["token"], obj["signature"]
+        if not isinstance(root, str) or not re.fullmatch(r"0x[0-9a-f]{64}", root):
+            raise ValidationError("must be 0x and 64 lower-case hex digits", field="usageRoot")
+        if not isinstance(token, str) or not (token == "ETH"
+                                              or re.fullmatch(r"0x[0-9a-fA-F]{40}", token)):
+            raise ValidationError('must be "ETH" or an 0x address', field="token")
+        if not isinstance(signature, str) or not re.fullmatch(r"0x[0-9a-f]{130}", signature):
+            raise ValidationError("must be 0x and 130 lower-case hex digits", field="signature")
+        found = await self.store.proposals(buyer=buyer, token=token_arg(token),
+                                           usage_root=bytes.fromhex(root[2:]))
+        live = [p for p in found if p.status is not ProposalStatus.EXPIRED]
+        if not live:
+            raise HTTPProblem(404, "not_found", "no live proposal of this usage root",
+                              field="usageRoot")
+        proposal = live[-1]
+        answer = {"usageRoot": root, "token": proposal.token, "total": str(proposal.total),
+                  "deadline": proposal.deadline}
+        if proposal.status is not ProposalStatus.OPEN:
+            return {**answer, "status": proposal.status.value}, False
+        if proposal.deadline <= time.time():
+            raise ValidationError("the proposal expired; fetch its new proposal",
+                                  field="usageRoot")
+        raw = bytes.fromhex(signature[2:])
+        try:
+            signer = recover_signer(self._settlement_typed(splitter, proposal), raw)
+        except LedgerError as exc:
+            raise SignatureError(exc.message, field="signature") from exc
+        if signer != buyer:
+            raise SignatureError(f"recovers to {signer}, not the buyer {buyer}, over the "
+                                 "proposed settlement", field="signature")
+        stored = await self.store.sign_proposal(proposal.id, raw)
+        status = ProposalStatus.SIGNED.value if stored else "already signed"
+        return {**answer, "status": status}, stored
+
+    def _settlement_typed(self, splitter: RoyaltySplitter, proposal: Proposal
+                          ) -> dict[str, Any]:
+        return splitter.settlement_typed_data(
+            self._chain_id, proposal.buyer, proposal.token, proposal.usage_root,
+            [UsageItem(i.asset_key, i.version, i.units) for i in proposal.items],
+            proposal.total, proposal.deadline,
+        )
+
     # -- creators -----------------------------------------------------------------------
 
     async def statement(self, creator_id: str) -> dict[str, Any]:
@@ -515,6 +591,7 @@ class UsageService:
 
 _SPLIT_MEMBERS = frozenset({"manifestDigest", "assetId", "version", "deadline", "signature"})
 _SPLIT_DEADLINE_S = 24 * 3600
+_COSIGN_MEMBERS = frozenset({"usageRoot", "token", "signature"})
 
 
 def _jsonable(value: Any) -> Any:
@@ -525,6 +602,16 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
     return value
+
+
+def _json_safe(typed: dict[str, Any]) -> dict[str, Any]:
+    # EIP-712 takes uint256 values as decimal strings too: amounts pass 2^53, which
+    # JSON readers in JavaScript would round.
+    message = typed["message"]
+    message["total"] = str(message["total"])
+    for item in message["items"]:
+        item["units"] = str(item["units"])
+    return typed
 
 
 _UNITS_BY_STATE = {"pending": "unitsPending", "unsettled": "unitsUnsettled",

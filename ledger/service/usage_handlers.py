@@ -88,6 +88,27 @@ async def get_buyer(request: web.Request) -> web.Response:
     return web.json_response(await _usage(request).buyer_view(checksum_address(address)))
 
 
+def _buyer_address(request: web.Request) -> str:
+    address = request.match_info["address"]
+    if not _ADDRESS.fullmatch(address):
+        raise ValidationError("must be 0x and 40 hex digits", field="address")
+    return checksum_address(address)
+
+
+async def get_proposals(request: web.Request) -> web.Response:
+    """GET /v1/buyers/{address}/proposals: settlements awaiting the buyer's co-signature."""
+    usage = _usage(request)
+    return web.json_response(await usage.proposals(_buyer_address(request)))
+
+
+async def post_cosign(request: web.Request) -> web.Response:
+    """POST /v1/buyers/{address}/cosign: the buyer's signature of a proposal."""
+    usage = _usage(request)
+    buyer = _buyer_address(request)
+    body, stored = await usage.cosign(buyer, parse_strict(await request.read()))
+    return web.json_response(body, status=202 if stored else 200)
+
+
 async def get_statement(request: web.Request) -> web.Response:
     """GET /v1/creators/{id}/statement[?format=csv]."""
     statement = await _usage(request).statement(request.match_info["id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from ledger.core.records import (
 )
 from ledger.errors import StorageError
 from ledger.storage.models import BatchLevelsRow, BatchRow, ManifestRow
+from ledger.storage.point_reads import PointReader
 
 _MANIFEST_COLUMNS = (
     ManifestRow.digest,
@@ -48,6 +50,12 @@ class ManifestStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        database = engine.url.database
+        self._reader = (
+            PointReader(database)
+            if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+            else None
+        )
 
     async def add(self, manifests: Sequence[NewManifest]) -> list[tuple[ManifestRecord, bool]]:
         """Store manifests in one durable transaction.
@@ -125,13 +133,18 @@ class ManifestStore:
         self, digest: bytes
     ) -> tuple[ManifestRecord, BatchRecord | None] | None:
         """A manifest's record and its batch, in one query (the proof read's path)."""
-        stmt = (
-            select(*_MANIFEST_COLUMNS[:-1], *_BATCH_COLUMNS)
-            .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
-            .where(ManifestRow.digest == digest)
-        )
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
+        row: Any = None
+        if self._reader is not None:
+            try:
+                row = self._reader.one(_WITH_BATCH, digest=digest)
+                if row is None:
+                    return None
+            except sqlite3.Error:
+                # Busy or broken: reconnect next time, answer through the engine now.
+                self._reader.close()
+        if row is None:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(_WITH_BATCH, {"digest": digest})).first()
         if row is None:
             return None
         return _manifest(row), (_batch(row) if row.number is not None else None)
@@ -312,6 +325,13 @@ _BATCH_COLUMNS = (
 
 def _batch_query() -> Select[*tuple[Any, ...]]:
     return select(*_BATCH_COLUMNS)
+
+
+_WITH_BATCH = (
+    select(*_MANIFEST_COLUMNS[:-1], *_BATCH_COLUMNS)
+    .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
+    .where(ManifestRow.digest == bindparam("digest"))
+)
 
 
 def _pending(manifest: NewManifest) -> ManifestRecord:

@@ -10,7 +10,7 @@ Amounts are Python ints here and decimal strings in the database.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -448,13 +448,15 @@ class UsageStore:
                            r.asset_id, r.manifest_digest, r.token, int(r.units), int(r.events))
                 for r in rows]
 
-    async def next_part(self, batch_number: int, buyer: str, token: str) -> int:
-        """The lowest part number of (batch, buyer, token) no live settlement holds."""
+    async def next_part(self, batch_number: int, buyer: str, token: str,
+                        also: Collection[int] = ()) -> int:
+        """The lowest part number of (batch, buyer, token) no live settlement holds,
+        nor any in ``also``."""
         s = UsageSettlementRow
         stmt = select(s.part).where(s.batch_number == batch_number, s.buyer == buyer,
                                     s.token == token, s.part >= 0)
         async with self._engine.connect() as conn:
-            used = set((await conn.execute(stmt)).scalars())
+            used = set((await conn.execute(stmt)).scalars()) | set(also)
         return next(p for p in range(len(used) + 1) if p not in used)
 
     async def create_settlement(
