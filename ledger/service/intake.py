@@ -1,85 +1,26 @@
-"""Manifest intake: verify, then store durably with group commit.
-
-Many requests arrive at once and each must be durable before it is answered.
-One writer task drains whatever queued while the previous transaction was
-committing and stores it in the next one, so a commit's fsync is shared by
-every request waiting on it instead of paid once per request.
-"""
+"""Manifest intake: verify, then store durably with group commit."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from ledger.core.manifest import Manifest
 from ledger.core.records import ManifestRecord, NewManifest
 from ledger.core.signing import verify_manifest
 from ledger.errors import LedgerError, ValidationError
+from ledger.service.group_commit import GroupCommitWriter
 from ledger.storage.creators import CreatorKey, CreatorStore
 from ledger.storage.manifests import ManifestStore
 
-_Waiter = tuple[Sequence[NewManifest], "asyncio.Future[list[tuple[ManifestRecord, bool]]]"]
+IntakeWriter = GroupCommitWriter[NewManifest, tuple[ManifestRecord, bool]]
 
 
-class IntakeWriter:
-    """Serialises manifest writes into shared transactions."""
-
-    def __init__(self, store: ManifestStore, *, max_group: int = 20_000) -> None:
-        self._store = store
-        self._max_group = max_group
-        self._queue: asyncio.Queue[_Waiter] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start the writer task."""
-        self._task = asyncio.create_task(self._run(), name="intake-writer")
-
-    async def stop(self) -> None:
-        """Stop the writer once what is queued is written."""
-        if self._task is None:
-            return
-        await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-    async def add(self, manifests: Sequence[NewManifest]) -> list[tuple[ManifestRecord, bool]]:
-        """Store `manifests`; returns once they are durable (record, created) in order."""
-        future: asyncio.Future[list[tuple[ManifestRecord, bool]]] = (
-            asyncio.get_running_loop().create_future()
-        )
-        await self._queue.put((manifests, future))
-        return await future
-
-    async def _run(self) -> None:
-        while True:
-            group = [await self._queue.get()]
-            size = len(group[0][0])
-            while size < self._max_group and not self._queue.empty():
-                waiter = self._queue.get_nowait()
-                group.append(waiter)
-                size += len(waiter[0])
-            await self._write(group)
-            for _ in group:
-                self._queue.task_done()
-
-    async def _write(self, group: list[_Waiter]) -> None:
-        flat = [m for manifests, _ in group for m in manifests]
-        try:
-            results = await self._store.add(flat)
-        except LedgerError as exc:
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        start = 0
-        for manifests, future in group:
-            if not future.done():
-                future.set_result(results[start : start + len(manifests)])
-            start += len(manifests)
+def intake_writer(store: ManifestStore) -> IntakeWriter:
+    """The group-commit writer of accepted manifests."""
+    return GroupCommitWriter(store.add, name="intake-writer", max_group=20_000)
 
 
 class CreatorKeys:

@@ -34,11 +34,11 @@ from ledger.core.signing import SigningKey
 from ledger.errors import ChainError, ConfigError
 from ledger.keyfile import generate_key, load_key, write_key
 from ledger.service.context import ChainInfo, ServiceContext
-from ledger.service.intake import IntakeWriter, now_ms
+from ledger.service.intake import IntakeWriter, intake_writer, now_ms
 from ledger.service.journal import DatabaseJournal
 from ledger.service.metrics import Metrics
 from ledger.service.settler import Settler, UsageBatcher
-from ledger.service.usage import UsageService, UsageWriter
+from ledger.service.usage import UsageService, usage_writer
 from ledger.service.workers import Anchorer, Batcher, run_forever
 from ledger.storage.creators import CreatorStore
 from ledger.storage.engine import create_schema, open_engine
@@ -146,7 +146,7 @@ async def _assemble(
         decoder=RevertDecoder([artifact.abi] + ([splitter.artifact.abi] if splitter else [])),
         metrics=_SenderMetrics(metrics),
     )
-    writer = IntakeWriter(manifests)
+    writer = intake_writer(manifests)
     signer = ReceiptSigner(_service_key(settings.data_dir / "service-key.pem"))
     ctx = ServiceContext(
         settings,
@@ -168,12 +168,12 @@ async def _assemble(
     service = Service(settings, ctx, engine, w3, deployment, anvil, writer)
     writer.start()
     usage_store = UsageStore(engine)
-    usage_writer = UsageWriter(usage_store)
+    events_writer = usage_writer(usage_store)
     ctx.usage = UsageService(
-        settings, usage_store, manifests, usage_writer, chain_id=deployment.chain_id,
+        settings, usage_store, manifests, events_writer, chain_id=deployment.chain_id,
         registry=deployment.registry.address, splitter=splitter,
     )
-    usage_writer.start()
+    events_writer.start()
     usage_batcher = UsageBatcher(
         usage_store, max_size=settings.usage_batch_max_size,
         max_age_s=settings.usage_batch_max_age_s,

@@ -10,7 +10,6 @@ usage and settlements with the splitter's state on chain, to the wei.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 import logging
@@ -44,6 +43,7 @@ from ledger.core.usage import (
     verify_request,
 )
 from ledger.errors import ConfigError, LedgerError, SignatureError, StorageError, ValidationError
+from ledger.service.group_commit import GroupCommitWriter
 from ledger.service.http_errors import HTTPProblem
 from ledger.service.workers import split_levels
 from ledger.storage.manifests import ManifestStore
@@ -79,58 +79,12 @@ class Accepted:
                 "status": "accepted" if self.created else "duplicate"}
 
 
-class UsageWriter:
-    """Group commit for usage events: one transaction for whatever queued meanwhile."""
+UsageWriter = GroupCommitWriter[NewUsage, tuple[bytes, bool]]
 
-    def __init__(self, store: UsageStore, *, max_group: int = 50_000) -> None:
-        self._store = store
-        self._max_group = max_group
-        self._queue: asyncio.Queue[_Waiter] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        """Start the writer task."""
-        self._task = asyncio.create_task(self._run(), name="usage-writer")
-
-    async def stop(self) -> None:
-        """Stop once what is queued is written."""
-        if self._task is None:
-            return
-        await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-    async def add(self, events: Sequence[NewUsage]) -> list[tuple[bytes, bool]]:
-        """Store ``events``; returns once durable: (stored digest, created) in order."""
-        future: asyncio.Future[list[tuple[bytes, bool]]] = (
-            asyncio.get_running_loop().create_future()
-        )
-        await self._queue.put((events, future))
-        return await future
-
-    async def _run(self) -> None:
-        while True:
-            group = [await self._queue.get()]
-            size = len(group[0][0])
-            while size < self._max_group and not self._queue.empty():
-                waiter = self._queue.get_nowait()
-                group.append(waiter)
-                size += len(waiter[0])
-            try:
-                results = await self._store.add([e for events, _ in group for e in events])
-            except LedgerError as exc:
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                start = 0
-                for events, future in group:
-                    if not future.done():
-                        future.set_result(results[start : start + len(events)])
-                    start += len(events)
-            for _ in group:
-                self._queue.task_done()
+def usage_writer(store: UsageStore) -> UsageWriter:
+    """The group-commit writer of usage events: (stored digest, created) per event."""
+    return GroupCommitWriter(store.add, name="usage-writer", max_group=50_000)
 
 
 class KeyRingSource:
