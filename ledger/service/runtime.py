@@ -37,7 +37,7 @@ from ledger.service.context import ChainInfo, ServiceContext
 from ledger.service.intake import IntakeWriter, intake_writer, now_ms
 from ledger.service.journal import DatabaseJournal
 from ledger.service.metrics import Metrics
-from ledger.service.settler import Settler, UsageBatcher
+from ledger.service.settler import Settler
 from ledger.service.usage import UsageService, usage_writer
 from ledger.service.workers import Anchorer, Batcher, run_forever
 from ledger.storage.creators import CreatorStore
@@ -174,9 +174,12 @@ async def _assemble(
         registry=deployment.registry.address, splitter=splitter,
     )
     events_writer.start()
-    usage_batcher = UsageBatcher(
-        usage_store, max_size=settings.usage_batch_max_size,
+    usage_batcher = Batcher(
+        usage_store,
+        None,
+        max_size=settings.usage_batch_max_size,
         max_age_s=settings.usage_batch_max_age_s,
+        kind="usage events",
     )
     interval = settings.poll_interval_s
     service.tasks = [
@@ -194,7 +197,7 @@ async def _assemble(
     return service
 
 
-async def _seal_due(batcher: Batcher, usage_batcher: UsageBatcher) -> None:
+async def _seal_due(batcher: Batcher, usage_batcher: Batcher) -> None:
     # One task seals both kinds: batch numbers are one sequence, so two sealers in
     # one process would only race each other for the next number.
     while await batcher.step(now_ms()) is not None:

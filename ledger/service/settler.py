@@ -35,7 +35,6 @@ under the same root, which the chain lets through at most once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -48,11 +47,9 @@ from ledger.chain.splitter import RoyaltySplitter, SplitterRevert, UsageItem
 from ledger.chain.txstate import SentTx, TxStatus
 from ledger.core.hashing import keccak256
 from ledger.core.manifest import Manifest
-from ledger.core.merkle import MerkleTree
-from ledger.core.records import BatchRecord, BatchStatus
+from ledger.core.records import BatchStatus
 from ledger.core.usage import asset_terms, usage_root_of
 from ledger.errors import LedgerError
-from ledger.service.workers import join_levels
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.usage import (
     LIVE_PROPOSALS,
@@ -86,35 +83,6 @@ _ITEM_HOLDS = {
 # A split version changed between pricing and quoting: price again next step.
 _RETRY = {"RoyaltySplitterUnknownVersion", "RoyaltySplitterVersionSuperseded"}
 PROPOSAL_TTL_S = 24 * 3600
-
-
-class UsageBatcher:
-    """Seals a usage batch when enough events wait or the oldest waited long enough."""
-
-    def __init__(self, store: UsageStore, *, max_size: int, max_age_s: float) -> None:
-        self._store = store
-        self._max_size = max_size
-        self._max_age_ms = int(max_age_s * 1000)
-
-    async def step(self, now_ms: int) -> BatchRecord | None:
-        """Seal at most one batch; return it, or None when none is due."""
-        count, oldest = await self._store.pending_stats()
-        if count == 0 or oldest is None:
-            return None
-        if count < self._max_size and now_ms - oldest < self._max_age_ms:
-            return None
-        pending = await self._store.pending(self._max_size)
-        digests = [digest for _, digest in pending]
-        if len(digests) >= _THREAD_THRESHOLD:
-            tree = await asyncio.to_thread(MerkleTree, digests)
-        else:
-            tree = MerkleTree(digests)
-        batch = await self._store.seal(
-            [seq for seq, _ in pending], tree.root, join_levels(tree), now_ms
-        )
-        if batch is not None:
-            log.info("sealed usage batch %d with %d events", batch.number, batch.leaf_count)
-        return batch
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from ledger.chain.registry import AnchorRegistry
 from ledger.chain.sender import Sender
@@ -44,16 +45,41 @@ def split_levels(blob: bytes, leaf_count: int) -> MerkleTree:
     return MerkleTree.from_levels(levels)
 
 
+class SealableStore(Protocol):
+    """What the batcher needs of a store of pending leaves (manifests, usage events)."""
+
+    async def pending_stats(self) -> tuple[int, int | None]:
+        """How many leaves wait, and when the oldest was accepted (ms)."""
+        ...
+
+    async def pending(self, limit: int) -> list[tuple[int, bytes]]:
+        """Up to `limit` waiting leaves, oldest first, as (seq, digest)."""
+        ...
+
+    async def seal(
+        self, seqs: Sequence[int], root: bytes, levels: bytes, sealed_at: int
+    ) -> BatchRecord | None:
+        """Put `seqs` into the next batch; None if another batcher took any of them."""
+        ...
+
+
 class Batcher:
-    """Seals a batch when enough manifests wait or the oldest has waited long enough."""
+    """Seals a batch when enough leaves wait or the oldest has waited long enough."""
 
     def __init__(
-        self, store: ManifestStore, metrics: Metrics, *, max_size: int, max_age_s: float
+        self,
+        store: SealableStore,
+        metrics: Metrics | None,
+        *,
+        max_size: int,
+        max_age_s: float,
+        kind: str = "manifests",
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._max_size = max_size
         self._max_age_ms = int(max_age_s * 1000)
+        self._kind = kind
 
     async def step(self, now_ms: int) -> BatchRecord | None:
         """Seal at most one batch; return it, or None when none is due."""
@@ -72,9 +98,10 @@ class Batcher:
             [seq for seq, _ in pending], tree.root, join_levels(tree), now_ms
         )
         if batch is not None:
-            self._metrics.batches.inc()
-            self._metrics.batched.inc(batch.leaf_count)
-            log.info("sealed batch %d with %d manifests", batch.number, batch.leaf_count)
+            if self._metrics is not None:
+                self._metrics.batches.inc()
+                self._metrics.batched.inc(batch.leaf_count)
+            log.info("sealed batch %d with %d %s", batch.number, batch.leaf_count, self._kind)
         return batch
 
 
