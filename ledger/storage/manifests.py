@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, insert, select, update
+from sqlalchemy import Row, Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -20,6 +20,7 @@ from ledger.core.records import (
     NewManifest,
 )
 from ledger.errors import StorageError
+from ledger.storage.batching import claim_leaves, insert_batch
 from ledger.storage.models import BatchLevelsRow, BatchRow, ManifestRow
 from ledger.storage.point_reads import PointReader
 
@@ -35,13 +36,6 @@ _MANIFEST_COLUMNS = (
 
 # SQLite caps bound parameters per statement; stay well under it.
 _CHUNK = 500
-
-# Sets a claimed manifest's position in its batch's tree.
-_PLACE = (
-    update(ManifestRow)
-    .where(ManifestRow.seq == bindparam("b_seq"))
-    .values(leaf_index=bindparam("b_index"))
-)
 
 
 class ManifestStore:
@@ -185,21 +179,7 @@ class ManifestStore:
         """
         async with self._engine.begin() as conn:
             number = await insert_batch(conn, root, len(seqs), levels, sealed_at)
-            claimed = 0
-            for start in range(0, len(seqs), _CHUNK):
-                chunk = seqs[start : start + _CHUNK]
-                # One statement per chunk: its rowcount is exact on every driver,
-                # where an executemany's is not (asyncpg reports none).
-                result = await conn.execute(
-                    update(ManifestRow)
-                    .where(ManifestRow.seq.in_(chunk), ManifestRow.batch_number.is_(None))
-                    .values(batch_number=number)
-                )
-                claimed += result.rowcount
-                await conn.execute(
-                    _PLACE, [{"b_seq": seq, "b_index": start + i} for i, seq in enumerate(chunk)]
-                )
-            if claimed != len(seqs):
+            if not await claim_leaves(conn, ManifestRow, seqs, number):
                 await conn.rollback()
                 return None
         return BatchRecord(number, root, len(seqs), sealed_at, BatchStatus.SEALED, None, None)
@@ -272,29 +252,6 @@ class ManifestStore:
                 await conn.execute(stmt)
         except SQLAlchemyError as exc:
             raise StorageError(f"could not update batch {number}: {_reason(exc)}") from exc
-
-
-async def insert_batch(
-    conn: AsyncConnection, root: bytes, leaf_count: int, levels: bytes, sealed_at: int
-) -> int:
-    """Insert the next batch (number = last + 1) with its tree; return its number.
-
-    Manifest and usage batches share this one sequence: the registry's fence
-    takes batch numbers in order, whatever a batch holds.
-    """
-    last = (await conn.execute(select(func.max(BatchRow.number)))).scalar()
-    number = (last or 0) + 1
-    await conn.execute(
-        insert(BatchRow).values(
-            number=number,
-            root=root,
-            leaf_count=leaf_count,
-            sealed_at=sealed_at,
-            status=BatchStatus.SEALED.value,
-        )
-    )
-    await conn.execute(insert(BatchLevelsRow).values(number=number, levels=levels))
-    return number
 
 
 _UNANCHORED: dict[str, object] = {

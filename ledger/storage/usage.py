@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ledger.core.records import PENDING, BatchRecord, BatchStatus
 from ledger.core.usage import usage_root_of
 from ledger.errors import StorageError
-from ledger.storage.manifests import insert_batch
+from ledger.storage.batching import claim_leaves, insert_batch
 from ledger.storage.models import (
     BatchRow,
     SplitSignatureRow,
@@ -381,34 +381,11 @@ class UsageStore:
         Returns None, changing nothing, when any was sealed meanwhile. Two sealers
         racing for a number fail on the primary key; the loser retries later.
         """
-        claim = (
-            update(UsageEventRow)
-            .where(UsageEventRow.seq == bindparam("b_seq"), UsageEventRow.batch_number.is_(None))
-            .values(batch_number=bindparam("b_number"), leaf_index=bindparam("b_index"))
-        )
         try:
             async with self._engine.begin() as conn:
                 number = await insert_batch(conn, root, len(seqs), levels, sealed_at)
                 await conn.execute(insert(UsageBatchRow).values(number=number))
-                if seqs and seqs[-1] - seqs[0] + 1 == len(seqs):
-                    # The usual case, consecutive rows: one statement, so a large batch
-                    # holds SQLite's write lock (and intake) back only briefly.
-                    result = await conn.execute(
-                        update(UsageEventRow)
-                        .where(UsageEventRow.seq.between(seqs[0], seqs[-1]),
-                               UsageEventRow.batch_number.is_(None))
-                        .values(batch_number=number, leaf_index=UsageEventRow.seq - seqs[0])
-                    )
-                    claimed = result.rowcount
-                else:
-                    claimed = 0
-                    for start in range(0, len(seqs), _CHUNK):
-                        result = await conn.execute(claim, [
-                            {"b_seq": seq, "b_number": number, "b_index": start + i}
-                            for i, seq in enumerate(seqs[start : start + _CHUNK])
-                        ])
-                        claimed += result.rowcount
-                if claimed != len(seqs):
+                if not await claim_leaves(conn, UsageEventRow, seqs, number):
                     await conn.rollback()
                     return None
         except SQLAlchemyError as exc:
