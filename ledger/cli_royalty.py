@@ -50,6 +50,8 @@ def add_royalty_commands(commands: Commands[argparse.ArgumentParser]) -> None:
                                             help="base units (wei)")
     caps = actions.choices["caps"]
     caps.add_argument("--spending-cap", help='cumulative cap in base units, or "none"')
+    caps.add_argument("--cosigning", choices=("on", "off"),
+                      help="on: nothing is charged without your signature (ledger buyer cosign)")
     caps.add_argument("--max-price", action="append", default=[], metavar="ASSET=PRICE",
                       help='ASSET: 0x asset key or MANIFEST.json#asset:id; PRICE: base units '
                            'per unit or "any"')
@@ -133,7 +135,7 @@ def cmd_buyer_deposit(args: argparse.Namespace) -> int:
 
 
 def cmd_buyer_caps(args: argparse.Namespace) -> int:
-    """ledger buyer caps --token T [--spending-cap N|none] [--max-price ASSET=PRICE]..."""
+    """ledger buyer caps --token T [--spending-cap N|none] [--max-price A=P]... [--cosigning X]."""
     from ledger.chain import payments
 
     key = _key(args)
@@ -141,8 +143,9 @@ def cmd_buyer_caps(args: argparse.Namespace) -> int:
     if args.spending_cap is not None:
         cap = NO_CAP if args.spending_cap == "none" else _int(args.spending_cap, "spending-cap")
     prices = dict(_max_price(item) for item in args.max_price)
-    account = _run(args, lambda chain: payments.set_limits(chain, key, args.token, spending_cap=cap,
-                                                  max_prices=prices))
+    cosigning = None if args.cosigning is None else args.cosigning == "on"
+    account = _run(args, lambda chain: payments.set_limits(
+        chain, key, args.token, spending_cap=cap, max_prices=prices, cosigning=cosigning))
     _print(account.to_obj())
     return EXIT_OK
 

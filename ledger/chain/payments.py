@@ -88,10 +88,15 @@ async def deposit(chain: Chain, key: str, token: str, amount: int) -> BuyerAccou
 
 async def set_limits(
     chain: Chain, key: str, token: str, *, spending_cap: int | None = None,
-    max_prices: Mapping[bytes, int] | None = None,
+    max_prices: Mapping[bytes, int] | None = None, cosigning: bool | None = None,
 ) -> BuyerAccount:
-    """Set the spending cap and/or per-asset maximum prices in ``token``."""
+    """Set the spending cap, per-asset maximum prices and/or co-signing in ``token``.
+
+    Turning co-signing on (a limit on the meter) takes effect after the notice period.
+    """
     splitter = chain.splitter
+    if cosigning is not None:
+        await chain.send(key, splitter.address, splitter.set_cosigning_data(token, cosigning))
     if max_prices:
         keys = list(max_prices)
         await chain.send(key, splitter.address,

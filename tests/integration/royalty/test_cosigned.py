@@ -92,7 +92,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         asset_key = asset_terms(manifest, manifest.digest(), "asset:a-1").asset_key
         # Co-signing first: with no deposit yet it applies at once.
         splitter = chain.splitter
-        await chain.send(BUYER, splitter.address, splitter.set_cosigning_data("ETH", True))
+        await set_limits(chain, BUYER, "ETH", cosigning=True)
         await deposit(chain, BUYER, "ETH", 10**18)
         await set_limits(chain, BUYER, "ETH", spending_cap=NO_CAP,
                          max_prices={asset_key: ANY_PRICE})
