@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -77,6 +78,7 @@ class Service:
         await self.writer.stop()
         if self.ctx.usage is not None:
             await self.ctx.usage.close()
+        self.ctx.manifests.close()
         await self.engine.dispose()
         with contextlib.suppress(Exception):
             await self.w3.provider.disconnect()
@@ -120,7 +122,7 @@ async def _assemble(
     engine: AsyncEngine,
     w3: Web3Client,
     anvil: AnvilProcess | None,
-    account: object,
+    account: LocalAccount,
     deployment: Deployment,
     docs: TxDocStore,
     manifests: ManifestStore,
@@ -140,7 +142,7 @@ async def _assemble(
     # and follows its own transactions by purpose key (see ledger.service.settler).
     sender = Sender(
         w3,
-        account,  # type: ignore[arg-type]
+        account,
         DatabaseJournal(docs),
         policy=policy,
         decoder=RevertDecoder([artifact.abi] + ([splitter.artifact.abi] if splitter else [])),

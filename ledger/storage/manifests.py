@@ -51,6 +51,11 @@ class ManifestStore:
             else None
         )
 
+    def close(self) -> None:
+        """Release the point-read connection (the engine is disposed by its owner)."""
+        if self._reader is not None:
+            self._reader.close()
+
     async def add(self, manifests: Sequence[NewManifest]) -> list[tuple[ManifestRecord, bool]]:
         """Store manifests in one durable transaction.
 
