@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger.core.records import BatchStatus
 from ledger.storage.models import BatchLevelsRow, BatchRow
@@ -72,3 +72,23 @@ async def claim_leaves(
         claimed += result.rowcount
         await conn.execute(place, [{"b_seq": s, "b_index": start + i} for i, s in enumerate(chunk)])
     return claimed == len(seqs)
+
+
+async def pending_stats(engine: AsyncEngine, row: Any) -> tuple[int, int | None]:
+    """How many rows of `row`'s table await a batch, and when the oldest was accepted."""
+    stmt = select(func.count(), func.min(row.accepted_at)).where(row.batch_number.is_(None))
+    async with engine.connect() as conn:
+        count, oldest = (await conn.execute(stmt)).one()
+    return int(count), oldest
+
+
+async def pending(engine: AsyncEngine, row: Any, limit: int) -> list[tuple[int, bytes]]:
+    """Up to `limit` unbatched rows of `row`'s table, oldest first, as (seq, digest)."""
+    stmt = (
+        select(row.seq, row.digest)
+        .where(row.batch_number.is_(None))
+        .order_by(row.seq)
+        .limit(limit)
+    )
+    async with engine.connect() as conn:
+        return [(r.seq, r.digest) for r in await conn.execute(stmt)]

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, select, update
+from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -20,6 +20,7 @@ from ledger.core.records import (
     NewManifest,
 )
 from ledger.errors import StorageError
+from ledger.storage import batching
 from ledger.storage.batching import claim_leaves, insert_batch
 from ledger.storage.models import BatchLevelsRow, BatchRow, ManifestRow
 from ledger.storage.point_reads import PointReader
@@ -156,23 +157,11 @@ class ManifestStore:
 
     async def pending_stats(self) -> tuple[int, int | None]:
         """How many manifests await a batch, and when the oldest was accepted."""
-        stmt = select(func.count(), func.min(ManifestRow.accepted_at)).where(
-            ManifestRow.batch_number.is_(None)
-        )
-        async with self._engine.connect() as conn:
-            count, oldest = (await conn.execute(stmt)).one()
-        return int(count), oldest
+        return await batching.pending_stats(self._engine, ManifestRow)
 
     async def pending(self, limit: int) -> list[tuple[int, bytes]]:
-        """Up to `limit` pending manifests, oldest first, as (seq, digest)."""
-        stmt = (
-            select(ManifestRow.seq, ManifestRow.digest)
-            .where(ManifestRow.batch_number.is_(None))
-            .order_by(ManifestRow.seq)
-            .limit(limit)
-        )
-        async with self._engine.connect() as conn:
-            return [(r.seq, r.digest) for r in await conn.execute(stmt)]
+        """Up to `limit` unbatched manifests, oldest first, as (seq, digest)."""
+        return await batching.pending(self._engine, ManifestRow, limit)
 
     async def seal(
         self, seqs: Sequence[int], root: bytes, levels: bytes, sealed_at: int

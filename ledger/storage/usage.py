@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ledger.core.records import PENDING, BatchRecord, BatchStatus
 from ledger.core.usage import usage_root_of
 from ledger.errors import StorageError
+from ledger.storage import batching
 from ledger.storage.batching import claim_leaves, insert_batch
 from ledger.storage.models import (
     BatchRow,
@@ -355,23 +356,11 @@ class UsageStore:
 
     async def pending_stats(self) -> tuple[int, int | None]:
         """How many events await a batch, and when the oldest was accepted."""
-        stmt = select(func.count(), func.min(UsageEventRow.accepted_at)).where(
-            UsageEventRow.batch_number.is_(None)
-        )
-        async with self._engine.connect() as conn:
-            count, oldest = (await conn.execute(stmt)).one()
-        return int(count), oldest
+        return await batching.pending_stats(self._engine, UsageEventRow)
 
     async def pending(self, limit: int) -> list[tuple[int, bytes]]:
-        """Up to ``limit`` unbatched events, oldest first, as (seq, digest)."""
-        stmt = (
-            select(UsageEventRow.seq, UsageEventRow.digest)
-            .where(UsageEventRow.batch_number.is_(None))
-            .order_by(UsageEventRow.seq)
-            .limit(limit)
-        )
-        async with self._engine.connect() as conn:
-            return [(r.seq, r.digest) for r in await conn.execute(stmt)]
+        """Up to `limit` unbatched events, oldest first, as (seq, digest)."""
+        return await batching.pending(self._engine, UsageEventRow, limit)
 
     async def seal(
         self, seqs: Sequence[int], root: bytes, levels: bytes, sealed_at: int
