@@ -29,6 +29,7 @@ from eth_account.messages import encode_typed_data
 from web3 import Web3
 from web3.types import Wei
 
+from ledger.chain import splitter as splitter_abi
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
 from ledger.core.hashing import keccak256
 
@@ -50,21 +51,8 @@ UNITS = 1_000  # per item: 16 bits of calldata, like a real metering window
 #: A usage item as the ABI takes it: (assetKey, version, units).
 Item = tuple[bytes, int, int]
 
-SETTLEMENT_TYPES = {
-    "Settlement": [
-        {"name": "buyer", "type": "address"},
-        {"name": "token", "type": "address"},
-        {"name": "usageRoot", "type": "bytes32"},
-        {"name": "items", "type": "UsageItem[]"},
-        {"name": "total", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
-    ],
-    "UsageItem": [
-        {"name": "assetKey", "type": "bytes32"},
-        {"name": "version", "type": "uint32"},
-        {"name": "units", "type": "uint256"},
-    ],
-}
+# The co-signing type, without the domain (encode_typed_data takes that apart).
+SETTLEMENT_TYPES = {k: v for k, v in splitter_abi.SETTLEMENT_TYPES.items() if k != "EIP712Domain"}
 
 
 def build() -> Path:
