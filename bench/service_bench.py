@@ -472,13 +472,14 @@ async def build_state(data_dir: Path, sizes: Sequence[int], result: StateResults
     from ledger.core.records import NewManifest
     from ledger.service.metrics import Metrics
     from ledger.service.workers import Batcher
-    from ledger.storage.engine import create_schema, open_engine
+    from ledger.storage.engine import open_engine
     from ledger.storage.manifests import ManifestStore
+    from ledger.storage.schema import upgrade
 
     make, creator, signing_key = body_factory()
     engine = open_engine(Settings(data_dir=data_dir).database_url())
     data_dir.mkdir(parents=True, exist_ok=True)
-    await create_schema(engine)
+    await upgrade(engine)
     store, metrics = ManifestStore(engine), Metrics()
     n = 0
     try:
@@ -699,12 +700,13 @@ def _canonical(manifest: Any) -> tuple[bytes, bytes]:
 async def _store_cost(data_dir: Path, manifests: Sequence[Any]) -> float:
     from ledger.config import Settings
     from ledger.core.records import NewManifest
-    from ledger.storage.engine import create_schema, open_engine
+    from ledger.storage.engine import open_engine
     from ledger.storage.manifests import ManifestStore
+    from ledger.storage.schema import upgrade
 
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = open_engine(Settings(data_dir=data_dir).database_url())
-    await create_schema(engine)
+    await upgrade(engine)
     store = ManifestStore(engine)
     rows = [
         NewManifest(m.digest(), m.creator.id, m.creator.signing_key, m.to_json(), now_ms())

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger import __version__
+from ledger.cli_db import add_db_commands
 from ledger.cli_royalty import add_royalty_commands
 from ledger.cli_service import add_service_commands
 from ledger.core.canonical import parse_strict
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_verify,
         add_service_commands,
         add_royalty_commands,
+        add_db_commands,
     ):
         add(commands)
     return parser

@@ -49,7 +49,9 @@ def _add_serve(commands: Commands[argparse.ArgumentParser]) -> None:
     command.add_argument("--rpc-url", help="an EVM node; without it an embedded anvil runs")
     command.add_argument("--db-url", help="postgresql+asyncpg://… (default: SQLite in data dir)")
     command.add_argument("--anchorer-key-file", type=Path)
+    command.add_argument("--anchorer-signer", help="package.module:factory of a KMS-style signer")
     command.add_argument("--deployment-file", type=Path)
+    command.add_argument("--replica-id", help="this replica's name among several (default: host)")
     command.add_argument("--batch-max-size", type=int)
     command.add_argument("--batch-max-age", type=float, dest="batch_max_age_s")
     command.add_argument("--confirmations", type=int)
@@ -69,7 +71,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "rpc_url",
         "db_url",
         "anchorer_key_file",
+        "anchorer_signer",
         "deployment_file",
+        "replica_id",
         "batch_max_size",
         "batch_max_age_s",
         "confirmations",

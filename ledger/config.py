@@ -31,6 +31,7 @@ class Settings:
     rpc_url: str | None = None
     anchorer_key_file: Path | None = None
     anchorer_key: str | None = field(default=None, repr=False)
+    anchorer_signer: str | None = None
     deployment_file: Path | None = None
     batch_max_size: int = 10_000
     batch_max_age_s: float = 5.0
@@ -51,6 +52,9 @@ class Settings:
     usage_batch_max_age_s: float = 5.0
     settle_interval_s: float = 2.0
     settle_max_items: int = 200
+    # Replicas (docs/operations.md): who may seal, anchor and settle, and for how long.
+    replica_id: str | None = None
+    lease_ttl_s: float = 10.0
 
     @property
     def embedded_chain(self) -> bool:
@@ -80,6 +84,9 @@ class Settings:
         _positive("usage_batch_max_age_s", self.usage_batch_max_age_s)
         _positive("settle_interval_s", self.settle_interval_s)
         _positive("settle_max_items", self.settle_max_items, upper=1_000)
+        _positive("lease_ttl_s", self.lease_ttl_s, upper=300)
+        if self.replica_id is not None and not 0 < len(self.replica_id) <= 100:
+            raise ConfigError("must be 1 to 100 characters", field="replica_id")
         if self.confirmations < 0:
             raise ConfigError("must be 0 or more", field="confirmations")
         if self.anchor_deadline_s <= self.batch_max_age_s:
@@ -92,9 +99,12 @@ class Settings:
             )
         if self.rpc_url and not self.rpc_url.startswith(("http://", "https://")):
             raise ConfigError("must be an http(s) URL", field="rpc_url")
-        if self.rpc_url and not (self.anchorer_key or self.anchorer_key_file):
+        if self.rpc_url and not (
+            self.anchorer_key or self.anchorer_key_file or self.anchorer_signer
+        ):
             raise ConfigError(
-                "an external chain needs anchorer_key_file or LEDGER_ANCHORER_KEY",
+                "an external chain needs anchorer_key_file, LEDGER_ANCHORER_KEY or "
+                "anchorer_signer",
                 field="anchorer_key",
             )
         if self.log_level not in ("debug", "info", "warning", "error"):

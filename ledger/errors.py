@@ -69,3 +69,9 @@ class StorageError(LedgerError):
     """The database refused or failed a write or read."""
 
     code = "storage_error"
+
+
+class LeaseLostError(StorageError):
+    """This replica no longer leads the role it was acting for: another took the lease."""
+
+    code = "lease_lost"

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol, cast
 
-from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
@@ -48,6 +47,7 @@ from ledger.chain.rpc import (
     Web3Client,
     rpc_message,
 )
+from ledger.chain.signers import TxSigner
 from ledger.chain.txstate import (
     Action,
     Fees,
@@ -68,6 +68,9 @@ from ledger.chain.txstate import (
     step,
 )
 from ledger.errors import ChainError
+
+# Receipt lookups in flight at once during a poll.
+_POLL_CONCURRENCY = 16
 
 # Every read of a poll is idempotent: an odd answer is retried like an outage.
 _POLL_RETRYABLE: tuple[type[BaseException], ...] = (
@@ -105,7 +108,7 @@ class Sender:
     def __init__(
         self,
         w3: Web3Client,
-        account: LocalAccount,
+        account: TxSigner,
         journal: TxJournal,
         *,
         policy: SendPolicy | None = None,
@@ -303,9 +306,8 @@ class Sender:
         account_nonce = await eth.get_transaction_count(self._account.address, "latest")
         # Nonces below the mined count are spent, by us or by another user of the key.
         self._next_nonce = max(self._next_nonce, account_nonce)
-        blocks: dict[int, tuple[str, int]] = {}
         txs = self.open_transactions()
-        inclusions = [await self._find_inclusion(tx, blocks) for tx in txs]
+        inclusions = await self._find_inclusions(txs, account_nonce)
         head = await eth.block_number
         for tx, inclusion in zip(txs, inclusions, strict=True):
             now = self._clock()
@@ -348,6 +350,30 @@ class Sender:
             self.metrics.count("reorgs")
         elif event.kind is TxEventKind.DROPPED:
             self.metrics.count("dropped")
+
+    async def _find_inclusions(
+        self, txs: list[SentTx], account_nonce: int
+    ) -> list[Inclusion | None]:
+        """`_find_inclusion` of each of ``txs``, a few at a time.
+
+        A transaction never seen mined whose nonce the account has not used yet
+        cannot be in a block: it costs no request, so a long queue of pending
+        transactions (a backlog after an outage) keeps polls short.
+        """
+        blocks: dict[int, tuple[str, int]] = {}
+        gate = asyncio.Semaphore(_POLL_CONCURRENCY)
+
+        async def find(tx: SentTx) -> Inclusion | None:
+            if tx.inclusion is None and tx.nonce >= account_nonce:
+                return None
+            async with gate:
+                return await self._find_inclusion(tx, blocks)
+
+        found = await asyncio.gather(*(find(tx) for tx in txs), return_exceptions=True)
+        for result in found:
+            if isinstance(result, BaseException):
+                raise result
+        return cast(list[Inclusion | None], found)
 
     async def _find_inclusion(
         self, tx: SentTx, blocks: dict[int, tuple[str, int]]

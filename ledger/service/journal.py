@@ -7,16 +7,23 @@ from dataclasses import replace
 
 from ledger.chain.txstate import SentTx, TxAttempt, TxStatus
 from ledger.errors import StorageError
+from ledger.storage.leases import Fence
 from ledger.storage.txdocs import TxDocStore
 
 _OPEN = [s.value for s in TxStatus if s.is_open]
 
 
 class DatabaseJournal:
-    """A `ledger.chain.journal.TxJournal` over `TxDocStore`: one row per purpose key."""
+    """A `ledger.chain.journal.TxJournal` over `TxDocStore`: one row per purpose key.
 
-    def __init__(self, docs: TxDocStore) -> None:
+    With a `fence` every write also proves, in its own transaction, that this
+    replica still holds the sender's lease (`ledger.storage.leases`): a deposed
+    leader's sender then fails before it could broadcast anything newly signed.
+    """
+
+    def __init__(self, docs: TxDocStore, fence: Fence | None = None) -> None:
         self._docs = docs
+        self._fence = fence
 
     async def record_attempt(self, tx: SentTx, attempt: TxAttempt) -> None:
         """Store the transaction with its newest attempt (committed before returning)."""
@@ -46,4 +53,6 @@ class DatabaseJournal:
 
     async def _put(self, tx: SentTx) -> None:
         document = json.dumps(tx.to_json(), separators=(",", ":"))
-        await self._docs.put(tx.key, tx.sender, tx.nonce, tx.status.value, document)
+        await self._docs.put(
+            tx.key, tx.sender, tx.nonce, tx.status.value, document, fence=self._fence
+        )

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,6 +26,7 @@ from ledger.chain.deploy import Deployment, deploy_contracts
 from ledger.chain.registry import AnchorRegistry
 from ledger.chain.rpc import RevertDecoder, Web3Client, connect
 from ledger.chain.sender import Sender
+from ledger.chain.signers import TxSigner, load_signer
 from ledger.chain.splitter import RoyaltySplitter
 from ledger.chain.txstate import SendPolicy
 from ledger.config import Settings
@@ -37,13 +37,16 @@ from ledger.keyfile import generate_key, load_key, write_key
 from ledger.service.context import ChainInfo, ServiceContext
 from ledger.service.intake import IntakeWriter, intake_writer, now_ms
 from ledger.service.journal import DatabaseJournal
+from ledger.service.leader import Leadership, default_replica_id
 from ledger.service.metrics import Metrics
 from ledger.service.settler import Settler
 from ledger.service.usage import UsageService, usage_writer
 from ledger.service.workers import Anchorer, Batcher, run_forever
 from ledger.storage.creators import CreatorStore
-from ledger.storage.engine import create_schema, open_engine
+from ledger.storage.engine import open_engine
+from ledger.storage.leases import Fence, LeaseStore
 from ledger.storage.manifests import ManifestStore
+from ledger.storage.schema import prepare
 from ledger.storage.txdocs import TxDocStore
 from ledger.storage.usage import UsageStore
 
@@ -91,9 +94,9 @@ async def start_service(settings: Settings) -> Service:
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = open_engine(settings.database_url())
-    await create_schema(engine)
     anvil = None
     try:
+        await prepare(engine, auto_upgrade=engine.dialect.name == "sqlite")
         if settings.embedded_chain:
             anvil = AnvilProcess(
                 state=data_dir / "anvil-state.json",
@@ -101,14 +104,13 @@ async def start_service(settings: Settings) -> Service:
                 block_time=settings.anvil_block_time_s,
             )
             await anvil.start()
-            rpc_url, key = anvil.rpc_url, DEV_KEYS[0]
+            rpc_url, account = anvil.rpc_url, Account.from_key(DEV_KEYS[0])
         else:
-            rpc_url, key = str(settings.rpc_url), _required_key(settings)
+            rpc_url, account = str(settings.rpc_url), _anchorer(settings)
         w3 = connect(rpc_url)
-        account = Account.from_key(key)
         docs = TxDocStore(engine)
         manifests = ManifestStore(engine)
-        deployment = await _deployment(settings, w3, key, account.address, docs, manifests)
+        deployment = await _deployment(settings, w3, account.address, docs, manifests)
     except BaseException:
         if anvil is not None:
             await anvil.stop()
@@ -122,32 +124,12 @@ async def _assemble(
     engine: AsyncEngine,
     w3: Web3Client,
     anvil: AnvilProcess | None,
-    account: LocalAccount,
+    account: TxSigner,
     deployment: Deployment,
     docs: TxDocStore,
     manifests: ManifestStore,
 ) -> Service:
     metrics = Metrics()
-    artifact = load_artifact("AnchorRegistry")
-    registry = AnchorRegistry(w3, deployment.registry.address, artifact)
-    policy = SendPolicy(
-        confirmations=max(settings.confirmations, 1),
-        reorg_window=max(64, settings.confirmations),
-        stuck_after=settings.stuck_tx_after_s,
-        max_fee_cap=int(settings.max_fee_gwei * 10**9),
-        poll_interval=settings.poll_interval_s,
-    )
-    splitter = _splitter(w3, deployment)
-    # One Sender for the account: the anchorer's loop polls it; the settler shares it
-    # and follows its own transactions by purpose key (see ledger.service.settler).
-    sender = Sender(
-        w3,
-        account,
-        DatabaseJournal(docs),
-        policy=policy,
-        decoder=RevertDecoder([artifact.abi] + ([splitter.artifact.abi] if splitter else [])),
-        metrics=_SenderMetrics(metrics),
-    )
     writer = intake_writer(manifests)
     signer = ReceiptSigner(_service_key(settings.data_dir / "service-key.pem"))
     ctx = ServiceContext(
@@ -161,42 +143,102 @@ async def _assemble(
         {"database": lambda: _ping_db(engine), "chain": lambda: _ping_chain(w3)},
     )
     metrics.gauge("ledger_queue_depth", "Manifests waiting for a batch.", lambda: ctx.queue_depth)
-    batcher = Batcher(
-        manifests, metrics, max_size=settings.batch_max_size, max_age_s=settings.batch_max_age_s
-    )
-    anchorer = Anchorer(
-        manifests, sender, registry, metrics, key_prefix=f"anchor:{deployment.block_hash[2:18]}:"
-    )
     service = Service(settings, ctx, engine, w3, deployment, anvil, writer)
     writer.start()
     usage_store = UsageStore(engine)
     events_writer = usage_writer(usage_store)
+    splitter = _splitter(w3, deployment)
     ctx.usage = UsageService(
         settings, usage_store, manifests, events_writer, chain_id=deployment.chain_id,
         registry=deployment.registry.address, splitter=splitter,
     )
     events_writer.start()
-    usage_batcher = Batcher(
-        usage_store,
-        None,
-        max_size=settings.usage_batch_max_size,
-        max_age_s=settings.usage_batch_max_age_s,
-        kind="usage events",
+    duties = _LeaderDuties(settings, w3, account, deployment, docs, manifests, usage_store,
+                           splitter, metrics)
+    leadership = Leadership(
+        LeaseStore(engine),
+        f"sender:{deployment.chain_id}:{account.address}",
+        settings.replica_id or default_replica_id(),
+        duties.start,
+        ttl_s=settings.lease_ttl_s,
     )
-    interval = settings.poll_interval_s
+    metrics.gauge(
+        "ledger_leader", "1 while this replica holds the lease to seal, anchor and settle.",
+        lambda: float(leadership.leading),
+    )
     service.tasks = [
-        _task("batcher", lambda: _seal_due(batcher, usage_batcher), lambda: min(interval, 0.2)),
-        _task("anchorer", anchorer.step, lambda: anchorer.delay),
+        asyncio.create_task(leadership.run(), name="leadership"),
         _task("queue-depth", ctx.refresh_queue_depth, lambda: 1.0),
     ]
-    if splitter is not None:
-        settler = Settler(
-            usage_store, manifests, splitter, sender,
-            key_prefix=f"settle:{deployment.block_hash[2:18]}:",
-            max_items=settings.settle_max_items,
-        )
-        service.tasks.append(_task("settler", settler.step, lambda: settings.settle_interval_s))
     return service
+
+
+@dataclass
+class _LeaderDuties:
+    """What the lease holder runs: sealing, anchoring and settling, on one fenced sender."""
+
+    settings: Settings
+    w3: Web3Client
+    account: TxSigner
+    deployment: Deployment
+    docs: TxDocStore
+    manifests: ManifestStore
+    usage_store: UsageStore
+    splitter: RoyaltySplitter | None
+    metrics: Metrics
+
+    def start(self, fence: Fence) -> list[asyncio.Task[None]]:
+        """Start this term's workers; a new term starts from the journal afresh."""
+        settings, deployment = self.settings, self.deployment
+        artifact = load_artifact("AnchorRegistry")
+        registry = AnchorRegistry(self.w3, deployment.registry.address, artifact)
+        abis = [artifact.abi] + ([self.splitter.artifact.abi] if self.splitter else [])
+        # One Sender for the account: the anchorer's loop polls it; the settler shares it
+        # and follows its own transactions by purpose key (see ledger.service.settler).
+        sender = Sender(
+            self.w3,
+            self.account,
+            DatabaseJournal(self.docs, fence),
+            policy=_send_policy(settings),
+            decoder=RevertDecoder(abis),
+            metrics=_SenderMetrics(self.metrics),
+        )
+        batcher = Batcher(
+            self.manifests, self.metrics,
+            max_size=settings.batch_max_size, max_age_s=settings.batch_max_age_s,
+        )
+        usage_batcher = Batcher(
+            self.usage_store, None,
+            max_size=settings.usage_batch_max_size, max_age_s=settings.usage_batch_max_age_s,
+            kind="usage events",
+        )
+        anchorer = Anchorer(
+            self.manifests, sender, registry, self.metrics,
+            key_prefix=f"anchor:{deployment.block_hash[2:18]}:",
+        )
+        interval = settings.poll_interval_s
+        tasks = [
+            _task("batcher", lambda: _seal_due(batcher, usage_batcher), lambda: min(interval, 0.2)),
+            _task("anchorer", anchorer.step, lambda: anchorer.delay),
+        ]
+        if self.splitter is not None:
+            settler = Settler(
+                self.usage_store, self.manifests, self.splitter, sender,
+                key_prefix=f"settle:{deployment.block_hash[2:18]}:",
+                max_items=settings.settle_max_items,
+            )
+            tasks.append(_task("settler", settler.step, lambda: settings.settle_interval_s))
+        return tasks
+
+
+def _send_policy(settings: Settings) -> SendPolicy:
+    return SendPolicy(
+        confirmations=max(settings.confirmations, 1),
+        reorg_window=max(64, settings.confirmations),
+        stuck_after=settings.stuck_tx_after_s,
+        max_fee_cap=int(settings.max_fee_gwei * 10**9),
+        poll_interval=settings.poll_interval_s,
+    )
 
 
 async def _seal_due(batcher: Batcher, usage_batcher: Batcher) -> None:
@@ -223,7 +265,6 @@ def _task(
 async def _deployment(
     settings: Settings,
     w3: Web3Client,
-    key: str,
     address: str,
     docs: TxDocStore,
     manifests: ManifestStore,
@@ -248,7 +289,10 @@ async def _deployment(
         raise ConfigError(
             f"no deployment record at {path}: run `ledger deploy` first", field="deployment_file"
         )
-    deployment = await deploy_contracts(w3, key, anchorers=[address], meters=[address])
+    # Only the embedded chain gets here: its first dev account deploys and anchors.
+    deployment = await deploy_contracts(
+        w3, DEV_KEYS[0], anchorers=[address], meters=[address]
+    )
     deployment.write(path)
     return deployment
 
@@ -260,11 +304,15 @@ def _service_key(path: Path) -> SigningKey:
     return load_key(path)
 
 
-def _required_key(settings: Settings) -> str:
+def _anchorer(settings: Settings) -> TxSigner:
+    """The account that anchors and settles: a KMS-style signer, or a key."""
+    if settings.anchorer_signer:
+        return load_signer(settings.anchorer_signer)
     key = settings.read_anchorer_key()
     if not key:
         raise ConfigError("no anchorer key given", field="anchorer_key")
-    return key
+    account: TxSigner = Account.from_key(key)
+    return account
 
 
 async def _ping_db(engine: AsyncEngine) -> None:

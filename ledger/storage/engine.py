@@ -1,4 +1,7 @@
-"""Opening the database: SQLite (the embedded default) or PostgreSQL."""
+"""Opening the database: SQLite (the embedded default) or PostgreSQL.
+
+Its schema is made and migrated by `ledger.storage.schema`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-
-from ledger.storage.models import Base
 
 
 def open_engine(url: str) -> AsyncEngine:
@@ -28,9 +29,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    """Create every table that does not exist yet."""
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)

@@ -116,8 +116,25 @@ class ChainTxRow(Base):
     document: Mapped[str] = mapped_column(Text)
 
 
+class LeaseRow(Base):
+    """Which replica leads a role (anchoring and settling for one chain account).
+
+    `token` is the fencing token: it grows by one whenever the holder changes, and
+    every journal write of the leader checks it in the same transaction, so a
+    leader that was paused past `expires_at` can no longer sign anything new.
+    `expires_at` is in milliseconds of the database's clock, never a replica's.
+    """
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    token: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class MetaRow(Base):
-    """Small named values: the schema version, the deployment record."""
+    """Small named values kept with the data (the schema version is Alembic's table)."""
 
     __tablename__ = "meta"
 

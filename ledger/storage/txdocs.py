@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.errors import StorageError
+from ledger.storage.leases import Fence, check_fence
 from ledger.storage.models import ChainTxRow
 
 
@@ -20,8 +21,12 @@ class TxDocStore:
         self._engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
-    async def put(self, key: str, sender: str, nonce: int, status: str, document: str) -> None:
-        """Insert or replace the document of `key`."""
+    async def put(
+        self, key: str, sender: str, nonce: int, status: str, document: str,
+        *, fence: Fence | None = None,
+    ) -> None:
+        """Insert or replace the document of `key`; with `fence`, only while it holds
+        (LeaseLostError otherwise, and nothing is written)."""
         stmt = self._insert(ChainTxRow).values(
             key=key, sender=sender, nonce=nonce, status=status, document=document
         )
@@ -31,6 +36,8 @@ class TxDocStore:
         )
         try:
             async with self._engine.begin() as conn:
+                if fence is not None:
+                    await check_fence(conn, fence)
                 await conn.execute(stmt)
         except SQLAlchemyError as exc:
             raise StorageError(f"could not journal transaction {key}: {exc}") from exc

@@ -397,7 +397,7 @@ class UsageStore:
                 e.batch_number, BatchRow.root, e.buyer, e.asset_key,
                 func.min(e.creator_id).label("creator_id"),
                 func.min(e.asset_id).label("asset_id"),
-                func.max(e.manifest_digest).label("manifest_digest"),
+                _max_bytes(e.manifest_digest, self._engine.dialect.name).label("manifest_digest"),
                 func.min(e.token).label("token"),
                 func.sum(e.units).label("units"), func.count().label("events"),
             )
@@ -839,3 +839,11 @@ def _record(r: Row[*tuple[Any, ...]]) -> UsageRecord:
 def _reason(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     return str(orig or exc).splitlines()[0]
+
+
+def _max_bytes(column: Any, dialect: str) -> Any:
+    """max() of a binary column: PostgreSQL has none for bytea, so compare fixed-length
+    lowercase hex in byte order (collation "C") there."""
+    if dialect == "postgresql":
+        return func.decode(func.max(func.encode(column, "hex").collate("C")), "hex")
+    return func.max(column)

@@ -20,6 +20,8 @@ from typing import Any
 import aiohttp
 import pytest
 from eth_account import Account
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
 from ledger.chain.deploy import Deployment, deploy_contracts
@@ -73,8 +75,9 @@ async def running_chain(tmp_path: Path, *, state: bool = False) -> AsyncIterator
     await anvil.start()
     w3 = connect(anvil.rpc_url, timeout=5.0, attempts=1)
     try:
+        service_account = Account.from_key(ANCHORER_KEY).address
         deployment = await deploy_contracts(
-            w3, DEV_KEYS[0], anchorers=[Account.from_key(ANCHORER_KEY).address],
+            w3, DEV_KEYS[0], anchorers=[service_account], meters=[service_account],
             policy=FAST_POLICY,
         )
         path = tmp_path / "deployment.json"
@@ -203,32 +206,44 @@ def anchor_txs(data_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(doc) for (doc,) in rows]
 
 
-async def check_anchored_once(chain: Chain, data_dir: Path) -> int:
+async def check_anchored_once(chain: Chain, database: Path | str) -> int:
     """Every manifest in exactly one batch, every batch anchored exactly once.
 
+    ``database`` is a service's data dir (its SQLite file) or a database URL.
     Checks the database (batches 1..N, all confirmed, leaf counts summing to the
-    manifests, each tree rebuilt from its manifests gives its root) and the chain
-    (one ``Anchored`` event per batch number 1..N with that batch's root, no root
-    twice). Returns N.
+    manifests and usage events, each tree rebuilt from its leaves gives its root)
+    and the chain (one ``Anchored`` event per batch number 1..N with that batch's
+    root, no root twice). Returns N.
     """
-    batches = db_rows(
-        data_dir, "SELECT number, root, leaf_count, status FROM batches ORDER BY number"
+    url = database if isinstance(database, str) else (
+        f"sqlite+aiosqlite:///{database / 'ledger.db'}"
     )
-    numbers = [b[0] for b in batches]
-    assert numbers == list(range(1, len(batches) + 1))
-    assert {b[3] for b in batches} <= {"confirmed"}, batches
-    ((manifests,),) = db_rows(data_dir, "SELECT count(*) FROM manifests")
-    ((unbatched,),) = db_rows(data_dir, "SELECT count(*) FROM manifests WHERE batch_number IS NULL")
-    assert unbatched == 0
-    assert sum(b[2] for b in batches) == manifests
-    for number, root, leaf_count, _ in batches:
-        leaves = db_rows(
-            data_dir,
-            "SELECT leaf_index, digest FROM manifests WHERE batch_number = ? ORDER BY leaf_index",
-            number,
-        )
-        assert [i for i, _ in leaves] == list(range(leaf_count))
-        assert MerkleTree([bytes(d) for _, d in leaves]).root == bytes(root)
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            async def rows(query: str, **params: Any) -> list[Any]:
+                return list((await conn.execute(text(query), params)).all())
+
+            batches = await rows(
+                "SELECT number, root, leaf_count, status FROM batches ORDER BY number"
+            )
+            numbers = [b[0] for b in batches]
+            assert numbers == list(range(1, len(batches) + 1))
+            assert {b[3] for b in batches} <= {"confirmed"}, batches
+            for table in ("manifests", "usage_events"):
+                unbatched = await rows(f"SELECT seq FROM {table} WHERE batch_number IS NULL")
+                assert unbatched == [], f"{len(unbatched)} {table} in no batch"
+            for number, root, leaf_count, _ in batches:
+                leaves = await rows(
+                    "SELECT leaf_index, digest FROM manifests WHERE batch_number = :n "
+                    "UNION ALL SELECT leaf_index, digest FROM usage_events "
+                    "WHERE batch_number = :n ORDER BY leaf_index",
+                    n=number,
+                )
+                assert [i for i, _ in leaves] == list(range(leaf_count))
+                assert MerkleTree([bytes(d) for _, d in leaves]).root == bytes(root)
+    finally:
+        await engine.dispose()
     events = await chain.registry.anchored_logs(chain.deployment.deploy_block)
     assert [e.batch_number for e in events] == numbers
     assert len({e.root for e in events}) == len(events)

@@ -24,8 +24,9 @@ from ledger.core.records import BatchRecord, BatchStatus, NewManifest
 from ledger.service.journal import DatabaseJournal
 from ledger.service.metrics import Metrics
 from ledger.service.workers import Anchorer, join_levels
-from ledger.storage.engine import create_schema, open_engine
+from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
+from ledger.storage.schema import upgrade
 from ledger.storage.txdocs import TxDocStore
 from tests.integration.faults.conftest import ANCHORER_KEY, Chain
 
@@ -44,7 +45,7 @@ class Stores:
 @pytest.fixture
 async def stores(tmp_path: Path) -> AsyncIterator[Stores]:
     engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}")
-    await create_schema(engine)
+    await upgrade(engine)
     yield Stores(engine, ManifestStore(engine), TxDocStore(engine))
     await engine.dispose()
 

@@ -33,8 +33,9 @@ from ledger.core.usage import ETH_TOKEN, UsageEvent, asset_terms, event_digest
 from ledger.service.journal import DatabaseJournal
 from ledger.service.settler import Settler
 from ledger.service.workers import join_levels
-from ledger.storage.engine import create_schema, open_engine
+from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
+from ledger.storage.schema import upgrade
 from ledger.storage.txdocs import TxDocStore
 from ledger.storage.usage import NewUsage, SettlementStatus, UsageStore
 from tests.integration.chain.conftest import FAST_POLICY
@@ -60,7 +61,7 @@ class Setup:
 @pytest.fixture
 async def setup(tmp_path: Path, w3: Web3Client, deployment: Deployment) -> AsyncIterator[Setup]:
     engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}")
-    await create_schema(engine)
+    await upgrade(engine)
     chain = Chain.open(w3, deployment, FAST_POLICY)
     key = EthSigningKey.from_hex(CREATOR)
     owner = address_of(CREATOR)

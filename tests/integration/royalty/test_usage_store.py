@@ -14,8 +14,9 @@ from ledger.core.merkle import MerkleTree
 from ledger.core.records import AnchorInfo, BatchStatus, NewManifest
 from ledger.core.usage import usage_root_of
 from ledger.service.workers import join_levels
-from ledger.storage.engine import create_schema, open_engine
+from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
+from ledger.storage.schema import upgrade
 from ledger.storage.usage import Hold, NewUsage, SettlementItem, SettlementStatus, UsageStore
 
 BUYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -25,7 +26,7 @@ KEY_A, KEY_B = b"\xaa" * 32, b"\xbb" * 32
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}")
-    await create_schema(engine)
+    await upgrade(engine)
     yield engine
     await engine.dispose()
 

@@ -8,13 +8,14 @@ from pathlib import Path
 from ledger.core.merkle import MerkleTree
 from ledger.core.records import PENDING, BatchStatus, NewManifest
 from ledger.service.workers import join_levels
-from ledger.storage.engine import create_schema, open_engine
+from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
+from ledger.storage.schema import upgrade
 
 
 async def test_point_read_matches_the_engine(tmp_path: Path) -> None:
     engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}")
-    await create_schema(engine)
+    await upgrade(engine)
     store = ManifestStore(engine)
     digests = [os.urandom(32) for _ in range(5)]
     created = await store.add([NewManifest(d, "creator:a", "p256:k", b"{}", 7) for d in digests])
