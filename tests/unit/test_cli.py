@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -266,10 +265,6 @@ def test_stdin_input(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mon
 
 # -- proof bundles ------------------------------------------------------------------------
 
-HAS_PROOF = importlib.util.find_spec("ledger.core.proof") is not None
-
-
-@pytest.mark.skipif(not HAS_PROOF, reason="ledger.core.proof not written yet")
 def test_verify_bundles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     vectors: dict[str, Any] = json.loads((VECTORS / "proofs.json").read_text())
     path = tmp_path / "bundle.json"

@@ -146,16 +146,25 @@ class ServiceProcess:
             proc.kill()
             return proc.wait()
 
-    @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        """SIGSTOP the service for the block, SIGCONT after: it does nothing meanwhile,
-        so what the test does to the chain in the block looks like one instant to it."""
+    def pause(self) -> None:
+        """SIGSTOP: the process is frozen (a long GC pause, a stalled VM) until `resume`."""
         assert self._proc is not None, "the service is not running"
         self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        assert self._proc is not None, "the service is not running"
+        self._proc.send_signal(signal.SIGCONT)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """`pause` for the block, `resume` after: it does nothing meanwhile, so what the
+        test does to the chain in the block looks like one instant to it."""
+        self.pause()
         try:
             yield
         finally:
-            self._proc.send_signal(signal.SIGCONT)
+            self.resume()
 
     async def restart(self, timeout: float = 60.0) -> None:
         """Kill (if running) and start again."""
