@@ -86,43 +86,42 @@ class FailoverResult:
 
 
 class Cluster:
-    """PostgreSQL and anvil with the contracts, for replicas to run against."""
+    """PostgreSQL and anvil, for replicas to run against."""
 
     def __init__(self, work: Path) -> None:
         self.work = work
         self.postgres = ThrowawayPostgres()
         self.anvil = AnvilProcess()
-        self.deployment_file = work / "deployment.json"
 
     async def __aenter__(self) -> Cluster:
         self.postgres.start()
         await self.anvil.start()
-        w3 = connect(self.anvil.rpc_url)
-        account = Account.from_key(ANCHORER_KEY).address
-        deployment = await deploy_contracts(
-            w3, DEV_KEYS[0], anchorers=[account], meters=[account]
-        )
-        deployment.write(self.deployment_file)
-        await w3.provider.disconnect()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.anvil.stop()
         self.postgres.stop()
 
-    def replicas(self, label: str, count: int, env: dict[str, str] | None = None
-                 ) -> list[ServiceProcess]:
-        """`count` replicas on a fresh database (not started)."""
+    async def replicas(self, label: str, count: int) -> list[ServiceProcess]:
+        """`count` replicas (not started) on a fresh database and a fresh deployment:
+        a registry already used by another database would refuse its batch numbers."""
+        w3 = connect(self.anvil.rpc_url)
+        account = Account.from_key(ANCHORER_KEY).address
+        deployment = await deploy_contracts(
+            w3, DEV_KEYS[0], anchorers=[account], meters=[account]
+        )
+        await w3.provider.disconnect()
+        deployment_file = self.work / f"{label}-deployment.json"
+        deployment.write(deployment_file)
         db_url = self.postgres.new_database()
         made = []
         for index in range(count):
             data_dir = self.work / f"{label}-{index}"
             data_dir.mkdir(parents=True)
             made.append(ServiceProcess(
-                data_dir, rpc_url=self.anvil.rpc_url, deployment_file=self.deployment_file,
+                data_dir, rpc_url=self.anvil.rpc_url, deployment_file=deployment_file,
                 anchorer_key=ANCHORER_KEY,
-                env={**SETTINGS, "LEDGER_DB_URL": db_url, "LEDGER_REPLICA_ID": f"r{index}",
-                     **(env or {})},
+                env={**SETTINGS, "LEDGER_DB_URL": db_url, "LEDGER_REPLICA_ID": f"r{index}"},
             ))
         return made
 
@@ -180,7 +179,7 @@ async def measure_intake(cluster: Cluster, pool: ProcessPoolExecutor, single: in
         batch_manifests = presign(pool, "p256", base + 1_000_000, (batches + 4) * 1_000)
         batch_bodies = [b'{"manifests":[' + b",".join(batch_manifests[i : i + 1000]) + b"]}"
                         for i in range(0, len(batch_manifests), 1000)]
-        replicas = cluster.replicas(f"intake{count}", count)
+        replicas = await cluster.replicas(f"intake{count}", count)
         await start_all(replicas)
         try:
             await asyncio.to_thread(register_creators, replicas[0].url, ("p256",))
@@ -259,7 +258,7 @@ async def one_failover(replicas: list[ServiceProcess], how: str, serial: int) ->
 
 async def measure_failover(cluster: Cluster, rounds: int) -> list[FailoverResult]:
     """`rounds` SIGKILLs and `rounds` SIGSTOPs of the leader of two replicas."""
-    replicas = cluster.replicas("failover", 2)
+    replicas = await cluster.replicas("failover", 2)
     await start_all(replicas)
     results = []
     try:

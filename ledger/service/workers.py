@@ -18,7 +18,7 @@ from ledger.chain.sender import Sender
 from ledger.chain.txstate import SentTx, TxEvent, TxEventKind, TxStatus
 from ledger.core.merkle import MerkleTree, level_sizes
 from ledger.core.records import AnchorInfo, BatchRecord, BatchStatus
-from ledger.errors import LedgerError
+from ledger.errors import ChainError, LedgerError
 from ledger.service.metrics import Metrics
 from ledger.storage.manifests import ManifestStore
 
@@ -169,6 +169,7 @@ class Anchorer:
         or confirmed with an anchor that a reorg removed.
         """
         await self._sender.start()
+        await self._check_registry()
         numbers = {batch.number for batch in await self._store.batches_in([BatchStatus.SUBMITTED])}
         for tx in self._sender.open_transactions():
             number = self._batch_number(tx.key)
@@ -179,6 +180,23 @@ class Anchorer:
             latest = await self._latest_tx(number)
             if batch is not None and latest is not None:
                 await self._settle(batch, latest)
+
+    async def _check_registry(self) -> None:
+        """Refuse to anchor when the registry holds batch numbers the database never sealed.
+
+        The database seals a batch before anchoring it, so it is never behind the
+        registry unless it was restored from an old backup or shares the registry
+        with another database. Every anchor would then revert on the batch-number
+        fence and burn gas; stop instead, loudly (docs/operations.md, backups).
+        """
+        on_chain = await self._registry.next_batch_number() - 1
+        known = await self._store.last_batch_number()
+        if on_chain > known:
+            raise ChainError(
+                f"the registry has batches up to {on_chain} but the database only up to "
+                f"{known}: it was restored from an older backup or another database anchors "
+                "to this registry; not anchoring (see docs/operations.md)"
+            )
 
     async def _latest_tx(self, number: int) -> SentTx | None:
         """The transaction of the batch's newest purpose key, or None."""
@@ -272,6 +290,12 @@ class Anchorer:
             # Ours already landed through another of its transactions; the
             # confirmed event of that one records it.
             return
+        if await self._registry.next_batch_number() > number:
+            raise ChainError(
+                f"batch number {number} is taken on the registry by another root: the "
+                "database is behind the chain (restored from an older backup?) or shares "
+                "the registry with another database; not anchoring (see docs/operations.md)"
+            )
         log.error("anchor of batch %d %s: %s; retrying", number, what, detail)
         await self._store.mark_unanchored(number)
 

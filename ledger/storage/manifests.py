@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, select, update
+from sqlalchemy import Row, Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -183,6 +183,12 @@ class ManifestStore:
         async with self._engine.connect() as conn:
             row = (await conn.execute(_batch_query().where(BatchRow.number == number))).first()
         return _batch(row) if row else None
+
+    async def last_batch_number(self) -> int:
+        """The highest batch number sealed so far (manifests or usage), 0 if none."""
+        async with self._engine.connect() as conn:
+            last = (await conn.execute(select(func.max(BatchRow.number)))).scalar()
+        return int(last or 0)
 
     async def batch_by_root(self, root: bytes) -> BatchRecord | None:
         """The batch whose tree has this root, or None."""

@@ -1,0 +1,56 @@
+"""A database restored from an older backup, behind the registry: the service refuses
+to anchor (every anchor would revert on the batch-number fence and burn gas) and says why."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+
+import pytest
+from eth_account import Account
+
+from ledger.client import LedgerClient
+from tests.integration.faults.conftest import (
+    ANCHORER_KEY,
+    Chain,
+    eventually,
+    new_creator,
+    proofs,
+)
+from tests.integration.faults.service_proc import ServiceProcess
+from tests.integration.service.conftest import manifest
+
+pytestmark = pytest.mark.chain
+
+
+async def test_a_database_behind_the_registry_stops_anchoring_loudly(
+    chain: Chain, services: Callable[..., ServiceProcess]
+) -> None:
+    service = services(chain)
+    await service.start()
+    async with LedgerClient(service.url) as client:
+        key = await new_creator(client, "creator:restore")
+        _, first = await client.submit(manifest("creator:restore", key, 0))
+        await proofs(client, [first["manifest_digest"]])
+        service.stop()
+        backup = service.data_dir.parent / "backup"
+        shutil.copytree(service.data_dir, backup)
+        await service.start()
+        _, later = await client.submit(manifest("creator:restore", key, 1))
+        await proofs(client, [later["manifest_digest"]])
+        service.stop()
+        shutil.rmtree(service.data_dir)
+        shutil.copytree(backup, service.data_dir)
+        anchorer = Account.from_key(ANCHORER_KEY).address
+        sent = await chain.w3.eth.get_transaction_count(anchorer, "pending")
+        await service.start()
+        status, _ = await client.submit(manifest("creator:restore", key, 2))
+        assert status == 202
+
+        async def refused() -> bool:
+            return "the registry has batches up to 2 but the database only up to" in (
+                service.log_text()
+            )
+
+        await eventually(refused, "the refusal in the log")
+        assert await chain.w3.eth.get_transaction_count(anchorer, "pending") == sent
