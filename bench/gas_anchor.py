@@ -31,12 +31,12 @@ from typing import Any
 
 from eth_abi.abi import encode
 
+from bench.report import write_section
 from ledger.chain.anvil import AnvilProcess
 from ledger.core.hashing import keccak256
 from ledger.core.merkle import leaf_hash, node_hash
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:anchor-gas -->", "<!-- /bench:anchor-gas -->"
 EAS_ARTIFACTS = (
     ROOT / "node_modules/@ethereum-attestation-service/eas-contracts/artifacts/contracts"
@@ -395,19 +395,6 @@ def render(results: Results, today: datetime.date) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str, doc: Path = DOC) -> None:
-    """Replace this benchmark's section of ``doc``, creating the file or the section."""
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--no-write", action="store_true", help="print only; leave the doc alone")
@@ -418,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     section = render(results, datetime.date.today())
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("anchor-gas", section)
 
 
 if __name__ == "__main__":

@@ -29,12 +29,12 @@ from eth_account.messages import encode_typed_data
 from web3 import Web3
 from web3.types import Wei
 
+from bench.report import write_section
 from ledger.chain import splitter as splitter_abi
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
 from ledger.core.hashing import keccak256
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:splitter-gas -->", "<!-- /bench:splitter-gas -->"
 
 ITEM_GOAL = 15_000
@@ -376,19 +376,6 @@ def render(results: Results, today: datetime.date) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str, doc: Path = DOC) -> None:
-    """Replace this benchmark's section of ``doc``, creating the file or the section."""
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--no-write", action="store_true", help="print only; leave the doc alone")
@@ -399,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     section = render(results, datetime.date.today())
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("splitter-gas", section)
 
 
 if __name__ == "__main__":

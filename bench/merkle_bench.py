@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.report import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 OZ_SCRIPT = ROOT / "bench" / "js" / "oz_tree_bench.mjs"
 BEGIN, END = "<!-- bench:merkle -->", "<!-- /bench:merkle -->"
 COMMAND = ".venv/bin/python -m bench.merkle_bench"
@@ -322,18 +323,6 @@ def section(results: list[Result], keccak: str, repeat: int) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md, creating the file if needed."""
-    current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        updated = head + text + rest.split(END, 1)[1]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(updated, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark, print the table and update docs/benchmarks.md."""
     parser = argparse.ArgumentParser(prog="python -m bench.merkle_bench", description=__doc__)
@@ -351,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     text = section(results, keccak, args.repeat)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("merkle", text)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.report import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:royalty -->", "<!-- /bench:royalty -->"
 COMMAND = ".venv/bin/python -m bench.royalty_bench"
 SECRET = bytes(range(32))
@@ -316,17 +317,6 @@ def _table(r: Results) -> str:
     ])
 
 
-def _write(section: str) -> None:
-    text = DOC.read_text(encoding="utf-8")
-    block = f"{BEGIN}\n{section}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -341,7 +331,7 @@ def main() -> None:
     section = _table(results)
     print(section)
     if not args.no_write:
-        _write(section)
+        write_section("royalty", f"{BEGIN}\n{section}\n{END}")
 
 
 if __name__ == "__main__":
