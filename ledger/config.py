@@ -40,6 +40,7 @@ class Settings:
     stuck_tx_after_s: float = 30.0
     max_fee_gwei: float = 500.0
     poll_interval_s: float = 0.5
+    rpc_timeout_s: float = 10.0
     max_body_bytes: int = 8 * 1024 * 1024
     batch_endpoint_max: int = 1_000
     anvil_block_time_s: float | None = None
@@ -77,6 +78,7 @@ class Settings:
         _positive("stuck_tx_after_s", self.stuck_tx_after_s)
         _positive("max_fee_gwei", self.max_fee_gwei)
         _positive("poll_interval_s", self.poll_interval_s)
+        _positive("rpc_timeout_s", self.rpc_timeout_s, upper=300)
         _positive("max_body_bytes", self.max_body_bytes)
         _positive("batch_endpoint_max", self.batch_endpoint_max, upper=100_000)
         _positive("usage_window_s", self.usage_window_s, upper=3600)

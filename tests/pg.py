@@ -56,6 +56,15 @@ class ThrowawayPostgres:
         self._run(_binary("pg_ctl"), "-D", str(data), "-o", options, "-l",
                   str(self.root / "log"), "-w", "start")
 
+    def halt(self) -> None:
+        """Stop the server at once; connected clients see their connections drop."""
+        self._run(_binary("pg_ctl"), "-D", str(self.root / "data"), "stop", "-m", "fast", "-w")
+
+    def resume(self) -> None:
+        """Start it again after `halt`, with the options it last ran with."""
+        self._run(_binary("pg_ctl"), "-D", str(self.root / "data"), "restart", "-w", "-l",
+                  str(self.root / "log"))
+
     def new_database(self) -> str:
         """A fresh empty database; returns its SQLAlchemy async URL."""
         name = "t" + uuid.uuid4().hex[:12]

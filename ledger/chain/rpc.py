@@ -4,14 +4,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
 from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
+from eth_typing import URI
 from eth_utils.abi import function_signature_to_4byte_selector
 from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3._utils.http_session_manager import HTTPSessionManager
 from web3.exceptions import (
     ContractLogicError,
     ProviderConnectionError,
@@ -55,21 +58,66 @@ class ChainRevertError(ChainError):
         self.reason = reason
 
 
-def connect(url: str, *, timeout: float = 10.0, attempts: int = 3) -> Web3Client:
-    """An AsyncWeb3 over HTTP with a request timeout and ``attempts`` quick tries.
+#: Failures web3.py may retry at once: the node refused or dropped the connection,
+#: or answered with an HTTP error. A timeout is not one of them: the request already
+#: waited the whole ``timeout``, and each retry of an unresponsive node would wait
+#: as long again; the caller's next step retries instead.
+_QUICK_RETRY_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientOSError,
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientResponseError,
+    aiohttp.ClientPayloadError,
+)
 
-    web3.py retries idempotent methods, and also ``eth_sendRawTransaction``, on
-    connection errors: so a send can reach the node twice, which `Sender` tolerates
-    ("already known"). Close it with ``await w3.provider.disconnect()``.
+
+class _LockFreeSessions(HTTPSessionManager):
+    """web3.py's cache of aiohttp sessions, without its lock.
+
+    web3.py 8 takes one process-wide threading.Lock, through a thread pool, around
+    every request, and a request cancelled while it waits for the lock (by
+    ``asyncio.wait_for``, as the health probe does, or at shutdown) can leave the
+    lock held for good: every later request of every provider then waits for ever,
+    which no request timeout covers, and the process cannot exit since the pool's
+    threads never return (upstream web3.py issue 3867). A session belongs to one
+    event loop, which runs one coroutine at a time: no lock is needed.
+    """
+
+    async def async_cache_and_return_session(
+        self,
+        endpoint_uri: URI,
+        session: aiohttp.ClientSession | None = None,
+        request_timeout: aiohttp.ClientTimeout | None = None,
+    ) -> aiohttp.ClientSession:
+        key = f"{id(asyncio.get_running_loop())}:{endpoint_uri}"
+        cached: aiohttp.ClientSession | None = self.session_cache.get_cache_entry(key)
+        if cached is None or cached.closed or cached._loop.is_closed():
+            # As web3.py makes them: a new connection a request, HTTP errors raised.
+            cached = session or aiohttp.ClientSession(
+                raise_for_status=True, connector=aiohttp.TCPConnector(force_close=True)
+            )
+            self.session_cache.cache(key, cached)
+        return cached
+
+
+def connect(url: str, *, timeout: float = 10.0, attempts: int = 3) -> Web3Client:
+    """An AsyncWeb3 over HTTP whose every request gives up after ``timeout`` seconds.
+
+    A request that fails fast (connection refused or dropped, HTTP error) is tried
+    up to ``attempts`` times; one that times out is not tried again, so a node that
+    accepts connections and never answers costs a caller ``timeout``, not
+    ``attempts`` times it. A call may be cancelled at any point (see
+    `_LockFreeSessions`). web3.py retries idempotent methods, and also
+    ``eth_sendRawTransaction``: so a send can reach the node twice, which `Sender`
+    tolerates ("already known"). Close it with ``await w3.provider.disconnect()``.
     """
     provider = AsyncHTTPProvider(
         url,
         request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout)},
         exception_retry_configuration=ExceptionRetryConfiguration(
-            errors=(aiohttp.ClientError, TimeoutError), retries=max(attempts, 1),
-            backoff_factor=0.05,
+            errors=_QUICK_RETRY_ERRORS, retries=max(attempts, 1), backoff_factor=0.05,
         ),
     )
+    provider._request_session_manager = _LockFreeSessions()
     return AsyncWeb3(provider)
 
 

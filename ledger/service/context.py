@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ledger.config import Settings
@@ -31,6 +33,12 @@ Accepted = tuple[ManifestRecord, bool, dict[str, Any]]
 
 # Proof reads hit few batches at a time; keeping their trees avoids re-reading levels.
 _TREE_CACHE = 64
+
+#: After an intake write failed, /healthz reports the database failing until a write
+#: succeeds or this many seconds pass: the database probe only reads, and a full disk
+#: still answers reads. The expiry lets a replica that no longer gets writes (its
+#: health sent them elsewhere) report healthy again and be tried once more.
+WRITE_FAILURE_TTL_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,19 @@ class ServiceContext:
         self._receipts = receipts
         self._keys = CreatorKeys(creators)
         self._health_checks = health_checks
+        self._probes: dict[str, tuple[bool, float]] = {}
+        self._write_failure: tuple[float, str] | None = None
+        for name in health_checks:
+            metrics.gauge(
+                f"ledger_{name}_up",
+                f"1 if the last health probe of the {name} answered, 0 if it failed or none ran.",
+                partial(self._probe_up, name),
+            )
+            metrics.gauge(
+                f"ledger_{name}_probe_seconds",
+                f"How long the last health probe of the {name} took (up to its timeout).",
+                partial(self._probe_seconds, name),
+            )
         self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
         self.queue_depth = 0
         #: Usage intake and royalty views, set by the runtime when royalties are on.
@@ -74,7 +95,7 @@ class ServiceContext:
     async def accept(self, objs: Sequence[Any]) -> list[Accepted]:
         """Verify and store manifests; the first bad one raises and none is stored."""
         verified = [await verify_for_intake(obj, self._keys) for obj in objs]
-        return self._with_receipts(await self._writer.add(verified))
+        return self._with_receipts(await self._store(verified))
 
     async def accept_many(self, objs: Sequence[Any]) -> list[Accepted | LedgerError]:
         """Verify each manifest on its own; store the good ones, report the bad ones."""
@@ -87,8 +108,18 @@ class ServiceContext:
             except LedgerError as exc:
                 checked.append(exc)
         good = [c for c in checked if isinstance(c, NewManifest)]
-        stored = iter(self._with_receipts(await self._writer.add(good)) if good else [])
+        stored = iter(self._with_receipts(await self._store(good)) if good else [])
         return [c if isinstance(c, LedgerError) else next(stored) for c in checked]
+
+    async def _store(self, manifests: list[NewManifest]) -> list[tuple[ManifestRecord, bool]]:
+        """Write through the group-commit writer, remembering whether writes fail."""
+        try:
+            rows = await self._writer.add(manifests)
+        except StorageError as exc:
+            self._write_failure = (time.monotonic(), exc.message)
+            raise
+        self._write_failure = None
+        return rows
 
     def _with_receipts(self, rows: list[tuple[ManifestRecord, bool]]) -> list[Accepted]:
         out = []
@@ -195,20 +226,42 @@ class ServiceContext:
     # -- health --------------------------------------------------------------------
 
     async def health(self) -> dict[str, Any]:
-        """Each dependency's state; ok only when all answer."""
+        """Each dependency's state; ok only when all answer and intake writes succeed.
+
+        Also updates the ``ledger_<dependency>_up`` and ``_probe_seconds`` gauges.
+        """
         parts: dict[str, Any] = {}
         for name, check in self._health_checks.items():
+            started = time.monotonic()
             try:
                 await check()
                 parts[name] = "ok"
             except Exception as exc:  # a health probe reports any failure, never raises
                 parts[name] = f"unavailable: {_first_line(exc)}"
+            self._probes[name] = (parts[name] == "ok", time.monotonic() - started)
+        write_failure = self._recent_write_failure()
+        if write_failure is not None and parts.get("database") == "ok":
+            parts["database"] = f"unavailable: writes failing: {write_failure}"
         try:
             parts["queue_depth"], _ = await self.manifests.pending_stats()
         except Exception as exc:
             parts["database"] = f"unavailable: {_first_line(exc)}"
         ok = all(v == "ok" for k, v in parts.items() if k != "queue_depth")
         return {"ok": ok, **parts}
+
+    def _probe_up(self, name: str) -> float:
+        return 1.0 if self._probes.get(name, (False, 0.0))[0] else 0.0
+
+    def _probe_seconds(self, name: str) -> float:
+        return self._probes.get(name, (False, 0.0))[1]
+
+    def _recent_write_failure(self) -> str | None:
+        if self._write_failure is None:
+            return None
+        failed_at, message = self._write_failure
+        if time.monotonic() - failed_at > WRITE_FAILURE_TTL_S:
+            return None
+        return message
 
 
 def _first_line(exc: BaseException) -> str:

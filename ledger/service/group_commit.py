@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, StorageError
+
+log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -79,12 +82,24 @@ class GroupCommitWriter(Generic[Item, Result]):
         try:
             results = await self._write([item for items, _ in group for item in items])
         except LedgerError as exc:
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(exc)
+            self._fail(group, exc)
+            return
+        except Exception as exc:
+            # Anything else must not end the writer task: every later caller would
+            # wait for ever, and shutdown too (`stop` waits for the queue).
+            log.exception("%s: a write failed", self._name)
+            self._fail(group, StorageError(f"could not write: {type(exc).__name__}: {exc}"))
             return
         start = 0
         for items, future in group:
             if not future.done():
                 future.set_result(results[start : start + len(items)])
             start += len(items)
+
+    @staticmethod
+    def _fail(
+        group: list[tuple[Sequence[Item], asyncio.Future[list[Result]]]], exc: LedgerError
+    ) -> None:
+        for _, future in group:
+            if not future.done():
+                future.set_exception(exc)

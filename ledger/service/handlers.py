@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -14,12 +15,16 @@ from ledger.service.http_errors import HTTPProblem, status_of
 from ledger.service.openapi import openapi_document
 
 _HEX32 = 66
+# Batch numbers are SQL BIGINTs; a larger one can name no batch and would overflow the driver.
+_BATCH_NUMBER = re.compile(r"[0-9]{1,19}")
+_MAX_BATCH_NUMBER = 2**63 - 1
+_IDENTITY = ("", "identity")
 
 
 async def post_manifest(request: web.Request) -> web.Response:
     """POST /v1/manifests: accept one signed manifest."""
     ctx = request.app[CONTEXT]
-    obj = parse_strict(await request.read())
+    obj = parse_strict(await read_body(request))
     record, created, receipt = (await ctx.accept([obj]))[0]
     return web.json_response(_accepted(record, receipt), status=202 if created else 200)
 
@@ -27,7 +32,7 @@ async def post_manifest(request: web.Request) -> web.Response:
 async def post_manifest_batch(request: web.Request) -> web.Response:
     """POST /v1/manifests:batch: accept many; each item answered on its own."""
     ctx = request.app[CONTEXT]
-    body = parse_strict(await request.read())
+    body = parse_strict(await read_body(request))
     if not isinstance(body, dict) or set(body) != {"manifests"}:
         raise ValidationError('body must be {"manifests": [...]}', field="manifests")
     items = body["manifests"]
@@ -76,10 +81,10 @@ async def list_batches(request: web.Request) -> web.Response:
 
 async def get_batch(request: web.Request) -> web.Response:
     """GET /v1/batches/{n}."""
-    try:
-        number = int(request.match_info["number"])
-    except ValueError:
-        raise ValidationError("batch number must be an integer", field="number") from None
+    text = request.match_info["number"]
+    if not _BATCH_NUMBER.fullmatch(text) or int(text) > _MAX_BATCH_NUMBER:
+        raise ValidationError(f"must be an integer from 0 to {_MAX_BATCH_NUMBER}", field="number")
+    number = int(text)
     batch = await request.app[CONTEXT].manifests.batch(number)
     if batch is None:
         raise HTTPProblem(404, "not_found", f"no batch {number}")
@@ -97,7 +102,8 @@ async def get_root(request: web.Request) -> web.Response:
 
 async def post_creator(request: web.Request) -> web.Response:
     """POST /v1/creators: register, rotate or revoke, signed by the creator's key."""
-    result, status = await request.app[CONTEXT].creator_action(parse_strict(await request.read()))
+    obj = parse_strict(await read_body(request))
+    result, status = await request.app[CONTEXT].creator_action(obj)
     return web.json_response(result, status=status)
 
 
@@ -120,6 +126,24 @@ async def metrics(request: web.Request) -> web.Response:
 async def openapi(request: web.Request) -> web.Response:
     """GET /v1/openapi.json."""
     return web.json_response(openapi_document())
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body: 415 if compressed, 400 if its framing is broken.
+
+    Compressed bodies are refused before reading: aiohttp would inflate them (a small
+    body can grow to `max_body_bytes`), and it never finishes reading a deflate
+    stream that ends early when the bytes arrive after the handler starts.
+    """
+    if request.headers.get("Content-Encoding", "identity").strip().lower() not in _IDENTITY:
+        raise HTTPProblem(
+            415, "unsupported_encoding", "send the body uncompressed (no Content-Encoding)",
+            field="Content-Encoding",
+        )
+    try:
+        return await request.read()
+    except web.RequestPayloadError as exc:
+        raise HTTPProblem(400, "unreadable_body", "the request body is not well framed") from exc
 
 
 def parse_hex32(text: str, field: str) -> bytes:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+import sqlalchemy.exc
 from aiohttp import web
 
+from ledger.chain.rpc import ChainUnavailableError
 from ledger.errors import (
     CanonicalJSONError,
     LedgerError,
@@ -27,6 +29,7 @@ _STATUS: dict[type[LedgerError], int] = {
     SignatureError: 422,
     ProofError: 422,
     StorageError: 503,
+    ChainUnavailableError: 503,
 }
 
 
@@ -63,6 +66,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         status = status_of(exc)
         if status < 500:
             request.app[METRICS].rejected.inc()
+        elif isinstance(exc, StorageError):
+            request.app[METRICS].storage_errors.inc()
         return error_response(status, exc)
     except web.HTTPRequestEntityTooLarge as exc:
         request.app[METRICS].rejected.inc()
@@ -73,7 +78,38 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         code = exc.reason.lower().replace(" ", "_")
         return error_response(exc.status, HTTPProblem(exc.status, code, exc.reason))
-    except Exception:
+    except Exception as exc:
+        if _database_unavailable(exc):
+            reason = str(getattr(exc, "orig", None) or exc).strip().split("\n", 1)[0]
+            log.warning("database failed on %s %s: %s", request.method, request.path, reason)
+            request.app[METRICS].storage_errors.inc()
+            down = StorageError("the database failed the request; retry later")
+            return error_response(503, down)
         log.exception("unhandled error on %s %s", request.method, request.path)
         problem = HTTPProblem(500, "internal", "internal error; the operator's log has details")
         return error_response(500, problem)
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    """True for a database call the stores do not wrap (a creator's keys, a batch page)
+    that failed because the database is down, full or refusing: the client can only
+    wait that out (503). A wrong statement or value is our bug (500).
+
+    OSError too: SQLAlchemy wraps only the driver's own errors, so a refused
+    connection arrives raw; the chain clients wrap theirs, so it is the database's.
+    Not a reset connection: that is the HTTP client going away mid-upload.
+    """
+    if isinstance(exc, ConnectionResetError):
+        return False
+    if isinstance(exc, OSError | sqlalchemy.exc.TimeoutError):
+        return True
+    return isinstance(exc, sqlalchemy.exc.DBAPIError) and not isinstance(exc, _DATABASE_BUGS)
+
+
+#: Database errors that mean our statement or data is wrong, not the database.
+_DATABASE_BUGS = (
+    sqlalchemy.exc.ProgrammingError,
+    sqlalchemy.exc.DataError,
+    sqlalchemy.exc.IntegrityError,
+    sqlalchemy.exc.NotSupportedError,
+)

@@ -93,6 +93,9 @@ class Metrics:
         self.reorgs = Counter("ledger_anchor_reorgs_total", "Anchors dropped by a reorg.")
         self.gas = Counter("ledger_anchor_gas_total", "Gas used by confirmed anchors.")
         self.rpc_errors = Counter("ledger_rpc_errors_total", "Failed calls to the chain node.")
+        self.storage_errors = Counter(
+            "ledger_storage_errors_total", "Requests answered 503 because the database failed."
+        )
         self.anchor_latency = Histogram(
             "ledger_anchor_latency_seconds",
             "From a batch sealed to its anchor confirmed.",
@@ -117,6 +120,7 @@ class Metrics:
             self.reorgs,
             self.gas,
             self.rpc_errors,
+            self.storage_errors,
             self.anchor_latency,
         ):
             lines.extend(metric.render())

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 _HEX32 = {"type": "string", "pattern": "^0x[0-9a-f]{64}$"}
+_ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
+_CREATOR_ID = {"type": "string", "pattern": "^creator:[a-z0-9][a-z0-9._-]{0,99}$"}
+_EVENT_ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"}
+_BATCH_NUMBER = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 
 _ERROR = {
     "type": "object",
@@ -77,10 +81,11 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     meaning = {
-        400: "Malformed or non-canonical JSON",
+        400: "Malformed or non-canonical JSON, or an unreadable body",
         404: "Not found",
         409: "Conflict",
         413: "Body too large",
+        415: "Compressed body (Content-Encoding other than identity)",
         422: "Invalid document or signature",
         503: "Storage or chain unavailable",
     }
@@ -104,7 +109,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "202": _json(_MANIFEST_STATUS, "Accepted, with a signed receipt"),
                         "200": _json(_MANIFEST_STATUS, "Already accepted before"),
-                        **_errors(400, 413, 422, 503),
+                        **_errors(400, 413, 415, 422, 503),
                     },
                 }
             },
@@ -136,7 +141,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "One result per manifest, in order, each with its own status",
                         ),
-                        **_errors(400, 413, 422, 503),
+                        **_errors(400, 413, 415, 422, 503),
                     },
                 }
             },
@@ -146,7 +151,7 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [_digest_param()],
                     "responses": {
                         "200": _json(_MANIFEST_STATUS, "The record"),
-                        **_errors(404, 422),
+                        **_errors(404, 422, 503),
                     },
                 }
             },
@@ -159,7 +164,7 @@ def openapi_document() -> dict[str, Any]:
                             {"$ref": "#/components/schemas/ProofBundle"}, "See proof-format.md"
                         ),
                         "202": _json(_MANIFEST_STATUS, "Not anchored yet: the status"),
-                        **_errors(404, 422),
+                        **_errors(404, 422, 503),
                     },
                 }
             },
@@ -167,8 +172,16 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Batches in number order",
                     "parameters": [
-                        {"name": "after", "in": "query", "schema": {"type": "integer"}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                        {
+                            "name": "after",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 2**62},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        },
                     ],
                     "responses": {
                         "200": _json(
@@ -178,7 +191,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "A page of batches",
                         ),
-                        **_errors(422),
+                        **_errors(422, 503),
                     },
                 }
             },
@@ -186,14 +199,9 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "One batch",
                     "parameters": [
-                        {
-                            "name": "number",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "integer"},
-                        }
+                        {"name": "number", "in": "path", "required": True, "schema": _BATCH_NUMBER}
                     ],
-                    "responses": {"200": _json(_BATCH, "The batch"), **_errors(404, 422)},
+                    "responses": {"200": _json(_BATCH, "The batch"), **_errors(404, 422, 503)},
                 }
             },
             "/v1/roots/{root}": {
@@ -202,7 +210,7 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [
                         {"name": "root", "in": "path", "required": True, "schema": _HEX32}
                     ],
-                    "responses": {"200": _json(_BATCH, "The batch"), **_errors(404, 422)},
+                    "responses": {"200": _json(_BATCH, "The batch"), **_errors(404, 422, 503)},
                 }
             },
             "/v1/creators": {
@@ -219,7 +227,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "201": _json({"type": "object"}, "Registered or changed"),
                         "200": _json({"type": "object"}, "Already so"),
-                        **_errors(400, 409, 413, 422, 503),
+                        **_errors(400, 409, 413, 415, 422, 503),
                     },
                 }
             },
@@ -227,9 +235,12 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "A creator's keys",
                     "parameters": [
-                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                        {"name": "id", "in": "path", "required": True, "schema": _CREATOR_ID}
                     ],
-                    "responses": {"200": _json({"type": "object"}, "The keys"), **_errors(404)},
+                    "responses": {
+                        "200": _json({"type": "object"}, "The keys"),
+                        **_errors(404, 503),
+                    },
                 }
             },
             "/healthz": {
@@ -286,8 +297,8 @@ _USAGE_EVENT = {
     "required": ["eventId", "buyer", "asset", "units", "time", "source"],
     "additionalProperties": False,
     "properties": {
-        "eventId": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"},
-        "buyer": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"},
+        "eventId": _EVENT_ID,
+        "buyer": _ADDRESS,
         "asset": {
             "type": "object",
             "required": ["manifestDigest", "assetId"],
@@ -311,7 +322,11 @@ _HMAC_HEADERS = [
 
 
 def _event_param() -> dict[str, Any]:
-    return {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {"name": "event_id", "in": "path", "required": True, "schema": _EVENT_ID}
+
+
+def _address_param() -> dict[str, Any]:
+    return {"name": "address", "in": "path", "required": True, "schema": _ADDRESS}
 
 
 def _usage_paths() -> dict[str, Any]:
@@ -335,7 +350,7 @@ def _usage_paths() -> dict[str, Any]:
                                  "each result has its own http_status)"),
                     "200": _json({"type": "object"}, "Already stored: nothing charged again"),
                     **unauthenticated,
-                    **_errors(400, 409, 413, 422, 503),
+                    **_errors(400, 409, 413, 415, 422, 503),
                 },
             }
         },
@@ -343,7 +358,8 @@ def _usage_paths() -> dict[str, Any]:
             "get": {
                 "summary": "Where a usage event stands: batch, settlement, hold",
                 "parameters": [_event_param()],
-                "responses": {"200": _json({"type": "object"}, "The status"), **_errors(404)},
+                "responses": {"200": _json({"type": "object"}, "The status"),
+                              **_errors(404, 503)},
             }
         },
         "/v1/usage/{event_id}/proof": {
@@ -354,23 +370,22 @@ def _usage_paths() -> dict[str, Any]:
                     "200": _json({"type": "object"}, "Status and receipt "
                                  "(ledger-usage-receipt/1)"),
                     "202": _json({"type": "object"}, "Not anchored yet: the status"),
-                    **_errors(404),
+                    **_errors(404, 503),
                 },
             }
         },
         "/v1/buyers/{address}": {
             "get": {
                 "summary": "A buyer's deposit, spending, limits (chain) and usage (ledger)",
-                "parameters": [{"name": "address", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "responses": {"200": _json({"type": "object"}, "Per token"), **_errors(422)},
+                "parameters": [_address_param()],
+                "responses": {"200": _json({"type": "object"}, "Per token"),
+                              **_errors(422, 503)},
             }
         },
         "/v1/buyers/{address}/proposals": {
             "get": {
                 "summary": "Settlements awaiting a co-signing buyer's EIP-712 signature",
-                "parameters": [{"name": "address", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
+                "parameters": [_address_param()],
                 "responses": {"200": _json({"type": "object", "properties": {
                     "buyer": {"type": "string"},
                     "proposals": {"type": "array", "items": {
@@ -394,8 +409,7 @@ def _usage_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Hand in a co-signing buyer's signature of a proposal; the service "
                            "then sends settleCosigned",
-                "parameters": [{"name": "address", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
+                "parameters": [_address_param()],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object",
                     "required": ["usageRoot", "token", "signature"],
@@ -406,7 +420,7 @@ def _usage_paths() -> dict[str, Any]:
                 "responses": {"202": _json({"type": "object"}, "Signature kept"),
                               "200": _json({"type": "object"},
                                            "Already signed or settled: nothing changed"),
-                              **_errors(400, 404, 422, 503)},
+                              **_errors(400, 404, 413, 415, 422, 503)},
             }
         },
         "/v1/splits/terms": {
@@ -436,7 +450,7 @@ def _usage_paths() -> dict[str, Any]:
                                                  "pattern": "^0x[0-9a-f]{130}$"}},
                 }}}},
                 "responses": {"202": _json({"type": "object"}, "Kept, to be relayed"),
-                              **_errors(400, 404, 422, 503)},
+                              **_errors(400, 404, 413, 415, 422, 503)},
             }
         },
         "/v1/creators/{id}/statement": {
@@ -444,14 +458,14 @@ def _usage_paths() -> dict[str, Any]:
                 "summary": "Per asset and buyer: units, earned, settled (tx hashes), "
                            "withdrawable, withdrawn; to the wei",
                 "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "id", "in": "path", "required": True, "schema": _CREATOR_ID},
                     {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
                 ],
                 "responses": {
                     "200": {"description": "The statement",
                             "content": {"application/json": {"schema": {"type": "object"}},
                                         "text/csv": {}}},
-                    **_errors(422),
+                    **_errors(422, 503),
                 },
             }
         },

@@ -107,7 +107,7 @@ async def start_service(settings: Settings) -> Service:
             rpc_url, account = anvil.rpc_url, Account.from_key(DEV_KEYS[0])
         else:
             rpc_url, account = str(settings.rpc_url), _anchorer(settings)
-        w3 = connect(rpc_url)
+        w3 = connect(rpc_url, timeout=settings.rpc_timeout_s)
         docs = TxDocStore(engine)
         manifests = ManifestStore(engine)
         deployment = await _deployment(settings, w3, account.address, docs, manifests)
@@ -140,7 +140,10 @@ async def _assemble(
         writer,
         signer,
         ChainInfo(deployment.chain_id, deployment.registry.address),
-        {"database": lambda: _ping_db(engine), "chain": lambda: _ping_chain(w3)},
+        {
+            "database": lambda: _ping_db(engine),
+            "chain": lambda: _ping_chain(w3, min(2.0, settings.rpc_timeout_s)),
+        },
     )
     metrics.gauge("ledger_queue_depth", "Manifests waiting for a batch.", lambda: ctx.queue_depth)
     service = Service(settings, ctx, engine, w3, deployment, anvil, writer)
@@ -169,6 +172,8 @@ async def _assemble(
     service.tasks = [
         asyncio.create_task(leadership.run(), name="leadership"),
         _task("queue-depth", ctx.refresh_queue_depth, lambda: 1.0),
+        # Keeps the ledger_*_up gauges current without /healthz traffic.
+        _task("health-probe", ctx.health, lambda: 5.0),
     ]
     return service
 
@@ -320,8 +325,8 @@ async def _ping_db(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-async def _ping_chain(w3: Web3Client) -> None:
-    await asyncio.wait_for(w3.eth.block_number, timeout=2.0)
+async def _ping_chain(w3: Web3Client, timeout: float) -> None:
+    await asyncio.wait_for(w3.eth.block_number, timeout=timeout)
 
 
 class _SenderMetrics:

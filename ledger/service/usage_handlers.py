@@ -12,6 +12,7 @@ from ledger.core.hashing import checksum_address
 from ledger.core.usage import UsageAuthError
 from ledger.errors import LedgerError, ValidationError
 from ledger.service.appkeys import CONTEXT, METRICS
+from ledger.service.handlers import read_body
 from ledger.service.http_errors import HTTPProblem, status_of
 from ledger.service.usage import Accepted, UsageService, statement_csv
 
@@ -32,7 +33,7 @@ def _item_status(error: LedgerError) -> int:
 async def post_usage(request: web.Request) -> web.Response:
     """POST /v1/usage: one event or ``{"events": [...]}``, HMAC-signed by its source."""
     usage = _usage(request)
-    body = await request.read()
+    body = await read_body(request)
     try:
         source = usage.authenticate(request.headers, body)
     except UsageAuthError as exc:
@@ -56,10 +57,13 @@ async def post_usage(request: web.Request) -> web.Response:
             request.app[METRICS].rejected.inc()
             out.append({"http_status": _item_status(result), "error": result.to_dict()})
     if counts["rejected"] == len(results):
-        status = out[0]["http_status"]
-    else:
-        status = 202 if counts["accepted"] else 200
-    return web.json_response({**counts, "results": out}, status=status)
+        # An error status carries the error body every client reads, here the first
+        # event's, beside the results.
+        first = out[0]
+        return web.json_response({"error": first["error"], **counts, "results": out},
+                                 status=first["http_status"])
+    return web.json_response({**counts, "results": out},
+                             status=202 if counts["accepted"] else 200)
 
 
 async def get_usage(request: web.Request) -> web.Response:
@@ -105,7 +109,7 @@ async def post_cosign(request: web.Request) -> web.Response:
     """POST /v1/buyers/{address}/cosign: the buyer's signature of a proposal."""
     usage = _usage(request)
     buyer = _buyer_address(request)
-    body, stored = await usage.cosign(buyer, parse_strict(await request.read()))
+    body, stored = await usage.cosign(buyer, parse_strict(await read_body(request)))
     return web.json_response(body, status=202 if stored else 200)
 
 
@@ -130,5 +134,5 @@ async def get_split_terms(request: web.Request) -> web.Response:
 
 async def post_split(request: web.Request) -> web.Response:
     """POST /v1/splits: an owner's signed split terms, relayed once the manifest is anchored."""
-    body = await _usage(request).add_split_signature(parse_strict(await request.read()))
+    body = await _usage(request).add_split_signature(parse_strict(await read_body(request)))
     return web.json_response(body, status=202)

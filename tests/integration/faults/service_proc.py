@@ -87,6 +87,12 @@ class ServiceProcess:
         return self.data_dir / "endpoint.json"
 
     @property
+    def pid(self) -> int:
+        """The running process's id."""
+        assert self._proc is not None and self._proc.poll() is None, "the service is not running"
+        return self._proc.pid
+
+    @property
     def running(self) -> bool:
         """True while the process is alive."""
         return self._proc is not None and self._proc.poll() is None

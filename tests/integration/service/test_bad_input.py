@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import io
 import json
+import time
+import urllib.parse
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from ledger.client import LedgerClient
 from ledger.core.creators import sign_action
-from tests.integration.service.conftest import Running, manifest, now_ms, p256, register
+from ledger.core.usage import request_headers
+from ledger.service.serve import running
+from tests.integration.service.conftest import FAST, Running, manifest, now_ms, p256, register
 
 pytestmark = pytest.mark.chain
 
 
-async def _post(url: str, path: str, body: bytes) -> tuple[int, Any]:
+async def _post(
+    url: str, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            url + path, data=io.BytesIO(body), headers={"Content-Type": "application/json"}
+            url + path,
+            data=io.BytesIO(body),
+            headers={"Content-Type": "application/json", **(headers or {})},
         ) as response,
     ):
         return response.status, await response.json(content_type=None)
@@ -108,3 +122,50 @@ async def test_stale_creator_action_is_refused(svc: Running) -> None:
     stale = sign_action("register", "creator:old", [key.public_id], now_ms() - 3_600_000, [key])
     status, answer = await _post(svc.url, "/v1/creators", json.dumps(stale).encode())
     assert status == 422 and answer["error"]["field"] == "issuedAt"
+
+
+async def test_batch_number_beyond_bigint_is_422(svc: Running) -> None:
+    for number in ("9" * 40, str(2**63), "-1", "1_0", "\u0661"):
+        _, answer = await svc.client._request("GET", f"/v1/batches/{number}", ok=(422,))
+        assert answer["error"]["field"] == "number", number
+
+
+async def test_compressed_body_is_refused_before_it_is_read(svc: Running) -> None:
+    for encoding, body in (("gzip", gzip.compress(b"{}")), ("x-zip", b"{}")):
+        status, answer = await _post(svc.url, "/v1/manifests", body, {"Content-Encoding": encoding})
+        assert status == 415 and answer["error"]["field"] == "Content-Encoding", encoding
+    # Headers only: aiohttp once waited forever on a deflate body that ended early.
+    url = urllib.parse.urlsplit(svc.url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(
+        b"POST /v1/manifests HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\n"
+        b"Content-Encoding: deflate\r\nContent-Length: 100\r\n\r\n"
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 415 ")
+
+
+SECRET = bytes(range(32))
+USAGE_KEYS = json.dumps(
+    {"version": "ledger-usage-keys/1", "sources": {"edge-1": [{"id": "k", "secret": SECRET.hex()}]}}
+)
+
+
+@pytest.fixture
+async def metered(tmp_path: Path) -> AsyncIterator[Running]:
+    """The service with one metering source's key."""
+    settings = replace(FAST, data_dir=tmp_path / "data", usage_keys=USAGE_KEYS)
+    async with running(settings) as (service, url), LedgerClient(url) as client:
+        yield Running(service, url, client)
+
+
+async def test_usage_batch_with_every_event_refused_has_an_error_body(metered: Running) -> None:
+    event = {"eventId": "e-1", "buyer": "0x" + "22" * 20, "units": 1, "source": "edge-1",
+             "asset": {"manifestDigest": "0x" + "00" * 32, "assetId": "asset:none"},
+             "time": "2025-01-01T00:00:00Z"}
+    body = json.dumps({"events": [event]}).encode()
+    headers = request_headers(SECRET, "edge-1", body, int(time.time()))
+    status, answer = await _post(metered.url, "/v1/usage", body, headers)
+    assert status == 422 and answer["error"] == answer["results"][0]["error"]
+    assert answer["error"]["field"] == "events[0].asset.manifestDigest"
