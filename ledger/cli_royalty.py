@@ -109,15 +109,11 @@ def _endpoint(data_dir: Path) -> dict[str, Any]:
 
 
 def _key(args: argparse.Namespace) -> str:
-    from ledger.core.signing import EthSigningKey
-    from ledger.keyfile import load_key
+    from ledger.keyfile import load_account_key
 
     if args.key is None:
         raise ConfigError("an Ethereum key file is needed", field="key")
-    key = load_key(args.key)
-    if not isinstance(key, EthSigningKey):
-        raise ConfigError("needs an Ethereum key file (ledger keygen --type eth)", field="key")
-    return key.to_hex()
+    return load_account_key(args.key, field="key")
 
 
 def _print(obj: Any) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ledger.config import load_settings
 from ledger.errors import ConfigError, LedgerError
+from ledger.keyfile import load_account_key
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -135,7 +136,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from ledger.chain.rpc import connect
 
     key = os.environ.get("LEDGER_DEPLOYER_KEY") or (
-        args.key_file.read_text().strip() if args.key_file else None
+        load_account_key(args.key_file, field="key_file") if args.key_file else None
     )
     if not key:
         raise ConfigError("give --key-file or set LEDGER_DEPLOYER_KEY", field="key")

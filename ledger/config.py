@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import ConfigError
+from ledger.keyfile import load_account_key
 
 ENV_PREFIX = "LEDGER_"
 
@@ -114,17 +115,13 @@ class Settings:
         return self
 
     def read_anchorer_key(self) -> str | None:
-        """The anchorer's private key (hex), from the environment or its file."""
+        """The anchorer's private key (hex), from the environment or its key file
+        (0600; hex or `ledger keygen --type eth` JSON)."""
         if self.anchorer_key:
             return self.anchorer_key.strip()
         if self.anchorer_key_file is None:
             return None
-        try:
-            return self.anchorer_key_file.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read {self.anchorer_key_file}: {exc.strerror}", field="anchorer_key_file"
-            ) from exc
+        return load_account_key(self.anchorer_key_file, field="anchorer_key_file")
 
 
 def _positive(name: str, value: float, *, upper: float | None = None) -> None:

@@ -3,7 +3,8 @@
 Two formats, told apart by their first byte:
 
 - P-256: unencrypted PKCS#8 PEM (``-----BEGIN PRIVATE KEY-----``).
-- Ethereum: JSON ``{"type": "eth", "address": "0x…", "privateKey": "0x…"}``.
+- Ethereum: JSON ``{"type": "eth", "address": "0x…", "privateKey": "0x…"}``, or
+  the bare private key in hex (what other Ethereum tools write for an account key).
 
 A key file is created with mode 0600 from the start (``O_EXCL``, never a
 chmod after writing), under a temporary name that is hard-linked into place,
@@ -17,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -28,6 +30,7 @@ from ledger.core.signing import EthSigningKey, P256SigningKey, SigningKey
 from ledger.errors import ConfigError, LedgerError
 
 KEY_TYPES = ("p256", "eth")
+_HEX_KEY = re.compile(rb"(0x)?[0-9a-fA-F]{64}")
 _MAX_KEY_FILE = 64 * 1024
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
 
@@ -62,9 +65,13 @@ def parse_key_file(data: bytes) -> SigningKey:
             return P256SigningKey.from_pem(data)
         if data.lstrip().startswith(b"{"):
             return _parse_eth_key(data)
+        if _HEX_KEY.fullmatch(data.strip()):
+            return EthSigningKey.from_hex(data.strip().decode())
     except LedgerError as exc:
         raise ConfigError(f"bad key file: {exc}") from None
-    raise ConfigError("bad key file: neither a PEM P-256 key nor an Ethereum JSON key")
+    raise ConfigError(
+        "bad key file: neither a PEM P-256 key, an Ethereum JSON key nor a hex private key"
+    )
 
 
 def _parse_eth_key(data: bytes) -> EthSigningKey:
@@ -81,6 +88,20 @@ def _parse_eth_key(data: bytes) -> EthSigningKey:
     ):
         raise ConfigError(f'"address" does not match the private key ({key.public_id[4:]})')
     return key
+
+
+def load_account_key(path: str | os.PathLike[str], *, field: str) -> str:
+    """The Ethereum private key (``0x`` + hex) in key file ``path``, for an account that
+    sends transactions; ConfigError naming ``field`` when it is unreadable or not one."""
+    try:
+        key = load_key(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", field=field) from None
+    except ConfigError as exc:
+        raise ConfigError(exc.message, field=field) from None
+    if not isinstance(key, EthSigningKey):
+        raise ConfigError(f"{path} holds a P-256 key, not an Ethereum account key", field=field)
+    return key.to_hex()
 
 
 def write_key(path: str | os.PathLike[str], key: SigningKey) -> None:

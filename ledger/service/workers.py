@@ -13,7 +13,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from ledger.chain.registry import AnchorRegistry
+from hexbytes import HexBytes
+
+from ledger.chain.registry import AnchorRecord, AnchorRegistry
 from ledger.chain.sender import Sender
 from ledger.chain.txstate import SentTx, TxEvent, TxEventKind, TxStatus
 from ledger.core.merkle import MerkleTree, level_sizes
@@ -26,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # An anchor costs about 51k gas whatever the batch size (docs/benchmarks.md).
 ANCHOR_GAS_LIMIT = 120_000
+
+# Seconds between anchoring attempts while the registry disagrees with the database.
+_BLOCKED_DELAY_S = 30.0
 
 # Trees this large are hashed off the event loop so intake keeps answering.
 _THREAD_THRESHOLD = 2_000
@@ -131,11 +136,14 @@ class Anchorer:
         self._prefix = key_prefix
         # False until batches were checked against the sender's journal (see `_reconcile`).
         self._reconciled = False
+        # True while the registry disagrees with the database (see `_check_registry`).
+        self._blocked = False
 
     @property
     def delay(self) -> float:
-        """Seconds until the next step (backs off while the node is unreachable)."""
-        return self._sender.delay
+        """Seconds until the next step (backs off while the node is unreachable, and
+        while anchoring is blocked: an operator must act, and the log says so)."""
+        return max(self._sender.delay, _BLOCKED_DELAY_S) if self._blocked else self._sender.delay
 
     async def step(self) -> None:
         """Submit every sealed batch, then apply what the chain did since last time."""
@@ -169,7 +177,15 @@ class Anchorer:
         or confirmed with an anchor that a reorg removed.
         """
         await self._sender.start()
-        await self._check_registry()
+        on_chain = await self._check_registry()
+        for sealed in await self._store.batches_in([BatchStatus.SEALED]):
+            # Sealed here, yet its number is used on chain: anchored by a transaction
+            # a restored journal lost. Record it rather than send a doomed anchor.
+            if sealed.number > on_chain:
+                break
+            record = await self._registry.anchored_at(sealed.root)
+            if record is not None and record.batch_number == sealed.number:
+                await self._landed_elsewhere(sealed, record)
         numbers = {batch.number for batch in await self._store.batches_in([BatchStatus.SUBMITTED])}
         for tx in self._sender.open_transactions():
             number = self._batch_number(tx.key)
@@ -181,22 +197,25 @@ class Anchorer:
             if batch is not None and latest is not None:
                 await self._settle(batch, latest)
 
-    async def _check_registry(self) -> None:
+    async def _check_registry(self) -> int:
         """Refuse to anchor when the registry holds batch numbers the database never sealed.
 
         The database seals a batch before anchoring it, so it is never behind the
         registry unless it was restored from an old backup or shares the registry
         with another database. Every anchor would then revert on the batch-number
         fence and burn gas; stop instead, loudly (docs/operations.md, backups).
+        Returns the last batch number anchored on the registry.
         """
         on_chain = await self._registry.next_batch_number() - 1
         known = await self._store.last_batch_number()
-        if on_chain > known:
+        self._blocked = on_chain > known
+        if self._blocked:
             raise ChainError(
                 f"the registry has batches up to {on_chain} but the database only up to "
                 f"{known}: it was restored from an older backup or another database anchors "
                 "to this registry; not anchoring (see docs/operations.md)"
             )
+        return on_chain
 
     async def _latest_tx(self, number: int) -> SentTx | None:
         """The transaction of the batch's newest purpose key, or None."""
@@ -287,10 +306,10 @@ class Anchorer:
             return
         record = await self._registry.anchored_at(batch.root)
         if record is not None and record.batch_number == number:
-            # Ours already landed through another of its transactions; the
-            # confirmed event of that one records it.
+            await self._landed_elsewhere(batch, record)
             return
         if await self._registry.next_batch_number() > number:
+            self._blocked = True
             raise ChainError(
                 f"batch number {number} is taken on the registry by another root: the "
                 "database is behind the chain (restored from an older backup?) or shares "
@@ -298,6 +317,33 @@ class Anchorer:
             )
         log.error("anchor of batch %d %s: %s; retrying", number, what, detail)
         await self._store.mark_unanchored(number)
+
+    async def _landed_elsewhere(self, batch: BatchRecord, record: AnchorRecord) -> None:
+        """Record the anchor of ``batch`` that the registry holds although this attempt
+        failed: another of its transactions landed. If the journal knows that one, its
+        confirmed event records the same anchor; if not (a database restored from a
+        backup older than the anchor), only the chain can tell, so read it there.
+        """
+        depth = await self._registry.w3.eth.block_number - record.block_number + 1
+        if depth < max(self._sender.policy.confirmations, 1):
+            raise ChainError(
+                f"batch {batch.number} is anchored in block {record.block_number} by a "
+                "transaction the journal does not follow; waiting for its confirmations"
+            )
+        events = await self._registry.anchored_logs(record.block_number, record.block_number)
+        event = next(e for e in events if e.root == batch.root)
+        receipt = await self._registry.w3.eth.get_transaction_receipt(HexBytes(event.tx_hash))
+        anchor = AnchorInfo(
+            tx_hash=bytes.fromhex(event.tx_hash[2:]),
+            block_number=event.block_number,
+            block_hash=bytes.fromhex(event.block_hash[2:]),
+            block_timestamp=record.timestamp,
+            gas_used=int(receipt["gasUsed"]),
+        )
+        confirmed_at = int(self._clock() * 1000)
+        await self._store.mark_anchored(batch.number, anchor, confirmed_at=confirmed_at)
+        log.info("batch %d anchored in block %d (found on chain)", batch.number,
+                 event.block_number)
 
     def _batch_number(self, key: str) -> int | None:
         if not key.startswith(self._prefix):

@@ -11,7 +11,14 @@ import pytest
 
 from ledger.core.signing import EthSigningKey, P256SigningKey
 from ledger.errors import ConfigError
-from ledger.keyfile import generate_key, key_file_bytes, load_key, parse_key_file, write_key
+from ledger.keyfile import (
+    generate_key,
+    key_file_bytes,
+    load_account_key,
+    load_key,
+    parse_key_file,
+    write_key,
+)
 
 
 @pytest.mark.parametrize("key_type", ["p256", "eth"])
@@ -105,3 +112,29 @@ def test_key_file_formats() -> None:
 def test_unknown_key_type() -> None:
     with pytest.raises(ConfigError, match="unknown key type"):
         generate_key("rsa")
+
+
+def test_an_account_key_file_may_be_hex_or_keygen_json(tmp_path: Path) -> None:
+    secret = "0x" + "4c" * 32
+    hex_file = tmp_path / "hex.key"
+    hex_file.write_text(secret[2:] + "\n")
+    hex_file.chmod(0o600)
+    assert load_account_key(hex_file, field="key_file") == secret
+    json_file = tmp_path / "eth.json"
+    write_key(json_file, EthSigningKey.from_hex(secret))
+    assert load_account_key(json_file, field="key_file") == secret
+
+
+def test_an_account_key_file_refuses_p256_open_and_missing_files(tmp_path: Path) -> None:
+    pem = tmp_path / "p256.pem"
+    write_key(pem, generate_key("p256"))
+    with pytest.raises(ConfigError, match="holds a P-256 key") as caught:
+        load_account_key(pem, field="anchorer_key_file")
+    assert caught.value.field == "anchorer_key_file"
+    open_file = tmp_path / "open.key"
+    open_file.write_text("4c" * 32)
+    open_file.chmod(0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_account_key(open_file, field="key_file")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_account_key(tmp_path / "missing.key", field="key_file")
