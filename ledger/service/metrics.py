@@ -93,6 +93,14 @@ class Metrics:
         self.reorgs = Counter("ledger_anchor_reorgs_total", "Anchors dropped by a reorg.")
         self.gas = Counter("ledger_anchor_gas_total", "Gas used by confirmed anchors.")
         self.rpc_errors = Counter("ledger_rpc_errors_total", "Failed calls to the chain node.")
+        self.tx_fees = Counter(
+            "ledger_tx_fees_wei_total",
+            "Fees paid by the service account for every mined transaction "
+            "(anchors, settlements, relayed splits; reverted ones too).",
+        )
+        self.tx_replacements = Counter(
+            "ledger_tx_replacements_total", "Stuck transactions re-signed with higher fees."
+        )
         self.storage_errors = Counter(
             "ledger_storage_errors_total", "Requests answered 503 because the database failed."
         )
@@ -120,6 +128,8 @@ class Metrics:
             self.reorgs,
             self.gas,
             self.rpc_errors,
+            self.tx_fees,
+            self.tx_replacements,
             self.storage_errors,
             self.anchor_latency,
         ):

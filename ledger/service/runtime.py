@@ -336,8 +336,13 @@ class _SenderMetrics:
         self._metrics = metrics
 
     def count(self, name: str, value: float = 1) -> None:
-        if name == "rpc_errors":
-            self._metrics.rpc_errors.inc(value)
+        counter = {
+            "rpc_errors": self._metrics.rpc_errors,
+            "fees_wei": self._metrics.tx_fees,
+            "replacements": self._metrics.tx_replacements,
+        }.get(name)
+        if counter is not None:
+            counter.inc(value)
 
 
 def configure_logging(level: str) -> None:
