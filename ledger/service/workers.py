@@ -308,12 +308,21 @@ class Anchorer:
         if record is not None and record.batch_number == number:
             await self._landed_elsewhere(batch, record)
             return
-        if await self._registry.next_batch_number() > number:
+        expected = await self._registry.next_batch_number()
+        if expected > number:
             self._blocked = True
             raise ChainError(
                 f"batch number {number} is taken on the registry by another root: the "
                 "database is behind the chain (restored from an older backup?) or shares "
                 "the registry with another database; not anchoring (see docs/operations.md)"
+            )
+        previous = await self._store.batch(expected) if expected < number else None
+        if previous is not None and previous.status is BatchStatus.CONFIRMED:
+            self._blocked = True
+            raise ChainError(
+                f"the registry expects batch {expected}, which the database holds as "
+                "anchored: these batches were anchored on another registry (a new "
+                "deployment with an old database?); not anchoring (see docs/operations.md)"
             )
         log.error("anchor of batch %d %s: %s; retrying", number, what, detail)
         await self._store.mark_unanchored(number)

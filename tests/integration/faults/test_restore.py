@@ -7,13 +7,17 @@ import contextlib
 import shutil
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from eth_account import Account
 
+from ledger.chain.anvil import DEV_KEYS
+from ledger.chain.deploy import deploy_contracts
 from ledger.client import LedgerClient
 from tests.integration.faults.conftest import (
     ANCHORER_KEY,
+    FAST_ENV,
     Chain,
     db_rows,
     eventually,
@@ -84,3 +88,35 @@ async def test_a_batch_anchored_after_the_backup_is_found_on_chain(
     # Found on chain: no anchor sent again, not even one that would revert.
     assert await chain.w3.eth.get_transaction_count(anchorer, "pending") == sent
     assert "(found on chain)" in service.log_text()
+
+
+async def test_an_old_database_on_a_new_registry_stops_after_one_revert(
+    chain: Chain, services: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
+    service = services(chain)
+    await service.start()
+    async with LedgerClient(service.url) as client:
+        key = await new_creator(client, "creator:redeploy")
+        _, first = await client.submit(manifest("creator:redeploy", key, 0))
+        await proofs(client, [first["manifest_digest"]])
+    service.stop()
+    anchorer = Account.from_key(ANCHORER_KEY).address
+    fresh = await deploy_contracts(chain.w3, DEV_KEYS[0], anchorers=[anchorer], meters=[anchorer])
+    fresh.write(tmp_path / "fresh.json")
+    moved = ServiceProcess(service.data_dir, rpc_url=chain.anvil.rpc_url,
+                           deployment_file=tmp_path / "fresh.json", anchorer_key=ANCHORER_KEY,
+                           env=FAST_ENV)
+    sent = await chain.w3.eth.get_transaction_count(anchorer, "pending")
+    await moved.start()
+    try:
+        async with LedgerClient(moved.url) as client:
+            status, _ = await client.submit(manifest("creator:redeploy", key, 1))
+            assert status == 202
+
+            async def refused() -> bool:
+                return "anchored on another registry" in moved.log_text()
+
+            await eventually(refused, "the refusal in the log")
+    finally:
+        moved.stop()
+    assert await chain.w3.eth.get_transaction_count(anchorer, "pending") <= sent + 1
