@@ -292,6 +292,11 @@ def render(intake: Sequence[IntakeResult], failover: Sequence[FailoverResult]) -
                      f"{r.p99_ms:.0f} | {r.accepted:,} |")
     lines += [
         "",
+        "More replicas do not add throughput here, and they do not collapse it: every "
+        "process shares the same two cores, and a manifest costs the same CPU wherever it "
+        "lands (signature check, JSON, receipt signature, PostgreSQL round trip). The limit "
+        "is the machine's cores; replicas pay off with more of them (or more machines).",
+        "",
         "Leader failure with two replicas and the default lease (`lease_ttl_s` = 10): seconds from "
         "the failure to the other replica leading, and to the first manifest accepted after "
         "the failure having a confirmed proof.",
