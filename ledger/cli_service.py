@@ -60,6 +60,15 @@ def _add_serve(commands: Commands[argparse.ArgumentParser]) -> None:
     command.set_defaults(handler=cmd_serve)
 
 
+def _runner() -> asyncio.Runner:
+    """An event loop for the service: uvloop's when it is installed (faster HTTP)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service until SIGINT/SIGTERM."""
     from ledger.service.runtime import configure_logging
@@ -82,7 +91,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     settings = load_settings(file=args.config, overrides={n: getattr(args, n) for n in names})
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+    with _runner() as runner:
+        runner.run(serve(settings))
     return EXIT_OK
 
 

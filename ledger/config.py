@@ -44,6 +44,7 @@ class Settings:
     rpc_timeout_s: float = 10.0
     max_body_bytes: int = 8 * 1024 * 1024
     batch_endpoint_max: int = 1_000
+    intake_workers: int | None = None
     anvil_block_time_s: float | None = None
     log_level: str = "info"
     # Royalties (docs/royalties.md): metering sources' HMAC keys, usage batching, settlement.
@@ -82,6 +83,8 @@ class Settings:
         _positive("rpc_timeout_s", self.rpc_timeout_s, upper=300)
         _positive("max_body_bytes", self.max_body_bytes)
         _positive("batch_endpoint_max", self.batch_endpoint_max, upper=100_000)
+        if self.intake_workers is not None:
+            _positive("intake_workers", self.intake_workers, upper=64)
         _positive("usage_window_s", self.usage_window_s, upper=3600)
         _positive("usage_batch_max_size", self.usage_batch_max_size, upper=1_000_000)
         _positive("usage_batch_max_age_s", self.usage_batch_max_age_s)

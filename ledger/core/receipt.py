@@ -9,6 +9,7 @@ the operator.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ledger.core.canonical import canonicalize, parse_strict
@@ -100,6 +101,16 @@ class ReceiptSigner:
 
 
 def _payload(digest: bytes, accepted_at: int, anchor_by: int, service_key: str) -> bytes:
+    if _plain_millis(accepted_at) and _plain_millis(anchor_by):
+        # The canonical form written directly (members in RFC 8785 order): intake
+        # signs one receipt per manifest, and this is a tenth of canonicalize's cost.
+        return b'{"acceptedAt":%d,"anchorBy":%d,"manifestDigest":"0x%s","serviceKey":%s,%s' % (
+            accepted_at,
+            anchor_by,
+            digest.hex().encode(),
+            _json_string(service_key),
+            _VERSION_MEMBER,
+        )
     return canonicalize(
         {
             "version": RECEIPT_VERSION,
@@ -109,6 +120,19 @@ def _payload(digest: bytes, accepted_at: int, anchor_by: int, service_key: str) 
             "serviceKey": service_key,
         }
     )
+
+
+_VERSION_MEMBER = canonicalize({"version": RECEIPT_VERSION})[1:]
+
+
+def _plain_millis(value: int) -> bool:
+    # An int that canonicalize writes in plain decimal digits (not a bool, exactly a double).
+    return type(value) is int and 0 <= value < 2**53
+
+
+@lru_cache(maxsize=8)
+def _json_string(text: str) -> bytes:
+    return canonicalize(text)
 
 
 def _digest(value: Any) -> bytes:

@@ -18,7 +18,14 @@ from ledger.core.receipt import Receipt, ReceiptSigner
 from ledger.core.records import BatchRecord, BatchStatus, ManifestRecord, NewManifest
 from ledger.errors import LedgerError, StorageError
 from ledger.service.http_errors import HTTPProblem
-from ledger.service.intake import CreatorKeys, IntakeWriter, now_ms, verify_for_intake
+from ledger.service.intake import (
+    CreatorKeys,
+    IntakeWriter,
+    Verifier,
+    Wanted,
+    now_ms,
+    verify_many,
+)
 from ledger.service.metrics import Metrics
 from ledger.service.workers import split_levels
 from ledger.storage.creators import CreatorStore
@@ -89,26 +96,25 @@ class ServiceContext:
         self.queue_depth = 0
         #: Usage intake and royalty views, set by the runtime when royalties are on.
         self.usage: UsageService | None = None
+        #: Checks manifests and signs receipts off the event loop, set by the runtime.
+        self.verifier: Verifier | None = None
 
     # -- intake --------------------------------------------------------------------
 
     async def accept(self, objs: Sequence[Any]) -> list[Accepted]:
         """Verify and store manifests; the first bad one raises and none is stored."""
-        verified = [await verify_for_intake(obj, self._keys) for obj in objs]
-        return self._with_receipts(await self._store(verified))
+        verified = []
+        for checked in await verify_many(objs, self._keys, self.verifier):
+            if isinstance(checked, LedgerError):
+                raise checked
+            verified.append(checked)
+        return await self._with_receipts(await self._store(verified))
 
     async def accept_many(self, objs: Sequence[Any]) -> list[Accepted | LedgerError]:
         """Verify each manifest on its own; store the good ones, report the bad ones."""
-        checked: list[NewManifest | LedgerError] = []
-        for index, obj in enumerate(objs):
-            try:
-                checked.append(
-                    await verify_for_intake(obj, self._keys, field=f"manifests[{index}]")
-                )
-            except LedgerError as exc:
-                checked.append(exc)
+        checked = await verify_many(objs, self._keys, self.verifier, field="manifests")
         good = [c for c in checked if isinstance(c, NewManifest)]
-        stored = iter(self._with_receipts(await self._store(good)) if good else [])
+        stored = iter(await self._with_receipts(await self._store(good)) if good else [])
         return [c if isinstance(c, LedgerError) else next(stored) for c in checked]
 
     async def _store(self, manifests: list[NewManifest]) -> list[tuple[ManifestRecord, bool]]:
@@ -121,22 +127,27 @@ class ServiceContext:
         self._write_failure = None
         return rows
 
-    def _with_receipts(self, rows: list[tuple[ManifestRecord, bool]]) -> list[Accepted]:
+    async def _with_receipts(self, rows: list[tuple[ManifestRecord, bool]]) -> list[Accepted]:
+        if self.verifier is not None and self.verifier.signs_receipts:
+            receipts = await self.verifier.sign([self._wanted(record) for record, _ in rows])
+        else:
+            receipts = [self.receipt(record) for record, _ in rows]
         out = []
-        for record, created in rows:
+        for (record, created), receipt in zip(rows, receipts, strict=True):
             if created:
                 self.metrics.accepted.inc()
             else:
                 self.metrics.duplicates.inc()
-            out.append((record, created, self.receipt(record).to_obj()))
+            out.append((record, created, receipt.to_obj()))
         return out
 
     def receipt(self, record: ManifestRecord) -> Receipt:
         """The signed promise for an accepted manifest (the same every time it is asked)."""
+        return self._receipts.sign(*self._wanted(record))
+
+    def _wanted(self, record: ManifestRecord) -> Wanted:
         promise_ms = int((self.settings.batch_max_age_s + self.settings.anchor_deadline_s) * 1000)
-        return self._receipts.sign(
-            record.digest, record.accepted_at, record.accepted_at + promise_ms
-        )
+        return record.digest, record.accepted_at, record.accepted_at + promise_ms
 
     # -- proofs --------------------------------------------------------------------
 

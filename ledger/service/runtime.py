@@ -35,7 +35,7 @@ from ledger.core.signing import SigningKey
 from ledger.errors import ChainError, ConfigError
 from ledger.keyfile import generate_key, load_key, write_key
 from ledger.service.context import ChainInfo, ServiceContext
-from ledger.service.intake import IntakeWriter, intake_writer, now_ms
+from ledger.service.intake import IntakeWriter, Verifier, intake_writer, now_ms
 from ledger.service.journal import DatabaseJournal
 from ledger.service.leader import Leadership, default_replica_id
 from ledger.service.metrics import Metrics
@@ -79,6 +79,8 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.writer.stop()
+        if self.ctx.verifier is not None:
+            await self.ctx.verifier.close()
         if self.ctx.usage is not None:
             await self.ctx.usage.close()
         self.ctx.manifests.close()
@@ -131,7 +133,8 @@ async def _assemble(
 ) -> Service:
     metrics = Metrics()
     writer = intake_writer(manifests)
-    signer = ReceiptSigner(_service_key(settings.data_dir / "service-key.pem"))
+    service_key = settings.data_dir / "service-key.pem"
+    signer = ReceiptSigner(_service_key(service_key))
     ctx = ServiceContext(
         settings,
         metrics,
@@ -146,6 +149,8 @@ async def _assemble(
         },
     )
     metrics.gauge("ledger_queue_depth", "Manifests waiting for a batch.", lambda: ctx.queue_depth)
+    ctx.verifier = Verifier(settings.intake_workers, receipt_key=service_key)
+    ctx.verifier.start()
     service = Service(settings, ctx, engine, w3, deployment, anvil, writer)
     writer.start()
     usage_store = UsageStore(engine)

@@ -18,10 +18,10 @@ def open_engine(url: str) -> AsyncEngine:
     """An async engine for `url`, with SQLite made durable and concurrent."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         database = engine.url.database
         if database not in (None, "", ":memory:"):
-            guard = _FileGuard(str(database))
+            guard = FileGuard(str(database))
             event.listen(engine.sync_engine, "connect", guard.remember)
             event.listen(engine.sync_engine, "commit", guard.check)
     else:
@@ -40,7 +40,7 @@ def _wrapped_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> An
         raise dialect.loaded_dbapi.OperationalError(str(exc)) from exc
 
 
-class _FileGuard:
+class FileGuard:
     """Refuses commits once the SQLite file is no longer at its path.
 
     SQLite in WAL mode keeps committing into a file that was moved or deleted,
@@ -52,11 +52,13 @@ class _FileGuard:
         self._identity: tuple[int, int] | None = None
 
     def remember(self, _dbapi_connection: Any, _record: Any) -> None:
+        """Note which file the path names now (a "connect" event listener)."""
         if self._identity is None:
             stat = os.stat(self._path)
             self._identity = (stat.st_dev, stat.st_ino)
 
     def check(self, _connection: Any) -> None:
+        """Raise StorageError if the path names another file now (a "commit" listener)."""
         try:
             stat = os.stat(self._path)
         except FileNotFoundError:
@@ -68,7 +70,8 @@ class _FileGuard:
             )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Make a new SQLite connection durable and concurrent (a "connect" listener)."""
     # WAL lets readers run beside the one writer; synchronous=FULL makes every
     # commit durable across power loss, not just across a process crash.
     cursor = dbapi_connection.cursor()

@@ -24,6 +24,7 @@ from ledger.storage import batching
 from ledger.storage.batching import claim_leaves, insert_batch
 from ledger.storage.models import BatchLevelsRow, BatchRow, ManifestRow
 from ledger.storage.point_reads import PointReader
+from ledger.storage.sqlite_writer import SqliteManifestWriter
 
 _MANIFEST_COLUMNS = (
     ManifestRow.digest,
@@ -46,16 +47,16 @@ class ManifestStore:
         self._engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         database = engine.url.database
-        self._reader = (
-            PointReader(database)
-            if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
-            else None
-        )
+        on_file = engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+        self._reader = PointReader(database) if on_file and database else None
+        self._writer = SqliteManifestWriter(database) if on_file and database else None
 
     def close(self) -> None:
         """Release the point-read connection (the engine is disposed by its owner)."""
         if self._reader is not None:
             self._reader.close()
+        if self._writer is not None:
+            self._writer.close()
 
     async def add(self, manifests: Sequence[NewManifest]) -> list[tuple[ManifestRecord, bool]]:
         """Store manifests in one durable transaction.
@@ -64,6 +65,8 @@ class ManifestStore:
         created it; a digest already stored keeps its first record (idempotent intake),
         and so does a digest repeated within `manifests`.
         """
+        if self._writer is not None:
+            return await self._writer.add(manifests)
         rows = [
             {
                 "digest": m.digest,

@@ -6,10 +6,13 @@ import json
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ledger.core.canonical import canonicalize
 from ledger.core.receipt import Receipt, ReceiptSigner
 from ledger.core.signing import EthSigningKey, P256SigningKey
-from ledger.errors import SignatureError, ValidationError
+from ledger.errors import CanonicalJSONError, SignatureError, ValidationError
 
 P256 = P256SigningKey.from_secret(0x1234567)
 ETH = EthSigningKey.from_hex("0x" + "42" * 32)
@@ -78,3 +81,35 @@ def test_malformed_receipts_name_the_field(mutate: object, field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         Receipt.from_obj(obj)
     assert caught.value.field == field
+
+
+def _canonical_payload(receipt: Receipt) -> bytes:
+    obj = receipt.to_obj()
+    del obj["signature"]
+    return canonicalize(obj)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    digest=st.binary(min_size=32, max_size=32),
+    accepted_at=st.integers(0, 2**53 - 1),
+    anchor_by=st.integers(0, 2**53 - 1),
+    service_key=st.text(min_size=1, max_size=80),
+)
+def test_payload_is_the_canonical_form(
+    digest: bytes, accepted_at: int, anchor_by: int, service_key: str
+) -> None:
+    receipt = Receipt(digest, accepted_at, anchor_by, service_key, "p256ecdsa:AA==")
+    assert receipt.payload() == _canonical_payload(receipt)
+
+
+@pytest.mark.parametrize("accepted_at", [True, 2**53, -1], ids=["bool", "too-large", "negative"])
+def test_payload_of_odd_times_is_still_canonicalize(accepted_at: int) -> None:
+    receipt = Receipt(DIGEST, accepted_at, 2, P256.public_id, "p256ecdsa:AA==")
+    try:
+        expected = _canonical_payload(receipt)
+    except CanonicalJSONError:
+        with pytest.raises(CanonicalJSONError):
+            receipt.payload()
+        return
+    assert receipt.payload() == expected
