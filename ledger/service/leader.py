@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from ledger.errors import StorageError
+from ledger.service.workers import stop_tasks
 from ledger.storage.leases import Fence, LeaseStore
 
 log = logging.getLogger(__name__)
@@ -104,11 +105,7 @@ class Leadership:
 
     async def _stop_duties(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(tasks)
 
     async def _step_down(self) -> None:
         await self._stop_duties()

@@ -41,7 +41,7 @@ from ledger.service.leader import Leadership, default_replica_id
 from ledger.service.metrics import Metrics
 from ledger.service.settler import Settler
 from ledger.service.usage import UsageService, usage_writer
-from ledger.service.workers import Anchorer, Batcher, run_forever
+from ledger.service.workers import Anchorer, Batcher, run_forever, stop_tasks
 from ledger.storage.creators import CreatorStore
 from ledger.storage.engine import open_engine
 from ledger.storage.leases import Fence, LeaseStore
@@ -73,11 +73,7 @@ class Service:
 
     async def close(self) -> None:
         """Stop workers, flush intake, close the database, and stop an embedded anvil."""
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self.tasks)
         await self.writer.stop()
         if self.ctx.verifier is not None:
             await self.ctx.verifier.close()
@@ -331,7 +327,9 @@ async def _ping_db(engine: AsyncEngine) -> None:
 
 
 async def _ping_chain(w3: Web3Client, timeout: float) -> None:
-    await asyncio.wait_for(w3.eth.block_number, timeout=timeout)
+    # asyncio.timeout, not wait_for: on 3.11 wait_for can lose a cancellation.
+    async with asyncio.timeout(timeout):
+        await w3.eth.block_number
 
 
 class _SenderMetrics:

@@ -8,10 +8,11 @@ Both are restartable at any instant: everything they decide is in the database
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from hexbytes import HexBytes
 
@@ -369,6 +370,21 @@ def _spent(tx: SentTx) -> bool:
         and inclusion is not None
         and not inclusion.succeeded
     )
+
+
+async def stop_tasks(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Cancel `tasks` and wait until each has ended.
+
+    A task is cancelled again every second until it ends: on Python 3.11 a
+    cancellation that lands as an inner await completes can be lost (e.g. inside
+    `asyncio.wait_for` or a library's retry loop), and the task would run on.
+    """
+    for task in tasks:
+        while not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=1.0)
+        with contextlib.suppress(asyncio.CancelledError):
+            task.result()
 
 
 async def run_forever(
