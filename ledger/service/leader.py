@@ -62,7 +62,6 @@ class Leadership:
         self._clock = clock
         self._fence: Fence | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.terms = 0
 
     @property
     def leading(self) -> bool:
@@ -99,7 +98,6 @@ class Leadership:
             await self._stop_duties()
         self._fence = fence
         if fence is not None:
-            self.terms += 1
             log.info("leading %s as %s (token %d)", self.name, self.holder, fence.token)
             self._tasks = self._duties(fence)
 
