@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -63,3 +64,24 @@ class NewManifest:
     signing_key: str
     body: bytes
     accepted_at: int
+
+
+def stored_answers(
+    manifests: Sequence[NewManifest], created: set[bytes], known: dict[bytes, ManifestRecord]
+) -> list[tuple[ManifestRecord, bool]]:
+    """Each manifest's record after one intake write, and whether that write created it.
+
+    `created` holds the digests the write inserted, `known` the records of those
+    stored before; a digest repeated within `manifests` is created once.
+    """
+    new: dict[bytes, ManifestRecord] = {}
+    out = []
+    for m in manifests:
+        if m.digest in created and m.digest not in new:
+            new[m.digest] = ManifestRecord(
+                m.digest, m.creator_id, m.signing_key, m.accepted_at, None, None, PENDING
+            )
+            out.append((new[m.digest], True))
+        else:
+            out.append((new.get(m.digest) or known[m.digest], False))
+    return out

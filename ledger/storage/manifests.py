@@ -18,6 +18,7 @@ from ledger.core.records import (
     BatchStatus,
     ManifestRecord,
     NewManifest,
+    stored_answers,
 )
 from ledger.errors import StorageError
 from ledger.storage import batching
@@ -95,15 +96,7 @@ class ManifestStore:
                 )
         except SQLAlchemyError as exc:
             raise StorageError(f"could not store manifests: {_reason(exc)}") from exc
-        new: dict[bytes, ManifestRecord] = {}
-        out = []
-        for m in manifests:
-            if m.digest in created and m.digest not in new:
-                new[m.digest] = _pending(m)
-                out.append((new[m.digest], True))
-            else:
-                out.append((new.get(m.digest) or known[m.digest], False))
-        return out
+        return stored_answers(manifests, created, known)
 
     async def _existing(
         self, conn: AsyncConnection, digests: Sequence[bytes]
@@ -292,18 +285,6 @@ _WITH_BATCH = (
     .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
     .where(ManifestRow.digest == bindparam("digest"))
 )
-
-
-def _pending(manifest: NewManifest) -> ManifestRecord:
-    return ManifestRecord(
-        digest=manifest.digest,
-        creator_id=manifest.creator_id,
-        signing_key=manifest.signing_key,
-        accepted_at=manifest.accepted_at,
-        batch_number=None,
-        leaf_index=None,
-        status=PENDING,
-    )
 
 
 def _manifest(row: Row[*tuple[Any, ...]]) -> ManifestRecord:

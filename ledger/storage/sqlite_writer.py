@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ClauseElement
 
-from ledger.core.records import PENDING, ManifestRecord, NewManifest
+from ledger.core.records import PENDING, ManifestRecord, NewManifest, stored_answers
 from ledger.errors import StorageError
 from ledger.storage.engine import FileGuard, sqlite_pragmas
 from ledger.storage.models import BatchRow, ManifestRow
@@ -96,15 +96,7 @@ class SqliteManifestWriter:
             # the next group opens a new one.
             self._disconnect()
             raise StorageError(f"could not store manifests: {exc}") from exc
-        new: dict[bytes, ManifestRecord] = {}
-        out = []
-        for m in manifests:
-            if m.digest in created and m.digest not in new:
-                new[m.digest] = _pending(m)
-                out.append((new[m.digest], True))
-            else:
-                out.append((new.get(m.digest) or known[m.digest], False))
-        return out
+        return stored_answers(manifests, created, known)
 
     @staticmethod
     def _write(
@@ -136,13 +128,6 @@ class SqliteManifestWriter:
         if conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
-
-
-def _pending(manifest: NewManifest) -> ManifestRecord:
-    return ManifestRecord(
-        manifest.digest, manifest.creator_id, manifest.signing_key, manifest.accepted_at,
-        None, None, PENDING,
-    )
 
 
 def _record(row: tuple[Any, ...]) -> ManifestRecord:
