@@ -46,15 +46,26 @@ async def test_stuck_anchor_is_replaced_with_higher_fees(
             return len(docs) == 1 and len(docs[0]["attempts"]) >= 2
 
         await eventually(replaced, "a replacement of the stuck anchor", timeout=20.0)
-        (doc,) = anchor_txs(service.data_dir)  # one purpose, one nonce, every attempt
-        attempts: list[dict[str, Any]] = doc["attempts"]
+
+        doc: dict[str, Any] = {}
+        pooled: dict[str, Any] | None = None
+
+        async def newest_pooled() -> bool:
+            # An attempt is journaled before it is broadcast, and a newer one may follow
+            # a second later: wait for the node to hold the journal's newest.
+            nonlocal pooled, doc
+            (doc,) = anchor_txs(service.data_dir)
+            pooled = await chain.rpc("eth_getTransactionByHash", doc["attempts"][-1]["txHash"])
+            return pooled is not None
+
+        await eventually(newest_pooled, "the newest replacement in the node's pool")
+        attempts: list[dict[str, Any]] = doc["attempts"]  # one purpose, one nonce, every attempt
         for old, new in itertools.pairwise(attempts):
             assert _at_least_bumped(old["maxFeePerGas"], new["maxFeePerGas"])
             assert _at_least_bumped(old["maxPriorityFeePerGas"], new["maxPriorityFeePerGas"])
         hashes = [a["txHash"] for a in attempts]
         assert len(set(hashes)) == len(hashes)
         # The node holds the replacement at that nonce, with the higher fee.
-        pooled = await chain.rpc("eth_getTransactionByHash", hashes[-1])
         assert pooled is not None and pooled["blockNumber"] is None
         assert int(pooled["nonce"], 16) == doc["nonce"]
         assert int(pooled["maxFeePerGas"], 16) == attempts[-1]["maxFeePerGas"]
