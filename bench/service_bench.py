@@ -58,8 +58,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.report import DOC, write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:service -->", "<!-- /bench:service -->"
 COMMAND = ".venv/bin/python -m bench.service_bench"
 PARTS = ("intake", "latency", "proofs", "breakdown")
@@ -1073,17 +1074,6 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md, or append it."""
-    current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        updated = head + text.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    DOC.write_text(updated, encoding="utf-8")
-
-
 # -- command line --------------------------------------------------------------------------------
 
 
@@ -1223,7 +1213,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(text)
     complete = set(args.parts) == set(PARTS) and not args.small
     if args.write or (complete and not args.no_write):
-        write_section(text)
+        write_section("service", text)
         say(f"wrote the {BEGIN} section of {DOC.relative_to(ROOT)}")
 
 

@@ -167,10 +167,10 @@ async def release_all(chain: Chain, key: str, token: str | None = None) -> dict[
     payee = address_of(key)
     refs: dict[str, list[tuple[bytes, int]]] = defaultdict(list)
     for asset_key, version, event in await splitter.split_versions(chain.deploy_block, payee):
-        if token is not None and event.token != token_arg(token):
+        if token is not None and event.terms.token != token_arg(token):
             continue
         if await splitter.releasable(asset_key, version, payee):
-            refs[event.token].append((asset_key, version))
+            refs[event.terms.token].append((asset_key, version))
     paid = {}
     for split_token, versions in refs.items():
         before = sum([await splitter.releasable(k, v, payee) for k, v in versions])

@@ -149,18 +149,20 @@ class SplitVersion:
     payees: tuple[str, ...]
     shares: tuple[int, ...]
 
+    def carries(self, terms: SplitTerms) -> bool:
+        """Whether this version holds ``terms`` (the view names no asset: the key it was
+        read under does)."""
+        return ((self.manifest_digest, self.token, self.price_per_unit, self.payees, self.shares)
+                == (terms.manifest_digest, terms.token, terms.price_per_unit, terms.payees,
+                    terms.shares))
+
 
 @dataclass(frozen=True)
 class SplitVersionCreated:
-    """The data of a ``SplitVersionCreated`` event."""
+    """The data of a ``SplitVersionCreated`` event: the terms set and the owner who set them."""
 
     owner: str
-    asset_id: bytes
-    manifest_digest: bytes
-    token: str
-    price_per_unit: int
-    payees: tuple[str, ...]
-    shares: tuple[int, ...]
+    terms: SplitTerms
 
 
 @dataclass(frozen=True)
@@ -489,11 +491,12 @@ class RoyaltySplitter:
                 bytes(log["data"]),
             )
             event = SplitVersionCreated(
-                owner=_checksum("0x" + bytes(topics[3])[12:].hex()), asset_id=bytes(asset_id),
-                manifest_digest=bytes(digest), token=_checksum(token), price_per_unit=int(price),
-                payees=tuple(_checksum(p) for p in payees), shares=tuple(int(x) for x in shares),
+                owner=_checksum("0x" + bytes(topics[3])[12:].hex()),
+                terms=SplitTerms(bytes(asset_id), bytes(digest), _checksum(token), int(price),
+                                 tuple(_checksum(p) for p in payees),
+                                 tuple(int(x) for x in shares)),
             )
-            if payee is None or _checksum(payee) in event.payees:
+            if payee is None or _checksum(payee) in event.terms.payees:
                 out.append((bytes(topics[1]), int.from_bytes(bytes(topics[2]), "big"), event))
         return out
 

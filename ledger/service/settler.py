@@ -58,6 +58,7 @@ from ledger.storage.usage import (
     Proposal,
     ProposalStatus,
     Settlement,
+    SettlementDraft,
     SettlementItem,
     SettlementStatus,
     SplitSignature,
@@ -311,11 +312,7 @@ class Settler:
         if not members:
             return
         settlement = await self._store.create_settlement(
-            first.batch_number, first.batch_root, first.buyer, token,
-            [SettlementItem(g.asset_key, p.version, g.creator_id, g.asset_id,
-                            p.manifest_digest, g.units, p.price) for g, p in members],
-            sum(g.events for g, _ in members),
-            key_prefix=self._prefix, now=now, part=part,
+            _draft(token, part, members), key_prefix=self._prefix, now=now
         )
         if settlement is None:
             log.info("usage of %s in batch %d was claimed meanwhile", first.buyer,
@@ -349,8 +346,7 @@ class Settler:
             LIVE_PROPOSALS, buyer=first.buyer, token=token, batch_number=first.batch_number
         ):
             mine = [free[i.asset_key] for i in proposal.items if i.asset_key in free]
-            current = [SettlementItem(g.asset_key, p.version, g.creator_id, g.asset_id,
-                                      p.manifest_digest, g.units, p.price) for g, p in mine]
+            current = [_item(g, p) for g, p in mine]
             if (proposal.deadline <= self._clock() or _shape(current) != _shape(proposal.items)
                     or sum(g.events for g, _ in mine) != proposal.events):
                 # Unsigned in time, or its usage no longer prices as signed: propose anew.
@@ -377,22 +373,17 @@ class Settler:
         if not members:
             return
         proposal = await self._store.add_proposal(
-            first.batch_number, first.batch_root, first.buyer, token,
-            [SettlementItem(g.asset_key, p.version, g.creator_id, g.asset_id,
-                            p.manifest_digest, g.units, p.price) for g, p in members],
-            sum(g.events for g, _ in members),
-            part=part, deadline=int(self._clock()) + self._proposal_ttl_s, now=now,
+            _draft(token, part, members), deadline=int(self._clock()) + self._proposal_ttl_s,
+            now=now,
         )
         await self._hold([g for g, _ in members], _awaiting(proposal), now)
         log.info("proposed usage root 0x%s (%d wei) to co-signing buyer %s",
                  proposal.usage_root.hex(), proposal.total, proposal.buyer)
 
     async def _settle_signed(self, proposal: Proposal, batch_root: bytes, now: int) -> None:
-        settlement = await self._store.create_settlement(
-            proposal.batch_number, batch_root, proposal.buyer, proposal.token,
-            list(proposal.items), proposal.events,
-            key_prefix=self._prefix, now=now, part=proposal.part,
-        )
+        draft = SettlementDraft(proposal.batch_number, batch_root, proposal.buyer,
+                                proposal.token, proposal.part, proposal.items, proposal.events)
+        settlement = await self._store.create_settlement(draft, key_prefix=self._prefix, now=now)
         if settlement is None:
             log.info("usage of proposal %d was claimed meanwhile", proposal.id)
             await self._store.mark_proposal(proposal.id, ProposalStatus.EXPIRED)
@@ -460,12 +451,24 @@ class Settler:
             terms = asset_terms(manifest, digest, group.asset_id)
         except LedgerError as exc:
             return f"split version {version}: {exc.message}", True
-        split = terms.split
-        expected = (terms.asset_key, split.token, split.price_per_unit, split.payees, split.shares)
-        actual = (group.asset_key, info.token, info.price_per_unit, info.payees, info.shares)
-        if manifest.creator.id != group.creator_id or expected != actual:
+        if (manifest.creator.id != group.creator_id or terms.asset_key != group.asset_key
+                or not info.carries(terms.split)):
             return f"split version {version} does not carry the terms of its manifest", True
         return PricedSplit(version, info.token, info.price_per_unit, digest), True
+
+
+def _item(group: UsageGroup, split: PricedSplit) -> SettlementItem:
+    return SettlementItem(group.asset_key, split.version, group.creator_id, group.asset_id,
+                          split.manifest_digest, group.units, split.price)
+
+
+def _draft(token: str, part: int, members: Sequence[tuple[UsageGroup, PricedSplit]]
+           ) -> SettlementDraft:
+    """Part ``part`` of settling ``members`` (all of one batch and buyer) in ``token``."""
+    first = members[0][0]
+    return SettlementDraft(first.batch_number, first.batch_root, first.buyer, token, part,
+                           tuple(_item(g, p) for g, p in members),
+                           sum(g.events for g, _ in members))
 
 
 def _shape(items: Sequence[SettlementItem]) -> set[tuple[bytes, int, int, int]]:

@@ -144,6 +144,35 @@ class SettlementItem:
 
 
 @dataclass(frozen=True)
+class SettlementDraft:
+    """Part ``part`` of what ``buyer`` owes in ``token`` for usage in the batch of
+    ``batch_root``: ``items``, covering ``events`` usage events."""
+
+    batch_number: int
+    batch_root: bytes
+    buyer: str
+    token: str
+    part: int
+    items: tuple[SettlementItem, ...]
+    events: int
+
+    @property
+    def usage_root(self) -> bytes:
+        """The root the splitter is told this part settles (`usage_root_of`)."""
+        return usage_root_of(self.batch_root, self.part)
+
+    @property
+    def units(self) -> int:
+        """Units over every item."""
+        return sum(i.units for i in self.items)
+
+    @property
+    def total(self) -> int:
+        """What the buyer pays for every item."""
+        return sum(i.amount for i in self.items)
+
+
+@dataclass(frozen=True)
 class Settlement:
     """A settlement record and its transaction once known."""
 
@@ -426,61 +455,49 @@ class UsageStore:
         return next(p for p in range(len(used) + 1) if p not in used)
 
     async def create_settlement(
-        self,
-        batch_number: int,
-        batch_root: bytes,
-        buyer: str,
-        token: str,
-        items: Sequence[SettlementItem],
-        events: int,
-        *,
-        part: int,
-        key_prefix: str,
-        now: int,
+        self, draft: SettlementDraft, *, key_prefix: str, now: int
     ) -> Settlement | None:
-        """Record part ``part`` of (batch, buyer, token) settling ``items`` and claim its
-        events, atomically; its purpose key is ``key_prefix`` + its id.
+        """Record ``draft`` and claim its events, atomically; the settlement's purpose key
+        is ``key_prefix`` + its id.
 
-        Returns None, changing nothing, if the part was taken or not exactly ``events``
-        unsettled events were claimed (another settler got there first).
+        Returns None, changing nothing, if the part was taken or not exactly
+        ``draft.events`` unsettled events were claimed (another settler got there first).
         """
         s = UsageSettlementRow
-        total = sum(i.amount for i in items)
-        units = sum(i.units for i in items)
-        keys = [i.asset_key for i in items]
-        root = usage_root_of(batch_root, part)
+        d = draft
+        keys = [i.asset_key for i in d.items]
         try:
             async with self._engine.begin() as conn:
                 result = await conn.execute(insert(s).values(
-                    batch_number=batch_number, buyer=buyer, token=token, part=part,
-                    usage_root=root, units=units, total=str(total),
+                    batch_number=d.batch_number, buyer=d.buyer, token=d.token, part=d.part,
+                    usage_root=d.usage_root, units=d.units, total=str(d.total),
                     status=SettlementStatus.PREPARED.value, tx_key="", created_at=now,
                 ).returning(s.id))
                 sid = int(result.scalar_one())
                 key = f"{key_prefix}{sid}"
                 await conn.execute(update(s).where(s.id == sid).values(tx_key=key))
                 await conn.execute(insert(UsageSettlementItemRow),
-                                   [_item_row(sid, i) for i in items])
+                                   [_item_row(sid, i) for i in d.items])
                 claimed = await conn.execute(
                     update(UsageEventRow)
-                    .where(UsageEventRow.batch_number == batch_number,
-                           UsageEventRow.buyer == buyer, UsageEventRow.asset_key.in_(keys),
+                    .where(UsageEventRow.batch_number == d.batch_number,
+                           UsageEventRow.buyer == d.buyer, UsageEventRow.asset_key.in_(keys),
                            UsageEventRow.settlement_id.is_(None))
                     .values(settlement_id=sid)
                 )
-                if claimed.rowcount != events:
+                if claimed.rowcount != d.events:
                     await conn.rollback()
                     return None
                 await conn.execute(delete(UsageHoldRow).where(
-                    UsageHoldRow.batch_number == batch_number, UsageHoldRow.buyer == buyer,
+                    UsageHoldRow.batch_number == d.batch_number, UsageHoldRow.buyer == d.buyer,
                     UsageHoldRow.asset_key.in_(keys),
                 ))
         except IntegrityError:
             return None
         except SQLAlchemyError as exc:
             raise StorageError(f"could not record a settlement: {_reason(exc)}") from exc
-        return Settlement(sid, batch_number, buyer, token, part, root, units, total,
-                          SettlementStatus.PREPARED, key, None, None, None, None, now)
+        return Settlement(sid, d.batch_number, d.buyer, d.token, d.part, d.usage_root, d.units,
+                          d.total, SettlementStatus.PREPARED, key, None, None, None, None, now)
 
     async def settlements(
         self, statuses: Sequence[SettlementStatus] = (), *, buyer: str | None = None
@@ -610,36 +627,23 @@ class UsageStore:
 
     # -- co-signed settlement proposals ------------------------------------------------------
 
-    async def add_proposal(
-        self,
-        batch_number: int,
-        batch_root: bytes,
-        buyer: str,
-        token: str,
-        items: Sequence[SettlementItem],
-        events: int,
-        *,
-        part: int,
-        deadline: int,
-        now: int,
-    ) -> Proposal:
-        """Record an open proposal of part ``part`` of (batch, buyer, token); claims nothing."""
-        root = usage_root_of(batch_root, part)
-        total = sum(i.amount for i in items)
-        units = sum(i.units for i in items)
+    async def add_proposal(self, draft: SettlementDraft, *, deadline: int, now: int) -> Proposal:
+        """Record an open proposal of ``draft``, signable until ``deadline``; claims nothing."""
+        d = draft
         try:
             async with self._engine.begin() as conn:
                 result = await conn.execute(insert(UsageProposalRow).values(
-                    batch_number=batch_number, buyer=buyer, token=token, part=part,
-                    usage_root=root, items=_items_json(items), units=units, events=events,
-                    total=str(total), deadline=deadline, signature=None,
+                    batch_number=d.batch_number, buyer=d.buyer, token=d.token, part=d.part,
+                    usage_root=d.usage_root, items=_items_json(d.items), units=d.units,
+                    events=d.events, total=str(d.total), deadline=deadline, signature=None,
                     status=ProposalStatus.OPEN.value, settlement_id=None, created_at=now,
                 ).returning(UsageProposalRow.id))
                 pid = int(result.scalar_one())
         except SQLAlchemyError as exc:
             raise StorageError(f"could not record a proposal: {_reason(exc)}") from exc
-        return Proposal(pid, batch_number, buyer, token, part, root, tuple(items), units, events,
-                        total, deadline, None, ProposalStatus.OPEN, None, now)
+        return Proposal(pid, d.batch_number, d.buyer, d.token, d.part, d.usage_root, d.items,
+                        d.units, d.events, d.total, deadline, None, ProposalStatus.OPEN, None,
+                        now)
 
     async def proposals(
         self, statuses: Sequence[ProposalStatus] = (), *, buyer: str | None = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
@@ -80,6 +82,10 @@ async def test_relayed_split_settle_release(w3: Web3Client, splitter: RoyaltySpl
     assert await splitter.split_owner(key) == owner
     info = await splitter.split_version(key, 1)
     assert (info.price_per_unit, info.payees, info.shares) == (1_000, terms.payees, terms.shares)
+    assert info.carries(terms) and not info.carries(replace(terms, price_per_unit=999))
+    ((event_key, version, event),) = await splitter.split_versions(0, payee=terms.payees[0])
+    assert (event_key, version, event.owner, event.terms) == (key, 1, owner, terms)
+    assert await splitter.split_versions(0, payee=_addr(BUYER)) == []
 
     root = bytes(range(32))
     items = [UsageItem(key, 1, 7)]

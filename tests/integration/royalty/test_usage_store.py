@@ -17,7 +17,14 @@ from ledger.service.workers import join_levels
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import upgrade
-from ledger.storage.usage import Hold, NewUsage, SettlementItem, SettlementStatus, UsageStore
+from ledger.storage.usage import (
+    Hold,
+    NewUsage,
+    SettlementDraft,
+    SettlementItem,
+    SettlementStatus,
+    UsageStore,
+)
 
 BUYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 KEY_A, KEY_B = b"\xaa" * 32, b"\xbb" * 32
@@ -53,6 +60,11 @@ async def test_add_is_idempotent_by_event_id(engine: AsyncEngine, fast: bool) ->
     assert (await store.pending_stats())[0] == 3
 
 
+def _draft(number: int, root: bytes, part: int, item: SettlementItem, events: int
+           ) -> SettlementDraft:
+    return SettlementDraft(number, root, BUYER, "0x" + "00" * 20, part, (item,), events)
+
+
 async def _anchor(engine: AsyncEngine, store: UsageStore, count: int) -> tuple[int, bytes]:
     pending = await store.pending(count)
     tree = MerkleTree([d for _, d in pending])
@@ -85,15 +97,15 @@ async def test_settlement_claims_once_and_gives_its_part_back(engine: AsyncEngin
     item = SettlementItem(KEY_A, 1, "creator:a", "asset:a", bytes(32), 20, 7)
     part = await store.next_part(number, BUYER, "0x" + "00" * 20)
     assert part == 0
-    settlement = await store.create_settlement(number, root, BUYER, "0x" + "00" * 20, [item], 2,
-                                               part=part, key_prefix="settle:x:", now=1)
+    settlement = await store.create_settlement(
+        _draft(number, root, part, item, 2), key_prefix="settle:x:", now=1)
     assert settlement is not None and settlement.usage_root == root
     assert settlement.total == 140 and settlement.tx_key == f"settle:x:{settlement.id}"
     # The same events cannot be claimed twice, nor the same part used again.
-    assert await store.create_settlement(number, root, BUYER, "0x" + "00" * 20, [item], 2,
-                                         part=1, key_prefix="s:", now=1) is None
-    assert await store.create_settlement(number, root, BUYER, "0x" + "00" * 20, [item], 0,
-                                         part=0, key_prefix="s:", now=1) is None
+    assert await store.create_settlement(
+        _draft(number, root, 1, item, 2), key_prefix="s:", now=1) is None
+    assert await store.create_settlement(
+        _draft(number, root, 0, item, 0), key_prefix="s:", now=1) is None
     assert [g.asset_key for g in await store.unsettled_groups()] == [KEY_B]
     assert await store.next_part(number, BUYER, "0x" + "00" * 20) == 1
 
@@ -101,8 +113,8 @@ async def test_settlement_claims_once_and_gives_its_part_back(engine: AsyncEngin
     assert {g.asset_key for g in await store.unsettled_groups()} == {KEY_A, KEY_B}
     # The failed settlement's part (and so its usage root) is used again.
     assert await store.next_part(number, BUYER, "0x" + "00" * 20) == 0
-    again = await store.create_settlement(number, root, BUYER, "0x" + "00" * 20, [item], 2,
-                                          part=0, key_prefix="s:", now=2)
+    again = await store.create_settlement(
+        _draft(number, root, 0, item, 2), key_prefix="s:", now=2)
     assert again is not None and again.usage_root == usage_root_of(root, 0)
     await store.mark_settlement(again.id, SettlementStatus.CONFIRMED, tx_hash=b"\x01" * 32)
     record = await store.get("e:1")
@@ -122,8 +134,7 @@ async def test_holds_are_shown_and_cleared_by_settlement(engine: AsyncEngine) ->
     totals = await store.usage_totals(creator_id="creator:a")
     assert [(t.state, t.units) for t in totals] == [("unsettled", 10)]
     item = SettlementItem(KEY_A, 1, "creator:a", "asset:a", bytes(32), 10, 1)
-    await store.create_settlement(number, root, BUYER, "0x" + "00" * 20, [item], 1, part=0,
-                                  key_prefix="s:", now=4)
+    await store.create_settlement(_draft(number, root, 0, item, 1), key_prefix="s:", now=4)
     assert await store.holds(buyer=BUYER) == []
     totals = await store.usage_totals(buyer=BUYER)
     assert [(t.state, t.units) for t in totals] == [("settling", 10)]
