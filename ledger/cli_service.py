@@ -53,6 +53,8 @@ def _add_serve(commands: Commands[argparse.ArgumentParser]) -> None:
     command.add_argument("--anchorer-signer", help="package.module:factory of a KMS-style signer")
     command.add_argument("--deployment-file", type=Path)
     command.add_argument("--replica-id", help="this replica's name among several (default: host)")
+    command.add_argument("--processes", type=int, dest="serve_processes",
+                         help="serving processes sharing the port (default 1)")
     command.add_argument("--batch-max-size", type=int)
     command.add_argument("--batch-max-age", type=float, dest="batch_max_age_s")
     command.add_argument("--confirmations", type=int)
@@ -60,19 +62,10 @@ def _add_serve(commands: Commands[argparse.ArgumentParser]) -> None:
     command.set_defaults(handler=cmd_serve)
 
 
-def _runner() -> asyncio.Runner:
-    """An event loop for the service: uvloop's when it is installed (faster HTTP)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.Runner()
-    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service until SIGINT/SIGTERM."""
     from ledger.service.runtime import configure_logging
-    from ledger.service.serve import serve
+    from ledger.service.serve import event_loop_runner, serve
 
     names = (
         "data_dir",
@@ -84,6 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "anchorer_signer",
         "deployment_file",
         "replica_id",
+        "serve_processes",
         "batch_max_size",
         "batch_max_age_s",
         "confirmations",
@@ -91,7 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     settings = load_settings(file=args.config, overrides={n: getattr(args, n) for n in names})
     configure_logging(settings.log_level)
-    with _runner() as runner:
+    with event_loop_runner() as runner:
         runner.run(serve(settings))
     return EXIT_OK
 

@@ -45,6 +45,7 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     batch_endpoint_max: int = 1_000
     intake_workers: int | None = None
+    serve_processes: int = 1
     anvil_block_time_s: float | None = None
     log_level: str = "info"
     # Royalties (docs/royalties.md): metering sources' HMAC keys, usage batching, settlement.
@@ -83,8 +84,9 @@ class Settings:
         _positive("rpc_timeout_s", self.rpc_timeout_s, upper=300)
         _positive("max_body_bytes", self.max_body_bytes)
         _positive("batch_endpoint_max", self.batch_endpoint_max, upper=100_000)
-        if self.intake_workers is not None:
-            _positive("intake_workers", self.intake_workers, upper=64)
+        if self.intake_workers is not None and not 0 <= self.intake_workers <= 64:
+            raise ConfigError("must be 0 (in the serving process) to 64", field="intake_workers")
+        _positive("serve_processes", self.serve_processes, upper=64)
         _positive("usage_window_s", self.usage_window_s, upper=3600)
         _positive("usage_batch_max_size", self.usage_batch_max_size, upper=1_000_000)
         _positive("usage_batch_max_age_s", self.usage_batch_max_age_s)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eth_account import Account
@@ -38,7 +38,7 @@ from ledger.service.context import ChainInfo, ServiceContext
 from ledger.service.intake import IntakeWriter, Verifier, intake_writer, now_ms
 from ledger.service.journal import DatabaseJournal
 from ledger.service.leader import Leadership, default_replica_id
-from ledger.service.metrics import Metrics
+from ledger.service.metrics import Metrics, MetricsShare
 from ledger.service.settler import Settler
 from ledger.service.usage import UsageService, usage_writer
 from ledger.service.workers import Anchorer, Batcher, run_forever, stop_tasks
@@ -87,8 +87,30 @@ class Service:
             await self.anvil.stop()
 
 
-async def start_service(settings: Settings) -> Service:
-    """Open everything `settings` names, start the workers, and return the service."""
+@dataclass
+class _Opened:
+    """The database and chain a service (or a supervisor of several) runs on."""
+
+    engine: AsyncEngine
+    w3: Web3Client
+    anvil: AnvilProcess | None
+    account: TxSigner
+    deployment: Deployment
+    docs: TxDocStore
+    manifests: ManifestStore
+
+
+async def start_service(settings: Settings, *, replica: str | None = None) -> Service:
+    """Open everything `settings` names, start the workers, and return the service.
+
+    `replica` names this process among several serving one port (`serve_processes`):
+    its metrics are then labelled with it and shared with the others.
+    """
+    opened = await _open(settings)
+    return await _assemble(settings, opened, replica)
+
+
+async def _open(settings: Settings) -> _Opened:
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = open_engine(settings.database_url())
@@ -114,20 +136,40 @@ async def start_service(settings: Settings) -> Service:
             await anvil.stop()
         await engine.dispose()
         raise
-    return await _assemble(settings, engine, w3, anvil, account, deployment, docs, manifests)
+    return _Opened(engine, w3, anvil, account, deployment, docs, manifests)
 
 
-async def _assemble(
-    settings: Settings,
-    engine: AsyncEngine,
-    w3: Web3Client,
-    anvil: AnvilProcess | None,
-    account: TxSigner,
-    deployment: Deployment,
-    docs: TxDocStore,
-    manifests: ManifestStore,
-) -> Service:
-    metrics = Metrics()
+@contextlib.asynccontextmanager
+async def prepared_for_replicas(settings: Settings) -> AsyncIterator[Settings]:
+    """Migrate the database, start the embedded chain and deploy to it, once, for
+    several serving processes; yields the settings each of them runs with (the same
+    chain node, deployment and receipt key for all), and stops the chain on exit."""
+    opened = await _open(settings)
+    opened.manifests.close()
+    await opened.engine.dispose()
+    with contextlib.suppress(Exception):
+        await opened.w3.provider.disconnect()
+    _service_key(settings.data_dir / "service-key.pem")
+    deployment_file = settings.deployment_file or settings.data_dir / "deployment.json"
+    shared = replace(
+        settings,
+        deployment_file=deployment_file,
+        intake_workers=0 if settings.intake_workers is None else settings.intake_workers,
+    )
+    if opened.anvil is not None:
+        shared = replace(shared, rpc_url=opened.anvil.rpc_url, anchorer_key=DEV_KEYS[0])
+    try:
+        yield shared
+    finally:
+        if opened.anvil is not None:
+            await opened.anvil.stop()
+
+
+async def _assemble(settings: Settings, opened: _Opened, replica: str | None) -> Service:
+    engine, w3, manifests = opened.engine, opened.w3, opened.manifests
+    deployment, account = opened.deployment, opened.account
+    share = None if replica is None else MetricsShare(settings.data_dir / "metrics", replica)
+    metrics = Metrics(share)
     writer = intake_writer(manifests)
     service_key = settings.data_dir / "service-key.pem"
     signer = ReceiptSigner(_service_key(service_key))
@@ -145,9 +187,10 @@ async def _assemble(
         },
     )
     metrics.gauge("ledger_queue_depth", "Manifests waiting for a batch.", lambda: ctx.queue_depth)
-    ctx.verifier = Verifier(settings.intake_workers, receipt_key=service_key)
-    ctx.verifier.start()
-    service = Service(settings, ctx, engine, w3, deployment, anvil, writer)
+    if settings.intake_workers != 0:
+        ctx.verifier = Verifier(settings.intake_workers, receipt_key=service_key)
+        ctx.verifier.start()
+    service = Service(settings, ctx, engine, w3, deployment, opened.anvil, writer)
     writer.start()
     usage_store = UsageStore(engine)
     events_writer = usage_writer(usage_store)
@@ -157,12 +200,12 @@ async def _assemble(
         registry=deployment.registry.address, splitter=splitter,
     )
     events_writer.start()
-    duties = _LeaderDuties(settings, w3, account, deployment, docs, manifests, usage_store,
-                           splitter, metrics)
+    duties = _LeaderDuties(settings, w3, account, deployment, opened.docs, manifests,
+                           usage_store, splitter, metrics)
     leadership = Leadership(
         LeaseStore(engine),
         f"sender:{deployment.chain_id}:{account.address}",
-        settings.replica_id or default_replica_id(),
+        _replica_id(settings, replica),
         duties.start,
         ttl_s=settings.lease_ttl_s,
     )
@@ -176,7 +219,21 @@ async def _assemble(
         # Keeps the ledger_*_up gauges current without /healthz traffic.
         _task("health-probe", ctx.health, lambda: 5.0),
     ]
+    if share is not None:
+        service.tasks.append(_task("metrics-share", _publish(metrics), lambda: 1.0))
     return service
+
+
+def _replica_id(settings: Settings, replica: str | None) -> str:
+    base = settings.replica_id or default_replica_id()
+    return base if replica is None else f"{base}-{replica}"
+
+
+def _publish(metrics: Metrics) -> Callable[[], Awaitable[None]]:
+    async def publish() -> None:
+        metrics.publish()
+
+    return publish
 
 
 @dataclass

@@ -6,11 +6,14 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from aiohttp import web
 
+from ledger.chain.deploy import Deployment
 from ledger.config import Settings
 from ledger.service.app import create_app
 from ledger.service.runtime import Service, start_service
@@ -18,42 +21,79 @@ from ledger.service.runtime import Service, start_service
 log = logging.getLogger(__name__)
 
 
+def event_loop_runner() -> asyncio.Runner:
+    """An event loop for the service: uvloop's when it is installed (faster HTTP)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[tuple[Service, str]]:
-    """The service listening on HTTP; yields it with its base URL, stops it on exit."""
-    service = await start_service(settings)
+async def running(
+    settings: Settings, sock: socket.socket | None = None, replica: str | None = None
+) -> AsyncIterator[tuple[Service, str]]:
+    """The service listening on HTTP; yields it with its base URL, stops it on exit.
+
+    With `sock`, it serves that listening socket as serving process `replica` of
+    several (`ledger.service.supervisor`), which records the endpoint itself.
+    """
+    service = await start_service(settings, replica=replica)
     runner = web.AppRunner(create_app(service.ctx), access_log=None, handle_signals=False)
     try:
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site: web.BaseSite
+        if sock is None:
+            site = web.TCPSite(runner, settings.host, settings.port)
+        else:
+            site = web.SockSite(runner, sock)
         await site.start()
         port = runner.addresses[0][1]
         url = f"http://{settings.host}:{port}"
-        _write_endpoint(service, url)
+        if sock is None:
+            write_endpoint(settings.data_dir, url, service.rpc_url, service.deployment)
         yield service, url
     finally:
         await runner.cleanup()
         await service.close()
 
 
-def _write_endpoint(service: Service, url: str) -> None:
-    # Lets `ledger submit/proof/status` find a service started with the same data dir.
+def write_endpoint(data_dir: Path, url: str, rpc_url: str, deployment: Deployment) -> None:
+    """Record where the service listens, so that `ledger submit/proof/status` find a
+    service started with the same data dir."""
     info = {
         "url": url,
-        "rpcUrl": service.rpc_url,
-        "chainId": service.deployment.chain_id,
-        "registry": service.deployment.registry.address,
+        "rpcUrl": rpc_url,
+        "chainId": deployment.chain_id,
+        "registry": deployment.registry.address,
     }
-    (service.settings.data_dir / "endpoint.json").write_text(json.dumps(info, indent=2) + "\n")
+    (data_dir / "endpoint.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
 async def serve(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM, then stop cleanly."""
+    """Serve until SIGINT or SIGTERM, then stop cleanly (several processes on one port
+    when `serve_processes` > 1)."""
+    if settings.serve_processes > 1:
+        from ledger.service.supervisor import supervise
+
+        await supervise(settings)
+        return
+    await serve_until_signalled(settings, (signal.SIGINT, signal.SIGTERM))
+
+
+async def serve_until_signalled(
+    settings: Settings,
+    signals: Sequence[signal.Signals],
+    sock: socket.socket | None = None,
+    replica: str | None = None,
+) -> None:
+    """`running` until one of `signals` arrives."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in signals:
         loop.add_signal_handler(sig, stop.set)
-    async with running(settings) as (service, url):
+    async with running(settings, sock, replica) as (service, url):
         log.info(
             "serving on %s (chain %d at %s, registry %s)",
             url,

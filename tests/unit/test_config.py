@@ -35,6 +35,9 @@ def test_embedded_default_uses_sqlite_in_the_data_dir() -> None:
         ({"LEDGER_RPC_URL": "http://node:8545"}, "anchorer_key"),
         ({"LEDGER_LOG_LEVEL": "loud"}, "log_level"),
         ({"LEDGER_ANCHOR_DEADLINE_S": "1", "LEDGER_BATCH_MAX_AGE_S": "5"}, "anchor_deadline_s"),
+        ({"LEDGER_SERVE_PROCESSES": "0"}, "serve_processes"),
+        ({"LEDGER_SERVE_PROCESSES": "65"}, "serve_processes"),
+        ({"LEDGER_INTAKE_WORKERS": "-1"}, "intake_workers"),
     ],
 )
 def test_bad_setting_names_itself(env: dict[str, str], field: str) -> None:
@@ -57,3 +60,7 @@ def test_anchorer_key_never_in_repr() -> None:
     )
     assert "secret" not in repr(settings)
     assert settings.read_anchorer_key() == "0xsecret"
+
+
+def test_intake_workers_may_be_zero_for_checks_in_the_serving_process() -> None:
+    assert load_settings(env={"LEDGER_INTAKE_WORKERS": "0"}).intake_workers == 0
