@@ -151,11 +151,7 @@ async def prepared_for_replicas(settings: Settings) -> AsyncIterator[Settings]:
         await opened.w3.provider.disconnect()
     _service_key(settings.data_dir / "service-key.pem")
     deployment_file = settings.deployment_file or settings.data_dir / "deployment.json"
-    shared = replace(
-        settings,
-        deployment_file=deployment_file,
-        intake_workers=0 if settings.intake_workers is None else settings.intake_workers,
-    )
+    shared = replace(settings, deployment_file=deployment_file)
     if opened.anvil is not None:
         shared = replace(shared, rpc_url=opened.anvil.rpc_url, anchorer_key=DEV_KEYS[0])
     try:
@@ -188,7 +184,7 @@ async def _assemble(settings: Settings, opened: _Opened, replica: str | None) ->
     )
     metrics.gauge("ledger_queue_depth", "Manifests waiting for a batch.", lambda: ctx.queue_depth)
     if settings.intake_workers != 0:
-        ctx.verifier = Verifier(settings.intake_workers, receipt_key=service_key)
+        ctx.verifier = _verifier(settings, replica, service_key)
         ctx.verifier.start()
     service = Service(settings, ctx, engine, w3, deployment, opened.anvil, writer)
     writer.start()
@@ -222,6 +218,14 @@ async def _assemble(settings: Settings, opened: _Opened, replica: str | None) ->
     if share is not None:
         service.tasks.append(_task("metrics-share", _publish(metrics), lambda: 1.0))
     return service
+
+
+def _verifier(settings: Settings, replica: str | None, receipt_key: Path) -> Verifier:
+    if replica is None:
+        return Verifier(settings.intake_workers, receipt_key=receipt_key)
+    # One of several serving processes: a single manifest is checked here, a batch
+    # in this process's workers (docs/operations.md, section 3a).
+    return Verifier(settings.intake_workers or 1, receipt_key=receipt_key, inline_below=2)
 
 
 def _replica_id(settings: Settings, replica: str | None) -> str:

@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import signal
-import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,26 +31,24 @@ def event_loop_runner() -> asyncio.Runner:
 
 @asynccontextmanager
 async def running(
-    settings: Settings, sock: socket.socket | None = None, replica: str | None = None
+    settings: Settings, replica: str | None = None
 ) -> AsyncIterator[tuple[Service, str]]:
     """The service listening on HTTP; yields it with its base URL, stops it on exit.
 
-    With `sock`, it serves that listening socket as serving process `replica` of
-    several (`ledger.service.supervisor`), which records the endpoint itself.
+    With `replica`, it is serving process `replica` of several on one port
+    (`ledger.service.supervisor`, which records the endpoint itself): its socket
+    shares the port with theirs (SO_REUSEPORT), and the kernel spreads new
+    connections evenly over them.
     """
     service = await start_service(settings, replica=replica)
     runner = web.AppRunner(create_app(service.ctx), access_log=None, handle_signals=False)
     try:
         await runner.setup()
-        site: web.BaseSite
-        if sock is None:
-            site = web.TCPSite(runner, settings.host, settings.port)
-        else:
-            site = web.SockSite(runner, sock)
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=replica is not None)
         await site.start()
         port = runner.addresses[0][1]
         url = f"http://{settings.host}:{port}"
-        if sock is None:
+        if replica is None:
             write_endpoint(settings.data_dir, url, service.rpc_url, service.deployment)
         yield service, url
     finally:
@@ -83,17 +80,14 @@ async def serve(settings: Settings) -> None:
 
 
 async def serve_until_signalled(
-    settings: Settings,
-    signals: Sequence[signal.Signals],
-    sock: socket.socket | None = None,
-    replica: str | None = None,
+    settings: Settings, signals: Sequence[signal.Signals], replica: str | None = None
 ) -> None:
     """`running` until one of `signals` arrives."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
-    async with running(settings, sock, replica) as (service, url):
+    async with running(settings, replica) as (service, url):
         log.info(
             "serving on %s (chain %d at %s, registry %s)",
             url,

@@ -4,11 +4,13 @@ One event loop does the HTTP, JSON and storage work of every request it serves; 
 several cores, several processes that each do all of a request's work (signature
 checks included, with no hand-off to verifier workers) answer more requests than one
 loop beside verifier workers (docs/benchmarks.md). The supervisor migrates the
-database, starts the embedded chain and deploys to it once, opens the listening
-socket, and runs that many serving processes on it; the kernel spreads connections
-over them. They are replicas, as on PostgreSQL: each accepts and reads everything,
-and the one holding the lease seals, anchors and settles (docs/operations.md). A
-serving process that dies is started again; SIGINT or SIGTERM stops them all.
+database, starts the embedded chain and deploys to it once, takes the port, and
+runs that many serving processes, each listening on the port with SO_REUSEPORT so
+that the kernel spreads new connections evenly over them (one socket accepted from
+by all gave one process most of a burst of connections). They are replicas, as on
+PostgreSQL: each accepts and reads everything, and the one holding the lease seals,
+anchors and settles (docs/operations.md). A serving process that dies is started
+again; SIGINT or SIGTERM stops them all.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ import shutil
 import signal
 import socket
 import threading
+from collections.abc import Iterator
+from dataclasses import replace
 from multiprocessing.context import SpawnProcess
 
 from ledger.chain.deploy import Deployment
 from ledger.config import Settings
+from ledger.errors import ConfigError
 from ledger.service.runtime import configure_logging, prepared_for_replicas
 from ledger.service.serve import event_loop_runner, serve_until_signalled, write_endpoint
 
@@ -46,15 +51,16 @@ async def supervise(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with prepared_for_replicas(settings) as shared:
         shutil.rmtree(settings.data_dir / "metrics", ignore_errors=True)
-        with socket.create_server((settings.host, settings.port), backlog=1024) as sock:
-            url = f"http://{settings.host}:{sock.getsockname()[1]}"
+        with _port(settings.host, settings.port) as port:
+            shared = replace(shared, port=port)
+            processes = [_ServingProcess(shared, str(i)) for i in range(settings.serve_processes)]
+            for process in processes:
+                process.start()
+            await _listening(settings.host, port, processes)
+            url = f"http://{settings.host}:{port}"
             assert shared.rpc_url is not None and shared.deployment_file is not None
             write_endpoint(settings.data_dir, url, shared.rpc_url,
                            Deployment.read(shared.deployment_file))
-            processes = [_ServingProcess(shared, sock, str(i))
-                         for i in range(settings.serve_processes)]
-            for process in processes:
-                process.start()
             log.info("serving on %s with %d processes", url, len(processes))
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -69,13 +75,43 @@ async def supervise(settings: Settings) -> None:
             await asyncio.gather(*(asyncio.to_thread(p.stop) for p in processes))
 
 
+@contextlib.contextmanager
+def _port(host: str, port: int) -> Iterator[int]:
+    """Hold `port` (0: a free one) for the serving processes' SO_REUSEPORT sockets.
+
+    The socket is bound but never listens, so it gets no connections; it keeps the
+    port ours while serving processes restart."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                              field="port") from exc
+        yield int(sock.getsockname()[1])
+
+
+async def _listening(host: str, port: int, processes: list[_ServingProcess]) -> None:
+    """Wait until a serving process accepts connections on the port."""
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            if not any(p.alive for p in processes):
+                raise ConfigError("every serving process exited at start (see the log above)",
+                                  field="serve_processes") from None
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return
+
+
 class _ServingProcess:
     """One serving process: a replica of the service on the shared socket."""
 
-    def __init__(self, settings: Settings, sock: socket.socket, name: str) -> None:
+    def __init__(self, settings: Settings, name: str) -> None:
         self.name = name
         self._settings = settings
-        self._sock = sock
         self._process: SpawnProcess | None = None
 
     @property
@@ -90,11 +126,10 @@ class _ServingProcess:
 
     def start(self) -> None:
         """Start (or start again) the process."""
-        # spawn: a fresh interpreter, not a fork of this threaded one; the socket
-        # travels as a duplicated file descriptor.
+        # spawn: a fresh interpreter, not a fork of this threaded one.
         process = multiprocessing.get_context("spawn").Process(
             target=_serve_one,
-            args=(self._settings, self._sock, self.name),
+            args=(self._settings, self.name),
             name=f"ledger-serve-{self.name}",
         )
         process.start()
@@ -114,14 +149,14 @@ class _ServingProcess:
             process.join()
 
 
-def _serve_one(settings: Settings, sock: socket.socket, name: str) -> None:
-    """A serving process's main: serve `sock` until SIGTERM or the supervisor's end."""
+def _serve_one(settings: Settings, name: str) -> None:
+    """A serving process's main: serve until SIGTERM or the supervisor's end."""
     configure_logging(settings.log_level)
     # Ctrl-C reaches the whole process group: the supervisor stops its processes itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_stop_with_supervisor, daemon=True).start()
     with event_loop_runner() as runner:
-        runner.run(serve_until_signalled(settings, (signal.SIGTERM,), sock, name))
+        runner.run(serve_until_signalled(settings, (signal.SIGTERM,), name))
 
 
 def _stop_with_supervisor() -> None:

@@ -1,5 +1,5 @@
 """`serve_processes` = 2: two serving processes on one port under a supervisor. Both
-answer, /metrics from either shows both, a serving process killed with SIGKILL is
+answer single and batch requests, /metrics from either shows both, a serving process killed with SIGKILL is
 started again without losing what it had accepted, SIGTERM stops them all, and they
 stop by themselves when their supervisor is killed."""
 
@@ -103,6 +103,12 @@ async def test_two_processes_share_a_port_and_one_killed_is_replaced(
     assert "exited (code -9): starting it again" in service.log_text()
     digests += await submit(service.url, "creator:procs", key, range(40, 80))
     async with LedgerClient(service.url) as client:
+        # A batch goes to the serving process's verifier worker, single ones are checked
+        # in the serving process itself.
+        results = await client.submit_many([manifest("creator:procs", key, n)
+                                            for n in range(80, 100)])
+        assert {r["status"] for r in results} == {"pending"}, results
+        digests += [r["manifest_digest"] for r in results]
         bundles = await proofs(client, digests)
     await check_proofs(chain, bundles.values())
     children = serving_processes(service.pid)

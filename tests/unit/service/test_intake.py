@@ -22,6 +22,7 @@ from ledger.core.records import NewManifest
 from ledger.core.signing import P256SigningKey, sign_manifest
 from ledger.errors import LedgerError, SignatureError, ValidationError
 from ledger.keyfile import write_key
+from ledger.service import intake
 from ledger.service.intake import (
     Checked,
     CreatorKeys,
@@ -174,6 +175,29 @@ async def test_workers_sign_the_receipts_the_service_would(verifier: Verifier) -
     for receipts in results:
         for receipt in receipts:
             receipt.verify(SERVICE.public_id)
+
+
+async def test_calls_below_inline_below_are_checked_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    verifier = Verifier(1, inline_below=2)
+    verifier.start()
+    sent: list[int] = []
+    to_worker = intake._run_in
+
+    async def spy(pool: Any, job: Any, items: list[Any]) -> list[Any]:
+        sent.append(len(items))
+        return await to_worker(pool, job, items)
+
+    monkeypatch.setattr(intake, "_run_in", spy)
+    try:
+        assert answers(await verifier.check([signed(50)])) == answers(check_all([signed(50)]))
+        assert sent == []  # one manifest: checked in this process
+        objs = [signed(51), tampered(52)]
+        assert answers(await verifier.check(objs)) == answers(check_all(objs))
+        assert sent == [2]  # a batch: in the worker
+    finally:
+        await verifier.close()
 
 
 async def test_without_workers_the_check_runs_here() -> None:
