@@ -183,8 +183,8 @@ async def _assemble(settings: Settings, opened: _Opened, replica: str | None) ->
         },
     )
     metrics.gauge("ledger_queue_depth", "Manifests waiting for a batch.", lambda: ctx.queue_depth)
-    if settings.intake_workers != 0:
-        ctx.verifier = _verifier(settings, replica, service_key)
+    ctx.verifier = _verifier(settings, replica, service_key)
+    if ctx.verifier is not None:
         ctx.verifier.start()
     service = Service(settings, ctx, engine, w3, deployment, opened.anvil, writer)
     writer.start()
@@ -220,12 +220,16 @@ async def _assemble(settings: Settings, opened: _Opened, replica: str | None) ->
     return service
 
 
-def _verifier(settings: Settings, replica: str | None, receipt_key: Path) -> Verifier:
+def _verifier(settings: Settings, replica: str | None, receipt_key: Path) -> Verifier | None:
+    """The intake's worker processes, or None to check manifests in this process."""
+    workers = settings.intake_workers
     if replica is None:
-        return Verifier(settings.intake_workers, receipt_key=receipt_key)
-    # One of several serving processes: a single manifest is checked here, a batch
-    # in this process's workers (docs/operations.md, section 3a).
-    return Verifier(settings.intake_workers or 1, receipt_key=receipt_key, inline_below=2)
+        return None if workers == 0 else Verifier(workers, receipt_key=receipt_key)
+    # One of several serving processes: checks in this process unless workers are
+    # asked for, and then only batches go to them (docs/operations.md, section 3a).
+    if not workers:
+        return None
+    return Verifier(workers, receipt_key=receipt_key, inline_below=2)
 
 
 def _replica_id(settings: Settings, replica: str | None) -> str:
