@@ -1,7 +1,7 @@
 """`serve_processes` = 2: two serving processes on one port under a supervisor. Both
-answer single and batch requests, /metrics from either shows both, a serving process killed with SIGKILL is
-started again without losing what it had accepted, SIGTERM stops them all, and they
-stop by themselves when their supervisor is killed."""
+answer single and batch requests, /metrics from either shows both, a serving process
+killed with SIGKILL is started again without losing what it had accepted, SIGTERM
+stops them all, and they stop by themselves when their supervisor is killed."""
 
 from __future__ import annotations
 
