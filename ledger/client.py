@@ -69,6 +69,10 @@ class LedgerClient:
         _, body = await self._request("GET", f"/v1/batches?after={after}&limit={limit}")
         return list(body["batches"])
 
+    async def service(self) -> Any:
+        """The service's receipt key, chain and registry (``GET /v1/service``)."""
+        return (await self._request("GET", "/v1/service"))[1]
+
     async def health(self) -> tuple[int, Any]:
         """The health report and its status (200 or 503)."""
         return await self._request("GET", "/healthz", ok=(200, 503))

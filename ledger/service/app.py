@@ -31,6 +31,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/v1/creators/{id}/statement", usage_handlers.get_statement),
         web.get("/v1/splits/terms", usage_handlers.get_split_terms),
         web.post("/v1/splits", usage_handlers.post_split),
+        web.get("/v1/service", handlers.get_service),
         web.get("/v1/openapi.json", handlers.openapi),
         web.get("/healthz", handlers.healthz),
         web.get("/metrics", handlers.metrics),

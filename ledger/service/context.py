@@ -14,7 +14,7 @@ from ledger.config import Settings
 from ledger.core.creators import CreatorAction
 from ledger.core.merkle import MerkleTree
 from ledger.core.proof import Anchor, ProofBundle
-from ledger.core.receipt import Receipt, ReceiptSigner
+from ledger.core.receipt import RECEIPT_VERSION, Receipt, ReceiptSigner
 from ledger.core.records import BatchRecord, BatchStatus, ManifestRecord, NewManifest
 from ledger.errors import LedgerError, StorageError
 from ledger.service.http_errors import HTTPProblem
@@ -98,6 +98,16 @@ class ServiceContext:
         self.usage: UsageService | None = None
         #: Checks manifests and signs receipts off the event loop, set by the runtime.
         self.verifier: Verifier | None = None
+
+    def service_json(self) -> dict[str, Any]:
+        """What a client pins before trusting this service's receipts and proofs: the
+        key receipts are signed with, and the chain and registry anchors go to."""
+        return {
+            "receiptKey": self._receipts.public_key,
+            "receiptVersion": RECEIPT_VERSION,
+            "chainId": self.chain.chain_id,
+            "registry": self.chain.registry,
+        }
 
     # -- intake --------------------------------------------------------------------
 

@@ -113,6 +113,11 @@ async def get_creator(request: web.Request) -> web.Response:
     return web.json_response(await request.app[CONTEXT].creator_json(request.match_info["id"]))
 
 
+async def get_service(request: web.Request) -> web.Response:
+    """GET /v1/service: the receipt key, chain and registry this service answers for."""
+    return web.json_response(request.app[CONTEXT].service_json())
+
+
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz: 200 when the database and chain answer, 503 otherwise."""
     report = await request.app[CONTEXT].health()

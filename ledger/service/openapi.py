@@ -243,6 +243,31 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/service": {
+                "get": {
+                    "summary": "The receipt key, chain and registry of this service",
+                    "description": (
+                        "What a client pins before trusting receipts and proofs: "
+                        "`ledger verify receipt.json --service-key <receiptKey>`."
+                    ),
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["receiptKey", "receiptVersion", "chainId",
+                                             "registry"],
+                                "properties": {
+                                    "receiptKey": {"type": "string"},
+                                    "receiptVersion": {"type": "string"},
+                                    "chainId": {"type": "integer"},
+                                    "registry": {"type": "string"},
+                                },
+                            },
+                            "The service's identity",
+                        ),
+                    },
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "Health of the database and the chain",

@@ -33,6 +33,14 @@ async def test_verify_bundle_on_chain_and_receipt(
     assert "anchored in block" in capsys.readouterr().out
     assert await run("verify", str(receipt_path)) == 0
     assert "receipt ok" in capsys.readouterr().out
+    # The key to pin is published; a receipt naming another is refused.
+    identity = await svc.client.service()
+    assert identity["receiptKey"] == body["receipt"]["serviceKey"]
+    assert identity["registry"] == svc.service.deployment.registry.address
+    assert await run("verify", str(receipt_path), "--service-key", identity["receiptKey"]) == 0
+    capsys.readouterr()
+    assert await run("verify", str(receipt_path), "--service-key", p256().public_id) == 2
+    assert "Traceback" not in capsys.readouterr().err
 
     lying = json.loads(bundle_path.read_text())
     lying["anchor"]["blockNumber"] += 1
