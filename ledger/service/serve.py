@@ -38,7 +38,7 @@ async def running(
     With `replica`, it is serving process `replica` of several on one port
     (`ledger.service.supervisor`, which records the endpoint itself): its socket
     shares the port with theirs (SO_REUSEPORT), and the kernel spreads new
-    connections evenly over them.
+    connections over them.
     """
     service = await start_service(settings, replica=replica)
     runner = web.AppRunner(create_app(service.ctx), access_log=None, handle_signals=False)

@@ -5,9 +5,9 @@ several cores, several processes that each do all of a request's work (signature
 checks included, with no hand-off to verifier workers) answer more requests than one
 loop beside verifier workers (docs/benchmarks.md). The supervisor migrates the
 database, starts the embedded chain and deploys to it once, takes the port, and
-runs that many serving processes, each listening on the port with SO_REUSEPORT so
-that the kernel spreads new connections evenly over them (one socket accepted from
-by all gave one process most of a burst of connections). They are replicas, as on
+runs that many serving processes, each listening on the port with SO_REUSEPORT: the
+kernel spreads new connections over them by a hash of each connection, not by which
+process happens to wake first on one shared socket. They are replicas, as on
 PostgreSQL: each accepts and reads everything, and the one holding the lease seals,
 anchors and settles (docs/operations.md). A serving process that dies is started
 again; SIGINT or SIGTERM stops them all.
