@@ -145,16 +145,16 @@ async def prepared_for_replicas(settings: Settings) -> AsyncIterator[Settings]:
     several serving processes; yields the settings each of them runs with (the same
     chain node, deployment and receipt key for all), and stops the chain on exit."""
     opened = await _open(settings)
-    opened.manifests.close()
-    await opened.engine.dispose()
-    with contextlib.suppress(Exception):
-        await opened.w3.provider.disconnect()
-    _service_key(settings.data_dir / "service-key.pem")
-    deployment_file = settings.deployment_file or settings.data_dir / "deployment.json"
-    shared = replace(settings, deployment_file=deployment_file)
-    if opened.anvil is not None:
-        shared = replace(shared, rpc_url=opened.anvil.rpc_url, anchorer_key=DEV_KEYS[0])
     try:
+        opened.manifests.close()
+        await opened.engine.dispose()
+        with contextlib.suppress(Exception):
+            await opened.w3.provider.disconnect()
+        _service_key(settings.data_dir / "service-key.pem")
+        deployment_file = settings.deployment_file or settings.data_dir / "deployment.json"
+        shared = replace(settings, deployment_file=deployment_file)
+        if opened.anvil is not None:
+            shared = replace(shared, rpc_url=opened.anvil.rpc_url, anchorer_key=DEV_KEYS[0])
         yield shared
     finally:
         if opened.anvil is not None:

@@ -54,25 +54,34 @@ async def supervise(settings: Settings) -> None:
         with _port(settings.host, settings.port) as port:
             shared = replace(shared, port=port)
             processes = [_ServingProcess(shared, str(i)) for i in range(settings.serve_processes)]
-            for process in processes:
+            try:
+                await _run(settings, shared, processes, stop)
+            finally:
+                log.info("stopping")
+                await asyncio.gather(*(asyncio.to_thread(p.stop) for p in processes))
+
+
+async def _run(settings: Settings, shared: Settings, processes: list[_ServingProcess],
+               stop: asyncio.Event) -> None:
+    """Start the serving processes, record the endpoint once one listens, and start
+    again any that exits, until `stop` is set."""
+    for process in processes:
+        process.start()
+    await _listening(settings.host, shared.port, processes)
+    url = f"http://{settings.host}:{shared.port}"
+    assert shared.rpc_url is not None and shared.deployment_file is not None
+    write_endpoint(settings.data_dir, url, shared.rpc_url,
+                   Deployment.read(shared.deployment_file))
+    log.info("serving on %s with %d processes", url, len(processes))
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(RESTART_DELAY_S):
+                await stop.wait()
+        for process in processes:
+            if not stop.is_set() and not process.alive:
+                log.warning("serving process %s exited (code %s): starting it again",
+                            process.name, process.exitcode)
                 process.start()
-            await _listening(settings.host, port, processes)
-            url = f"http://{settings.host}:{port}"
-            assert shared.rpc_url is not None and shared.deployment_file is not None
-            write_endpoint(settings.data_dir, url, shared.rpc_url,
-                           Deployment.read(shared.deployment_file))
-            log.info("serving on %s with %d processes", url, len(processes))
-            while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(RESTART_DELAY_S):
-                        await stop.wait()
-                for process in processes:
-                    if not stop.is_set() and not process.alive:
-                        log.warning("serving process %s exited (code %s): starting it again",
-                                    process.name, process.exitcode)
-                        process.start()
-            log.info("stopping")
-            await asyncio.gather(*(asyncio.to_thread(p.stop) for p in processes))
 
 
 @contextlib.contextmanager
