@@ -77,6 +77,10 @@ class LedgerClient:
         """The health report and its status (200 or 503)."""
         return await self._request("GET", "/healthz", ok=(200, 503))
 
+    async def ready(self) -> tuple[int, Any]:
+        """The readiness report and its status (200 or 503)."""
+        return await self._request("GET", "/readyz", ok=(200, 503))
+
     async def _request(
         self, method: str, path: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201, 202)
     ) -> tuple[int, Any]:

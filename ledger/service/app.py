@@ -34,6 +34,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/v1/service", handlers.get_service),
         web.get("/v1/openapi.json", handlers.openapi),
         web.get("/healthz", handlers.healthz),
+        web.get("/readyz", handlers.readyz),
         web.get("/metrics", handlers.metrics),
     ]
 

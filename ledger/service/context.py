@@ -251,24 +251,38 @@ class ServiceContext:
 
         Also updates the ``ledger_<dependency>_up`` and ``_probe_seconds`` gauges.
         """
-        parts: dict[str, Any] = {}
-        for name, check in self._health_checks.items():
-            started = time.monotonic()
-            try:
-                await check()
-                parts[name] = "ok"
-            except Exception as exc:  # a health probe reports any failure, never raises
-                parts[name] = f"unavailable: {_first_line(exc)}"
-            self._probes[name] = (parts[name] == "ok", time.monotonic() - started)
-        write_failure = self._recent_write_failure()
-        if write_failure is not None and parts.get("database") == "ok":
-            parts["database"] = f"unavailable: writes failing: {write_failure}"
+        parts: dict[str, Any] = {name: await self._probe(name) for name in self._health_checks}
+        parts["database"] = self._with_writes(parts["database"])
         try:
             parts["queue_depth"], _ = await self.manifests.pending_stats()
         except Exception as exc:
             parts["database"] = f"unavailable: {_first_line(exc)}"
         ok = all(v == "ok" for k, v in parts.items() if k != "queue_depth")
         return {"ok": ok, **parts}
+
+    async def readiness(self) -> dict[str, Any]:
+        """Whether this process can take manifests and usage events: its database
+        answers and intake writes succeed. The chain is not asked: intake never waits
+        for it (a load balancer keyed on `health` would stop intake in a chain outage)."""
+        database = self._with_writes(await self._probe("database"))
+        return {"ready": database == "ok", "database": database}
+
+    async def _probe(self, name: str) -> str:
+        """Run one dependency's health check: "ok" or why not."""
+        started = time.monotonic()
+        try:
+            await self._health_checks[name]()
+            state = "ok"
+        except Exception as exc:  # a health probe reports any failure, never raises
+            state = f"unavailable: {_first_line(exc)}"
+        self._probes[name] = (state == "ok", time.monotonic() - started)
+        return state
+
+    def _with_writes(self, database: str) -> str:
+        write_failure = self._recent_write_failure()
+        if write_failure is not None and database == "ok":
+            return f"unavailable: writes failing: {write_failure}"
+        return database
 
     def _probe_up(self, name: str) -> float:
         return 1.0 if self._probes.get(name, (False, 0.0))[0] else 0.0

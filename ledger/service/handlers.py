@@ -124,6 +124,13 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(report, status=200 if report["ok"] else 503)
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """GET /readyz: 200 while this process can take intake (its database answers and
+    accepts writes), whatever the chain does; 503 otherwise."""
+    report = await request.app[CONTEXT].readiness()
+    return web.json_response(report, status=200 if report["ready"] else 503)
+
+
 async def metrics(request: web.Request) -> web.Response:
     """GET /metrics in Prometheus text format."""
     return web.Response(text=request.app[METRICS].render(), content_type="text/plain")

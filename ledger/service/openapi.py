@@ -277,6 +277,20 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/readyz": {
+                "get": {
+                    "summary": "Whether this process can take intake (the chain is not asked)",
+                    "description": (
+                        "For load balancers: intake never waits for the chain, so a chain "
+                        "outage leaves this at 200 while /healthz answers 503."
+                    ),
+                    "responses": {
+                        "200": _json({"type": "object"}, "Ready: the database answers and "
+                                     "accepts writes"),
+                        "503": _json({"type": "object"}, "Not ready: the body says why"),
+                    },
+                }
+            },
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",

@@ -126,8 +126,12 @@ async def test_slow_cut_and_blackholed_node_then_recovery(tmp_path: Path) -> Non
     answers = trickle.answers
     assert {status for _, status, _ in answers} == {202}, answers
     assert {phase for phase, _, _ in answers} >= {"pass", "slow", "cut", "blackhole", "restored"}
-    # Intake never waits for the chain: no answer is anywhere near the RPC timeout.
-    assert max(took for _, _, took in answers) < 1.5, max(answers, key=lambda a: a[2])
+    # Intake never waits for the chain: no answer during a fault comes near one slowed
+    # node request, let alone the RPC timeout. (The first answers, before any fault, may
+    # wait for the verifier workers to start on a busy machine.)
+    faulted = [a for a in answers if a[0] != "pass"]
+    assert max(took for _, _, took in faulted) < SLOW_MS / 1000 - 0.5, max(
+        faulted, key=lambda a: a[2])
     # Every blackholed request was given up by the service, none after the RPC timeout;
     # the longest was the anchorer's, which waited for that timeout, not for ever.
     waits = [hold.waited for hold in proxy.holds]
@@ -149,6 +153,8 @@ async def _faults(
     trickle.phase = "slow"
     await proxy.set_mode(Mode.DELAY, delay_ms=SLOW_MS)
     await eventually(lambda: chain_failing(client), "/healthz to report a slow node")
+    # Intake does not need the chain: a load balancer keyed on /readyz keeps sending.
+    assert await client.ready() == (200, {"ready": True, "database": "ok"})
     assert await metric(service.url, "ledger_chain_up") == 0
     # The probe waited out its timeout (asyncio may fire a timer up to its clock's
     # resolution early, so "about", not "at least").
@@ -170,6 +176,7 @@ async def _faults(
     await proxy.set_mode(Mode.BLACKHOLE)
     started = time.monotonic()
     assert await chain_failing(client)
+    assert (await client.ready())[0] == 200
     # The probe gives up on its own timeout: /healthz answers, it does not hang.
     assert time.monotonic() - started < HEALTH_TIMEOUT_S + 1.0
 

@@ -200,6 +200,8 @@ async def test_full_disk_refuses_writes_keeps_reads_and_loses_nothing(
             assert status == 503, health
             assert health["database"].startswith("unavailable: writes failing:"), health
             assert health["chain"] == "ok"
+            status, ready = await item.request("GET", "/readyz")
+            assert status == 503 and ready["database"] == health["database"], ready
             assert await metric(service.url, "ledger_storage_errors_total") >= 7
             # Reads need no write: records, proofs and batch pages are all served.
             for digest in anchored:
@@ -216,6 +218,7 @@ async def test_full_disk_refuses_writes_keeps_reads_and_loses_nothing(
         # Space is back: the same process takes writes again, no restart needed.
         await wait_accepting(item)
         assert (await healthz(item))[0] == 200
+        assert (await item.request("GET", "/readyz"))[0] == 200
         for _ in range(5):
             assert (await item.submit())[0] == 202
         bundles = await proofs(client, item.accepted)

@@ -27,6 +27,7 @@ async def test_openapi_lists_every_route_and_method(svc: Running) -> None:
 async def test_health_and_metrics(svc: Running) -> None:
     status, health = await svc.client.health()
     assert status == 200 and health["database"] == "ok" and health["chain"] == "ok"
+    assert await svc.client.ready() == (200, {"ready": True, "database": "ok"})
     async with svc.client._session.get(svc.url + "/metrics") as response:  # type: ignore[union-attr]
         text = await response.text()
     for name in (
