@@ -116,7 +116,7 @@ async def _listening(host: str, port: int, processes: list[_ServingProcess]) -> 
 
 
 class _ServingProcess:
-    """One serving process: a replica of the service on the shared socket."""
+    """One serving process: a replica of the service on the shared port."""
 
     def __init__(self, settings: Settings, name: str) -> None:
         self.name = name
