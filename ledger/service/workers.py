@@ -239,10 +239,10 @@ class Anchorer:
                 await self._confirmed(batch.number, tx)
         elif tx.status in (TxStatus.PENDING, TxStatus.MINED):
             if batch.status is BatchStatus.CONFIRMED:
-                self._metrics.reorgs.inc()
                 log.warning("anchor of batch %d left the canonical chain; following it",
                             batch.number)
                 await self._store.mark_submitted(batch.number)
+                self._metrics.reorgs.inc()
         elif batch.status is BatchStatus.SUBMITTED:
             await self._failed(batch.number, tx.status.value, "found in the journal")
 
@@ -275,9 +275,10 @@ class Anchorer:
         if event.kind is TxEventKind.CONFIRMED and event.tx.inclusion is not None:
             await self._confirmed(number, event.tx)
         elif event.kind is TxEventKind.REORGED:
-            self._metrics.reorgs.inc()
             log.warning("anchor of batch %d left the canonical chain; following it", number)
+            # Counted once the batch is back to submitted: who sees the count sees that.
             await self._store.mark_submitted(number)
+            self._metrics.reorgs.inc()
         elif event.kind in (TxEventKind.FAILED, TxEventKind.DROPPED):
             await self._failed(number, event.kind.value, event.detail)
 

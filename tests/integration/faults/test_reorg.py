@@ -53,8 +53,12 @@ async def test_anchor_dropped_by_reorg_is_anchored_again(
             return await metric(service.url, "ledger_anchor_reorgs_total") >= 1
 
         await eventually(reorg_seen, "the service to see the reorg")
-        pooled = await chain.rpc("eth_getTransactionByHash", tx_hash)
-        assert pooled is not None and pooled["blockNumber"] is None  # rebroadcast, same bytes
+
+        async def rebroadcast() -> bool:  # the same bytes, back in the node's pool
+            pooled = await chain.rpc("eth_getTransactionByHash", tx_hash)
+            return pooled is not None and pooled["blockNumber"] is None
+
+        await eventually(rebroadcast, "the dropped anchor rebroadcast")
         status, body = await client.proof(digests[0])
         assert status == 202 and body["status"] == "submitted"
         batch = (await client.batches())[0]
