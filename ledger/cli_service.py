@@ -65,7 +65,7 @@ def _add_serve(commands: Commands[argparse.ArgumentParser]) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service until SIGINT/SIGTERM."""
     from ledger.service.runtime import configure_logging
-    from ledger.service.serve import event_loop_runner, serve
+    from ledger.service.serve import event_loop_runner, exit_past_stray_threads, serve
 
     names = (
         "data_dir",
@@ -87,6 +87,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     with event_loop_runner() as runner:
         runner.run(serve(settings))
+    exit_past_stray_threads()
     return EXIT_OK
 
 

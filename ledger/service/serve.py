@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
+import sys
+import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -66,6 +70,33 @@ def write_endpoint(data_dir: Path, url: str, rpc_url: str, deployment: Deploymen
         "registry": deployment.registry.address,
     }
     (data_dir / "endpoint.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def exit_past_stray_threads(grace_s: float = 5.0) -> None:
+    """After a clean stop, give threads `grace_s` to end, then leave even if some have not.
+
+    Python joins every non-daemon thread at exit. A database driver's connection thread
+    whose connection was never closed (aiosqlite starts one per connection; a connection
+    broken mid-way, as by a full disk, can strand it) would then keep a stopped service
+    from exiting for ever. Everything the service acknowledged is committed before it
+    answered, and its close has run, so leaving is safe; the stray threads are named.
+    """
+    deadline = time.monotonic() + grace_s
+    for thread in _stray_threads():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stray = _stray_threads()
+    if stray:
+        log.warning("exiting although threads still run after a clean stop: %s",
+                    ", ".join(t.name for t in stray))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _stray_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate()
+            if t is not threading.main_thread() and not t.daemon and t.is_alive()]
 
 
 async def serve(settings: Settings) -> None:

@@ -33,7 +33,12 @@ from ledger.chain.deploy import Deployment
 from ledger.config import Settings
 from ledger.errors import ConfigError
 from ledger.service.runtime import configure_logging, prepared_for_replicas
-from ledger.service.serve import event_loop_runner, serve_until_signalled, write_endpoint
+from ledger.service.serve import (
+    event_loop_runner,
+    exit_past_stray_threads,
+    serve_until_signalled,
+    write_endpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +171,7 @@ def _serve_one(settings: Settings, name: str) -> None:
     threading.Thread(target=_stop_with_supervisor, daemon=True).start()
     with event_loop_runner() as runner:
         runner.run(serve_until_signalled(settings, (signal.SIGTERM,), name))
+    exit_past_stray_threads()
 
 
 def _stop_with_supervisor() -> None:
