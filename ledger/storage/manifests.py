@@ -23,19 +23,9 @@ from ledger.core.records import (
 from ledger.errors import StorageError
 from ledger.storage import batching
 from ledger.storage.batching import claim_leaves, insert_batch
-from ledger.storage.models import BatchLevelsRow, BatchRow, ManifestRow
+from ledger.storage.models import MANIFEST_COLUMNS, BatchLevelsRow, BatchRow, ManifestRow
 from ledger.storage.point_reads import PointReader
 from ledger.storage.sqlite_writer import SqliteManifestWriter
-
-_MANIFEST_COLUMNS = (
-    ManifestRow.digest,
-    ManifestRow.creator_id,
-    ManifestRow.signing_key,
-    ManifestRow.accepted_at,
-    ManifestRow.batch_number,
-    ManifestRow.leaf_index,
-    BatchRow.status,
-)
 
 # SQLite caps bound parameters per statement; stay well under it.
 _CHUNK = 500
@@ -105,7 +95,7 @@ class ManifestStore:
         unique = list(dict.fromkeys(digests))
         for start in range(0, len(unique), _CHUNK):
             stmt = (
-                select(*_MANIFEST_COLUMNS)
+                select(*MANIFEST_COLUMNS)
                 .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
                 .where(ManifestRow.digest.in_(unique[start : start + _CHUNK]))
             )
@@ -117,7 +107,7 @@ class ManifestStore:
     async def get(self, digest: bytes) -> ManifestRecord | None:
         """The record of one manifest, or None."""
         stmt = (
-            select(*_MANIFEST_COLUMNS)
+            select(*MANIFEST_COLUMNS)
             .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
             .where(ManifestRow.digest == digest)
         )
@@ -281,7 +271,7 @@ def _batch_query() -> Select[*tuple[Any, ...]]:
 
 
 _WITH_BATCH = (
-    select(*_MANIFEST_COLUMNS[:-1], *_BATCH_COLUMNS)
+    select(*MANIFEST_COLUMNS[:-1], *_BATCH_COLUMNS)
     .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
     .where(ManifestRow.digest == bindparam("digest"))
 )

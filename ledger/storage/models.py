@@ -83,6 +83,20 @@ class BatchRow(Base):
     confirmed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+#: A manifest's record: its columns and its batch's status (None while pending), read
+#: with ``BatchRow`` outer-joined on ``batch_number``; the engine path and the plain
+#: sqlite3 intake writer (`ledger.storage.sqlite_writer`) both select these.
+MANIFEST_COLUMNS = (
+    ManifestRow.digest,
+    ManifestRow.creator_id,
+    ManifestRow.signing_key,
+    ManifestRow.accepted_at,
+    ManifestRow.batch_number,
+    ManifestRow.leaf_index,
+    BatchRow.status,
+)
+
+
 class BatchLevelsRow(Base):
     """A batch's Merkle tree, every level, for serving proofs.
 

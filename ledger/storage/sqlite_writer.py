@@ -25,7 +25,7 @@ from sqlalchemy.sql import ClauseElement
 from ledger.core.records import PENDING, ManifestRecord, NewManifest, stored_answers
 from ledger.errors import StorageError
 from ledger.storage.engine import FileGuard, sqlite_pragmas
-from ledger.storage.models import BatchRow, ManifestRow
+from ledger.storage.models import MANIFEST_COLUMNS, BatchRow, ManifestRow
 
 
 def _sql(stmt: ClauseElement) -> str:
@@ -45,15 +45,7 @@ _INSERT = _sql(
     .returning(ManifestRow.digest)
 )
 _EXISTING = _sql(
-    select(
-        ManifestRow.digest,
-        ManifestRow.creator_id,
-        ManifestRow.signing_key,
-        ManifestRow.accepted_at,
-        ManifestRow.batch_number,
-        ManifestRow.leaf_index,
-        BatchRow.status,
-    )
+    select(*MANIFEST_COLUMNS)
     .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
     .where(ManifestRow.digest == bindparam("digest"))
 )
