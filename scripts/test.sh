@@ -9,6 +9,7 @@ scripts/setup.sh
 echo "== ruff" && .venv/bin/ruff check ledger tests bench
 echo "== mypy --strict" && .venv/bin/mypy
 echo "== forge test" && node_modules/.bin/forge test
+echo "== slither" && scripts/slither.sh
 echo "== pytest"
 status=0
 .venv/bin/pytest "$@" || status=$?

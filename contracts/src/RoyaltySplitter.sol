@@ -80,7 +80,9 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         mapping(address payee => PayeeState) payeeStates;
     }
 
-    // A limit the buyer lowers keeps `current` until `pendingFrom`, then becomes `pending`.
+    // A limit the buyer lowers keeps `current` until `pendingFrom`, then becomes `pending`. A
+    // withdrawal request fixes `pendingWithdrawal` (<= deposit then) and lapses one notice period
+    // after `withdrawableAt`.
     struct Account {
         uint128 deposit;
         uint128 spent;
@@ -105,6 +107,7 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
     mapping(address buyer => mapping(address token => Account)) private _accounts;
     mapping(address buyer => mapping(address token => mapping(bytes32 assetKey => MaxPrice))) private _maxPrices;
     mapping(bytes32 settlementKey => bool) private _settled;
+    mapping(address owner => mapping(bytes32 digest => bool)) private _cancelledTerms;
 
     /**
      * @param admin receives `DEFAULT_ADMIN_ROLE`; it grants `PAUSER_ROLE` and `METER_ROLE`.
@@ -134,9 +137,17 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
     {
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > deadline) revert RoyaltySplitterSignatureExpired(deadline);
-        _checkSignature(owner, _hashTypedDataV4(_hashSplitTerms(owner, terms, deadline)), signature);
+        bytes32 digest = _hashTypedDataV4(_hashSplitTerms(owner, terms, deadline));
+        if (_cancelledTerms[owner][digest]) revert RoyaltySplitterSplitTermsCancelled(digest);
+        _checkSignature(owner, digest, signature);
         // The signed version number is the nonce: once created, the same terms fail VersionMismatch.
         assetKey = _createVersion(owner, terms);
+    }
+
+    /// @inheritdoc IRoyaltySplitter
+    function cancelSplitTerms(bytes32 digest) external {
+        _cancelledTerms[msg.sender][digest] = true;
+        emit SplitTermsCancelled(msg.sender, digest);
     }
 
     // ---------------------------------------------------------------- buyers
@@ -203,9 +214,13 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
     /// @inheritdoc IRoyaltySplitter
     function requestWithdrawal(address token, uint256 amount) external {
         Account storage acct = _accounts[msg.sender][token];
-        uint256 pending = Math.min(amount, type(uint128).max);
+        // Fixed against the deposit now, so money deposited while the request waits (or after it
+        // became payable) never leaves under it: that money gets a notice period of its own.
+        // pending <= deposit, a uint128
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint128 pending = uint128(Math.min(amount, acct.deposit));
         uint40 withdrawableAt = pending == 0 ? 0 : _noticeEnd();
-        acct.pendingWithdrawal = SafeCast.toUint128(pending);
+        acct.pendingWithdrawal = pending;
         acct.withdrawableAt = withdrawableAt;
         emit WithdrawalRequested(msg.sender, token, pending, withdrawableAt);
     }
@@ -217,6 +232,7 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         uint40 withdrawableAt = acct.withdrawableAt;
         if (withdrawableAt == 0) revert RoyaltySplitterNoWithdrawalRequested();
         if (!_reached(withdrawableAt)) revert RoyaltySplitterNoticePending(withdrawableAt);
+        if (_lapsed(withdrawableAt)) revert RoyaltySplitterWithdrawalLapsed(_lapsesAt(withdrawableAt));
         uint128 available = acct.deposit;
         uint128 paid = acct.pendingWithdrawal < available ? acct.pendingWithdrawal : available;
         unchecked {
@@ -240,7 +256,7 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         returns (uint256 total)
     {
         if (_reached(_accounts[buyer][token].cosigningFrom)) revert RoyaltySplitterCosignatureRequired(buyer);
-        total = _settle(buyer, token, usageRoot, items);
+        (total,) = _settle(buyer, token, usageRoot, items);
     }
 
     /// @inheritdoc IRoyaltySplitter
@@ -254,11 +270,13 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
     ) external onlyRole(METER_ROLE) whenNotPaused returns (uint256 total) {
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > deadline) revert RoyaltySplitterSignatureExpired(deadline);
-        // The signed total is checked against what the items actually cost, so the signature is
-        // verified after pricing; a bad one reverts every write made meanwhile.
-        total = _settle(buyer, token, usageRoot, items);
+        // The signed total is checked against what the items cost at their versions, skipped ones
+        // included (the buyer then pays less than it signed for), so the signature is verified
+        // after pricing; a bad one reverts every write made meanwhile.
+        uint256 priced;
+        (total, priced) = _settle(buyer, token, usageRoot, items);
         _checkSignature(
-            buyer, _hashTypedDataV4(_hashSettlement(buyer, token, usageRoot, items, total, deadline)), signature
+            buyer, _hashTypedDataV4(_hashSettlement(buyer, token, usageRoot, items, priced, deadline)), signature
         );
     }
 
@@ -366,8 +384,11 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
             info.pendingSpendingCap = acct.pendingCap;
             info.pendingSpendingCapFrom = acct.pendingCapFrom;
         }
-        info.pendingWithdrawal = acct.pendingWithdrawal;
-        info.withdrawableAt = acct.withdrawableAt;
+        uint40 withdrawableAt = acct.withdrawableAt;
+        if (withdrawableAt != 0 && !_lapsed(withdrawableAt)) {
+            info.pendingWithdrawal = acct.pendingWithdrawal;
+            info.withdrawableAt = withdrawableAt;
+        }
         info.cosigning = _reached(acct.cosigningFrom);
         info.cosigningFrom = acct.cosigningFrom;
     }
@@ -407,8 +428,8 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         _checkUnsettled(usageRoot, buyer, token, items.length);
         mapping(bytes32 => MaxPrice) storage maxPrices = _maxPrices[buyer][token];
         for (uint256 i = 0; i < items.length; ++i) {
-            (, uint256 amount) = _priceItem(maxPrices, token, items[i], i);
-            total += amount;
+            (, uint256 amount, bool superseded) = _priceItem(maxPrices, token, items[i], i);
+            if (!superseded) total += amount;
         }
         _checkCharge(_accounts[buyer][token], total);
     }
@@ -437,6 +458,11 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
     /// @inheritdoc IRoyaltySplitter
     function noticePeriod() external view returns (uint64) {
         return _noticePeriod;
+    }
+
+    /// @inheritdoc IRoyaltySplitter
+    function splitTermsCancelled(address owner, bytes32 digest) external view returns (bool) {
+        return _cancelledTerms[owner][digest];
     }
 
     // ---------------------------------------------------------------- internals
@@ -499,15 +525,24 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         if (terms.token != address(0) && terms.token.code.length == 0) revert RoyaltySplitterInvalidToken(terms.token);
     }
 
+    /// @dev Charges the items of live versions (`total`) and skips those of superseded ones;
+    /// `priced` counts both.
     function _settle(address buyer, address token, bytes32 usageRoot, UsageItem[] calldata items)
         private
-        returns (uint256 total)
+        returns (uint256 total, uint256 priced)
     {
         uint256 count = items.length;
         bytes32 settlementKey = _checkUnsettled(usageRoot, buyer, token, count);
         mapping(bytes32 => MaxPrice) storage maxPrices = _maxPrices[buyer][token];
         for (uint256 i = 0; i < count; ++i) {
-            (Version storage v, uint256 amount) = _priceItem(maxPrices, token, items[i], i);
+            (Version storage v, uint256 amount, bool superseded) = _priceItem(maxPrices, token, items[i], i);
+            priced += amount;
+            if (superseded) {
+                // A split owner can publish a version at any time, even to front-run this call:
+                // reverting would block every other creator's item too.
+                _emitSkipped(buyer, token, usageRoot, i, items[i]);
+                continue;
+            }
             v.totalReceived = SafeCast.toUint128(v.totalReceived + amount);
             total += amount;
         }
@@ -522,24 +557,35 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         emit UsageSettled(buyer, token, usageRoot, items, total);
     }
 
-    /// @dev The checks every settled item passes, shared by {settle} and {quote}.
+    // A separate frame: the settlement loop has no stack slots left for the event's fields.
+    function _emitSkipped(address buyer, address token, bytes32 usageRoot, uint256 index, UsageItem calldata item)
+        private
+    {
+        emit UsageItemSkipped(buyer, token, usageRoot, index, item.assetKey, item.version);
+    }
+
+    /**
+     * @dev The checks every item passes, shared by {settle} and {quote}, and its amount at its
+     * version's price. An item of a superseded version is to be skipped: its buyer's maximum price
+     * is not checked, as it is not charged.
+     */
     function _priceItem(
         mapping(bytes32 => MaxPrice) storage maxPrices,
         address token,
         UsageItem calldata item,
         uint256 index
-    ) private view returns (Version storage v, uint256 amount) {
+    ) private view returns (Version storage v, uint256 amount, bool superseded) {
         v = _versions[item.assetKey][item.version];
         // All reads before the first branch, so the optimizer loads each slot once.
         (address versionToken, uint256 price) = (v.token, v.pricePerUnit);
-        (uint256 payeeCount, bool superseded) = (v.payeeCount, v.superseded);
+        uint256 payeeCount;
+        (payeeCount, superseded) = (v.payeeCount, v.superseded);
         MaxPrice storage limit = maxPrices[item.assetKey];
         uint256 maxPrice = _inForce(limit.current, limit.pending, limit.pendingFrom);
         if (payeeCount == 0) revert RoyaltySplitterUnknownVersion(index, item.assetKey, item.version);
-        if (superseded) revert RoyaltySplitterVersionSuperseded(index, item.assetKey, item.version);
         if (versionToken != token) revert RoyaltySplitterTokenMismatch(index, versionToken);
-        if (price > maxPrice) revert RoyaltySplitterPriceAboveCap(index, price, maxPrice);
         if (item.units == 0) revert RoyaltySplitterZeroUnits(index);
+        if (!superseded && price > maxPrice) revert RoyaltySplitterPriceAboveCap(index, price, maxPrice);
         amount = item.units * price;
     }
 
@@ -677,6 +723,17 @@ contract RoyaltySplitter is IRoyaltySplitter, AccessControl, Pausable, Reentranc
         // Notice periods run for days; the seconds a validator can shift a timestamp do not matter.
         // forge-lint: disable-next-line(block-timestamp)
         return at != 0 && block.timestamp >= at;
+    }
+
+    /// @dev When a withdrawal payable from `withdrawableAt` lapses: one notice period later.
+    function _lapsesAt(uint40 withdrawableAt) private view returns (uint64) {
+        return uint64(withdrawableAt) + _noticePeriod;
+    }
+
+    function _lapsed(uint40 withdrawableAt) private view returns (bool) {
+        // Like _reached: a lapse a notice period away does not hinge on a few seconds.
+        // forge-lint: disable-next-line(block-timestamp)
+        return block.timestamp >= _lapsesAt(withdrawableAt);
     }
 
     function _noticeEnd() private view returns (uint40) {

@@ -377,7 +377,8 @@ contract RoyaltySplitterBuyerTest is SplitterBase {
         uint256 amount = _bound(deposited, 1, 1e30);
         bytes32 key = _createSplit(ASSET, address(token), 1);
         _fund(address(token), key, 1, amount);
-        uint256 spent = _bound(spend, 0, amount);
+        // At least 1 left: a request over an empty deposit cancels (tested in RoyaltySplitterWithdrawal.t.sol).
+        uint256 spent = _bound(spend, 0, amount - 1);
         if (spent != 0) _settle(address(token), "r", _item(key, 1, spent));
         requested = _bound(requested, 1, 2e30);
         vm.prank(buyer);

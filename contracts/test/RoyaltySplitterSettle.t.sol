@@ -121,13 +121,13 @@ contract RoyaltySplitterSettleTest is SplitterBase {
         );
     }
 
-    function test_settle_revertsOnSupersededVersion() public {
+    function test_settle_skipsSupersededVersion() public {
         _createSplit(ASSET, address(token), 10);
-        _expectSettleRevert(
-            _item(key, 1, 1),
-            abi.encodeWithSelector(IRoyaltySplitter.RoyaltySplitterVersionSuperseded.selector, 0, key, 1)
-        );
-        _settle(address(token), "root", _item(key, 2, 1));
+        vm.expectEmit(address(splitter));
+        emit IRoyaltySplitter.UsageItemSkipped(buyer, address(token), "root", 0, key, 1);
+        assertEq(_settle(address(token), "root", _item(key, 1, 1)), 0);
+        assertEq(splitter.splitVersion(key, 1).totalReceived, 0);
+        _settle(address(token), "root2", _item(key, 2, 1));
     }
 
     function test_settle_revertsOnTokenMismatch() public {

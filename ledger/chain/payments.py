@@ -115,10 +115,16 @@ async def withdraw(chain: Chain, key: str, token: str, amount: int | None, to: s
     if amount is not None:
         await chain.send(key, splitter.address, splitter.request_withdrawal_data(token, amount))
         account = await splitter.account(buyer, token)
-        return f"withdrawal of {amount} requested; payable from {account.withdrawable_at}", account
+        if account.withdrawable_at == 0:
+            return "no deposit to withdraw: no request is pending", account
+        lapses = account.withdrawable_at + await splitter.notice_period()
+        # The contract fixes the amount at the deposit now; later deposits stay.
+        return (f"withdrawal of {account.pending_withdrawal} requested; payable from "
+                f"{account.withdrawable_at} until {lapses}"), account
     account = await splitter.account(buyer, token)
     if account.withdrawable_at == 0:
-        raise ValidationError("no withdrawal was requested: pass --amount first", field="amount")
+        raise ValidationError("no withdrawal is pending (none was requested, or it lapsed): "
+                              "pass --amount first", field="amount")
     now = int(time.time())
     if now < account.withdrawable_at:
         raise ValidationError(

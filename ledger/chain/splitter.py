@@ -51,6 +51,9 @@ _ACCOUNT = "(uint256,uint256,uint256,uint256,uint64,uint256,uint64,bool,uint64)"
 SPLIT_CREATED_TOPIC = keccak(
     text="SplitVersionCreated(bytes32,uint32,address,bytes32,bytes32,address,uint256,address[],uint16[])"
 )
+WITHDRAWAL_REQUESTED_TOPIC = keccak(text="WithdrawalRequested(address,address,uint256,uint64)")
+DEPOSIT_WITHDRAWN_TOPIC = keccak(text="DepositWithdrawn(address,address,address,uint256)")
+ITEM_SKIPPED_TOPIC = keccak(text="UsageItemSkipped(address,address,bytes32,uint256,bytes32,uint32)")
 
 NO_CAP = 2**128 - 1
 """A spending cap this high (or higher) means no cap."""
@@ -166,6 +169,18 @@ class SplitVersionCreated:
 
 
 @dataclass(frozen=True)
+class WithdrawalNotice:
+    """A buyer's withdrawal request in ``token`` as an event left it: ``amount`` payable from
+    ``withdrawable_at`` (both 0 once cancelled or paid out, by ``DepositWithdrawn``)."""
+
+    buyer: str
+    token: str
+    amount: int
+    withdrawable_at: int
+    block_number: int
+
+
+@dataclass(frozen=True)
 class BuyerAccount:
     """`IRoyaltySplitter.BuyerAccount`: a buyer's state in one token."""
 
@@ -277,9 +292,14 @@ class RoyaltySplitter:
 
     @staticmethod
     def request_withdrawal_data(token: str, amount: int) -> bytes:
-        """``requestWithdrawal(token, amount)`` (0 cancels)."""
+        """``requestWithdrawal(token, amount)``: at most the deposit now; 0 cancels."""
         return _call_data("requestWithdrawal(address,uint256)", ["address", "uint256"],
                           [token_arg(token), amount])
+
+    @staticmethod
+    def cancel_split_terms_data(digest: bytes) -> bytes:
+        """``cancelSplitTerms(digest)``: the owner makes its signature of ``digest`` unusable."""
+        return _call_data("cancelSplitTerms(bytes32)", ["bytes32"], [digest])
 
     @staticmethod
     def withdraw_deposit_data(token: str, to: str) -> bytes:
@@ -468,7 +488,52 @@ class RoyaltySplitter:
         (value,) = await self._call("noticePeriod()", [], [], ["uint64"])
         return int(value)
 
+    async def split_terms_cancelled(self, owner: str, digest: bytes) -> bool:
+        """``splitTermsCancelled(owner, digest)``."""
+        (value,) = await self._call("splitTermsCancelled(address,bytes32)", ["address", "bytes32"],
+                                    [_checksum(owner), digest], ["bool"])
+        return bool(value)
+
     # -- events ----------------------------------------------------------------------
+
+    async def withdrawal_notices(self, from_block: int, to_block: int) -> list[WithdrawalNotice]:
+        """Every ``WithdrawalRequested`` and ``DepositWithdrawn`` in the blocks
+        ``from_block``..``to_block``, in chain order; a withdrawal reads as amount 0."""
+        params: FilterParams = {
+            "address": AsyncWeb3.to_checksum_address(self.address), "fromBlock": from_block,
+            "toBlock": to_block,
+            "topics": [[HexBytes(WITHDRAWAL_REQUESTED_TOPIC), HexBytes(DEPOSIT_WITHDRAWN_TOPIC)]],
+        }
+        out = []
+        for log in await self._logs(params):
+            topics = log["topics"]
+            buyer = _checksum("0x" + bytes(topics[1])[12:].hex())
+            token = _checksum("0x" + bytes(topics[2])[12:].hex())
+            amount, at = 0, 0
+            if bytes(topics[0]) == WITHDRAWAL_REQUESTED_TOPIC:
+                amount, at = abi_decode(["uint256", "uint64"], bytes(log["data"]))
+            out.append(WithdrawalNotice(buyer, token, int(amount), int(at),
+                                        int(log["blockNumber"])))
+        return out
+
+    async def skipped_items(self, tx_hash: bytes) -> list[tuple[int, bytes, int]]:
+        """(index, asset key, version) of each item the settlement in transaction
+        ``tx_hash`` skipped (``UsageItemSkipped``: its split version was superseded), so
+        did not charge."""
+        try:
+            receipt = await self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TRANSIENT_ERRORS as exc:
+            raise ChainUnavailableError(f"the chain node is unreachable: {exc}") from exc
+        except Web3RPCError as exc:
+            raise ChainError(f"eth_getTransactionReceipt failed: {rpc_message(exc)}") from exc
+        out = []
+        for log in receipt["logs"]:
+            if (_checksum(log["address"]) == self.address and log["topics"]
+                    and bytes(log["topics"][0]) == ITEM_SKIPPED_TOPIC):
+                index, key, version = abi_decode(["uint256", "bytes32", "uint32"],
+                                                 bytes(log["data"]))
+                out.append((int(index), bytes(key), int(version)))
+        return out
 
     async def split_versions(self, from_block: int, payee: str | None = None
                              ) -> list[tuple[bytes, int, SplitVersionCreated]]:
@@ -477,14 +542,8 @@ class RoyaltySplitter:
         params: FilterParams = {"address": AsyncWeb3.to_checksum_address(self.address),
                                 "fromBlock": from_block,
                                 "toBlock": "latest", "topics": [HexBytes(SPLIT_CREATED_TOPIC)]}
-        try:
-            logs = await self.w3.eth.get_logs(params)
-        except TRANSIENT_ERRORS as exc:
-            raise ChainUnavailableError(f"the chain node is unreachable: {exc}") from exc
-        except Web3RPCError as exc:
-            raise ChainError(f"eth_getLogs failed: {rpc_message(exc)}") from exc
         out = []
-        for log in logs:
+        for log in await self._logs(params):
             topics = log["topics"]
             asset_id, digest, token, price, payees, shares = abi_decode(
                 ["bytes32", "bytes32", "address", "uint256", "address[]", "uint16[]"],
@@ -501,6 +560,14 @@ class RoyaltySplitter:
         return out
 
     # -- plumbing --------------------------------------------------------------------
+
+    async def _logs(self, params: FilterParams) -> list[Any]:
+        try:
+            return list(await self.w3.eth.get_logs(params))
+        except TRANSIENT_ERRORS as exc:
+            raise ChainUnavailableError(f"the chain node is unreachable: {exc}") from exc
+        except Web3RPCError as exc:
+            raise ChainError(f"eth_getLogs failed: {rpc_message(exc)}") from exc
 
     def decode_revert(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """A custom error's name and arguments (``("", {})`` when not one of ours)."""

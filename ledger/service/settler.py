@@ -26,6 +26,16 @@ records the settlement as above and sends ``settleCosigned`` under the same
 purpose key scheme. A proposal unsigned at its deadline, or whose usage no longer
 prices the same, expires and the usage is proposed again.
 
+A buyer that asked to withdraw its deposit (``WithdrawalRequested``, followed by
+a `WithdrawalWatch`) has its anchored usage settled first, at the next step, so it
+is charged within the notice period, before the deposit can leave.
+
+A split owner may publish a new version between pricing and settlement; the
+splitter then skips that item (``UsageItemSkipped``) and charges the rest. Once
+the settlement is final (past the reorg window), the settler drops skipped items
+from it and frees their events, which are priced again and settled under another
+part.
+
 Never twice: a settlement's usage root is the anchored batch root (part 0) or
 ``keccak256(root, part)``, and the splitter refuses a (root, buyer, token) it has
 settled; events belong to one settlement at a time. A settlement whose
@@ -50,6 +60,7 @@ from ledger.core.manifest import Manifest
 from ledger.core.records import BatchStatus
 from ledger.core.usage import asset_terms, usage_root_of
 from ledger.errors import LedgerError
+from ledger.service.withdrawals import WithdrawalWatch
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.usage import (
     LIVE_PROPOSALS,
@@ -82,8 +93,9 @@ _ITEM_HOLDS = {
     "RoyaltySplitterTokenMismatch": "split is priced in another token ({splitToken})",
 }
 # A split version changed between pricing and quoting: price again next step.
-_RETRY = {"RoyaltySplitterUnknownVersion", "RoyaltySplitterVersionSuperseded"}
+_RETRY = {"RoyaltySplitterUnknownVersion"}
 PROPOSAL_TTL_S = 24 * 3600
+_WATCH_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,8 @@ class Settler:
         drive_sender: bool = False,
         clock: Callable[[], float] = time.time,
         proposal_ttl_s: int = PROPOSAL_TTL_S,
+        withdrawals: WithdrawalWatch | None = None,
+        settle_interval_s: float = 0.0,
     ) -> None:
         self._store = store
         self._manifests = manifests
@@ -121,6 +135,9 @@ class Settler:
         self._drive = drive_sender
         self._clock = clock
         self._proposal_ttl_s = proposal_ttl_s
+        self._withdrawals = withdrawals
+        self._interval_s = settle_interval_s
+        self._last_pass = float("-inf")
         # Versions never change once created, so a verified one stays verified.
         self._verified: dict[tuple[bytes, int], PricedSplit | str] = {}
         self._parsed: dict[bytes, Manifest] = {}
@@ -131,9 +148,33 @@ class Settler:
             await self._sender.poll()
         await self._follow()
         await self._relay()
-        groups = await self._store.unsettled_groups()
+        leaving = await self._leaving()
+        if leaving:
+            # First, and apart: a long backlog of other buyers' usage must not delay them.
+            groups = await self._store.unsettled_groups(buyers=leaving)
+            if groups:
+                await self._settle(groups)
+        if time.monotonic() - self._last_pass < self._interval_s:
+            return
+        self._last_pass = time.monotonic()
+        groups = [g for g in await self._store.unsettled_groups() if g.buyer not in leaving]
         if groups:
             await self._settle(groups)
+
+    @property
+    def delay(self) -> float:
+        """Seconds to the next step: withdrawal requests are looked for every second even
+        when ``settle_interval_s`` spaces the passes over all usage further apart."""
+        if self._withdrawals is None:
+            return self._interval_s
+        return min(self._interval_s, _WATCH_S)
+
+    async def _leaving(self) -> set[str]:
+        """Buyers whose deposit may leave once their notice period ends."""
+        if self._withdrawals is None:
+            return set()
+        await self._withdrawals.refresh()
+        return self._withdrawals.buyers()
 
     # -- following -----------------------------------------------------------------
 
@@ -154,6 +195,8 @@ class Settler:
             status = (SettlementStatus.FINAL if tx.status is TxStatus.FINAL
                       else SettlementStatus.CONFIRMED)
             tx_hash = bytes.fromhex(inclusion.tx_hash[2:])
+            if status is SettlementStatus.FINAL and settlement.status is not status:
+                await self._release_skipped(settlement, tx_hash)
             if (settlement.status, settlement.tx_hash) != (status, tx_hash):
                 await self._store.mark_settlement(
                     settlement.id, status, tx_hash=tx_hash,
@@ -173,6 +216,18 @@ class Settler:
                                               tx_hash=None, block_number=None,
                                               block_timestamp=None, gas_used=None,
                                               confirmed_at=None)
+
+    async def _release_skipped(self, settlement: Settlement, tx_hash: bytes) -> None:
+        """Free the events of the items the chain skipped, once no reorg can undo the skip
+        (a skip undone would charge them twice), and before the settlement is marked final,
+        so a crash in between repeats this. Named by asset key (unique in a settlement),
+        not by index: the items left shift once some are dropped."""
+        skipped = {key for _, key, _ in await self._splitter.skipped_items(tx_hash)}
+        if not skipped:
+            return
+        log.warning("settlement %d: %d items skipped on chain (split version superseded); "
+                    "their usage will be settled again", settlement.id, len(skipped))
+        await self._store.release_skipped(settlement.id, skipped)
 
     async def _failed(self, settlement: Settlement, reason: str) -> None:
         if await self._splitter.is_settled(settlement.usage_root, settlement.buyer,

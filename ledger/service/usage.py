@@ -37,6 +37,7 @@ from ledger.core.usage import (
     asset_terms,
     chain_units,
     check_event_source,
+    check_request_headers,
     entitlement,
     event_digest,
     parse_usage_body,
@@ -45,6 +46,7 @@ from ledger.core.usage import (
 from ledger.errors import ConfigError, LedgerError, SignatureError, StorageError, ValidationError
 from ledger.service.group_commit import GroupCommitWriter
 from ledger.service.http_errors import HTTPProblem
+from ledger.service.withdrawals import WithdrawalWatch
 from ledger.service.workers import split_levels
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.usage import (
@@ -185,6 +187,7 @@ class UsageService:
         chain_id: int,
         registry: str,
         splitter: RoyaltySplitter | None,
+        withdrawals: WithdrawalWatch | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -195,12 +198,23 @@ class UsageService:
         self._keys = KeyRingSource(settings)
         self._chain_id = chain_id
         self._registry = registry
+        self._withdrawals = withdrawals
 
     async def close(self) -> None:
         """Flush pending writes."""
         await self._writer.stop()
 
     # -- intake ------------------------------------------------------------------------
+
+    def check_headers(self, headers: Mapping[str, str]) -> None:
+        """Refuse (UsageAuthError) a request whose headers alone fail authentication: an
+        unknown source, a stale timestamp, a malformed signature. Checked before the
+        body is read, so an unauthenticated client cannot make the service hold one."""
+        check_request_headers(
+            self._keys.get(), headers.get("X-Ledger-Source"),
+            headers.get("X-Ledger-Timestamp"), headers.get("X-Ledger-Signature"),
+            now_s=time.time(), window_s=self.settings.usage_window_s,
+        )
 
     def authenticate(self, headers: Mapping[str, str], body: bytes) -> str:
         """The source that signed the request; UsageAuthError if none did."""
@@ -221,6 +235,8 @@ class UsageService:
         reported and the others are stored.
         """
         objs, prefix = parse_usage_body(body)
+        if self._withdrawals is not None:
+            await self._withdrawals.refresh()
         now = _now_ms()
         checked: list[NewUsage | LedgerError] = []
         for index, obj in enumerate(objs):
@@ -256,6 +272,7 @@ class UsageService:
         check_event_source(event, source, where)
         terms = await self.assets.terms(event, where)
         units = chain_units(event.units, event.unit, terms.price.unit, where)
+        self._refuse_withdrawing(event.buyer, terms.price.token, where)
         canonical = event.canonical()
         return NewUsage(
             event_id=event.event_id, digest=event_digest(canonical), body=canonical,
@@ -265,13 +282,25 @@ class UsageService:
             event_time=event.time_ms, accepted_at=now,
         )
 
+    def _refuse_withdrawing(self, buyer: str, token: str, where: str) -> None:
+        """409 while ``buyer`` is taking its deposit in ``token`` out: usage metered now
+        might not be settled before the deposit leaves (issue 11)."""
+        leaving = self._withdrawals.withdrawing(buyer, token) if self._withdrawals else None
+        if leaving is not None:
+            raise HTTPProblem(
+                409, "buyer_withdrawing",
+                f"buyer {buyer} asked to withdraw {leaving.amount} of its deposit in {token} "
+                f"(payable from {leaving.withdrawable_at}); no new usage is metered for it "
+                f"until the request is cancelled, paid out or lapses at {leaving.lapses_at}",
+                field=f"{where}.buyer" if where else "buyer")
+
     # -- receipts -----------------------------------------------------------------------
 
-    async def event_or_404(self, event_id: str) -> UsageRecord:
-        """The stored event, or a 404."""
-        record = await self.store.get(event_id)
+    async def event_or_404(self, source: str, event_id: str) -> UsageRecord:
+        """The event `source` stored under `event_id`, or a 404."""
+        record = await self.store.get(source, event_id)
         if record is None:
-            raise HTTPProblem(404, "not_found", f"no usage event {event_id}")
+            raise HTTPProblem(404, "not_found", f"no usage event {event_id} of source {source}")
         return record
 
     async def receipt(self, record: UsageRecord) -> UsageReceipt | None:

@@ -30,7 +30,8 @@ interface IRoyaltySplitter {
         uint16[] shares;
     }
 
-    /// @dev `units` of use of `assetKey`, priced at split `version`, which must be the latest one.
+    /// @dev `units` of use of `assetKey`, priced at split `version`; charged only while that version
+    /// is the latest one (see {UsageItemSkipped}).
     struct UsageItem {
         bytes32 assetKey;
         uint32 version;
@@ -57,7 +58,8 @@ interface IRoyaltySplitter {
     /**
      * @dev A buyer's state in one token as {account} returns it. `spendingCap` and `cosigning` are
      * what applies now; a lower cap waiting for its notice period is `pendingSpendingCap` from
-     * `pendingSpendingCapFrom` (0 if none). `withdrawableAt` is 0 when no withdrawal is requested;
+     * `pendingSpendingCapFrom` (0 if none). `pendingWithdrawal` and `withdrawableAt` are 0 when no
+     * withdrawal is requested or the request lapsed (one notice period after `withdrawableAt`);
      * `cosigningFrom` is 0 when co-signing is off, and in the future while the opt-in waits.
      */
     struct BuyerAccount {
@@ -88,8 +90,8 @@ interface IRoyaltySplitter {
     /// @dev Emitted when `buyer` deposited `amount` of `token`.
     event Deposited(address indexed buyer, address indexed token, uint256 amount);
 
-    /// @dev Emitted when `buyer` asked to withdraw up to `amount` of `token` from `withdrawableAt`
-    /// on; `amount` 0 means the request was cancelled.
+    /// @dev Emitted when `buyer` asked to withdraw `amount` of `token` (at most its deposit then)
+    /// from `withdrawableAt` until one notice period later; `amount` 0 means no request is pending.
     event WithdrawalRequested(address indexed buyer, address indexed token, uint256 amount, uint64 withdrawableAt);
 
     /// @dev Emitted when `buyer` withdrew `amount` of unused `token` deposit to `to`.
@@ -116,6 +118,23 @@ interface IRoyaltySplitter {
     event UsageSettled(
         address indexed buyer, address indexed token, bytes32 indexed usageRoot, UsageItem[] items, uint256 total
     );
+
+    /**
+     * @dev Emitted when item `index` of the settlement of `usageRoot` named split `version` of
+     * `assetKey`, superseded by then, and was not charged. `usageRoot` is settled all the same:
+     * the service settles that usage again under another root at the latest version.
+     */
+    event UsageItemSkipped(
+        address indexed buyer,
+        address indexed token,
+        bytes32 indexed usageRoot,
+        uint256 index,
+        bytes32 assetKey,
+        uint32 version
+    );
+
+    /// @dev Emitted when `owner` cancelled its signature of the split terms with EIP-712 `digest`.
+    event SplitTermsCancelled(address indexed owner, bytes32 indexed digest);
 
     /// @dev Emitted when `amount` of `token` from split `version` of `assetKey` was paid to `payee`.
     event Released(
@@ -177,6 +196,12 @@ interface IRoyaltySplitter {
     /// @dev The notice period runs until `withdrawableAt`.
     error RoyaltySplitterNoticePending(uint64 withdrawableAt);
 
+    /// @dev The withdrawal request lapsed at `lapsedAt`: request again.
+    error RoyaltySplitterWithdrawalLapsed(uint64 lapsedAt);
+
+    /// @dev The owner cancelled its signature of the split terms with this EIP-712 `digest`.
+    error RoyaltySplitterSplitTermsCancelled(bytes32 digest);
+
     /// @dev A settlement needs at least one item.
     error RoyaltySplitterEmptySettlement();
 
@@ -188,9 +213,6 @@ interface IRoyaltySplitter {
 
     /// @dev Item `index` names a split version that does not exist.
     error RoyaltySplitterUnknownVersion(uint256 index, bytes32 assetKey, uint32 version);
-
-    /// @dev Item `index` names a split version that a newer one replaced.
-    error RoyaltySplitterVersionSuperseded(uint256 index, bytes32 assetKey, uint32 version);
 
     /// @dev Entry `index` names a split version priced in `splitToken`, not in the token of the call.
     error RoyaltySplitterTokenMismatch(uint256 index, address splitToken);
@@ -222,12 +244,19 @@ interface IRoyaltySplitter {
     /**
      * @notice Creates the next version of `owner`'s split from `owner`'s EIP-712 signature of
      * `SplitTerms(address owner,bytes32 assetId,uint32 version,bytes32 manifestDigest,address token,uint96 pricePerUnit,address[] payees,uint16[] shares,uint256 deadline)`,
-     * so a relayer (the ledger service) can register it. ERC-1271 signatures are accepted from
-     * contract accounts.
+     * so a relayer (the ledger service) can register it, unless the owner cancelled that digest
+     * ({cancelSplitTerms}). ERC-1271 signatures are accepted from contract accounts.
      */
     function setSplitWithSig(address owner, SplitTerms calldata terms, uint256 deadline, bytes calldata signature)
         external
         returns (bytes32 assetKey);
+
+    /**
+     * @notice Makes the caller's signature of the split terms with EIP-712 `digest`
+     * ({splitTermsDigest}) unusable, so terms signed by mistake cannot win over corrected ones
+     * before their deadline.
+     */
+    function cancelSplitTerms(bytes32 digest) external;
 
     /// @notice Adds `amount` of `token` (`address(0)`: ETH, sent as `msg.value`) to the caller's deposit.
     function deposit(address token, uint256 amount) external payable;
@@ -253,18 +282,22 @@ interface IRoyaltySplitter {
     function setCosigning(address token, bool required) external;
 
     /**
-     * @notice Asks to withdraw up to `amount` of unused `token` deposit once the notice period has
-     * passed; replaces an earlier request and restarts the notice period. 0 cancels; values above
-     * 2^128-1 mean all of it. Settlement goes on during the notice period, within the caps.
+     * @notice Asks to withdraw `amount` of unused `token` deposit, fixed at no more than the
+     * deposit now, once the notice period has passed and before one more notice period has;
+     * replaces an earlier request and restarts the notice period. 0 (or no deposit) cancels.
+     * Deposits made later are not withdrawable under this request. Settlement goes on during the
+     * notice period, within the caps.
      */
     function requestWithdrawal(address token, uint256 amount) external;
 
-    /// @notice Pays the requested amount, or the whole deposit if less is left, to `to`.
+    /// @notice Pays the requested amount, or the whole deposit if less is left, to `to`, between
+    /// `withdrawableAt` and the request's lapse one notice period later.
     function withdrawDeposit(address token, address to) external returns (uint256 amount);
 
     /**
      * @notice Charges `buyer` for `items` in `token` and accrues each item to its split version.
-     * All or nothing: any item over a cap, or a total beyond the deposit or the spending cap, reverts.
+     * An item of a superseded version is skipped ({UsageItemSkipped}) and not charged; otherwise all
+     * or nothing: any item over a cap, or a total beyond the deposit or the spending cap, reverts.
      * Each (`usageRoot`, `buyer`, `token`) settles once. Refused for co-signing buyers.
      */
     function settle(address buyer, address token, bytes32 usageRoot, UsageItem[] calldata items)
@@ -274,7 +307,7 @@ interface IRoyaltySplitter {
     /**
      * @notice {settle} with `buyer`'s EIP-712 signature of
      * `Settlement(address buyer,address token,bytes32 usageRoot,UsageItem[] items,uint256 total,uint256 deadline)UsageItem(bytes32 assetKey,uint32 version,uint256 units)`,
-     * where `total` is the amount this call charges.
+     * where `total` is what all `items` cost at their versions; skipped items are not charged.
      */
     function settleCosigned(
         address buyer,
@@ -329,7 +362,7 @@ interface IRoyaltySplitter {
     function pendingMaxPrice(address buyer, address token, bytes32 assetKey)
         external
         view
-        returns (uint256 maxPricePerUnit, uint64 effectiveAt);
+        returns (uint256 maxPrice, uint64 effectiveAt);
 
     /// @notice Whether settlements charged to `buyer` in `token` need its signature now.
     function cosigning(address buyer, address token) external view returns (bool);
@@ -338,7 +371,8 @@ interface IRoyaltySplitter {
     function isSettled(bytes32 usageRoot, address buyer, address token) external view returns (bool);
 
     /**
-     * @notice What {settle} would charge now; reverts with the error {settle} would raise
+     * @notice What {settle} would charge now (items of superseded versions skipped); reverts with
+     * the error {settle} would raise
      * (except for role, pause and signature checks), so a metering service can hold usage that
      * would not go through.
      */
@@ -363,6 +397,10 @@ interface IRoyaltySplitter {
         view
         returns (bytes32);
 
-    /// @notice Seconds between a withdrawal request and the withdrawal.
+    /// @notice Seconds between a withdrawal request and the withdrawal, and between the withdrawal
+    /// becoming payable and the request lapsing.
     function noticePeriod() external view returns (uint64);
+
+    /// @notice Whether `owner` cancelled its signature of the split terms with EIP-712 `digest`.
+    function splitTermsCancelled(address owner, bytes32 digest) external view returns (bool);
 }

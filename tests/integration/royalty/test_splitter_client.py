@@ -12,7 +12,7 @@ from eth_utils.crypto import keccak
 from ledger.chain.anvil import DEV_KEYS
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.deploy import Deployment
-from ledger.chain.rpc import Web3Client
+from ledger.chain.rpc import ChainRevertError, Web3Client
 from ledger.chain.splitter import (
     ANY_PRICE,
     ERC20,
@@ -126,3 +126,37 @@ async def test_erc20_deposit(w3: Web3Client, splitter: RoyaltySplitter) -> None:
     await wallets.send(BUYER, splitter.address, splitter.deposit_data(token, 10**20))
     assert (await splitter.account(buyer, token)).deposit == 10**20
     assert await erc20.balance_of(buyer) == 10**21 - 10**20
+
+
+async def test_cancelled_split_terms_cannot_be_relayed(w3: Web3Client,
+                                                       splitter: RoyaltySplitter) -> None:
+    wallets = Wallets(w3, [splitter.artifact.abi])
+    owner = _addr(CREATOR)
+    wrong = replace(_terms(), asset_id=asset_id_of("asset:typo"), price_per_unit=10**18)
+    typed = splitter.split_terms_typed_data(await w3.eth.chain_id, owner, wrong, 1, 2**40)
+    signature = bytes.fromhex(EthSigningKey.from_hex(CREATOR).sign_typed_data(typed)[9:])
+    digest = await splitter.split_terms_digest(owner, wrong, 1, 2**40)
+    assert not await splitter.split_terms_cancelled(owner, digest)
+    await wallets.send(CREATOR, splitter.address, splitter.cancel_split_terms_data(digest))
+    assert await splitter.split_terms_cancelled(owner, digest)
+    with pytest.raises(ChainRevertError) as refused:
+        await wallets.send(METER, splitter.address,
+                           splitter.set_split_with_sig_data(owner, wrong, 1, 2**40, signature))
+    assert "RoyaltySplitterSplitTermsCancelled" in refused.value.reason
+    assert await splitter.latest_version(asset_key_of(owner, wrong.asset_id)) == 0
+
+
+async def test_withdrawal_notices_follow_requests_and_payouts(
+    w3: Web3Client, splitter: RoyaltySplitter
+) -> None:
+    wallets = Wallets(w3, [splitter.artifact.abi])
+    buyer, start = _addr(MARKET), await w3.eth.block_number
+    await wallets.send(MARKET, splitter.address, splitter.request_withdrawal_data("ETH", 5))
+    await wallets.send(MARKET, splitter.address, splitter.deposit_data("ETH", 700), value=700)
+    await wallets.send(MARKET, splitter.address, splitter.request_withdrawal_data("ETH", 10**30))
+    head = await w3.eth.block_number
+    notices = await splitter.withdrawal_notices(start, head)
+    # Over an empty deposit a request cancels; then it is fixed at the deposit.
+    assert [(n.buyer, n.token, n.amount) for n in notices] == \
+        [(buyer, ETH_TOKEN, 0), (buyer, ETH_TOKEN, 700)]
+    assert notices[1].withdrawable_at == (await splitter.account(buyer, "ETH")).withdrawable_at
