@@ -353,21 +353,26 @@ class ProofWatch:
         del self.pending[submitted.digest]
 
 
-async def check_on_chain(rpc_url: str, bundles: Sequence[bytes]) -> int:
-    """How many bundles the chain confirms (registry record, verifyInclusion, receipt)."""
+async def check_on_chain(rpc_url: str, service_url: str, bundles: Sequence[bytes]) -> int:
+    """How many bundles the chain confirms (registry record, verifyInclusion, receipt)
+    against the chain and registry the service publishes at /v1/service."""
     from ledger.chain.artifacts import load_artifact
     from ledger.chain.rpc import connect
     from ledger.chain.verify import verify_anchor_on_chain
+    from ledger.client import LedgerClient
     from ledger.core.proof import ProofBundle
+    from ledger.core.trust import TrustRoot
     from ledger.errors import LedgerError
 
+    async with LedgerClient(service_url) as client:
+        trust = TrustRoot.from_service_json(await client.service(), service_url)
     w3 = connect(rpc_url)
     artifact = load_artifact("AnchorRegistry")
     good = 0
     try:
         for payload in bundles:
             try:
-                await verify_anchor_on_chain(w3, ProofBundle.from_json(payload), artifact)
+                await verify_anchor_on_chain(w3, ProofBundle.from_json(payload), trust, artifact)
                 good += 1
             except LedgerError as exc:
                 print(f"on-chain check failed: {exc}")
@@ -392,7 +397,7 @@ async def run_proof_latency(args: argparse.Namespace) -> dict[str, Any]:
         await watcher
     latencies = [latency for latency, _ in watch.proved]
     bundles = [bundle for _, bundle in watch.proved]
-    verified = await check_on_chain(args.rpc_url, bundles) if args.rpc_url else 0
+    verified = await check_on_chain(args.rpc_url, base, bundles) if args.rpc_url else 0
     return {
         "manifests": len(latencies),
         "latency_ms": percentiles(latencies),

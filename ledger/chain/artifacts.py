@@ -1,8 +1,9 @@
 """Contract ABIs and bytecode, loaded from forge's build output.
 
 forge writes ``contracts/out/<Name>.sol/<Name>.json``; that file is the single source
-of the ABI and the creation bytecode, so Python never carries a copy that could drift
-from the Solidity. ``$LEDGER_CONTRACTS_OUT`` points elsewhere (an installed service).
+of the ABI, the creation bytecode and the runtime bytecode, so Python never carries a
+copy that could drift from the Solidity. ``$LEDGER_CONTRACTS_OUT`` points elsewhere (an
+installed service).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import rfc8785
 
 from ledger.chain.anvil import repo_root
+from ledger.core.hashing import keccak256
 from ledger.errors import ChainError
 
 OUT_ENV = "LEDGER_CONTRACTS_OUT"
@@ -27,16 +29,21 @@ ABI = Sequence[Mapping[str, Any]]
 
 @dataclass(frozen=True)
 class Artifact:
-    """One compiled contract: its ABI, creation bytecode and ABI hash."""
+    """One compiled contract: its ABI, creation bytecode and ABI hash, and its runtime
+    bytecode with the (start, length) byte ranges the constructor fills with immutables.
+    """
 
     name: str
     abi: tuple[Mapping[str, Any], ...]
     bytecode: bytes
     abi_hash: str
+    deployed_bytecode: bytes = b""
+    immutable_ranges: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def from_forge_json(cls, name: str, document: Mapping[str, Any]) -> Artifact:
-        """Parse forge's artifact JSON (``abi`` and ``bytecode.object``)."""
+        """Parse forge's artifact JSON (``abi``, ``bytecode.object`` and, when present,
+        ``deployedBytecode.object`` and ``deployedBytecode.immutableReferences``)."""
         abi = document.get("abi")
         bytecode = document.get("bytecode")
         code = bytecode.get("object") if isinstance(bytecode, Mapping) else None
@@ -44,12 +51,55 @@ class Artifact:
             raise ChainError(f"artifact {name}: no ABI list", field="abi")
         if not isinstance(code, str) or not code.startswith("0x") or len(code) < 4:
             raise ChainError(f"artifact {name}: no creation bytecode", field="bytecode.object")
-        try:
-            creation = bytes.fromhex(code[2:])
-        except ValueError as exc:
-            raise ChainError(f"artifact {name}: bytecode is not hex", field="bytecode.object") \
-                from exc
-        return cls(name=name, abi=tuple(abi), bytecode=creation, abi_hash=abi_hash(abi))
+        creation = _hex(name, code, "bytecode.object")
+        deployed = document.get("deployedBytecode")
+        runtime, ranges = _runtime(name, deployed) if isinstance(deployed, Mapping) else (b"", ())
+        return cls(name=name, abi=tuple(abi), bytecode=creation, abi_hash=abi_hash(abi),
+                   deployed_bytecode=runtime, immutable_ranges=ranges)
+
+    def code_hash(self) -> bytes:
+        """Keccak-256 of the runtime bytecode with its immutables zeroed
+        (`runtime_code_hash`): what a deployment of this artifact hashes to."""
+        if not self.deployed_bytecode:
+            raise ChainError(f"artifact {self.name}: no runtime bytecode",
+                             field="deployedBytecode.object")
+        return runtime_code_hash(self.deployed_bytecode, self.immutable_ranges)
+
+
+def runtime_code_hash(code: bytes, immutable_ranges: Sequence[tuple[int, int]] = ()) -> bytes:
+    """Keccak-256 of runtime ``code`` with each (start, length) range zeroed.
+
+    The constructor writes immutables into the runtime code, so two deployments of the
+    same artifact differ exactly there; zeroing those ranges (in the artifact's code
+    they are zero already) makes the hash name the code, not the constructor's inputs.
+    """
+    masked = bytearray(code)
+    for start, length in immutable_ranges:
+        masked[start:start + length] = bytes(min(length, max(0, len(masked) - start)))
+    return keccak256(bytes(masked))
+
+
+def _hex(name: str, code: str, field: str) -> bytes:
+    try:
+        return bytes.fromhex(code[2:])
+    except ValueError as exc:
+        raise ChainError(f"artifact {name}: {field} is not hex", field=field) from exc
+
+
+def _runtime(name: str, deployed: Mapping[str, Any]) -> tuple[bytes, tuple[tuple[int, int], ...]]:
+    code = deployed.get("object")
+    if not isinstance(code, str) or not code.startswith("0x"):
+        raise ChainError(f"artifact {name}: no runtime bytecode", field="deployedBytecode.object")
+    references = deployed.get("immutableReferences") or {}
+    try:
+        ranges = tuple(sorted(
+            (int(ref["start"]), int(ref["length"]))
+            for refs in references.values() for ref in refs
+        ))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ChainError(f"artifact {name}: malformed immutableReferences",
+                         field="deployedBytecode.immutableReferences") from exc
+    return _hex(name, code, "deployedBytecode.object"), ranges
 
 
 def abi_hash(abi: ABI) -> str:

@@ -29,10 +29,17 @@ async def test_verify_bundle_on_chain_and_receipt(
     bundle_path.write_text(json.dumps(await wait_for_proof(svc.client, body["manifest_digest"])))
     receipt_path.write_text(json.dumps(body["receipt"]))
 
-    assert await run("verify", str(bundle_path), "--rpc-url", svc.service.rpc_url) == 0
-    assert "anchored in block" in capsys.readouterr().out
-    assert await run("verify", str(receipt_path)) == 0
+    # Pinned from the service's /v1/service answer: chain, registry and receipt key.
+    pin = ("--service", svc.url)
+    assert await run("verify", str(bundle_path), "--rpc-url", svc.service.rpc_url, *pin) == 0
+    out = capsys.readouterr().out
+    assert "anchored on chain" in out and f"pinned from {svc.url}/v1/service" in out
+    assert await run("verify", str(receipt_path), *pin) == 0
     assert "receipt ok" in capsys.readouterr().out
+    # Unpinned, a receipt proves nothing, and the chain check needs a pin.
+    assert await run("verify", str(receipt_path)) == 2
+    assert await run("verify", str(bundle_path), "--rpc-url", svc.service.rpc_url) == 2
+    capsys.readouterr()
     # The key to pin is published; a receipt naming another is refused.
     identity = await svc.client.service()
     assert identity["receiptKey"] == body["receipt"]["serviceKey"]
@@ -45,7 +52,7 @@ async def test_verify_bundle_on_chain_and_receipt(
     lying = json.loads(bundle_path.read_text())
     lying["anchor"]["blockNumber"] += 1
     bundle_path.write_text(json.dumps(lying))
-    assert await run("verify", str(bundle_path), "--rpc-url", svc.service.rpc_url) == 2
+    assert await run("verify", str(bundle_path), "--rpc-url", svc.service.rpc_url, *pin) == 2
     err = capsys.readouterr().err
     assert err.startswith("ledger: error:") and "Traceback" not in err
 

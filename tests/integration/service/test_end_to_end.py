@@ -12,6 +12,7 @@ from ledger.chain.registry import AnchorRegistry
 from ledger.chain.verify import verify_anchor_on_chain
 from ledger.core.proof import ProofBundle, verify_bundle
 from ledger.core.receipt import Receipt
+from ledger.core.trust import TrustRoot
 from ledger.errors import ProofError
 from tests.integration.service.conftest import (
     Running,
@@ -45,7 +46,15 @@ async def test_manifest_is_anchored_and_proof_verifies_on_chain(svc_any_db: Runn
         bundle.manifest_digest, list(bundle.proof), bundle.root
     )
     assert included and timestamp == bundle.anchor.block_timestamp
-    await verify_anchor_on_chain(svc.service.w3, bundle, load_artifact("AnchorRegistry"))
+    await verify_anchor_on_chain(
+        svc.service.w3, bundle, pinned(svc), load_artifact("AnchorRegistry")
+    )
+
+
+def pinned(svc: Running) -> TrustRoot:
+    """The trust root a verifier of this service pins: its deployment's chain and registry."""
+    deployment = svc.service.deployment
+    return TrustRoot.for_registry(deployment.chain_id, deployment.registry.address, "test")
 
 
 async def test_chain_check_rejects_a_bundle_whose_anchor_lies(svc: Running) -> None:
@@ -59,13 +68,15 @@ async def test_chain_check_rejects_a_bundle_whose_anchor_lies(svc: Running) -> N
     artifact = load_artifact("AnchorRegistry")
     lies = {
         "anchor.chainId": replace(bundle.anchor, chain_id=1),
-        "anchor": replace(bundle.anchor, block_number=bundle.anchor.block_number + 1),
+        "anchor": replace(bundle.anchor, batch_number=bundle.anchor.batch_number + 1),
         "anchor.blockTimestamp": replace(bundle.anchor, block_timestamp=1),
         "anchor.txHash": replace(bundle.anchor, tx_hash=b"\x01" * 32),
     }
     for field, anchor in lies.items():
         with pytest.raises(ProofError) as caught:
-            await verify_anchor_on_chain(svc.service.w3, replace(bundle, anchor=anchor), artifact)
+            await verify_anchor_on_chain(
+                svc.service.w3, replace(bundle, anchor=anchor), pinned(svc), artifact
+            )
         assert caught.value.field == field
 
 
