@@ -118,7 +118,7 @@ async def run_royalties(
             for creator_id in manifests:
                 paid = await release_all(chain, owners[creator_id])
                 outcome.paid[creator_id] = paid.get("ETH", 0)
-            await _check(http, url, chain, manifests, expected, outcome)
+            await _check(client, chain, manifests, keys, expected, outcome)
     finally:
         await w3.provider.disconnect()
     return outcome
@@ -224,8 +224,8 @@ async def _settlement_gas(service: Service, outcome: RoyaltyOutcome) -> None:
             outcome.settle_gas += settlement.gas_used
 
 
-async def _check(http: aiohttp.ClientSession, url: str, chain: Chain,
-                 manifests: dict[str, Manifest], expected: dict[str, int],
+async def _check(client: LedgerClient, chain: Chain, manifests: dict[str, Manifest],
+                 keys: dict[str, SigningKey], expected: dict[str, int],
                  outcome: RoyaltyOutcome) -> None:
     if outcome.spent != sum(expected.values()):
         outcome.mismatches.append(f"buyer spent {outcome.spent}, expected {sum(expected.values())}")
@@ -237,8 +237,8 @@ async def _check(http: aiohttp.ClientSession, url: str, chain: Chain,
                        + await chain.splitter.releasable(terms.asset_key, 1, payee))
             if balance != entitlement(total, share):
                 outcome.mismatches.append(f"{creator_id} payee {payee}: {balance}")
-        async with http.get(f"{url}/v1/creators/{creator_id}/statement") as resp:
-            statement = await resp.json()
+        _, statement = await client.read_own(f"/v1/creators/{creator_id}/statement",
+                                             keys[creator_id])
         splits = statement.get("splits", [])
         if not splits or splits[0].get("totalReceived") != str(total) \
                 or splits[0].get("settled") != str(total):

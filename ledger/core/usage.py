@@ -381,6 +381,26 @@ def verify_request(
     signature no key of the source made. A replay inside the window is harmless:
     events are stored once by id.
     """
+    check_request_headers(ring, source, timestamp, signature, now_s=now_s, window_s=window_s)
+    assert source is not None and timestamp is not None and signature is not None
+    for key in ring.keys(source):
+        if hmac.compare_digest(request_mac(key.secret, source, timestamp, body), signature):
+            return key.key_id
+    raise UsageAuthError("does not match any key of the source", field="X-Ledger-Signature")
+
+
+def check_request_headers(
+    ring: KeyRing,
+    source: str | None,
+    timestamp: str | None,
+    signature: str | None,
+    *,
+    now_s: float,
+    window_s: float = REPLAY_WINDOW_S,
+) -> None:
+    """Everything of `verify_request` that needs no body: a known source, a fresh
+    timestamp and a well-formed signature, so a request failing them is refused
+    before its body is read. UsageAuthError names the header."""
     if not source or not _SOURCE.fullmatch(source) or not ring.keys(source):
         raise UsageAuthError("unknown metering source", field="X-Ledger-Source")
     if not timestamp or not _TIMESTAMP.fullmatch(timestamp):
@@ -390,10 +410,6 @@ def verify_request(
                              field="X-Ledger-Timestamp")
     if not signature or not _SIGNATURE.fullmatch(signature):
         raise UsageAuthError('must be "v1=" and 64 hex digits', field="X-Ledger-Signature")
-    for key in ring.keys(source):
-        if hmac.compare_digest(request_mac(key.secret, source, timestamp, body), signature):
-            return key.key_id
-    raise UsageAuthError("does not match any key of the source", field="X-Ledger-Signature")
 
 
 def check_event_source(event: UsageEvent, source: str, where: str) -> None:

@@ -42,6 +42,17 @@ class HTTPProblem(LedgerError):
         self.code = code
 
 
+class ClientGone(Exception):
+    """The client closed its connection while sending its body: nobody is left to answer."""
+
+    def __init__(self, request: web.BaseRequest, received: int) -> None:
+        super().__init__(f"{request.method} {request.path}: client left after {received} bytes")
+
+
+#: Content-Encoding values that mean the body is sent as is.
+_IDENTITY = ("", "identity")
+
+
 def error_response(status: int, error: LedgerError) -> web.Response:
     """The JSON error body every failing request gets."""
     return web.json_response({"error": error.to_dict()}, status=status)
@@ -59,9 +70,22 @@ def status_of(error: LedgerError) -> int:
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answer every failure with the JSON error body and the right status."""
+    """Answer every failure with the JSON error body and the right status, and close the
+    connection after any answer that left part of the body unread (a refused
+    encoding, an over-limit or unauthenticated upload): the client is told at once,
+    and nothing more of that body is read."""
+    response = await _answer(request, handler)
+    if not request.content.is_eof():
+        response.force_close()
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ClientGone as gone:
+        log.warning("%s", gone)
+        return web.Response(status=400)
     except LedgerError as exc:
         status = status_of(exc)
         if status < 500:
@@ -69,10 +93,6 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         elif isinstance(exc, StorageError):
             request.app[METRICS].storage_errors.inc()
         return error_response(status, exc)
-    except web.HTTPRequestEntityTooLarge as exc:
-        request.app[METRICS].rejected.inc()
-        problem = HTTPProblem(413, "body_too_large", exc.text or "request body too large")
-        return error_response(413, problem)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -88,6 +108,20 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         log.exception("unhandled error on %s %s", request.method, request.path)
         problem = HTTPProblem(500, "internal", "internal error; the operator's log has details")
         return error_response(500, problem)
+
+
+def refuse_encoded(request: web.BaseRequest) -> None:
+    """415 for a compressed body, before any of it is read (by `read_body`; a route
+    that reads no body leaves it unread and the connection is closed after the answer).
+
+    The server does not inflate (`auto_decompress=False`): a few megabytes of gzip can
+    inflate to gigabytes, and aiohttp would do it on the event loop.
+    """
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in _IDENTITY:
+        raise HTTPProblem(415, "unsupported_encoding",
+                          "send the body uncompressed (no Content-Encoding)",
+                          field="Content-Encoding")
 
 
 def _database_unavailable(exc: Exception) -> bool:

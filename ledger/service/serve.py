@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -44,8 +45,10 @@ async def running(
     shares the port with theirs (SO_REUSEPORT), and the kernel spreads new
     connections over them.
     """
+    make_private(settings.data_dir)
     service = await start_service(settings, replica=replica)
-    runner = web.AppRunner(create_app(service.ctx), access_log=None, handle_signals=False)
+    runner = web.AppRunner(create_app(service.ctx), access_log=None, handle_signals=False,
+                           **server_options(settings))
     try:
         await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port, reuse_port=replica is not None)
@@ -58,6 +61,32 @@ async def running(
     finally:
         await runner.cleanup()
         await service.close()
+
+
+def make_private(data_dir: Path) -> None:
+    """Keep the data folder to its owner: the process creates files 0600 and folders
+    0700 from now on (umask 077), and what the folder already holds (database, WAL,
+    keys, journals, metrics) is made so too, whatever the umask was when it was made."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for path in (data_dir, *data_dir.rglob("*")):
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """aiohttp's connection options that bound what a slow or hostile client can hold.
+
+    - No inflating (`auto_decompress`): compressed bodies are refused unread (415).
+    - `keepalive_timeout` closes a connection that has not completed a request's headers
+      within `idle_timeout_s` of connecting or of its last answer: aiohttp arms it when
+      the connection opens and bytes of an unfinished header do not reset it, so it
+      is also the header timeout (slowloris).
+    - `lingering_time`: after an answer that left a body unread, the rest is discarded
+      for at most 2 s before closing (so the client reads the answer, not a reset).
+    """
+    return {"auto_decompress": False, "keepalive_timeout": settings.idle_timeout_s,
+            "lingering_time": 2.0}
 
 
 def write_endpoint(data_dir: Path, url: str, rpc_url: str, deployment: Deployment) -> None:
@@ -102,6 +131,7 @@ def _stray_threads() -> list[threading.Thread]:
 async def serve(settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM, then stop cleanly (several processes on one port
     when `serve_processes` > 1)."""
+    make_private(settings.data_dir)
     if settings.serve_processes > 1:
         from ledger.service.supervisor import supervise
 

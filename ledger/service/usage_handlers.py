@@ -14,6 +14,7 @@ from ledger.errors import LedgerError, ValidationError
 from ledger.service.appkeys import CONTEXT, METRICS
 from ledger.service.handlers import read_body
 from ledger.service.http_errors import HTTPProblem, status_of
+from ledger.service.read_auth import require_buyer, require_creator, usage_reader
 from ledger.service.usage import Accepted, UsageService, statement_csv
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -33,7 +34,11 @@ def _item_status(error: LedgerError) -> int:
 async def post_usage(request: web.Request) -> web.Response:
     """POST /v1/usage: one event or ``{"events": [...]}``, HMAC-signed by its source."""
     usage = _usage(request)
-    body = await read_body(request)
+    try:
+        usage.check_headers(request.headers)
+    except UsageAuthError as exc:
+        raise HTTPProblem(401, exc.code, exc.message, field=exc.field) from exc
+    body = await read_body(request, "usage")
     try:
         source = usage.authenticate(request.headers, body)
     except UsageAuthError as exc:
@@ -67,16 +72,18 @@ async def post_usage(request: web.Request) -> web.Response:
 
 
 async def get_usage(request: web.Request) -> web.Response:
-    """GET /v1/usage/{event_id}: where the event stands (batch, settlement, hold)."""
+    """GET /v1/usage/{event_id}: where the event stands (batch, settlement, hold); for
+    the source that reported it, or the operator (``?source=``)."""
     usage = _usage(request)
-    record = await usage.event_or_404(request.match_info["event_id"])
+    record = await usage.event_or_404(usage_reader(request, usage), request.match_info["event_id"])
     return web.json_response(await usage.event_json(record))
 
 
 async def get_usage_proof(request: web.Request) -> web.Response:
-    """GET /v1/usage/{event_id}/proof: the usage receipt once anchored, else 202 + status."""
+    """GET /v1/usage/{event_id}/proof: the usage receipt once anchored, else 202 + status;
+    for the source that reported it, or the operator (``?source=``)."""
     usage = _usage(request)
-    record = await usage.event_or_404(request.match_info["event_id"])
+    record = await usage.event_or_404(usage_reader(request, usage), request.match_info["event_id"])
     status = await usage.event_json(record)
     receipt = await usage.receipt(record)
     if receipt is None:
@@ -85,11 +92,12 @@ async def get_usage_proof(request: web.Request) -> web.Response:
 
 
 async def get_buyer(request: web.Request) -> web.Response:
-    """GET /v1/buyers/{address}: deposit, spending and limits per token, and usage."""
-    address = request.match_info["address"]
-    if not _ADDRESS.fullmatch(address):
-        raise ValidationError("must be 0x and 40 hex digits", field="address")
-    return web.json_response(await _usage(request).buyer_view(checksum_address(address)))
+    """GET /v1/buyers/{address}: deposit, spending and limits per token, and usage; for
+    the buyer or the operator."""
+    usage = _usage(request)
+    buyer = _buyer_address(request)
+    require_buyer(request, buyer)
+    return web.json_response(await usage.buyer_view(buyer))
 
 
 def _buyer_address(request: web.Request) -> str:
@@ -100,22 +108,27 @@ def _buyer_address(request: web.Request) -> str:
 
 
 async def get_proposals(request: web.Request) -> web.Response:
-    """GET /v1/buyers/{address}/proposals: settlements awaiting the buyer's co-signature."""
+    """GET /v1/buyers/{address}/proposals: settlements awaiting the buyer's co-signature;
+    for the buyer or the operator."""
     usage = _usage(request)
-    return web.json_response(await usage.proposals(_buyer_address(request)))
+    buyer = _buyer_address(request)
+    require_buyer(request, buyer)
+    return web.json_response(await usage.proposals(buyer))
 
 
 async def post_cosign(request: web.Request) -> web.Response:
     """POST /v1/buyers/{address}/cosign: the buyer's signature of a proposal."""
     usage = _usage(request)
     buyer = _buyer_address(request)
-    body, stored = await usage.cosign(buyer, parse_strict(await read_body(request)))
+    body, stored = await usage.cosign(buyer, parse_strict(await read_body(request, "small")))
     return web.json_response(body, status=202 if stored else 200)
 
 
 async def get_statement(request: web.Request) -> web.Response:
-    """GET /v1/creators/{id}/statement[?format=csv]."""
-    statement = await _usage(request).statement(request.match_info["id"])
+    """GET /v1/creators/{id}/statement[?format=csv]: for the creator or the operator."""
+    usage = _usage(request)
+    await require_creator(request, request.match_info["id"])
+    statement = await usage.statement(request.match_info["id"])
     fmt = request.query.get("format", "json")
     if fmt == "csv":
         return web.Response(text=statement_csv(statement), content_type="text/csv")
@@ -134,5 +147,6 @@ async def get_split_terms(request: web.Request) -> web.Response:
 
 async def post_split(request: web.Request) -> web.Response:
     """POST /v1/splits: an owner's signed split terms, relayed once the manifest is anchored."""
-    body = await _usage(request).add_split_signature(parse_strict(await read_body(request)))
+    body = await _usage(request).add_split_signature(
+        parse_strict(await read_body(request, "small")))
     return web.json_response(body, status=202)

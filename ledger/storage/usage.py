@@ -302,11 +302,11 @@ class UsageStore:
         (nothing written) if another writer inserted one of the ids meanwhile.
         """
         async with self._engine.begin() as conn:
-            known = await self._digests(conn, [e.event_id for e in events])
-            fresh: dict[str, NewUsage] = {}
+            known = await self._digests(conn, [_key(e) for e in events])
+            fresh: dict[tuple[str, str], NewUsage] = {}
             for e in events:
-                if e.event_id not in known and e.event_id not in fresh:
-                    fresh[e.event_id] = e
+                if _key(e) not in known and _key(e) not in fresh:
+                    fresh[_key(e)] = e
             rows = [_event_tuple(e) for e in fresh.values()]
             inserted = 0
             for start in range(0, len(rows), _CHUNK):
@@ -315,48 +315,54 @@ class UsageStore:
             if inserted != len(rows):
                 await conn.rollback()
                 return None
-        return [(known[e.event_id], False) if e.event_id in known
-                else (fresh[e.event_id].digest, fresh[e.event_id] is e) for e in events]
+        return [(known[_key(e)], False) if _key(e) in known
+                else (fresh[_key(e)].digest, fresh[_key(e)] is e) for e in events]
 
     async def _add_returning(self, events: Sequence[NewUsage]) -> list[tuple[bytes, bool]]:
         rows = [_event_row(e) for e in events]
         stmt = (
             self._insert(UsageEventRow)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(UsageEventRow.event_id)
+            .on_conflict_do_nothing(index_elements=["source", "event_id"])
+            .returning(UsageEventRow.source, UsageEventRow.event_id)
         )
         async with self._engine.begin() as conn:
-            created: set[str] = set()
+            created: set[tuple[str, str]] = set()
             for start in range(0, len(rows), _CHUNK):
                 result = await conn.execute(stmt, rows[start : start + _CHUNK])
-                created.update(result.scalars())
+                created.update((row.source, row.event_id) for row in result)
             known = await self._digests(
-                conn, [e.event_id for e in events if e.event_id not in created]
+                conn, [_key(e) for e in events if _key(e) not in created]
             )
         out: list[tuple[bytes, bool]] = []
-        first: dict[str, bytes] = {}
+        first: dict[tuple[str, str], bytes] = {}
         for e in events:
-            if e.event_id in created and e.event_id not in first:
-                first[e.event_id] = e.digest
+            if _key(e) in created and _key(e) not in first:
+                first[_key(e)] = e.digest
                 out.append((e.digest, True))
             else:
-                out.append((first.get(e.event_id) or known[e.event_id], False))
+                out.append((first.get(_key(e)) or known[_key(e)], False))
         return out
 
     @staticmethod
-    async def _digests(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), _CHUNK):
-            stmt = select(UsageEventRow.event_id, UsageEventRow.digest).where(
-                UsageEventRow.event_id.in_(unique[start : start + _CHUNK])
-            )
-            for row in await conn.execute(stmt):
-                found[row.event_id] = row.digest
+    async def _digests(conn: AsyncConnection, keys: Sequence[tuple[str, str]]
+                       ) -> dict[tuple[str, str], bytes]:
+        """The stored digest of each known (source, event id)."""
+        found: dict[tuple[str, str], bytes] = {}
+        by_source: dict[str, list[str]] = {}
+        for source, event_id in dict.fromkeys(keys):
+            by_source.setdefault(source, []).append(event_id)
+        for source, ids in by_source.items():
+            for start in range(0, len(ids), _CHUNK):
+                stmt = select(UsageEventRow.event_id, UsageEventRow.digest).where(
+                    UsageEventRow.source == source,
+                    UsageEventRow.event_id.in_(ids[start : start + _CHUNK]),
+                )
+                for row in await conn.execute(stmt):
+                    found[(source, row.event_id)] = row.digest
         return found
 
-    async def get(self, event_id: str) -> UsageRecord | None:
-        """One event and its status, or None."""
+    async def get(self, source: str, event_id: str) -> UsageRecord | None:
+        """One event of `source` and its status, or None (ids are each source's own)."""
         stmt = (
             select(
                 UsageEventRow.event_id, UsageEventRow.digest, UsageEventRow.body,
@@ -375,7 +381,7 @@ class UsageStore:
                 UsageHoldRow.buyer == UsageEventRow.buyer,
                 UsageHoldRow.asset_key == UsageEventRow.asset_key,
             ))
-            .where(UsageEventRow.event_id == event_id)
+            .where(UsageEventRow.source == source, UsageEventRow.event_id == event_id)
         )
         async with self._engine.connect() as conn:
             row = (await conn.execute(stmt)).first()
@@ -418,8 +424,10 @@ class UsageStore:
 
     # -- settlement -----------------------------------------------------------------
 
-    async def unsettled_groups(self, limit: int = 10_000) -> list[UsageGroup]:
-        """Usage in confirmed batches not yet in a settlement, per (batch, buyer, asset key)."""
+    async def unsettled_groups(self, limit: int = 10_000, *,
+                               buyers: Collection[str] | None = None) -> list[UsageGroup]:
+        """Usage in confirmed batches not yet in a settlement, per (batch, buyer, asset key);
+        of ``buyers`` only, if given."""
         e = UsageEventRow
         stmt = (
             select(
@@ -437,6 +445,8 @@ class UsageStore:
             .order_by(e.batch_number, e.buyer)
             .limit(limit)
         )
+        if buyers is not None:
+            stmt = stmt.where(e.buyer.in_(list(buyers)))
         async with self._engine.connect() as conn:
             rows = list(await conn.execute(stmt))
         return [UsageGroup(r.batch_number, r.root, r.buyer, r.asset_key, r.creator_id,
@@ -534,6 +544,35 @@ class UsageStore:
             .values(status=status.value, **values),
             f"settlement {settlement_id}",
         )
+
+    async def release_skipped(self, settlement_id: int, asset_keys: Collection[bytes]) -> None:
+        """The chain skipped these items of a confirmed settlement (their split version was
+        superseded when it ran) and charged nothing for them: drop them from the settlement,
+        so it records what was charged, and free their events to be settled again under
+        another part. Doing it again changes nothing."""
+        keys = list(asset_keys)
+        s, i = UsageSettlementRow, UsageSettlementItemRow
+        try:
+            async with self._engine.begin() as conn:
+                items = list(await conn.execute(
+                    select(i.units, i.amount).where(i.settlement_id == settlement_id,
+                                                    i.asset_key.in_(keys))))
+                if not items:
+                    return
+                row = (await conn.execute(select(s.units, s.total).where(s.id == settlement_id))
+                       ).one()
+                await conn.execute(update(s).where(s.id == settlement_id).values(
+                    units=row.units - sum(int(r.units) for r in items),
+                    total=str(int(row.total) - sum(int(r.amount) for r in items))))
+                await conn.execute(delete(i).where(i.settlement_id == settlement_id,
+                                                   i.asset_key.in_(keys)))
+                await conn.execute(
+                    update(UsageEventRow).where(UsageEventRow.settlement_id == settlement_id,
+                                                UsageEventRow.asset_key.in_(keys))
+                    .values(settlement_id=None))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not release skipped items of settlement {settlement_id}: "
+                               f"{_reason(exc)}") from exc
 
     async def fail_settlement(self, settlement_id: int) -> None:
         """The settlement's transaction failed for good: free its events for another part."""
@@ -746,6 +785,11 @@ class UsageStore:
 _EVENT_COLUMNS = ("event_id", "digest", "body", "source", "buyer", "creator_id",
                   "manifest_digest", "asset_id", "asset_key", "token", "units", "event_time",
                   "accepted_at")
+def _key(e: NewUsage) -> tuple[str, str]:
+    # An event id is unique within its source only (migration 0003).
+    return (e.source, e.event_id)
+
+
 _SQLITE_INSERT = (
     f"INSERT OR IGNORE INTO usage_events ({', '.join(_EVENT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _EVENT_COLUMNS)})"

@@ -45,6 +45,7 @@ pytestmark = pytest.mark.chain
 
 SECRET = bytes(range(32))
 SOURCE = "edge-1"
+ADMIN = "t" * 32
 KEYS = json.dumps({"version": "ledger-usage-keys/1",
                    "sources": {SOURCE: [{"id": "k1", "secret": SECRET.hex()}]}})
 BUYER, CREATOR, STRANGER = DEV_KEYS[1], DEV_KEYS[5], DEV_KEYS[8]
@@ -64,7 +65,7 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    settings = replace(FAST, data_dir=tmp_path / "data", usage_keys=KEYS,
+    settings = replace(FAST, data_dir=tmp_path / "data", usage_keys=KEYS, admin_token=ADMIN,
                        usage_batch_max_age_s=0.2, settle_interval_s=0.2)
     async with running(settings) as (service, url), LedgerClient(url) as client, \
             aiohttp.ClientSession() as http:
@@ -109,6 +110,8 @@ async def call(world: World, method: str, path: str, body: Any = None) -> tuple[
     if path == "/v1/usage":
         assert raw is not None
         headers = request_headers(SECRET, SOURCE, raw, int(time.time()))
+    elif method == "GET":
+        headers = {"Authorization": f"Bearer {ADMIN}"}  # buyer views are not public
     async with world.http.request(method, world.url + path, data=raw, headers=headers) as resp:
         return resp.status, await resp.json()
 

@@ -117,7 +117,7 @@ async def test_settlement_claims_once_and_gives_its_part_back(engine: AsyncEngin
         _draft(number, root, 0, item, 2), key_prefix="s:", now=2)
     assert again is not None and again.usage_root == usage_root_of(root, 0)
     await store.mark_settlement(again.id, SettlementStatus.CONFIRMED, tx_hash=b"\x01" * 32)
-    record = await store.get("e:1")
+    record = await store.get("edge-1", "e:1")
     assert record is not None and record.status == "settled"
 
 
@@ -129,7 +129,7 @@ async def test_holds_are_shown_and_cleared_by_settlement(engine: AsyncEngine) ->
     await store.set_holds(number, BUYER, [hold])
     await store.set_holds(number, BUYER, [Hold(**{**hold.__dict__, "reason": "cap reached"})])
     assert [h.reason for h in await store.holds(buyer=BUYER)] == ["cap reached"]
-    record = await store.get("e:1")
+    record = await store.get("edge-1", "e:1")
     assert record is not None and (record.status, record.hold_reason) == ("held", "cap reached")
     totals = await store.usage_totals(creator_id="creator:a")
     assert [(t.state, t.units) for t in totals] == [("unsettled", 10)]
