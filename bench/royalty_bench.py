@@ -176,6 +176,7 @@ async def _publish(url: str, key: Any, sign: Any) -> Any:
     from ledger.client import LedgerClient
     from ledger.core.creators import sign_action
     from ledger.core.manifest import Manifest
+    from ledger.keyfile import generate_key
 
     creator = "creator:bench-royalty"
     owner = address_of(key.to_hex())
@@ -188,7 +189,10 @@ async def _publish(url: str, key: Any, sign: Any) -> Any:
                     {"account": "0x" + "77" * 20, "shareBps": 1_000, "role": "marketplace"}]}
         for i in range(ASSETS)]}, key)
     async with LedgerClient(url) as client:
-        action = sign_action("register", creator, [key.public_id], time.time_ns() // 10**6, [key])
+        recovery = generate_key("p256")
+        action = sign_action("register", creator, [key.public_id], time.time_ns() // 10**6,
+                             [key, recovery], deployment=await client.deployment(),
+                             recovery_key=recovery.public_id)
         await client.creator_action(action)
         status, _ = await client.submit(doc)
         assert status == 202

@@ -249,14 +249,17 @@ def register_creators(url: str, kinds: Sequence[str]) -> None:
     """Register every bench creator of `kinds` with its key."""
     from ledger.client import LedgerClient
     from ledger.core.creators import sign_action
+    from ledger.keyfile import generate_key
 
     async def run() -> None:
         async with LedgerClient(url) as client:
+            deployment = await client.deployment()
             for kind in kinds:
                 for index in range(CREATORS):
-                    key = creator_key(kind, index)
+                    key, recovery = creator_key(kind, index), generate_key("p256")
                     action = sign_action(
-                        "register", creator_id(kind, index), [key.public_id], now_ms(), [key]
+                        "register", creator_id(kind, index), [key.public_id], now_ms(),
+                        [key, recovery], deployment=deployment, recovery_key=recovery.public_id,
                     )
                     await client.creator_action(action)
 

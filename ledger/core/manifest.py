@@ -41,7 +41,14 @@ PRICE_UNITS = ("sample", "epoch", "1k-samples")
 PAYEE_ROLES = ("creator", "co-creator", "marketplace")
 
 _SLUG = r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?"
-_CREATOR_ID = re.compile("creator:" + _SLUG)
+#: The one creator-id rule: the manifest parser, the service's creator actions, the
+#: OpenAPI document and docs/manifest.schema.json all use this pattern (a test checks).
+CREATOR_ID_PATTERN = "creator:" + _SLUG
+_CREATOR_ID = re.compile(CREATOR_ID_PATTERN)
+_CREATOR_ID_EXPECTED = (
+    '"creator:" and a lower-case slug (a-z 0-9 . _ -, at most 128, starting and ending '
+    "with a letter or digit)"
+)
 _ASSET_ID = re.compile("asset:" + _SLUG)
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,126}/[A-Za-z0-9][\w!#$&^.+-]{0,126}", re.ASCII)
 _URL = re.compile(
@@ -579,7 +586,7 @@ class Creator:
         if "wallet" not in obj and "payout" not in obj:
             _fail(where, None, 'must have a "wallet" or a "payout"')
         return cls(
-            id=_match(obj["id"], where, "id", _CREATOR_ID, '"creator:" and a lower-case slug'),
+            id=check_creator_id(obj["id"], where, "id"),
             signing_key=(
                 check_signing_key(obj["signingKey"], where, "signingKey")
                 if "signingKey" in obj
@@ -598,6 +605,11 @@ class Creator:
         _put(obj, "payout", self.payout)
         _put(obj, "name", self.name)
         return obj
+
+
+def check_creator_id(value: Any, where: str = "", name: _Name = "creatorId") -> str:
+    """Check a creator id against `CREATOR_ID_PATTERN` and return it."""
+    return _match(value, where, name, _CREATOR_ID, _CREATOR_ID_EXPECTED)
 
 
 def check_signing_key(value: Any, where: str = "", name: _Name = "signingKey") -> str:

@@ -28,7 +28,7 @@ from ledger.keyfile import load_key
 from ledger.service.group_commit import GroupCommitWriter
 
 if TYPE_CHECKING:  # only types: the verifier's workers import this module, and need no storage
-    from ledger.storage.creators import CreatorKey, CreatorStore
+    from ledger.storage.creators import Creator, CreatorStore
     from ledger.storage.manifests import ManifestStore
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def intake_writer(store: ManifestStore) -> IntakeWriter:
 
 
 class CreatorKeys:
-    """Creator keys looked up and cached for a moment.
+    """Creators (their verification and keys) looked up and cached for a moment.
 
     Changes made through this process clear the entry at once; a change made
     by another replica is seen within `ttl_s` (a revoked key may sign for at
@@ -55,11 +55,11 @@ class CreatorKeys:
     def __init__(self, store: CreatorStore, *, ttl_s: float = 2.0) -> None:
         self._store = store
         self._ttl = ttl_s
-        self._cache: dict[str, tuple[float, list[CreatorKey] | None]] = {}
-        self._loads: dict[str, asyncio.Task[list[CreatorKey] | None]] = {}
+        self._cache: dict[str, tuple[float, Creator | None]] = {}
+        self._loads: dict[str, asyncio.Task[Creator | None]] = {}
 
-    async def get(self, creator_id: str) -> list[CreatorKey] | None:
-        """The creator's keys, or None if the creator is unknown."""
+    async def get(self, creator_id: str) -> Creator | None:
+        """The creator, or None if the creator is unknown."""
         cached = self._cache.get(creator_id)
         if cached is not None and time.monotonic() <= cached[0]:
             return cached[1]
@@ -73,17 +73,17 @@ class CreatorKeys:
         # Shielded: one waiter's cancellation must not cancel the others' lookup.
         return await asyncio.shield(load)
 
-    async def _load(self, creator_id: str) -> list[CreatorKey] | None:
+    async def _load(self, creator_id: str) -> Creator | None:
         expires = time.monotonic() + self._ttl
         try:
-            keys = await self._store.keys(creator_id)
+            creator = await self._store.get(creator_id)
         finally:
             current = self._loads.get(creator_id) is asyncio.current_task()
             if current:
                 del self._loads[creator_id]
         if current:  # else `forget` ran meanwhile and this result may predate the change
-            self._cache[creator_id] = (expires, keys)
-        return keys
+            self._cache[creator_id] = (expires, creator)
+        return creator
 
     def forget(self, creator_id: str) -> None:
         """Drop a cached entry after the creator's keys changed."""
@@ -413,14 +413,21 @@ async def verify_for_intake(
 
 
 async def admit(checked: Checked, keys: CreatorKeys, now: int, *, field: str = "") -> NewManifest:
-    """The manifest to store, accepted at `now`, if its key is a valid key of its creator."""
-    creator_keys = await keys.get(checked.creator_id)
-    if creator_keys is None:
+    """The manifest to store, accepted at `now`, if its creator is verified and its key
+    is a valid signing key of that creator."""
+    creator = await keys.get(checked.creator_id)
+    if creator is None:
         raise ValidationError(
             f"creator {checked.creator_id} is not registered (POST /v1/creators first)",
             field=_join(field, "creator.id"),
         )
-    if not any(k.public_key == checked.signing_key and k.valid_at(now) for k in creator_keys):
+    if not creator.verified:
+        raise ValidationError(
+            f"creator {checked.creator_id} is not verified ({creator.detail}); its "
+            "manifests are refused until it is",
+            field=_join(field, "creator.id"),
+        )
+    if not creator.can_sign(checked.signing_key, now):
         raise ValidationError(
             f"signing key is not a valid key of {checked.creator_id} (unknown or revoked)",
             field=_join(field, "creator.signingKey"),

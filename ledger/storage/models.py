@@ -30,6 +30,11 @@ class CreatorRow(Base):
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     registered_at: Mapped[int] = mapped_column(BigInteger)
+    # How the id was bound to its holder (key, domain, operator); unverified while
+    # `verified_at` is NULL, and then no manifest of it is accepted.
+    verification: Mapped[str] = mapped_column(String(20), server_default="operator")
+    verified_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    verification_detail: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class CreatorKeyRow(Base):
@@ -41,6 +46,8 @@ class CreatorKeyRow(Base):
     public_key: Mapped[str] = mapped_column(String(200))
     added_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # "signing" keys sign manifests; the one unrevoked "recovery" key only recovers.
+    role: Mapped[str] = mapped_column(String(20), server_default="signing")
 
 
 class ManifestRow(Base):
@@ -183,10 +190,12 @@ class UsageEventRow(Base):
             sqlite_where=text("settlement_id IS NULL AND batch_number IS NOT NULL"),
             postgresql_where=text("settlement_id IS NULL AND batch_number IS NOT NULL"),
         ),
+        # Event ids are each source's own: one source cannot pre-claim another's (0003).
+        UniqueConstraint("source", "event_id", name="uq_usage_events_source_event_id"),
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    event_id: Mapped[str] = mapped_column(String(128))
     digest: Mapped[bytes] = mapped_column(LargeBinary(32))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     source: Mapped[str] = mapped_column(String(64))

@@ -137,10 +137,11 @@ async def wait_accepting(item: Intake, timeout: float = 15.0) -> None:
     await eventually(accepting, "intake to accept again", timeout=timeout, every=0.2)
 
 
-def registration(creator_id: str) -> dict[str, Any]:
-    """A signed action registering ``creator_id`` with a fresh key."""
-    key = p256()
-    return sign_action("register", creator_id, [key.public_id], now_ms(), [key])
+def registration(creator_id: str, deployment: str) -> dict[str, Any]:
+    """A signed action registering ``creator_id`` with fresh keys on ``deployment``."""
+    key, recovery = p256(), p256()
+    return sign_action("register", creator_id, [key.public_id], now_ms(), [key, recovery],
+                       deployment=deployment, recovery_key=recovery.public_id)
 
 
 @contextlib.contextmanager
@@ -192,7 +193,7 @@ async def test_full_disk_refuses_writes_keeps_reads_and_loses_nothing(
             )
             assert_storage_503(status, body, "could not store manifests")
             # A creator's registration writes too; no raw database error leaks as a 500.
-            action = registration("creator:disk-2")
+            action = registration("creator:disk-2", await client.deployment())
             status, body = await item.request("POST", "/v1/creators", action)
             assert_storage_503(status, body, "the database")
 

@@ -64,9 +64,15 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-async def register(client: LedgerClient, creator_id: str, key: SigningKey) -> None:
-    """Register `creator_id` with `key`."""
-    action = sign_action("register", creator_id, [key.public_id], now_ms(), [key])
+async def register(
+    client: LedgerClient, creator_id: str, key: SigningKey, *, recovery: SigningKey | None = None
+) -> None:
+    """Register `creator_id` with signing `key` and `recovery` (default: a throwaway key)."""
+    recovery = recovery or p256()
+    action = sign_action(
+        "register", creator_id, [key.public_id], now_ms(), [key, recovery],
+        deployment=await client.deployment(), recovery_key=recovery.public_id,
+    )
     status, _ = await client.creator_action(action)
     assert status == 201
 

@@ -102,24 +102,30 @@ async def test_unknown_route_and_method_are_json(svc: Running) -> None:
 async def test_revoked_key_cannot_sign_new_manifests(svc: Running) -> None:
     key, spare = p256(), p256()
     await register(svc.client, "creator:erin", key)
-    add = sign_action("add-key", "creator:erin", [spare.public_id], now_ms(), [key, spare])
+    deployment = await svc.client.deployment()
+    add = sign_action("add-key", "creator:erin", [spare.public_id], now_ms(), [key, spare],
+                      deployment=deployment)
     assert (await svc.client.creator_action(add))[0] == 201
-    revoke = sign_action("revoke-key", "creator:erin", [key.public_id], now_ms(), [spare])
+    revoke = sign_action("revoke-key", "creator:erin", [key.public_id], now_ms(), [spare],
+                         deployment=deployment)
     assert (await svc.client.creator_action(revoke))[0] == 201
     status, answer = await _post(
         svc.url, "/v1/manifests", json.dumps(manifest("creator:erin", key, 9)).encode()
     )
     assert status == 422 and answer["error"]["field"] == "creator.signingKey"
     # A replayed add-key cannot bring the revoked key back.
-    readd = sign_action("add-key", "creator:erin", [key.public_id], now_ms(), [spare, key])
+    readd = sign_action("add-key", "creator:erin", [key.public_id], now_ms(), [spare, key],
+                        deployment=deployment)
     status, answer = await _post(svc.url, "/v1/creators", json.dumps(readd).encode())
     assert status == 422 and answer["error"]["field"] == "key"
     assert (await svc.client.submit(manifest("creator:erin", spare, 9)))[0] == 202
 
 
 async def test_stale_creator_action_is_refused(svc: Running) -> None:
-    key = p256()
-    stale = sign_action("register", "creator:old", [key.public_id], now_ms() - 3_600_000, [key])
+    key, recovery = p256(), p256()
+    stale = sign_action("register", "creator:old", [key.public_id], now_ms() - 3_600_000,
+                        [key, recovery], deployment=await svc.client.deployment(),
+                        recovery_key=recovery.public_id)
     status, answer = await _post(svc.url, "/v1/creators", json.dumps(stale).encode())
     assert status == 422 and answer["error"]["field"] == "issuedAt"
 

@@ -744,9 +744,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
 
 
 async def _seed(svc: Running) -> Seeds:
-    key, other = p256(), p256()
+    key, other, spare = p256(), p256(), p256()
     creator = "creator:fuzz"
     await register(svc.client, creator, key)
+    deployment = await svc.client.deployment()
     asset: dict[str, Any] = {
         "id": "asset:fuzz-1", "type": "image/jpeg", "hash": "sha256:" + "ab" * 32,
         "licenses": ["non-exclusive-training"],
@@ -777,8 +778,11 @@ async def _seed(svc: Running) -> Seeds:
             "POST /v1/manifests": [signed],
             "POST /v1/manifests:batch": [{"manifests": [signed]}],
             "POST /v1/creators": [
-                sign_action("register", "creator:fuzz-2", [other.public_id], now_ms(), [other]),
-                sign_action("add-key", creator, [other.public_id], now_ms(), [key, other]),
+                sign_action("register", "creator:fuzz-2", [other.public_id], now_ms(),
+                            [other, spare], deployment=deployment,
+                            recovery_key=spare.public_id),
+                sign_action("add-key", creator, [other.public_id], now_ms(), [key, other],
+                            deployment=deployment),
             ],
             "POST /v1/usage": [event, {"events": [event, {**event, "eventId": "fuzz-event-2"}]}],
             "POST /v1/buyers/{address}/cosign": [

@@ -31,7 +31,7 @@ from ledger.service.intake import (
     verify_for_intake,
     verify_many,
 )
-from ledger.storage.creators import CreatorKey
+from ledger.storage.creators import Creator, CreatorKey
 
 KEY = P256SigningKey.from_secret(0xC0FFEE)
 OTHER = P256SigningKey.from_secret(0xBEEF)
@@ -70,16 +70,17 @@ MIXED = [signed(1), [], {**signed(2), "manifestVersion": "0.9"}, tampered(3), si
 class FakeCreators:
     """The one call CreatorKeys makes of a CreatorStore."""
 
-    def __init__(self, keys: dict[str, list[CreatorKey]]) -> None:
-        self._keys = keys
+    def __init__(self, creators: dict[str, Creator]) -> None:
+        self._creators = creators
 
-    async def keys(self, creator_id: str) -> list[CreatorKey] | None:
-        return self._keys.get(creator_id)
+    async def get(self, creator_id: str) -> Creator | None:
+        return self._creators.get(creator_id)
 
 
 def creator_keys() -> CreatorKeys:
     revoked = CreatorKey(OTHER.public_id, 0, NOW - 1)
-    store = FakeCreators({CREATOR: [CreatorKey(KEY.public_id, 0, None), revoked]})
+    keys = (CreatorKey(KEY.public_id, 0, None), revoked)
+    store = FakeCreators({CREATOR: Creator(CREATOR, 0, "operator", 0, "test", keys)})
     return CreatorKeys(store)  # type: ignore[arg-type]  # the fake has the one method used
 
 

@@ -5,6 +5,7 @@ replicas start together (SQLite, and PostgreSQL for what only it can show)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,7 @@ from ledger.storage.engine import open_engine
 from ledger.storage.models import Base
 from tests.pg import ThrowawayPostgres
 
-HEAD = "0002"
-RELEASED = [table for table in Base.metadata.sorted_tables if table.name != "leases"]
+HEAD = "0004"
 
 
 def sqlite_url(path: Path) -> str:
@@ -61,6 +61,16 @@ async def create_all(engine: AsyncEngine, tables: list[Any] | None = None) -> No
         await conn.run_sync(lambda sync: Base.metadata.create_all(sync, tables=tables))
 
 
+async def create_released(engine: AsyncEngine, *, without: str | None = None) -> None:
+    """What `create_schema` made before migrations existed: revision 0001's tables
+    (the models have moved on since), unversioned, less `without`."""
+    await schema.upgrade(engine)
+    await schema.downgrade(engine, "0001")
+    await execute(engine, "DROP TABLE alembic_version")
+    if without is not None:
+        await execute(engine, f"DROP TABLE {without}")
+
+
 async def tables(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
         return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
@@ -73,13 +83,25 @@ async def execute(engine: AsyncEngine, sql: str) -> list[Any]:
 
 
 async def sqlite_ddl(engine: AsyncEngine) -> set[Any]:
-    return set(
-        await execute(
-            engine,
-            "SELECT type, name, tbl_name, sql FROM sqlite_master "
-            "WHERE tbl_name != 'alembic_version'",
-        )
+    """Each index's DDL byte for byte; each table's as its set of column and constraint
+    definitions, since a column a migration added, or a table it rebuilt in batch mode,
+    is placed and quoted differently from the way create_all writes them."""
+    rows = await execute(
+        engine,
+        "SELECT type, name, tbl_name, sql FROM sqlite_master "
+        "WHERE tbl_name != 'alembic_version'",
     )
+    return {
+        (kind, name, table, _table_lines(sql) if kind == "table" else sql)
+        for kind, name, table, sql in rows
+    }
+
+
+def _table_lines(sql: str) -> frozenset[str]:
+    head, _, body = sql.replace('"', "").partition("(")
+    # Definitions are separated by the commas outside parentheses.
+    parts = re.split(r",(?![^()]*\))", body.rstrip().removesuffix(")"))
+    return frozenset({head.strip(), *(" ".join(part.split()) for part in parts)})
 
 
 # -- SQLite ------------------------------------------------------------------------------
@@ -113,7 +135,7 @@ async def test_downgrade_to_base_and_back(engine: AsyncEngine) -> None:
 
 
 async def test_prepare_adopts_a_database_made_by_create_all(engine: AsyncEngine) -> None:
-    await create_all(engine, RELEASED)
+    await create_released(engine)
     await execute(engine, "INSERT INTO creators (id, registered_at) VALUES ('creator:a', 1)")
     assert await schema.current(engine) == "0001"
     await schema.prepare(engine, auto_upgrade=True)
@@ -131,18 +153,18 @@ async def test_prepare_adopts_create_all_at_head_without_upgrading(engine: Async
 async def test_prepare_refuses_unversioned_tables_behind_without_writing(
     engine: AsyncEngine,
 ) -> None:
-    await create_all(engine, RELEASED)
+    await create_released(engine)
     with pytest.raises(StorageError) as caught:
         await schema.prepare(engine, auto_upgrade=False)
     assert str(caught.value) == (
         "database schema is at revision 0001 (made before migrations), this ledger needs "
-        f"0002: run `ledger db upgrade --db-url {engine.url}`"
+        f"{HEAD}: run `ledger db upgrade --db-url {engine.url}`"
     )
     assert "alembic_version" not in await tables(engine)
 
 
 async def test_prepare_refuses_tables_matching_no_revision(engine: AsyncEngine) -> None:
-    await create_all(engine, [t for t in RELEASED if t.name != "usage_holds"])
+    await create_released(engine, without="usage_holds")
     with pytest.raises(StorageError, match="match no released schema"):
         await schema.prepare(engine, auto_upgrade=True)
     with pytest.raises(StorageError, match="match no released schema"):
@@ -161,10 +183,10 @@ async def test_prepare_behind_upgrades_only_when_allowed(engine: AsyncEngine) ->
     with pytest.raises(StorageError) as caught:
         await schema.prepare(engine, auto_upgrade=False)
     assert str(caught.value) == (
-        "database schema is at revision 0001, this ledger needs 0002: "
+        f"database schema is at revision 0001, this ledger needs {HEAD}: "
         f"run `ledger db upgrade --db-url {engine.url}`"
     )
-    with pytest.raises(StorageError, match="at revision 0001, this ledger needs 0002"):
+    with pytest.raises(StorageError, match=f"at revision 0001, this ledger needs {HEAD}"):
         await schema.check(engine)
     await schema.prepare(engine, auto_upgrade=True)
     assert await schema.current(engine) == HEAD
@@ -176,7 +198,7 @@ async def test_prepare_refuses_a_revision_from_a_newer_ledger(engine: AsyncEngin
     await execute(engine, "UPDATE alembic_version SET version_num = '0999'")
     message = (
         "database schema is at revision 0999, which this ledger does not know "
-        "(a newer ledger migrated it; this one needs 0002): run a newer ledger"
+        f"(a newer ledger migrated it; this one needs {HEAD}): run a newer ledger"
     )
     for auto_upgrade in (True, False):
         with pytest.raises(StorageError) as caught:
@@ -187,7 +209,7 @@ async def test_prepare_refuses_a_revision_from_a_newer_ledger(engine: AsyncEngin
 
 
 async def test_check_names_an_empty_database(engine: AsyncEngine) -> None:
-    with pytest.raises(StorageError, match="database has no schema yet, this ledger needs 0002"):
+    with pytest.raises(StorageError, match=f"database has no schema yet, this ledger needs {HEAD}"):
         await schema.check(engine)
 
 
@@ -210,19 +232,19 @@ def test_db_commands_exit_codes(
     assert not (tmp_path / "data").exists()
 
     assert main(["db", "upgrade", *data]) == 0
-    assert capsys.readouterr().out == "database schema is at revision 0002 (head)\n"
+    assert capsys.readouterr().out == f"database schema is at revision {HEAD} (head)\n"
     assert main(["db", "check", *data]) == 0
     assert main(["db", "current", *data]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "0002 (head)"
+    assert capsys.readouterr().out.splitlines()[-1] == f"{HEAD} (head)"
 
     url = sqlite_url(tmp_path / "data" / "ledger.db")
     asyncio.run(_downgrade(url, "0001"))
     assert main(["db", "current", "--db-url", url]) == 0
-    assert capsys.readouterr().out == "0001 (this ledger needs 0002)\n"
+    assert capsys.readouterr().out == f"0001 (this ledger needs {HEAD})\n"
     assert main(["db", "check", "--db-url", url]) == 2
     err = capsys.readouterr().err
     assert err == (
-        "ledger: error: database schema is at revision 0001, this ledger needs 0002: "
+        f"ledger: error: database schema is at revision 0001, this ledger needs {HEAD}: "
         f"run `ledger db upgrade --db-url {url}`\n"
     )
     assert main(["db", "upgrade", "--db-url", url]) == 0
@@ -301,7 +323,7 @@ async def test_postgres_behind_is_refused_at_start(pg_engines: list[AsyncEngine]
     engine = pg_engines[0]
     await schema.upgrade(engine)
     await schema.downgrade(engine, "0001")
-    with pytest.raises(StorageError, match=r"at revision 0001, this ledger needs 0002: run `"):
+    with pytest.raises(StorageError, match=rf"at revision 0001, this ledger needs {HEAD}: run `"):
         await schema.prepare(engine, auto_upgrade=False)
     await schema.upgrade(engine)
     await schema.check(engine)
