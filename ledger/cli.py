@@ -19,19 +19,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+# Only light modules at the top: `ledger --help` must not pay for web3, eth_account
+# (py_ecc), aiohttp or SQLAlchemy; each handler imports what it uses
+# (tests/unit/test_cli_startup.py).
 from ledger import __version__
 from ledger.cli_db import add_db_commands
+from ledger.cli_dev import add_dev_commands
 from ledger.cli_royalty import add_royalty_commands
 from ledger.cli_service import add_service_commands
+from ledger.cli_usage import add_usage_commands
 from ledger.core.canonical import parse_strict
-from ledger.core.manifest import PRICE_TYPES, PRICE_UNITS, Manifest
-from ledger.core.signing import sign_manifest, verify_manifest
+from ledger.core.manifest import PRICE_TYPES, PRICE_UNITS
 from ledger.errors import LedgerError, ValidationError
-from ledger.keyfile import KEY_TYPES, generate_key, load_key, write_key
-from ledger.packager import package_dir, parse_payee
 
 EXIT_OK = 0
 EXIT_ERROR = 2
+# ledger.keyfile.KEY_TYPES, repeated so that building the parser imports no crypto
+# (a unit test keeps the two equal).
+KEY_TYPES = ("p256", "eth")
 
 Handler = Callable[[argparse.Namespace], int]
 Commands = argparse._SubParsersAction  # the object add_subparsers returns
@@ -72,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_verify,
         add_service_commands,
         add_royalty_commands,
+        add_usage_commands,
+        add_dev_commands,
         add_db_commands,
     ):
         add(commands)
@@ -92,6 +99,8 @@ def _add_keygen(commands: Commands[argparse.ArgumentParser]) -> None:
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     """Create a key file; print the public signingKey."""
+    from ledger.keyfile import generate_key, write_key
+
     key = generate_key(args.type)
     write_key(args.output, key)
     print(key.public_id)
@@ -102,7 +111,12 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def _add_package(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("package", help="write a manifest for a folder of files")
+    command = commands.add_parser(
+        "package", help="write a manifest for a folder of files",
+        description="One asset per regular file of the folder (hidden ones skipped). "
+        "Symbolic links, special files and two files whose names differ only in case "
+        "(asset ids are lower-case) are refused, named (docs/manifest.md).",
+    )
     command.add_argument("directory", type=Path, help="folder of assets")
     command.add_argument("--creator", required=True, help="creator id, e.g. creator:alice")
     command.add_argument(
@@ -143,6 +157,11 @@ def _add_package(commands: Commands[argparse.ArgumentParser]) -> None:
 
 def cmd_package(args: argparse.Namespace) -> int:
     """Hash a folder into a manifest; sign it when --key is given."""
+    from ledger.core.manifest import Manifest
+    from ledger.core.signing import sign_manifest
+    from ledger.keyfile import load_key
+    from ledger.packager import package_dir, parse_payee
+
     output: Path = args.output or args.directory / "manifest.json"
     key = load_key(args.key) if args.key else None
     wallet = args.wallet
@@ -243,6 +262,10 @@ def _add_sign(commands: Commands[argparse.ArgumentParser]) -> None:
 
 def cmd_sign(args: argparse.Namespace) -> int:
     """Sign a manifest (replacing any signature); print it, or write it and print its digest."""
+    from ledger.core.manifest import Manifest
+    from ledger.core.signing import sign_manifest
+    from ledger.keyfile import load_key
+
     key = load_key(args.key)
     obj = parse_strict(_read(args.manifest))
     if not isinstance(obj, dict):
@@ -264,6 +287,9 @@ def _add_verify_manifest(commands: Commands[argparse.ArgumentParser]) -> None:
 
 def cmd_verify_manifest(args: argparse.Namespace) -> int:
     """Validate a manifest, verify its signature and print its digest."""
+    from ledger.core.manifest import Manifest
+    from ledger.core.signing import verify_manifest
+
     manifest = Manifest.from_json(_read(args.manifest))
     verify_manifest(manifest)
     print(manifest.digest_hex())
@@ -280,6 +306,8 @@ def _add_digest(commands: Commands[argparse.ArgumentParser]) -> None:
 
 def cmd_digest(args: argparse.Namespace) -> int:
     """Print the digest of a valid signed manifest without verifying the signature."""
+    from ledger.core.manifest import Manifest
+
     print(Manifest.from_json(_read(args.manifest)).digest_hex())
     return EXIT_OK
 
@@ -289,52 +317,62 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 def _add_verify(commands: Commands[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
-        "verify", help="check a proof bundle (offline, or on chain too) or an intake receipt"
+        "verify",
+        help="check a proof bundle (offline, or on chain against a registry you pin) or an "
+        "intake receipt (against a service key you pin)",
     )
-    command.add_argument("document", help="proof bundle or receipt JSON file, or - for stdin")
     command.add_argument(
-        "--rpc-url", help="also check the anchor on this chain node (bundles only)"
+        "document", nargs="?", help="proof bundle or receipt JSON file, or - for stdin"
     )
-    command.add_argument("--service-key", help="receipts: the service key they must name")
+    command.add_argument(
+        "--rpc-url", help="bundles: also check the anchor on this chain node (needs a pin)"
+    )
+    pins = command.add_argument_group(
+        "trust roots (the verifier's choice; never taken from the document)"
+    )
+    pins.add_argument("--deployment", type=Path, metavar="FILE",
+                      help="pin the chain and registry of this deployment.json (ledger deploy)")
+    pins.add_argument("--registry", metavar="ADDR", help="pin this AnchorRegistry address")
+    pins.add_argument("--chain-id", type=int, metavar="N", help="pin this chain id")
+    pins.add_argument("--service-key", metavar="KEY",
+                      help="receipts: pin the service key they must be signed by")
+    pins.add_argument("--service", metavar="URL",
+                      help="pin the chain, registry and receipt key this service publishes "
+                      "at /v1/service (fetched once, now)")
+    pins.add_argument("--code-hash", action="append", default=[], metavar="HASH",
+                      help="accept registry code with this hash instead of this release's "
+                      "(repeatable; e.g. a registry deployed by an older release)")
+    command.add_argument("--print-code-hash", action="store_true",
+                         help="print the code hash of the AnchorRegistry this release ships")
     command.set_defaults(handler=cmd_verify)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Check a proof bundle's Merkle path (and its anchor with --rpc-url), or a receipt."""
+    """Check a proof bundle's Merkle path (and, with --rpc-url, its anchor against a
+    pinned registry), or a receipt against a pinned service key; see ledger.cli_verify."""
+    from ledger import cli_verify
     from ledger.core.proof import ProofBundle, verify_bundle
     from ledger.core.receipt import RECEIPT_VERSION, Receipt
 
+    if args.print_code_hash:
+        cli_verify.print_code_hash()
+        return EXIT_OK
+    if args.document is None:
+        raise ValidationError("give a proof bundle or receipt file (or --print-code-hash)")
     data = _read(args.document)
     document = parse_strict(data)
-    if isinstance(document, dict) and document.get("version") == RECEIPT_VERSION:
-        receipt = Receipt.from_obj(document)
-        receipt.verify(args.service_key)
-        print(
-            f"receipt ok: {receipt.service_key} accepted 0x{receipt.manifest_digest.hex()}"
-            f" and promised an anchor by {_utc(receipt.anchor_by)}"
-        )
-        return EXIT_OK
-    bundle = ProofBundle.from_json(data)
-    verify_bundle(bundle)
-    if args.rpc_url is None:
-        print("proof ok (Merkle path; add --rpc-url to check the anchor on chain)")
-        return EXIT_OK
-    import asyncio
-
-    from ledger.chain.verify import check_bundle_on_chain
-
-    asyncio.run(check_bundle_on_chain(args.rpc_url, bundle))
-    anchor = bundle.anchor
-    assert anchor is not None
-    print(
-        f"proof ok: anchored in block {anchor.block_number} of chain {anchor.chain_id} "
-        f"at {_utc(anchor.block_timestamp * 1000)}"
-    )
+    is_receipt = isinstance(document, dict) and document.get("version") == RECEIPT_VERSION
+    receipt = Receipt.from_obj(document) if is_receipt else None
+    bundle = None if is_receipt else ProofBundle.from_json(data)
+    if bundle is not None:
+        verify_bundle(bundle)
+    trust = cli_verify.pin_trust(args)
+    if receipt is not None:
+        cli_verify.verify_receipt(receipt, trust)
+    else:
+        assert bundle is not None
+        cli_verify.verify_bundle_anchor(bundle, trust, args.rpc_url, args.code_hash)
     return EXIT_OK
-
-
-def _utc(millis: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(millis / 1000))
 
 
 # -- helpers ----------------------------------------------------------------------

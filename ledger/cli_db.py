@@ -10,12 +10,10 @@ Alembic and SQLAlchemy are imported only when a ``db`` command runs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ledger.config import load_settings
 from ledger.errors import StorageError
 
 if TYPE_CHECKING:
@@ -82,9 +80,12 @@ def _run(
 ) -> T:
     """Run `step` on the database `ledger serve` would open; only `create` makes a
     missing SQLite file (and its data dir), so a mistyped path is not made silently."""
+    import asyncio
+
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
+    from ledger.config import load_settings
     from ledger.storage.engine import open_engine
 
     settings = load_settings(

@@ -13,8 +13,8 @@ by `ledger.chain.payments`, imported when a command runs (web3 is slow to import
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +83,8 @@ def chain_options(command: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, work: Callable[[Chain], Coroutine[Any, Any, Any]]) -> Any:
+    import asyncio
+
     from ledger.chain.deploy import Deployment
     from ledger.chain.payments import Chain
     from ledger.chain.rpc import connect
@@ -178,6 +180,8 @@ def cmd_buyer_balance(args: argparse.Namespace) -> int:
 
 def cmd_buyer_cosign(args: argparse.Namespace) -> int:
     """ledger buyer cosign --key K [--url U]: sign every settlement awaiting the buyer."""
+    import asyncio
+
     key = _key(args)
     url = args.url or _endpoint(args.data_dir).get("url")
     if not url:
@@ -199,15 +203,21 @@ async def cosign_proposals(url: str, key: str, *, out: Callable[[str], None] = p
     import aiohttp
     from eth_account import Account
     from eth_account.messages import encode_typed_data
+    from yarl import URL
 
     from ledger.client import ServiceError
+    from ledger.core.reads import signed_read_headers
+    from ledger.core.signing import EthSigningKey
 
     account = Account.from_key(key)
     base = url.rstrip("/") + f"/v1/buyers/{account.address}"
+    # Only the buyer may read its proposals: the read is signed with its key.
+    read = signed_read_headers(EthSigningKey.from_hex(key), URL(base + "/proposals").raw_path_qs,
+                               int(time.time()))
     answers = []
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-            async with http.get(base + "/proposals") as resp:
+            async with http.get(base + "/proposals", headers=read) as resp:
                 body = await _answer(resp)
             for proposal in body["proposals"]:
                 _check_proposal(proposal, str(account.address))

@@ -8,7 +8,6 @@ end a user error with one line and exit status 2 (see `ledger.cli`).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -16,9 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ledger.config import load_settings
-from ledger.errors import ConfigError, LedgerError
-from ledger.keyfile import load_account_key
+from ledger.errors import ConfigError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -42,28 +39,47 @@ def add_service_commands(commands: Commands[argparse.ArgumentParser]) -> None:
 
 
 def _add_serve(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("serve", help="run the HTTP service and its workers")
+    command = commands.add_parser(
+        "serve", help="run the HTTP service and its workers",
+        description="Run the service until SIGINT/SIGTERM. Without --rpc-url it runs the "
+        "embedded default: SQLite and its own anvil in the data dir. Each option overrides "
+        "the --config file and the LEDGER_* variable of the same name "
+        "(docs/operations.md lists every setting).",
+    )
     command.add_argument("--config", type=Path, help="TOML settings file")
-    command.add_argument("--data-dir", type=Path)
-    command.add_argument("--host")
-    command.add_argument("--port", type=int)
+    command.add_argument("--data-dir", type=Path,
+                         help="folder for the database, keys, chain and endpoint.json "
+                              "(default .ledger)")
+    command.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    command.add_argument("--port", type=int, help="port to listen on; 0 picks a free one "
+                                                  "(default 8710)")
     command.add_argument("--rpc-url", help="an EVM node; without it an embedded anvil runs")
     command.add_argument("--db-url", help="postgresql+asyncpg://… (default: SQLite in data dir)")
-    command.add_argument("--anchorer-key-file", type=Path)
+    command.add_argument("--anchorer-key-file", type=Path,
+                         help="the anchoring account's key file (hex or `keygen --type eth`, "
+                              "0600); needed with --rpc-url unless --anchorer-signer")
     command.add_argument("--anchorer-signer", help="package.module:factory of a KMS-style signer")
-    command.add_argument("--deployment-file", type=Path)
+    command.add_argument("--deployment-file", type=Path,
+                         help="the record `ledger deploy` wrote (default: "
+                              "<data dir>/deployment.json)")
     command.add_argument("--replica-id", help="this replica's name among several (default: host)")
     command.add_argument("--processes", type=int, dest="serve_processes",
                          help="serving processes sharing the port (default 1)")
-    command.add_argument("--batch-max-size", type=int)
-    command.add_argument("--batch-max-age", type=float, dest="batch_max_age_s")
-    command.add_argument("--confirmations", type=int)
-    command.add_argument("--log-level")
+    command.add_argument("--batch-max-size", type=int,
+                         help="seal a batch at this many manifests (default 10000)")
+    command.add_argument("--batch-max-age", type=float, dest="batch_max_age_s",
+                         help="seal a batch once its oldest manifest waited this many "
+                              "seconds (default 5)")
+    command.add_argument("--confirmations", type=int,
+                         help="blocks on top of an anchor before its proofs are served "
+                              "(default 2)")
+    command.add_argument("--log-level", help="debug, info, warning or error (default info)")
     command.set_defaults(handler=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service until SIGINT/SIGTERM."""
+    from ledger.config import load_settings
     from ledger.service.runtime import configure_logging
     from ledger.service.serve import event_loop_runner, exit_past_stray_threads, serve
 
@@ -96,12 +112,15 @@ def _add_demo(commands: Commands[argparse.ArgumentParser]) -> None:
         "demo", help="package, sign, submit, anchor and verify 1,000 manifests end to end"
     )
     command.add_argument("--data-dir", type=Path, help="default: a new folder under .ledger/")
-    command.add_argument("--manifests", type=int, default=1000)
+    command.add_argument("--manifests", type=int, default=1000,
+                         help="how many manifests to package and anchor (default 1000)")
     command.set_defaults(handler=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the end-to-end demo on the embedded default; exit 1 if anything fails."""
+    import asyncio
+
     from ledger.demo import demo_settings, run_demo
 
     if not 1 <= args.manifests <= 100_000:
@@ -123,22 +142,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _add_deploy(commands: Commands[argparse.ArgumentParser]) -> None:
     command = commands.add_parser("deploy", help="deploy the contracts to an EVM chain")
-    command.add_argument("--rpc-url", required=True)
+    command.add_argument("--rpc-url", required=True, help="the chain's JSON-RPC endpoint")
     command.add_argument(
         "--key-file", type=Path, help="deployer key (hex); or set LEDGER_DEPLOYER_KEY"
     )
-    command.add_argument("--anchorer", action="append", default=[], help="address (repeatable)")
-    command.add_argument("--meter", action="append", default=[], help="address (repeatable)")
-    command.add_argument("-o", "--output", type=Path, default=Path("deployment.json"))
+    command.add_argument("--anchorer", action="append", default=[],
+                         help="an address allowed to anchor (repeatable; default: the deployer)")
+    command.add_argument("--meter", action="append", default=[],
+                         help="an address allowed to settle usage (repeatable; default: the "
+                              "deployer)")
+    command.add_argument("-o", "--output", type=Path, default=Path("deployment.json"),
+                         help="where to write the deployment record (default deployment.json)")
     command.set_defaults(handler=cmd_deploy)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Deploy AnchorRegistry (and RoyaltySplitter) and write the deployment record."""
+    import asyncio
+
     from eth_account import Account
 
     from ledger.chain.deploy import deploy_contracts
     from ledger.chain.rpc import connect
+    from ledger.keyfile import load_account_key
 
     key = os.environ.get("LEDGER_DEPLOYER_KEY") or (
         load_account_key(args.key_file, field="key_file") if args.key_file else None
@@ -174,6 +200,16 @@ def _url_option(command: argparse.ArgumentParser) -> None:
     )
 
 
+def endpoint_record(data_dir: Path) -> dict[str, Any]:
+    """What a local service started with ``data_dir`` recorded in its endpoint.json
+    (url, rpcUrl, chainId, registry), or {} when there is none."""
+    path = data_dir / "endpoint.json"
+    if not path.exists():
+        return {}
+    doc = json.loads(path.read_text())
+    return doc if isinstance(doc, dict) else {}
+
+
 def service_url(explicit: str | None) -> str:
     """The service to talk to: the flag, $LEDGER_URL, a local endpoint file, or the default."""
     if explicit:
@@ -188,14 +224,25 @@ def service_url(explicit: str | None) -> str:
 
 def _add_submit(commands: Commands[argparse.ArgumentParser]) -> None:
     command = commands.add_parser("submit", help="submit signed manifests to the service")
-    command.add_argument("files", nargs="+", type=Path)
-    command.add_argument("--wait", action="store_true", help="wait until every proof is ready")
+    command.add_argument("files", nargs="+", type=Path, help="signed manifest files")
+    _wait_options(command, "wait until every proof is ready, reporting progress on stderr")
     _url_option(command)
     command.set_defaults(handler=cmd_submit)
 
 
+def _wait_options(command: argparse.ArgumentParser, wait_help: str) -> None:
+    command.add_argument("--wait", action="store_true", help=wait_help)
+    command.add_argument("--timeout", type=float, default=600.0,
+                         help="with --wait: give up after this many seconds (default 600)")
+    command.add_argument("--rpc-url", help="with --wait: the chain, to report each anchor's "
+                                           "block and depth (default: the service's)")
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
-    """Submit manifests (in chunks through the batch endpoint); print each digest."""
+    """Submit manifests (in chunks through the batch endpoint); print each digest, then
+    with --wait follow them to their proofs."""
+    import asyncio
+
     from ledger.client import LedgerClient
     from ledger.core.canonical import parse_strict
 
@@ -207,13 +254,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
             for start in range(0, len(docs), 500):
                 results += await client.submit_many(docs[start : start + 500])
                 _progress(len(results), len(docs))
-            if args.wait:
-                for result in results:
-                    if "manifest_digest" in result:
-                        await _wait_proof(client, result["manifest_digest"])
             return results
 
     failed = 0
+    accepted = []
     for path, result in zip(args.files, asyncio.run(submit()), strict=True):
         if "error" in result:
             failed += 1
@@ -221,38 +265,45 @@ def cmd_submit(args: argparse.Namespace) -> int:
             where = f" ({error['field']})" if error.get("field") else ""
             print(f"{path}: refused: {error['message']}{where}", file=sys.stderr)
         else:
-            print(f"{result['manifest_digest']}  {path}")
+            accepted.append(result["manifest_digest"])
+            print(f"{result['manifest_digest']}  {path}", flush=True)
+    if args.wait and accepted:
+        _say(f"{len(accepted)} accepted; waiting for their proofs (up to {args.timeout:g} s)")
+        asyncio.run(_wait_proofs(args, accepted))
+        _say("every proof is ready: ledger proof DIGEST -o bundle.json")
     return 2 if failed else EXIT_OK
 
 
-async def _wait_proof(client: Any, digest: str, timeout: float = 600.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        status, body = await client.proof(digest)
-        if status == 200:
-            return body
-        if time.monotonic() > deadline:
-            raise LedgerError(f"{digest} not anchored within {timeout:g} s ({body['status']})")
-        await asyncio.sleep(0.5)
+async def _wait_proofs(args: argparse.Namespace, digests: list[str]) -> dict[str, Any]:
+    from ledger.cli_wait import ProofWaiter
+    from ledger.client import LedgerClient
+
+    if not args.timeout > 0:
+        raise ConfigError("must be greater than 0", field="timeout")
+    async with LedgerClient(service_url(args.url)) as client:
+        waiter = ProofWaiter(client, _say, timeout=args.timeout, rpc_url=args.rpc_url)
+        return await waiter.wait(digests)
 
 
 def _add_proof(commands: Commands[argparse.ArgumentParser]) -> None:
     command = commands.add_parser("proof", help="fetch a manifest's proof bundle")
-    command.add_argument("digest")
+    command.add_argument("digest", help="the manifest digest (0x…)")
     command.add_argument("-o", "--output", type=Path, help="write the bundle here")
-    command.add_argument("--wait", action="store_true")
+    _wait_options(command, "wait until the proof is ready, reporting progress on stderr")
     _url_option(command)
     command.set_defaults(handler=cmd_proof)
 
 
 def cmd_proof(args: argparse.Namespace) -> int:
     """Print or save the proof bundle; exit 1 while it is not anchored yet."""
+    import asyncio
+
     from ledger.client import LedgerClient
 
     async def fetch() -> tuple[int, Any]:
+        if args.wait:
+            return 200, (await _wait_proofs(args, [args.digest]))[args.digest]
         async with LedgerClient(service_url(args.url)) as client:
-            if args.wait:
-                return 200, await _wait_proof(client, args.digest)
             return await client.proof(args.digest)
 
     status, body = asyncio.run(fetch())
@@ -275,6 +326,8 @@ def _add_status(commands: Commands[argparse.ArgumentParser]) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print health and the latest batches; exit 1 when degraded."""
+    import asyncio
+
     from ledger.client import LedgerClient
 
     async def status() -> tuple[int, Any, list[Any]]:
@@ -290,54 +343,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _add_creator(commands: Commands[argparse.ArgumentParser]) -> None:
-    from ledger.cli_royalty import chain_options
+    from ledger.cli_creator import add_creator_commands
 
-    command = commands.add_parser(
-        "creator", help="register a creator, manage its keys, register splits, withdraw"
-    )
-    command.add_argument(
-        "action", choices=("register", "add-key", "revoke-key", "split", "withdraw")
-    )
-    command.add_argument("creator_id")
-    command.add_argument("--key", type=Path, required=True, help="a current key file (signs)")
-    command.add_argument("--new-key", type=Path, help="add-key: the new key file (also signs)")
-    command.add_argument("--revoke", help="revoke-key: the public key id to revoke")
-    command.add_argument("--manifest", type=Path, help="split: the signed manifest file")
-    command.add_argument("--token", help='withdraw: only this token ("ETH" or an address)')
-    _url_option(command)
-    chain_options(command)
-    command.set_defaults(handler=cmd_creator)
-
-
-def cmd_creator(args: argparse.Namespace) -> int:
-    """Sign and send a key action, or register splits / withdraw royalties on chain."""
-    if args.action in ("split", "withdraw"):
-        from ledger.cli_royalty import cmd_creator_split, cmd_creator_withdraw
-
-        return cmd_creator_split(args) if args.action == "split" else cmd_creator_withdraw(args)
-    from ledger.client import LedgerClient
-    from ledger.core.creators import sign_action
-    from ledger.keyfile import load_key
-
-    key = load_key(args.key)
-    now = time.time_ns() // 1_000_000
-    if args.action == "register":
-        action = sign_action("register", args.creator_id, [key.public_id], now, [key])
-    elif args.action == "add-key":
-        if args.new_key is None:
-            raise ConfigError("add-key needs --new-key", field="--new-key")
-        new = load_key(args.new_key)
-        action = sign_action("add-key", args.creator_id, [new.public_id], now, [key, new])
-    else:
-        target = args.revoke or key.public_id
-        action = sign_action("revoke-key", args.creator_id, [target], now, [key])
-
-    async def send() -> Any:
-        async with LedgerClient(service_url(args.url)) as client:
-            return (await client.creator_action(action))[1]
-
-    print(json.dumps(asyncio.run(send()), indent=2))
-    return EXIT_OK
+    add_creator_commands(commands)
 
 
 def _progress(done: int, total: int) -> None:

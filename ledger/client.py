@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
+from ledger.core.creators import deployment_id
+from ledger.core.reads import signed_read_headers
+from ledger.core.signing import SigningKey
+from ledger.core.usage import request_headers
 from ledger.errors import LedgerError
 
 
@@ -69,9 +75,37 @@ class LedgerClient:
         _, body = await self._request("GET", f"/v1/batches?after={after}&limit={limit}")
         return list(body["batches"])
 
+    async def batch(self, number: int) -> Any:
+        """One batch: its root, status and, once confirmed, its anchor."""
+        return (await self._request("GET", f"/v1/batches/{number}"))[1]
+
     async def service(self) -> Any:
         """The service's receipt key, chain and registry (``GET /v1/service``)."""
         return (await self._request("GET", "/v1/service"))[1]
+
+    async def deployment(self) -> str:
+        """The deployment creator actions must name, from ``GET /v1/service``."""
+        service = await self.service()
+        return deployment_id(int(service["chainId"]), str(service["registry"]))
+
+    async def creator(self, creator_id: str) -> Any:
+        """A creator's verification and keys (``GET /v1/creators/{id}``)."""
+        return (await self._request("GET", f"/v1/creators/{creator_id}"))[1]
+
+    async def read_own(self, path: str, key: SigningKey) -> tuple[int, Any]:
+        """GET a record only its owner may read (a buyer's view or proposals with the
+        buyer's Ethereum key, a creator's statement with one of its signing keys),
+        signed with `key` (docs/royalties.md, "Who may read what")."""
+        raw = URL(self.base_url + path).raw_path_qs
+        headers = signed_read_headers(key, raw, int(time.time()))
+        return await self._request("GET", path, headers=headers)
+
+    async def read_as_source(self, path: str, source: str, secret: bytes) -> tuple[int, Any]:
+        """GET one of metering `source`'s own usage events (``/v1/usage/{id}[/proof]``),
+        authenticated with its HMAC `secret` over ``GET <path>``."""
+        raw = URL(self.base_url + path).raw_path_qs
+        headers = request_headers(secret, source, f"GET {raw}".encode(), int(time.time()))
+        return await self._request("GET", path, headers=headers)
 
     async def health(self) -> tuple[int, Any]:
         """The health report and its status (200 or 503)."""
@@ -82,11 +116,13 @@ class LedgerClient:
         return await self._request("GET", "/readyz", ok=(200, 503))
 
     async def _request(
-        self, method: str, path: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201, 202)
+        self, method: str, path: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201, 202),
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any]:
         assert self._session is not None, "use LedgerClient in `async with`"
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if data is not None else {}
+        headers = {**(headers or {}),
+                   **({"Content-Type": "application/json"} if data is not None else {})}
         try:
             async with self._session.request(
                 method, self.base_url + path, data=data, headers=headers
@@ -103,3 +139,66 @@ class LedgerClient:
                 field=error.get("field"),
             )
         return status, payload
+
+
+USAGE_BATCH = 1_000
+
+
+async def send_usage(
+    url: str,
+    source: str,
+    secret: bytes,
+    events: Iterable[Mapping[str, Any]],
+    *,
+    batch_size: int = USAGE_BATCH,
+    timeout: float = 60.0,
+) -> list[dict[str, Any]]:
+    """Send usage events as metering ``source`` to the service at ``url``, signed with its
+    HMAC ``secret`` (docs/royalties.md), ``batch_size`` events per request.
+
+    Returns one result per event, in order, each with its ``eventId``: ``http_status``
+    202 when stored now, 200 when stored before, or an ``error`` with its 4xx status.
+    A refused request (401: unknown source, stale clock, wrong key; 403: an event naming
+    another source) raises `ServiceError`; events already sent in earlier requests stay
+    stored, and sending them again is harmless (stored once by ``eventId``).
+    """
+    if not 1 <= batch_size <= 10_000:
+        raise ValueError("batch_size must be 1 to 10,000")
+    batch: list[Mapping[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
+        for event in events:
+            batch.append(event)
+            if len(batch) == batch_size:
+                results += await _post_usage(http, url, source, secret, batch)
+                batch = []
+        if batch:
+            results += await _post_usage(http, url, source, secret, batch)
+    return results
+
+
+async def _post_usage(
+    http: aiohttp.ClientSession,
+    url: str,
+    source: str,
+    secret: bytes,
+    events: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    body = json.dumps({"events": list(events)}).encode()
+    # Signed just before sending: the service refuses a timestamp off by more than
+    # `usage_window_s` from its clock.
+    headers = request_headers(secret, source, body, int(time.time()))
+    path = "/v1/usage"
+    try:
+        async with http.post(url.rstrip("/") + path, data=body, headers=headers) as response:
+            payload = await response.json(content_type=None)
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise ServiceError(f"POST {path}: {exc or type(exc).__name__}") from exc
+    if isinstance(payload, dict) and isinstance(payload.get("results"), list):
+        # A refusal names no event: the answers are in the order of the events sent.
+        return [{"eventId": event.get("eventId"), **result}
+                for event, result in zip(events, payload["results"], strict=True)]
+    error = payload.get("error", {}) if isinstance(payload, dict) else {}
+    raise ServiceError(f"POST {path}: {status} {error.get('message', payload)}",
+                       status=status, field=error.get("field"))

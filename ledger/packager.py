@@ -2,9 +2,16 @@
 
 The walk is deterministic: files are listed by their relative POSIX path in
 sorted order, so the same folder always gives the same manifest. Hidden files
-and folders (name starting with ".") and symbolic links are skipped, as is
-any path passed in ``exclude`` (the manifest being written, typically).
-Content is hashed in 1 MiB chunks, so file size does not matter.
+and folders (name starting with ".") are skipped, as is any path passed in
+``exclude`` (the manifest being written, typically). Symbolic links and special
+files (pipes, sockets, devices) are refused, named: a link is not followed, so a
+manifest describes exactly the regular files inside the folder and reads nothing
+else. Content is read as bytes and hashed in 1 MiB chunks, so size does not matter.
+
+Asset ids are lower-case slugs of the relative path (the manifest's id rule), so
+``Photo.JPG`` and ``photo.jpg`` would share one: such a collision is refused rather
+than resolved by order, which would let one file's id move to another when a file
+is added (docs/manifest.md, "Packaging a folder").
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import hashlib
 import mimetypes
 import os
 import re
+import stat
 import unicodedata
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
@@ -104,20 +112,45 @@ def package_dir(
 def list_files(
     root: Path, exclude: Iterable[str | os.PathLike[str]] = ()
 ) -> list[tuple[str, Path]]:
-    """``(relative POSIX path, path)`` of each regular file to package, sorted."""
+    """``(relative POSIX path, path)`` of each regular file to package, sorted.
+
+    Raises ValidationError naming the symbolic links and special files found (links
+    to folders included): none is followed or read.
+    """
     skipped = {os.path.realpath(item) for item in exclude}
-    found = []
+    found: list[tuple[str, Path]] = []
+    refused: list[str] = []
     for folder, subfolders, names in os.walk(root):
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in [name for name in subfolders if Path(folder, name).is_symlink()]:
+            subfolders.remove(name)
+            refused.append(_refusal(root, Path(folder, name), stat.S_IFLNK))
         for name in names:
             file = Path(folder, name)
-            if name.startswith(".") or file.is_symlink() or not file.is_file():
+            if name.startswith(".") or os.path.realpath(file) in skipped:
                 continue
-            if os.path.realpath(file) in skipped:
-                continue
-            found.append((file.relative_to(root).as_posix(), file))
+            mode = file.lstat().st_mode
+            if stat.S_ISREG(mode):
+                found.append((file.relative_to(root).as_posix(), file))
+            else:
+                refused.append(_refusal(root, file, mode))
+    if refused:
+        refused.sort()
+        more = f" and {len(refused) - 3} more" if len(refused) > 3 else ""
+        raise ValidationError(
+            f"{'; '.join(refused[:3])}{more}: links are not followed and only regular files "
+            "are read, so that a manifest describes exactly the files in the folder; "
+            "replace them with the files or remove them"
+        )
     found.sort(key=lambda item: item[0])
     return found
+
+
+def _refusal(root: Path, path: Path, mode: int) -> str:
+    relative = path.relative_to(root).as_posix()
+    if stat.S_ISLNK(mode):
+        return f"{relative} is a symbolic link (to {os.readlink(path)})"
+    return f"{relative} is not a regular file"
 
 
 def hash_files(files: Sequence[Path], progress: ProgressFn | None = None) -> list[str]:
@@ -148,17 +181,21 @@ def media_type(name: str) -> str:
 
 
 def asset_ids(relative_paths: Sequence[str]) -> list[str]:
-    """One unique ``asset:<slug>`` per path, in order; later duplicates get -2, -3, …"""
-    taken: set[str] = set()
+    """One ``asset:<slug>`` per path, in order, each made from its own path alone.
+
+    Raises ValidationError naming both paths when two give the same id (they differ
+    only in case or punctuation: ``Photo.JPG`` and ``photo.jpg``).
+    """
+    owners: dict[str, str] = {}
     ids = []
     for relative in relative_paths:
-        base = slugify(relative)
-        slug, counter = base, 1
-        while slug in taken:
-            counter += 1
-            suffix = f"-{counter}"
-            slug = base[: MAX_ID_LENGTH - len(suffix)].rstrip("._-") + suffix
-        taken.add(slug)
+        slug = slugify(relative)
+        if slug in owners:
+            raise ValidationError(
+                f"{owners[slug]} and {relative} would both be asset:{slug} (asset ids are "
+                "lower-case slugs of the path): rename one"
+            )
+        owners[slug] = relative
         ids.append("asset:" + slug)
     return ids
 

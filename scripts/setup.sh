@@ -29,9 +29,10 @@ fi
 
 if [ ! -d node_modules/@foundry-rs ] || fresh npm package.json package-lock.json; then
   echo "setup: installing npm packages (Foundry, solc, OpenZeppelin)" >&2
-  # `npm install` honours the lock file; `npm ci` rejects it because the
-  # lock lists no entries for the Foundry binaries of other platforms.
-  npm install --no-audit --no-fund --loglevel=error
+  # `npm ci` installs exactly the lock and never rewrites it, so a fresh clone stays
+  # clean. The lock lists the Foundry binaries of every platform (npm installs only
+  # this one's); a lock made on one platform alone made `npm install` add the others'.
+  npm ci --no-audit --no-fund --loglevel=error
   [ -f "$stamps/npm.new" ] && done_stamp npm
 fi
 

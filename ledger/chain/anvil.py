@@ -36,6 +36,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from ledger.errors import ChainError
 
@@ -60,6 +61,9 @@ DEV_KEYS: tuple[str, ...] = (
 
 ANVIL_ENV = "LEDGER_ANVIL"
 DEFAULT_CHAIN_ID = 31337
+#: Chain ids of local development nodes (anvil, hardhat; ganache): the only chains
+#: `fund` will touch, because their balances are free to rewrite.
+LOCAL_CHAIN_IDS = (31337, 1337)
 _LISTENING = re.compile(r"Listening on \S+:(\d+)")
 _PR_SET_PDEATHSIG = 1
 
@@ -354,6 +358,91 @@ def _wait_group_gone(pgid: int, deadline: float) -> None:
         if time.monotonic() > deadline:
             raise subprocess.TimeoutExpired(f"anvil group {pgid}", 0)
         time.sleep(0.01)
+
+
+class DepthMiner:
+    """Mines empty blocks on a local node until its latest transactions are ``depth`` deep.
+
+    anvil mines one block per transaction and none otherwise, so on an idle chain the
+    last transaction stays 1 deep for ever and a service waiting for 2 confirmations
+    never serves its last proofs (issue 12). An interval block time would fix that too,
+    but anvil keeps every block in its ``--state`` dump (about 1.7 KB each, rewritten
+    every second): a block a second grows it by some 150 MB a day. This mines only the
+    ``depth - 1`` blocks each burst of transactions needs, and nothing on an idle chain.
+    """
+
+    def __init__(self, rpc_url: str, depth: int, *, timeout: float = 5.0) -> None:
+        self.rpc_url = rpc_url
+        self.depth = depth
+        self._timeout = timeout
+        # A head already found deep enough: while it stays the head, nothing to read.
+        self._settled_head: int | None = None
+
+    def step(self) -> bool:
+        """Mine one empty block if one of the last ``depth - 1`` blocks holds a
+        transaction; True if it did."""
+        head = int(str(json_rpc(self.rpc_url, "eth_blockNumber", [], self._timeout)), 16)
+        if head == self._settled_head:
+            return False
+        for number in range(max(0, head - self.depth + 2), head + 1):
+            block = json_rpc(self.rpc_url, "eth_getBlockByNumber", [hex(number), False],
+                             self._timeout)
+            if block and block.get("transactions"):
+                json_rpc(self.rpc_url, "evm_mine", [], self._timeout)
+                return True
+        self._settled_head = head
+        return False
+
+    async def run(self, interval: float) -> None:
+        """Call `step` until cancelled: again at once after a block, else after
+        ``interval`` seconds. An unreachable node (stopping, restarting) is retried."""
+        while True:
+            try:
+                mined = await asyncio.to_thread(self.step)
+            except ChainError:
+                mined = False
+            if not mined:
+                await asyncio.sleep(interval)
+
+
+def fund(rpc_url: str, address: str, wei: int, *, timeout: float = 10.0) -> int:
+    """Add ``wei`` to the balance of ``address`` on a local development chain and
+    return the new balance.
+
+    It rewrites the balance (``anvil_setBalance``) rather than sending from a dev
+    account, so it never takes a nonce from an account a running service sends from.
+    Raises ChainError for any chain whose id is not in `LOCAL_CHAIN_IDS`, before
+    changing anything.
+    """
+    chain_id = int(str(json_rpc(rpc_url, "eth_chainId", [], timeout)), 16)
+    if chain_id not in LOCAL_CHAIN_IDS:
+        raise ChainError(
+            f"{rpc_url} is chain {chain_id}, not a local development chain "
+            f"({' or '.join(map(str, LOCAL_CHAIN_IDS))}): refusing to fund"
+        )
+    balance = int(str(json_rpc(rpc_url, "eth_getBalance", [address, "latest"], timeout)), 16)
+    json_rpc(rpc_url, "anvil_setBalance", [address, hex(balance + wei)], timeout)
+    return balance + wei
+
+
+def json_rpc(url: str, method: str, params: list[object], timeout: float = 10.0) -> Any:
+    """One JSON-RPC call with the standard library, returning its ``result``; ChainError
+    if the node cannot be reached or answers with an error. For the command line's
+    small needs (`fund`, `ledger submit --wait`), which should not pay for importing web3."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+    request = urllib.request.Request(
+        url, data=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer = json.loads(response.read())
+    except (OSError, ValueError) as exc:
+        raise ChainError(f"cannot reach the chain at {url}: {exc}") from exc
+    if not isinstance(answer, dict) or "error" in answer or "result" not in answer:
+        error = answer.get("error") if isinstance(answer, dict) else answer
+        message = error.get("message") if isinstance(error, dict) else error
+        raise ChainError(f"{method} at {url} failed: {message}")
+    return answer["result"]
 
 
 # Looked up once in the parent: between fork and exec the child must not dlopen.

@@ -32,11 +32,6 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_keys.datatypes import Signature as EthSignature
-from eth_keys.exceptions import BadSignature
-from eth_utils.exceptions import ValidationError as EthKeysValidationError
 
 from ledger.core.hashing import checksum_address, keccak256
 from ledger.core.manifest import Manifest, check_signature, check_signing_key
@@ -149,6 +144,10 @@ class EthSigningKey(SigningKey):
         if len(secret) != 32 or not 1 <= int.from_bytes(secret, "big") < SECP256K1_ORDER:
             raise SignatureError("an Ethereum private key is 32 bytes, 1 ≤ key < n")
         self._secret = secret
+        # eth_account, eth_keys and eth_utils are imported where used: with py_ecc
+        # they take most of a second, which `ledger --help` and `ledger verify` skip.
+        from eth_account import Account
+
         address: str = Account.from_key(secret).address
         self._public_id = "eth:" + address
 
@@ -171,6 +170,9 @@ class EthSigningKey(SigningKey):
 
     def sign_typed_data(self, typed_data: dict[str, Any]) -> str:
         """An ``eip712:`` signature of EIP-712 ``typed_data``: deterministic, low s."""
+        from eth_account import Account
+        from eth_account.messages import encode_typed_data
+
         signed = Account.sign_message(encode_typed_data(full_message=typed_data), self._secret)
         r: int = signed.r
         s: int = signed.s
@@ -409,6 +411,10 @@ def _verify_eip712(key_id: str, signature: str, digest: bytes, *, key_field: str
         raise SignatureError("malformed signature: r or s out of range", field="signature")
     if s > SECP256K1_ORDER // 2:
         raise SignatureError("high-s signature: s must be at most n/2", field="signature")
+    from eth_keys.datatypes import Signature as EthSignature
+    from eth_keys.exceptions import BadSignature
+    from eth_utils.exceptions import ValidationError as EthKeysValidationError
+
     try:
         public_key = EthSignature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest)
     except (BadSignature, EthKeysValidationError):

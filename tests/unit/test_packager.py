@@ -31,7 +31,7 @@ def _tree(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def test_walk_is_sorted_and_skips_hidden_links_and_excluded(tmp_path: Path) -> None:
+def test_walk_is_sorted_and_skips_hidden_and_excluded(tmp_path: Path) -> None:
     root = _tree(
         tmp_path / "pkg",
         {
@@ -45,9 +45,34 @@ def test_walk_is_sorted_and_skips_hidden_links_and_excluded(tmp_path: Path) -> N
             "manifest.json": b"{}",
         },
     )
-    (root / "link.jpg").symlink_to(root / "b.jpg")
+    (root / ".link.jpg").symlink_to(root / "b.jpg")
     names = [relative for relative, _ in list_files(root, [root / "manifest.json"])]
     assert names == ["A.jpg", "a/b.txt", "a/z.png", "b.jpg"]
+
+
+def test_links_and_special_files_are_refused_by_name(tmp_path: Path) -> None:
+    """Before: symbolic links were skipped silently, so a folder of links packaged
+    to a manifest missing those assets without a word."""
+    root = _tree(tmp_path / "pkg", {"b.jpg": b"b", "sub/c.jpg": b"c"})
+    (root / "link.jpg").symlink_to(root / "b.jpg")
+    (root / "outside.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (root / "linked-dir").symlink_to(root / "sub")
+    (root / "sub" / "z.jpg").symlink_to(root / "b.jpg")
+    with pytest.raises(ValidationError) as caught:
+        list_files(root)
+    message = str(caught.value)
+    assert "\n" not in message
+    for part in (f"link.jpg is a symbolic link (to {root / 'b.jpg'})",
+                 "linked-dir is a symbolic link", "outside.jpg is a symbolic link",
+                 "and 1 more", "links are not followed"):
+        assert part in message
+
+
+def test_a_pipe_is_refused_not_read(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "pkg", {"b.jpg": b"b"})
+    os.mkfifo(root / "pipe")  # reading it would block for ever
+    with pytest.raises(ValidationError, match=r"^pipe is not a regular file"):
+        list_files(root)
 
 
 def test_hashes_stream_large_files_and_report_progress(tmp_path: Path) -> None:
@@ -87,11 +112,30 @@ def test_slugify_edge_cases() -> None:
 
 
 def test_asset_ids_are_unique_and_valid() -> None:
-    paths = ["A.jpg", "a.jpg", "a-jpg", "a.JPG", "x" * 200, "x" * 200 + "/y"]
+    paths = ["A.jpg", "a-jpg", "x" * 200, "x" * 200 + "/y"]
     ids = asset_ids(paths)
-    assert ids[:4] == ["asset:a.jpg", "asset:a.jpg-2", "asset:a-jpg", "asset:a.jpg-3"]
+    assert ids[:2] == ["asset:a.jpg", "asset:a-jpg"]
     assert len(set(ids)) == len(ids)
     assert all(len(asset_id) <= len("asset:") + MAX_ID_LENGTH for asset_id in ids)
+
+
+@pytest.mark.parametrize(
+    ("paths", "named"),
+    [(["A.jpg", "a.jpg"], "A.jpg and a.jpg would both be asset:a.jpg"),
+     (["Photos/IMG 01.JPG", "photos/img-01.jpg"], "asset:photos-img-01.jpg")],
+)
+def test_asset_ids_refuse_paths_that_differ_only_in_case(paths: list[str], named: str) -> None:
+    """Before: the second file got asset:a.jpg-2, so adding A.jpg to a folder moved
+    a.jpg's id (and the splits keyed on it) to another file."""
+    with pytest.raises(ValidationError, match="rename one") as caught:
+        asset_ids(paths)
+    assert named in str(caught.value)
+
+
+def test_package_dir_refuses_a_case_collision(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "pkg", {"Photo.JPG": b"1", "photo.jpg": b"2"})
+    with pytest.raises(ValidationError, match=r"Photo\.JPG and photo\.jpg"):
+        package_dir(root, "creator:alice", ["cc-by-4.0"], wallet="stripe:acct_1")
 
 
 @pytest.mark.parametrize(
