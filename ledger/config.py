@@ -13,12 +13,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ledger.errors import ConfigError
 from ledger.keyfile import load_account_key
 
 ENV_PREFIX = "LEDGER_"
+
+#: The body limits of the routes that read one (`Settings.body_limit`).
+BodyRoute = Literal["manifest", "batch", "usage", "small"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Settings:
     port: int = 8710
     db_url: str | None = None
     rpc_url: str | None = None
+    public_rpc_url: str | None = None
     anchorer_key_file: Path | None = None
     anchorer_key: str | None = field(default=None, repr=False)
     anchorer_signer: str | None = None
@@ -43,6 +47,13 @@ class Settings:
     poll_interval_s: float = 0.5
     rpc_timeout_s: float = 10.0
     max_body_bytes: int = 8 * 1024 * 1024
+    # Abuse limits (docs/operations.md "Limits"): per-route body caps, slow-client timeouts.
+    manifest_body_bytes: int = 1024 * 1024
+    usage_body_bytes: int = 4 * 1024 * 1024
+    small_body_bytes: int = 64 * 1024
+    body_timeout_s: float = 30.0
+    idle_timeout_s: float = 15.0
+    admin_token: str | None = field(default=None, repr=False)
     batch_endpoint_max: int = 1_000
     intake_workers: int | None = None
     serve_processes: int = 1
@@ -59,6 +70,16 @@ class Settings:
     # Replicas (docs/operations.md): who may seal, anchor and settle, and for how long.
     replica_id: str | None = None
     lease_ttl_s: float = 10.0
+    # Tests only: fetch domain ids' /.well-known/ledger-creator.json from this base URL
+    # (http allowed) instead of https://<domain>; refused unless the chain is embedded.
+    creator_domain_url: str | None = None
+
+    def body_limit(self, route: BodyRoute) -> int:
+        """The largest body `route` accepts: its own setting, never above `max_body_bytes`
+        (which is the batch route's)."""
+        own = {"manifest": self.manifest_body_bytes, "usage": self.usage_body_bytes,
+               "small": self.small_body_bytes}.get(route, self.max_body_bytes)
+        return min(own, self.max_body_bytes)
 
     @property
     def embedded_chain(self) -> bool:
@@ -83,6 +104,12 @@ class Settings:
         _positive("poll_interval_s", self.poll_interval_s)
         _positive("rpc_timeout_s", self.rpc_timeout_s, upper=300)
         _positive("max_body_bytes", self.max_body_bytes)
+        for name in ("manifest_body_bytes", "usage_body_bytes", "small_body_bytes"):
+            _positive(name, getattr(self, name))
+        _positive("body_timeout_s", self.body_timeout_s, upper=3600)
+        _positive("idle_timeout_s", self.idle_timeout_s, upper=3600)
+        if self.admin_token is not None and len(self.admin_token) < 32:
+            raise ConfigError("must be at least 32 characters", field="admin_token")
         _positive("batch_endpoint_max", self.batch_endpoint_max, upper=100_000)
         if self.intake_workers is not None and not 0 <= self.intake_workers <= 64:
             raise ConfigError("must be 0 (in the serving process) to 64", field="intake_workers")
@@ -105,8 +132,10 @@ class Settings:
             raise ConfigError(
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg://", field="db_url"
             )
-        if self.rpc_url and not self.rpc_url.startswith(("http://", "https://")):
-            raise ConfigError("must be an http(s) URL", field="rpc_url")
+        for name in ("rpc_url", "public_rpc_url"):
+            url = getattr(self, name)
+            if url and not url.startswith(("http://", "https://")):
+                raise ConfigError("must be an http(s) URL", field=name)
         if self.rpc_url and not (
             self.anchorer_key or self.anchorer_key_file or self.anchorer_signer
         ):
@@ -114,6 +143,13 @@ class Settings:
                 "an external chain needs anchorer_key_file, LEDGER_ANCHORER_KEY or "
                 "anchorer_signer",
                 field="anchorer_key",
+            )
+        if self.creator_domain_url is not None and not (
+            self.embedded_chain and self.creator_domain_url.startswith(("http://", "https://"))
+        ):
+            raise ConfigError(
+                "is for tests on the embedded chain only, and must be an http(s) URL",
+                field="creator_domain_url",
             )
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError("must be debug, info, warning or error", field="log_level")

@@ -11,12 +11,23 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ledger.config import Settings
-from ledger.core.creators import CreatorAction
+from ledger.core.creators import (
+    DOMAIN,
+    KEY,
+    OPERATOR,
+    CreatorAction,
+    check_domain_document,
+    deployment_id,
+    domain_of,
+    verification_method,
+)
 from ledger.core.merkle import MerkleTree
 from ledger.core.proof import Anchor, ProofBundle
 from ledger.core.receipt import RECEIPT_VERSION, Receipt, ReceiptSigner
 from ledger.core.records import BatchRecord, BatchStatus, ManifestRecord, NewManifest
+from ledger.core.trust import LOCAL_CHAIN_IDS
 from ledger.errors import LedgerError, StorageError
+from ledger.service.creator_domains import fetch_document
 from ledger.service.http_errors import HTTPProblem
 from ledger.service.intake import (
     CreatorKeys,
@@ -28,7 +39,7 @@ from ledger.service.intake import (
 )
 from ledger.service.metrics import Metrics
 from ledger.service.workers import split_levels
-from ledger.storage.creators import CreatorStore
+from ledger.storage.creators import Creator, CreatorStore, Verification
 from ledger.storage.manifests import ManifestStore
 
 if TYPE_CHECKING:
@@ -48,12 +59,18 @@ _TREE_CACHE = 64
 WRITE_FAILURE_TTL_S = 10.0
 
 
+
 @dataclass(frozen=True)
 class ChainInfo:
     """Where anchors go: the facts every proof bundle repeats."""
 
     chain_id: int
     registry: str
+    # What /v1/service publishes besides: the splitter's address, and an RPC URL a client
+    # may use (the operator's own URL can carry an API key, so it is only published when
+    # set as `public_rpc_url`, or when it is the embedded anvil on loopback).
+    splitter: str | None = None
+    public_rpc_url: str | None = None
 
 
 class ServiceContext:
@@ -107,6 +124,12 @@ class ServiceContext:
             "receiptVersion": RECEIPT_VERSION,
             "chainId": self.chain.chain_id,
             "registry": self.chain.registry,
+            "deployment": self.deployment,
+            "splitter": self.chain.splitter,
+            "rpcUrl": self.chain.public_rpc_url,
+            # Blocks on top of an anchor before its proofs are served: what
+            # `ledger submit --wait` counts toward (issue 12).
+            "confirmations": self.settings.confirmations,
         }
 
     # -- intake --------------------------------------------------------------------
@@ -197,46 +220,94 @@ class ServiceContext:
 
     # -- creators ------------------------------------------------------------------
 
+    @property
+    def deployment(self) -> str:
+        """The deployment creator actions must name (`ledger.core.creators.deployment_id`)."""
+        return deployment_id(self.chain.chain_id, self.chain.registry)
+
     async def creator_action(self, obj: Any) -> tuple[dict[str, Any], int]:
-        """Apply a signed register / add-key / revoke-key; return (body, HTTP status)."""
+        """Apply a signed register / add-key / revoke-key / recover; return (body, HTTP
+        status). Nothing is stored unless every check passes."""
         action = CreatorAction.from_obj(obj)
         now = now_ms()
-        action.check_fresh(now)
-        current = await self.creators.keys(action.creator_id)
-        action.verify(
-            [k.public_key for k in current or [] if k.revoked_at is None],
-            revoked={k.public_key for k in current or [] if k.revoked_at is not None},
-        )
-        status = await self._apply_action(action, current is not None, now)
+        action.check_context(now, self.deployment)
+        creator = await self.creators.get(action.creator_id)
+        if action.action == "register":
+            if creator is not None:
+                raise HTTPProblem(409, "exists", f"creator {action.creator_id} already exists")
+            action.check_id()
+            action.verify(None)
+            await self._register(action, now)
+            status = 201
+        else:
+            if creator is None:
+                raise HTTPProblem(404, "not_found", f"no creator {action.creator_id}")
+            action.verify(creator.key_state())
+            status = await self._apply_action(action, creator, now)
         self._keys.forget(action.creator_id)
         return await self.creator_json(action.creator_id), status
 
-    async def _apply_action(self, action: CreatorAction, exists: bool, now: int) -> int:
-        if action.action == "register":
-            if exists:
-                raise HTTPProblem(409, "exists", f"creator {action.creator_id} already exists")
-            if not await self.creators.register(action.creator_id, action.keys, now):
-                raise HTTPProblem(409, "exists", f"creator {action.creator_id} already exists")
-            return 201
-        if not exists:
-            raise HTTPProblem(404, "not_found", f"no creator {action.creator_id}")
+    async def _register(self, action: CreatorAction, now: int) -> None:
+        assert action.recovery_key is not None  # from_obj requires it in a register
+        verification = await self._verify_id(action, now)
+        if not await self.creators.register(
+            action.creator_id, action.keys, action.recovery_key, verification, now
+        ):
+            raise HTTPProblem(409, "exists", f"creator {action.creator_id} already exists")
+
+    async def _verify_id(self, action: CreatorAction, now: int) -> Verification:
+        """How the new id is bound to its holder; docs/security.md section 5."""
+        method = verification_method(action.creator_id)
+        if method == KEY:
+            return Verification(KEY, now, "key: the id is derived from the first signing key")
+        if method == DOMAIN:
+            url, document = await fetch_document(
+                domain_of(action.creator_id), base_url=self.settings.creator_domain_url
+            )
+            check_domain_document(document, action.creator_id, action.listed_keys())
+            return Verification(DOMAIN, now, f"domain: {url} listed the id and its keys")
+        # A local dev chain proves nothing to anyone (docs/security.md section 1): only
+        # the demo and local walkthroughs run there, so plain names need no operator.
+        if self.chain.chain_id in LOCAL_CHAIN_IDS:
+            return Verification(OPERATOR, now, "operator (local chain: approved automatically)")
+        return Verification(OPERATOR, None, "operator: awaiting approval")
+
+    async def _apply_action(self, action: CreatorAction, creator: Creator, now: int) -> int:
+        creator_id = action.creator_id
         if action.action == "add-key":
-            await self.creators.add_key(action.creator_id, action.keys[0], now)
+            signers = [key for key, _ in action.signatures if key != action.keys[0]]
+            await self.creators.add_key(creator_id, action.keys[0], now, authorised_by=signers)
             return 201
-        if not await self.creators.revoke_key(action.creator_id, action.keys[0], now):
+        if action.action == "recover":
+            assert action.recovery_key is not None  # from_obj requires it in a recover
+            await self.creators.recover(creator_id, action.keys, action.recovery_key, now)
+            return 201
+        if not await self.creators.revoke_key(creator_id, action.keys[0], now):
             return 200
         return 201
 
     async def creator_json(self, creator_id: str) -> dict[str, Any]:
-        """A creator's keys with their validity, or 404."""
-        keys = await self.creators.keys(creator_id)
-        if keys is None:
+        """A creator's verification and keys with their roles and validity, or 404."""
+        creator = await self.creators.get(creator_id)
+        if creator is None:
             raise HTTPProblem(404, "not_found", f"no creator {creator_id}")
         return {
             "creator_id": creator_id,
+            "registered_at": creator.registered_at,
+            "verification": {
+                "method": creator.verification,
+                "verified": creator.verified,
+                "verified_at": creator.verified_at,
+                "detail": creator.detail,
+            },
             "keys": [
-                {"key": k.public_key, "added_at": k.added_at, "revoked_at": k.revoked_at}
-                for k in keys
+                {
+                    "key": k.public_key,
+                    "role": k.role,
+                    "added_at": k.added_at,
+                    "revoked_at": k.revoked_at,
+                }
+                for k in creator.keys
             ],
         }
 

@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from ledger.config import BodyRoute
 from ledger.core.canonical import parse_strict
 from ledger.core.records import BatchRecord, ManifestRecord
 from ledger.errors import ValidationError
-from ledger.service.appkeys import CONTEXT, METRICS
-from ledger.service.http_errors import HTTPProblem, status_of
+from ledger.service.appkeys import CONTEXT, METRICS, SETTINGS
+from ledger.service.http_errors import ClientGone, HTTPProblem, refuse_encoded, status_of
 from ledger.service.openapi import openapi_document
 
 _HEX32 = 66
 # Batch numbers are SQL BIGINTs; a larger one can name no batch and would overflow the driver.
 _BATCH_NUMBER = re.compile(r"[0-9]{1,19}")
 _MAX_BATCH_NUMBER = 2**63 - 1
-_IDENTITY = ("", "identity")
 
 
 async def post_manifest(request: web.Request) -> web.Response:
     """POST /v1/manifests: accept one signed manifest."""
     ctx = request.app[CONTEXT]
-    obj = parse_strict(await read_body(request))
+    obj = parse_strict(await read_body(request, "manifest"))
     record, created, receipt = (await ctx.accept([obj]))[0]
     return _json(_accepted(record, receipt), status=202 if created else 200)
 
@@ -33,7 +34,7 @@ async def post_manifest(request: web.Request) -> web.Response:
 async def post_manifest_batch(request: web.Request) -> web.Response:
     """POST /v1/manifests:batch: accept many; each item answered on its own."""
     ctx = request.app[CONTEXT]
-    body = parse_strict(await read_body(request))
+    body = parse_strict(await read_body(request, "batch"))
     if not isinstance(body, dict) or set(body) != {"manifests"}:
         raise ValidationError('body must be {"manifests": [...]}', field="manifests")
     items = body["manifests"]
@@ -102,14 +103,14 @@ async def get_root(request: web.Request) -> web.Response:
 
 
 async def post_creator(request: web.Request) -> web.Response:
-    """POST /v1/creators: register, rotate or revoke, signed by the creator's key."""
-    obj = parse_strict(await read_body(request))
+    """POST /v1/creators: register, add or revoke a key, or recover (signed actions)."""
+    obj = parse_strict(await read_body(request, "small"))
     result, status = await request.app[CONTEXT].creator_action(obj)
     return web.json_response(result, status=status)
 
 
 async def get_creator(request: web.Request) -> web.Response:
-    """GET /v1/creators/{id}: the creator's keys."""
+    """GET /v1/creators/{id}: how the creator's id was verified, and its keys."""
     return web.json_response(await request.app[CONTEXT].creator_json(request.match_info["id"]))
 
 
@@ -141,22 +142,43 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
 
-async def read_body(request: web.Request) -> bytes:
-    """The request body: 415 if compressed, 400 if its framing is broken.
+async def read_body(request: web.Request, route: BodyRoute) -> bytes:
+    """The request body, at most the `route`'s limit (`Settings.body_limit`) read within
+    `body_timeout_s`: 413 naming the limit, 408 when too slow, 400 if badly framed.
 
-    Compressed bodies are refused before reading: aiohttp would inflate them (a small
-    body can grow to `max_body_bytes`), and it never finishes reading a deflate
-    stream that ends early when the bytes arrive after the handler starts.
+    The declared length is checked before anything is read, and the running total
+    while a chunked body streams in, so no more than the limit is ever held.
+    A compressed body is refused unread (`http_errors.refuse_encoded`).
     """
-    if request.headers.get("Content-Encoding", "identity").strip().lower() not in _IDENTITY:
-        raise HTTPProblem(
-            415, "unsupported_encoding", "send the body uncompressed (no Content-Encoding)",
-            field="Content-Encoding",
-        )
+    refuse_encoded(request)
+    settings = request.app[SETTINGS]
+    limit = settings.body_limit(route)
+    if request.content_length is not None and request.content_length > limit:
+        raise body_too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
     try:
-        return await request.read()
+        async with asyncio.timeout(settings.body_timeout_s):
+            async for chunk in request.content.iter_any():
+                size += len(chunk)
+                if size > limit:
+                    raise body_too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HTTPProblem(408, "body_timeout",
+                          f"the body did not arrive within {settings.body_timeout_s:g} s") from None
     except web.RequestPayloadError as exc:
         raise HTTPProblem(400, "unreadable_body", "the request body is not well framed") from exc
+    except ConnectionResetError as exc:
+        raise ClientGone(request, size) from exc
+    return b"".join(chunks)
+
+
+def body_too_large(limit: int) -> HTTPProblem:
+    """413 naming the route's limit."""
+    return HTTPProblem(413, "body_too_large",
+                       f"the request body is over this route's limit of {limit} bytes",
+                       field="body")
 
 
 def parse_hex32(text: str, field: str) -> bytes:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.core.creators import ACTIONS
+from ledger.core.manifest import CREATOR_ID_PATTERN
+
 _HEX32 = {"type": "string", "pattern": "^0x[0-9a-f]{64}$"}
 _ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
-_CREATOR_ID = {"type": "string", "pattern": "^creator:[a-z0-9][a-z0-9._-]{0,99}$"}
+_CREATOR_ID = {"type": "string", "pattern": f"^{CREATOR_ID_PATTERN}$"}
+_KEY_ID = {"type": "string", "description": "p256:<base64 compressed point> or eth:<EIP-55>"}
 _EVENT_ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"}
 _BATCH_NUMBER = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 
@@ -83,6 +87,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     meaning = {
         400: "Malformed or non-canonical JSON, or an unreadable body",
         404: "Not found",
+        408: "The body did not arrive within body_timeout_s",
         409: "Conflict",
         413: "Body too large",
         415: "Compressed body (Content-Encoding other than identity)",
@@ -109,7 +114,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "202": _json(_MANIFEST_STATUS, "Accepted, with a signed receipt"),
                         "200": _json(_MANIFEST_STATUS, "Already accepted before"),
-                        **_errors(400, 413, 415, 422, 503),
+                        **_errors(400, 408, 413, 415, 422, 503),
                     },
                 }
             },
@@ -141,7 +146,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "One result per manifest, in order, each with its own status",
                         ),
-                        **_errors(400, 413, 415, 422, 503),
+                        **_errors(400, 408, 413, 415, 422, 503),
                     },
                 }
             },
@@ -215,7 +220,8 @@ def openapi_document() -> dict[str, Any]:
             },
             "/v1/creators": {
                 "post": {
-                    "summary": "Register a creator, add a key, or revoke a key (signed)",
+                    "summary": "Register a creator, add or revoke a signing key, or "
+                    "recover with the recovery key (signed, ledger-creator-v2)",
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -227,18 +233,21 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "201": _json({"type": "object"}, "Registered or changed"),
                         "200": _json({"type": "object"}, "Already so"),
-                        **_errors(400, 409, 413, 415, 422, 503),
+                        **_errors(400, 409, 408, 413, 415, 422, 503),
                     },
                 }
             },
             "/v1/creators/{id}": {
                 "get": {
-                    "summary": "A creator's keys",
+                    "summary": "A creator's verification (key, domain or operator) and "
+                    "keys",
                     "parameters": [
                         {"name": "id", "in": "path", "required": True, "schema": _CREATOR_ID}
                     ],
                     "responses": {
-                        "200": _json({"type": "object"}, "The keys"),
+                        "200": _json(
+                            {"$ref": "#/components/schemas/Creator"}, "The creator"
+                        ),
                         **_errors(404, 503),
                     },
                 }
@@ -261,6 +270,9 @@ def openapi_document() -> dict[str, Any]:
                                     "receiptVersion": {"type": "string"},
                                     "chainId": {"type": "integer"},
                                     "registry": {"type": "string"},
+                                    "splitter": {"type": ["string", "null"]},
+                                    "rpcUrl": {"type": ["string", "null"]},
+                                    "confirmations": {"type": "integer"},
                                 },
                             },
                             "The service's identity",
@@ -313,14 +325,59 @@ def openapi_document() -> dict[str, Any]:
                 "UsageEvent": _USAGE_EVENT,
                 "CreatorAction": {
                     "type": "object",
-                    "required": ["action", "creatorId", "issuedAt", "signatures"],
+                    "description": "docs/service.md, 'Creators': the signed bytes exactly.",
+                    "required": ["action", "creatorId", "deployment", "issuedAt", "signatures"],
+                    "additionalProperties": False,
                     "properties": {
-                        "action": {"enum": ["register", "add-key", "revoke-key"]},
-                        "creatorId": {"type": "string"},
-                        "keys": {"type": "array", "items": {"type": "string"}},
-                        "key": {"type": "string"},
-                        "issuedAt": {"type": "integer"},
-                        "signatures": {"type": "array"},
+                        "action": {"enum": list(ACTIONS)},
+                        "creatorId": _CREATOR_ID,
+                        "deployment": {
+                            "type": "string",
+                            "pattern": "^eip155:[1-9][0-9]{0,19}:0x[0-9a-f]{40}$",
+                            "description": "GET /v1/service's deployment",
+                        },
+                        "keys": {"type": "array", "items": _KEY_ID},
+                        "recoveryKey": _KEY_ID,
+                        "key": _KEY_ID,
+                        "issuedAt": {"type": "integer", "minimum": 0},
+                        "signatures": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["key", "signature"],
+                                "properties": {"key": _KEY_ID, "signature": {"type": "string"}},
+                            },
+                        },
+                    },
+                },
+                "Creator": {
+                    "type": "object",
+                    "required": ["creator_id", "registered_at", "verification", "keys"],
+                    "properties": {
+                        "creator_id": _CREATOR_ID,
+                        "registered_at": {"type": "integer"},
+                        "verification": {
+                            "type": "object",
+                            "required": ["method", "verified", "verified_at", "detail"],
+                            "properties": {
+                                "method": {"enum": ["key", "domain", "operator"]},
+                                "verified": {"type": "boolean"},
+                                "verified_at": {"type": ["integer", "null"]},
+                                "detail": {"type": ["string", "null"]},
+                            },
+                        },
+                        "keys": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "key": _KEY_ID,
+                                    "role": {"enum": ["signing", "recovery"]},
+                                    "added_at": {"type": "integer"},
+                                    "revoked_at": {"type": ["integer", "null"]},
+                                },
+                            },
+                        },
                     },
                 },
             }
@@ -360,6 +417,37 @@ _HMAC_HEADERS = [
 ]
 
 
+def _header(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": False,
+            "schema": {"type": "string", "description": description}}
+
+
+#: A read signed with the owner's key (docs/royalties.md, "Who may read what"), or the
+#: operator's `Authorization: Bearer <admin_token>`.
+_SIGNED_READ = [
+    _header("X-Ledger-Key", "the signing key's public id (a buyer: eth:<its address>)"),
+    _header("X-Ledger-Timestamp", "Unix seconds, within usage_window_s"),
+    _header("X-Ledger-Read-Signature", 'signature under tag ledger-read-v1 of '
+            '"GET " + raw path and query + "\n" + timestamp'),
+    _header("Authorization", "Bearer <admin_token>: the operator reads everything"),
+]
+#: A usage event is read by its source (HMAC over "GET " + raw path and query) or the
+#: operator, who names the source.
+_SOURCE_READ = [
+    _header("X-Ledger-Source", "the metering source that reported the event"),
+    _header("X-Ledger-Timestamp", "Unix seconds, within usage_window_s"),
+    _header("X-Ledger-Signature", 'v1= and hex HMAC-SHA256 of "ledger-usage-v1\n" + source + '
+            '"\n" + timestamp + "\n" + "GET " + raw path and query'),
+    _header("Authorization", "Bearer <admin_token>: the operator (with ?source=)"),
+    {"name": "source", "in": "query", "required": False,
+     "schema": {"type": "string", "description": "the operator names the event's source"}},
+]
+_READ_REFUSED = {"401": _json({"$ref": "#/components/schemas/Error"},
+                              "No credentials, or a bad, stale or forged signature"),
+                 "403": _json({"$ref": "#/components/schemas/Error"},
+                              "Signed by someone who may not read this")}
+
+
 def _event_param() -> dict[str, Any]:
     return {"name": "event_id", "in": "path", "required": True, "schema": _EVENT_ID}
 
@@ -389,42 +477,47 @@ def _usage_paths() -> dict[str, Any]:
                                  "each result has its own http_status)"),
                     "200": _json({"type": "object"}, "Already stored: nothing charged again"),
                     **unauthenticated,
-                    **_errors(400, 409, 413, 415, 422, 503),
+                    **_errors(400, 409, 408, 413, 415, 422, 503),
                 },
             }
         },
         "/v1/usage/{event_id}": {
             "get": {
-                "summary": "Where a usage event stands: batch, settlement, hold",
-                "parameters": [_event_param()],
+                "summary": "Where a usage event stands: batch, settlement, hold (for its "
+                           "source or the operator)",
+                "parameters": [_event_param(), *_SOURCE_READ],
                 "responses": {"200": _json({"type": "object"}, "The status"),
-                              **_errors(404, 503)},
+                              **_READ_REFUSED, **_errors(404, 422, 503)},
             }
         },
         "/v1/usage/{event_id}/proof": {
             "get": {
-                "summary": "The usage receipt (event + inclusion proof) once anchored",
-                "parameters": [_event_param()],
+                "summary": "The usage receipt (event + inclusion proof) once anchored (for "
+                           "its source or the operator)",
+                "parameters": [_event_param(), *_SOURCE_READ],
                 "responses": {
                     "200": _json({"type": "object"}, "Status and receipt "
                                  "(ledger-usage-receipt/1)"),
                     "202": _json({"type": "object"}, "Not anchored yet: the status"),
-                    **_errors(404, 503),
+                    **_READ_REFUSED,
+                    **_errors(404, 422, 503),
                 },
             }
         },
         "/v1/buyers/{address}": {
             "get": {
-                "summary": "A buyer's deposit, spending, limits (chain) and usage (ledger)",
-                "parameters": [_address_param()],
+                "summary": "A buyer's deposit, spending, limits (chain) and usage (ledger); "
+                           "for the buyer or the operator",
+                "parameters": [_address_param(), *_SIGNED_READ],
                 "responses": {"200": _json({"type": "object"}, "Per token"),
-                              **_errors(422, 503)},
+                              **_READ_REFUSED, **_errors(422, 503)},
             }
         },
         "/v1/buyers/{address}/proposals": {
             "get": {
-                "summary": "Settlements awaiting a co-signing buyer's EIP-712 signature",
-                "parameters": [_address_param()],
+                "summary": "Settlements awaiting a co-signing buyer's EIP-712 signature; for "
+                           "the buyer or the operator",
+                "parameters": [_address_param(), *_SIGNED_READ],
                 "responses": {"200": _json({"type": "object", "properties": {
                     "buyer": {"type": "string"},
                     "proposals": {"type": "array", "items": {
@@ -441,7 +534,7 @@ def _usage_paths() -> dict[str, Any]:
                             "typedData": {"type": "object",
                                           "description": "EIP-712 Settlement to sign"},
                         }}},
-                }}, "Open proposals"), **_errors(422, 503)},
+                }}, "Open proposals"), **_READ_REFUSED, **_errors(422, 503)},
             }
         },
         "/v1/buyers/{address}/cosign": {
@@ -459,7 +552,7 @@ def _usage_paths() -> dict[str, Any]:
                 "responses": {"202": _json({"type": "object"}, "Signature kept"),
                               "200": _json({"type": "object"},
                                            "Already signed or settled: nothing changed"),
-                              **_errors(400, 404, 413, 415, 422, 503)},
+                              **_errors(400, 404, 408, 413, 415, 422, 503)},
             }
         },
         "/v1/splits/terms": {
@@ -489,21 +582,24 @@ def _usage_paths() -> dict[str, Any]:
                                                  "pattern": "^0x[0-9a-f]{130}$"}},
                 }}}},
                 "responses": {"202": _json({"type": "object"}, "Kept, to be relayed"),
-                              **_errors(400, 404, 413, 415, 422, 503)},
+                              **_errors(400, 404, 408, 413, 415, 422, 503)},
             }
         },
         "/v1/creators/{id}/statement": {
             "get": {
                 "summary": "Per asset and buyer: units, earned, settled (tx hashes), "
-                           "withdrawable, withdrawn; to the wei",
+                           "withdrawable, withdrawn; to the wei (for a signing key of the "
+                           "creator or the operator)",
                 "parameters": [
                     {"name": "id", "in": "path", "required": True, "schema": _CREATOR_ID},
                     {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
+                    *_SIGNED_READ,
                 ],
                 "responses": {
                     "200": {"description": "The statement",
                             "content": {"application/json": {"schema": {"type": "object"}},
                                         "text/csv": {}}},
+                    **_READ_REFUSED,
                     **_errors(422, 503),
                 },
             }

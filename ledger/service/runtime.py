@@ -5,13 +5,19 @@ the data directory (`anvil --state`, dumped on exit and every second), deploys
 the contracts once and records them in `deployment.json`. If that chain is ever
 lost, the contracts are deployed afresh and every batch is anchored again from
 the database, which is the source of truth; proofs then point at the new chain.
+Its anvil mines a block per transaction and none otherwise, so a `DepthMiner`
+adds the empty blocks the last anchors need to reach their confirmations.
+Without configured usage keys it makes one metering key (`default_usage_keys`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +26,7 @@ from eth_account import Account
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.chain.anvil import DEV_KEYS, AnvilProcess
+from ledger.chain.anvil import DEV_KEYS, AnvilProcess, DepthMiner
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.deploy import Deployment, deploy_contracts
 from ledger.chain.registry import AnchorRegistry
@@ -32,6 +38,7 @@ from ledger.chain.txstate import SendPolicy
 from ledger.config import Settings
 from ledger.core.receipt import ReceiptSigner
 from ledger.core.signing import SigningKey
+from ledger.core.usage import KeyRing
 from ledger.errors import ChainError, ConfigError
 from ledger.keyfile import generate_key, load_key, write_key
 from ledger.service.context import ChainInfo, ServiceContext
@@ -41,6 +48,7 @@ from ledger.service.leader import Leadership, default_replica_id
 from ledger.service.metrics import Metrics, MetricsShare
 from ledger.service.settler import Settler
 from ledger.service.usage import UsageService, usage_writer
+from ledger.service.withdrawals import WithdrawalWatch
 from ledger.service.workers import Anchorer, Batcher, run_forever, stop_tasks
 from ledger.storage.creators import CreatorStore
 from ledger.storage.engine import open_engine
@@ -51,6 +59,10 @@ from ledger.storage.txdocs import TxDocStore
 from ledger.storage.usage import UsageStore
 
 log = logging.getLogger(__name__)
+
+#: Where the embedded default keeps its metering key, and the source it belongs to.
+USAGE_KEYS_FILE = "usage-keys.json"
+DEFAULT_USAGE_SOURCE = "local"
 
 
 @dataclass
@@ -106,8 +118,30 @@ async def start_service(settings: Settings, *, replica: str | None = None) -> Se
     `replica` names this process among several serving one port (`serve_processes`):
     its metrics are then labelled with it and shared with the others.
     """
+    settings = default_usage_keys(settings)
     opened = await _open(settings)
     return await _assemble(settings, opened, replica)
+
+
+def default_usage_keys(settings: Settings) -> Settings:
+    """On the embedded default with no metering keys configured, `settings` with a keys
+    file in the data dir (made once, 0600) holding one key of source `local`, so usage
+    can be sent (`ledger usage send`) without setting anything up; else `settings`."""
+    if not settings.embedded_chain or settings.usage_keys or settings.usage_keys_file:
+        return settings
+    path = settings.data_dir / USAGE_KEYS_FILE
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        keys = {"version": KeyRing.VERSION,
+                "sources": {DEFAULT_USAGE_SOURCE: [{"id": "local-1",
+                                                    "secret": secrets.token_hex(32)}]}}
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(json.dumps(keys, indent=2) + "\n")
+    log.info("usage: metering source %r signs with the key in %s (`ledger usage send` "
+             "uses it)", DEFAULT_USAGE_SOURCE, path)
+    return replace(settings, usage_keys_file=path)
 
 
 async def _open(settings: Settings) -> _Opened:
@@ -144,6 +178,7 @@ async def prepared_for_replicas(settings: Settings) -> AsyncIterator[Settings]:
     """Migrate the database, start the embedded chain and deploy to it, once, for
     several serving processes; yields the settings each of them runs with (the same
     chain node, deployment and receipt key for all), and stops the chain on exit."""
+    settings = default_usage_keys(settings)
     opened = await _open(settings)
     try:
         opened.manifests.close()
@@ -155,7 +190,14 @@ async def prepared_for_replicas(settings: Settings) -> AsyncIterator[Settings]:
         shared = replace(settings, deployment_file=deployment_file)
         if opened.anvil is not None:
             shared = replace(shared, rpc_url=opened.anvil.rpc_url, anchorer_key=DEV_KEYS[0])
-        yield shared
+        # The replicas see an external chain; the embedded one is mined for depth here.
+        miner = _depth_miner(settings, opened.anvil)
+        tasks = [asyncio.create_task(miner.run(settings.poll_interval_s), name="depth-miner")
+                 ] if miner is not None else []
+        try:
+            yield shared
+        finally:
+            await stop_tasks(tasks)
     finally:
         if opened.anvil is not None:
             await opened.anvil.stop()
@@ -176,7 +218,12 @@ async def _assemble(settings: Settings, opened: _Opened, replica: str | None) ->
         CreatorStore(engine),
         writer,
         signer,
-        ChainInfo(deployment.chain_id, deployment.registry.address),
+        ChainInfo(
+            deployment.chain_id,
+            deployment.registry.address,
+            deployment.splitter.address if deployment.splitter else None,
+            settings.public_rpc_url or (opened.anvil.rpc_url if opened.anvil else None),
+        ),
         {
             "database": lambda: _ping_db(engine),
             "chain": lambda: _ping_chain(w3, min(2.0, settings.rpc_timeout_s)),
@@ -194,6 +241,7 @@ async def _assemble(settings: Settings, opened: _Opened, replica: str | None) ->
     ctx.usage = UsageService(
         settings, usage_store, manifests, events_writer, chain_id=deployment.chain_id,
         registry=deployment.registry.address, splitter=splitter,
+        withdrawals=_withdrawals(w3, deployment, splitter),
     )
     events_writer.start()
     duties = _LeaderDuties(settings, w3, account, deployment, opened.docs, manifests,
@@ -217,7 +265,19 @@ async def _assemble(settings: Settings, opened: _Opened, replica: str | None) ->
     ]
     if share is not None:
         service.tasks.append(_task("metrics-share", _publish(metrics), lambda: 1.0))
+    miner = _depth_miner(settings, opened.anvil)
+    if miner is not None:
+        service.tasks.append(asyncio.create_task(
+            miner.run(settings.poll_interval_s), name="depth-miner"))
     return service
+
+
+def _depth_miner(settings: Settings, anvil: AnvilProcess | None) -> DepthMiner | None:
+    """The embedded chain's miner of confirmation blocks, when anchors need more than one
+    (not with ``anvil_block_time_s``, which mines on its own)."""
+    if anvil is None or settings.confirmations < 2 or settings.anvil_block_time_s:
+        return None
+    return DepthMiner(anvil.rpc_url, settings.confirmations)
 
 
 def _verifier(settings: Settings, replica: str | None, receipt_key: Path) -> Verifier | None:
@@ -297,8 +357,10 @@ class _LeaderDuties:
                 self.usage_store, self.manifests, self.splitter, sender,
                 key_prefix=f"settle:{deployment.block_hash[2:18]}:",
                 max_items=settings.settle_max_items,
+                withdrawals=_withdrawals(self.w3, deployment, self.splitter),
+                settle_interval_s=settings.settle_interval_s,
             )
-            tasks.append(_task("settler", settler.step, lambda: settings.settle_interval_s))
+            tasks.append(_task("settler", settler.step, lambda: settler.delay))
         return tasks
 
 
@@ -325,6 +387,13 @@ def _splitter(w3: Web3Client, deployment: Deployment) -> RoyaltySplitter | None:
     if deployment.splitter is None:
         return None
     return RoyaltySplitter(w3, deployment.splitter.address, load_artifact("RoyaltySplitter"))
+
+
+def _withdrawals(w3: Web3Client, deployment: Deployment, splitter: RoyaltySplitter | None
+                 ) -> WithdrawalWatch | None:
+    if splitter is None or deployment.splitter is None:
+        return None
+    return WithdrawalWatch(w3, splitter, deployment.splitter.block_number)
 
 
 def _task(
