@@ -81,6 +81,14 @@ def add_creator_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     show = _action(actions, "show", cmd_show, "print a creator's verification and keys")
     _creator_id(show)
 
+    statement = _action(actions, "statement", cmd_statement,
+                        "print the creator's royalty statement: usage and settlement per "
+                        "asset and buyer (a read signed with one of its signing keys)")
+    _creator_id(statement)
+    statement.add_argument("--key", type=Path, required=True,
+                           help="a current signing key file of the creator (signs the read)")
+    statement.add_argument("--csv", action="store_true", help="print CSV instead of JSON")
+
     for name, handler, text in (
         ("approve", cmd_approve, "operator: approve a creator waiting for approval"),
         ("reject", cmd_reject, "operator: delete a creator waiting for approval, freeing its id"),
@@ -181,6 +189,26 @@ def cmd_show(args: argparse.Namespace) -> int:
             return await client.creator(args.creator_id)
 
     print(json.dumps(asyncio.run(show()), indent=2))
+    return EXIT_OK
+
+
+def cmd_statement(args: argparse.Namespace) -> int:
+    """Print the creator's statement, read with one of its signing keys."""
+    from urllib.parse import quote
+
+    from ledger.cli_service import service_url
+    from ledger.client import LedgerClient
+
+    creator_id = _checked_id(args.creator_id)
+    key = _load(args.key)
+    path = f"/v1/creators/{quote(creator_id, safe=':')}/statement"
+
+    async def read() -> Any:
+        async with LedgerClient(service_url(args.url)) as client:
+            return (await client.read_own(path + ("?format=csv" if args.csv else ""), key))[1]
+
+    body = asyncio.run(read())
+    print(body if args.csv else json.dumps(body, indent=2), end="\n" if not args.csv else "")
     return EXIT_OK
 
 

@@ -23,8 +23,8 @@ _ETH = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*eth\s*", re.IGNORECASE)
 
 
 def add_dev_commands(commands: Commands[argparse.ArgumentParser]) -> None:
-    """Register ``ledger dev fund``."""
-    dev = commands.add_parser("dev", help="local development chain helpers (funding)")
+    """Register ``ledger dev fund`` and ``ledger dev rpc-url``."""
+    dev = commands.add_parser("dev", help="local development chain helpers (funding, its URL)")
     actions = dev.add_subparsers(dest="dev_action", required=True, metavar="ACTION")
     fund = actions.add_parser(
         "fund", help="give an account ETH on a local chain (chain id 31337 or 1337 only)",
@@ -42,22 +42,41 @@ def add_dev_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     fund.add_argument("--data-dir", type=Path, default=Path(".ledger"),
                       help="a local service's data dir (default .ledger)")
     fund.set_defaults(handler=cmd_dev_fund)
+    rpc = actions.add_parser(
+        "rpc-url", help="print the RPC URL of the local service's chain",
+        description="Print the chain node URL that `ledger serve` recorded in "
+        "<data dir>/endpoint.json: on the embedded default, its anvil's loopback port.",
+    )
+    rpc.add_argument("--data-dir", type=Path, default=Path(".ledger"),
+                     help="a local service's data dir (default .ledger)")
+    rpc.set_defaults(handler=cmd_dev_rpc_url)
 
 
 def cmd_dev_fund(args: argparse.Namespace) -> int:
     """ledger dev fund WHO [--amount A] [--rpc-url U]: print the new balance."""
     from ledger.chain.anvil import fund
-    from ledger.cli_service import endpoint_record
-
     wei = parse_amount(args.amount)
     address = _address(args.who)
-    rpc_url = args.rpc_url or endpoint_record(args.data_dir).get("rpcUrl")
-    if not rpc_url:
-        raise ConfigError(f"no chain: pass --rpc-url or start `ledger serve` (no "
-                          f"{args.data_dir / 'endpoint.json'})", field="rpc_url")
-    balance = fund(str(rpc_url), address, wei)
+    rpc_url = args.rpc_url or _local_rpc_url(args.data_dir)
+    balance = fund(rpc_url, address, wei)
     print(f"{address} now holds {Decimal(balance) / WEI_PER_ETH:f} ETH ({balance} wei)")
     return EXIT_OK
+
+
+def cmd_dev_rpc_url(args: argparse.Namespace) -> int:
+    """ledger dev rpc-url: print the local service's chain URL."""
+    print(_local_rpc_url(args.data_dir))
+    return EXIT_OK
+
+
+def _local_rpc_url(data_dir: Path) -> str:
+    from ledger.cli_service import endpoint_record
+
+    rpc_url = endpoint_record(data_dir).get("rpcUrl")
+    if not rpc_url:
+        raise ConfigError(f"no chain: pass --rpc-url or start `ledger serve` (no "
+                          f"{data_dir / 'endpoint.json'})", field="rpc_url")
+    return str(rpc_url)
 
 
 def parse_amount(text: str) -> int:

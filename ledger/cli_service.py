@@ -225,6 +225,9 @@ def service_url(explicit: str | None) -> str:
 def _add_submit(commands: Commands[argparse.ArgumentParser]) -> None:
     command = commands.add_parser("submit", help="submit signed manifests to the service")
     command.add_argument("files", nargs="+", type=Path, help="signed manifest files")
+    command.add_argument("--receipts", type=Path, metavar="DIR",
+                         help="save each intake receipt (the service's signed promise to "
+                              "anchor by a deadline) as DIR/<digest>.receipt.json")
     _wait_options(command, "wait until every proof is ready, reporting progress on stderr")
     _url_option(command)
     command.set_defaults(handler=cmd_submit)
@@ -258,15 +261,18 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     failed = 0
     accepted = []
+    if args.receipts is not None:
+        args.receipts.mkdir(parents=True, exist_ok=True)
     for path, result in zip(args.files, asyncio.run(submit()), strict=True):
         if "error" in result:
             failed += 1
-            error = result["error"]
-            where = f" ({error['field']})" if error.get("field") else ""
-            print(f"{path}: refused: {error['message']}{where}", file=sys.stderr)
+            say_refused(str(path), result["error"])
         else:
             accepted.append(result["manifest_digest"])
             print(f"{result['manifest_digest']}  {path}", flush=True)
+            if args.receipts is not None:
+                receipt = args.receipts / f"{result['manifest_digest']}.receipt.json"
+                receipt.write_text(json.dumps(result["receipt"], indent=2) + "\n")
     if args.wait and accepted:
         _say(f"{len(accepted)} accepted; waiting for their proofs (up to {args.timeout:g} s)")
         asyncio.run(_wait_proofs(args, accepted))
@@ -321,6 +327,11 @@ def cmd_proof(args: argparse.Namespace) -> int:
 def _add_status(commands: Commands[argparse.ArgumentParser]) -> None:
     command = commands.add_parser("status", help="the service's health and recent batches")
     _url_option(command)
+    command.add_argument(
+        "--wait", type=float, metavar="SECONDS", default=0.0,
+        help="keep asking until the service answers healthy, for at most SECONDS "
+             "(for scripts that start `ledger serve` in the background)",
+    )
     command.set_defaults(handler=cmd_status)
 
 
@@ -328,12 +339,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print health and the latest batches; exit 1 when degraded."""
     import asyncio
 
-    from ledger.client import LedgerClient
+    from ledger.client import LedgerClient, ServiceError
 
     async def status() -> tuple[int, Any, list[Any]]:
-        async with LedgerClient(service_url(args.url)) as client:
-            code, health = await client.health()
-            return code, health, await client.batches()
+        deadline = time.monotonic() + args.wait
+        while True:
+            # Read the URL again each time: `ledger serve` writes endpoint.json once it listens.
+            async with LedgerClient(service_url(args.url)) as client:
+                try:
+                    code, health = await client.health()
+                    if code == 200 or time.monotonic() >= deadline:
+                        return code, health, await client.batches()
+                except ServiceError:
+                    if time.monotonic() >= deadline:
+                        raise
+            await asyncio.sleep(0.5)
 
     code, health, batches = asyncio.run(status())
     print(json.dumps(health, indent=2))
@@ -346,6 +366,12 @@ def _add_creator(commands: Commands[argparse.ArgumentParser]) -> None:
     from ledger.cli_creator import add_creator_commands
 
     add_creator_commands(commands)
+
+
+def say_refused(what: str, error: dict[str, Any]) -> None:
+    """One stderr line for an item the service refused in a batch answer."""
+    where = f" ({error['field']})" if error.get("field") else ""
+    print(f"{what}: refused: {error.get('message')}{where}", file=sys.stderr)
 
 
 def _progress(done: int, total: int) -> None:

@@ -67,6 +67,9 @@ def add_usage_commands(commands: Commands[argparse.ArgumentParser]) -> None:
                       help="events per request, 1 to 10000 (default 1000)")
     send.add_argument("--url", help="the service (default: $LEDGER_URL, the local service's, "
                                     "http://127.0.0.1:8710)")
+    send.add_argument("--wait", type=float, metavar="SECONDS", default=0.0,
+                      help="then follow the stored events until each is settled on chain or "
+                           "held (with the reason), for at most SECONDS; exit 2 if any is not")
     send.set_defaults(handler=cmd_usage_send)
 
 
@@ -74,7 +77,7 @@ def cmd_usage_send(args: argparse.Namespace) -> int:
     """Sign and send the events; one line per event; exit 2 if any was refused."""
     import asyncio
 
-    from ledger.cli_service import DEFAULT_URL, endpoint_record
+    from ledger.cli_service import DEFAULT_URL, endpoint_record, say_refused
     from ledger.client import send_usage
 
     if not 1 <= args.batch_size <= 10_000:
@@ -91,14 +94,53 @@ def cmd_usage_send(args: argparse.Namespace) -> int:
         event_id = result.get("eventId", "?")
         if "error" in result:
             refused += 1
-            error = result["error"]
-            where = f" ({error['field']})" if error.get("field") else ""
-            print(f"{event_id}: refused: {error.get('message')}{where}", file=sys.stderr)
+            say_refused(str(event_id), result["error"])
         else:
             print(f"{event_id}  {result.get('status', result.get('http_status'))}")
     print(f"sent {len(results)} events as {source}: {len(results) - refused} stored, "
           f"{refused} refused", file=sys.stderr)
+    stored = [str(r["eventId"]) for r in results if "error" not in r]
+    if args.wait > 0 and stored:
+        unsettled = asyncio.run(_follow(str(url), source, secret, stored, args.wait))
+        refused += unsettled
     return EXIT_REFUSED if refused else EXIT_OK
+
+
+async def _follow(url: str, source: str, secret: bytes, event_ids: list[str],
+                  seconds: float) -> int:
+    """Report each event once it is settled or held; return how many were neither in time."""
+    import asyncio
+    from urllib.parse import quote
+
+    from ledger.client import LedgerClient
+
+    deadline = time.monotonic() + seconds
+    waiting = list(event_ids)
+    async with LedgerClient(url) as client:
+        while waiting and time.monotonic() < deadline:
+            for event_id in list(waiting):
+                path = f"/v1/usage/{quote(event_id, safe=':')}"
+                _, record = await client.read_as_source(path, source, secret)
+                outcome = _outcome(record)
+                if outcome is not None:
+                    print(f"{event_id}  {outcome}")
+                    waiting.remove(event_id)
+            if waiting:
+                await asyncio.sleep(1.0)
+    for event_id in waiting:
+        print(f"{event_id}: not settled after {seconds:g} s (see GET /v1/usage/{event_id})",
+              file=sys.stderr)
+    return len(waiting)
+
+
+def _outcome(record: dict[str, Any]) -> str | None:
+    settlement = record.get("settlement") or {}
+    if settlement.get("status") in ("confirmed", "final"):
+        return (f"settled on chain: settlement {settlement['id']}, "
+                f"transaction {settlement['txHash']}")
+    if record.get("hold"):
+        return f"held: {record['hold']}"
+    return None
 
 
 def read_source_key(path: Path, source: str | None) -> tuple[str, bytes]:

@@ -127,7 +127,9 @@ class LedgerClient:
             async with self._session.request(
                 method, self.base_url + path, data=data, headers=headers
             ) as response:
-                payload = await response.json(content_type=None)
+                # CSV (a creator's statement) comes back as text; everything else is JSON.
+                payload = (await response.text() if response.content_type.startswith("text/")
+                           else await response.json(content_type=None))
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise ServiceError(f"{method} {path}: {exc or type(exc).__name__}") from exc

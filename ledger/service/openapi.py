@@ -477,7 +477,11 @@ def _usage_paths() -> dict[str, Any]:
                                  "each result has its own http_status)"),
                     "200": _json({"type": "object"}, "Already stored: nothing charged again"),
                     **unauthenticated,
-                    **_errors(400, 409, 408, 413, 415, 422, 503),
+                    **_errors(400, 408, 413, 415, 422, 503),
+                    "409": _json({"$ref": "#/components/schemas/Error"},
+                                 "`conflict`: an event id of this source reused with other "
+                                 "content; `buyer_withdrawing`: the buyer asked for its "
+                                 "deposit back, so no new usage is metered for it"),
                 },
             }
         },

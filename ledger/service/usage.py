@@ -272,21 +272,30 @@ class UsageService:
         check_event_source(event, source, where)
         terms = await self.assets.terms(event, where)
         units = chain_units(event.units, event.unit, terms.price.unit, where)
-        self._refuse_withdrawing(event.buyer, terms.price.token, where)
         canonical = event.canonical()
+        digest = event_digest(canonical)
+        await self._refuse_withdrawing(event.buyer, terms.price.token, where,
+                                       retry_of=(source, event.event_id, digest))
         return NewUsage(
-            event_id=event.event_id, digest=event_digest(canonical), body=canonical,
+            event_id=event.event_id, digest=digest, body=canonical,
             source=source, buyer=event.buyer, creator_id=terms.creator_id,
             manifest_digest=terms.manifest_digest, asset_id=terms.asset_id,
             asset_key=terms.asset_key, token=terms.price.token, units=units,
             event_time=event.time_ms, accepted_at=now,
         )
 
-    def _refuse_withdrawing(self, buyer: str, token: str, where: str) -> None:
+    async def _refuse_withdrawing(self, buyer: str, token: str, where: str, *,
+                                  retry_of: tuple[str, str, bytes]) -> None:
         """409 while ``buyer`` is taking its deposit in ``token`` out: usage metered now
-        might not be settled before the deposit leaves (issue 11)."""
+        might not be settled before the deposit leaves (issue 11). A source's retry of an
+        event it stored before, same id and same content, is let through: it is answered
+        as already stored and meters nothing new."""
         leaving = self._withdrawals.withdrawing(buyer, token) if self._withdrawals else None
         if leaving is not None:
+            source, event_id, digest = retry_of
+            stored = await self.store.get(source, event_id)
+            if stored is not None and stored.digest == digest:
+                return
             raise HTTPProblem(
                 409, "buyer_withdrawing",
                 f"buyer {buyer} asked to withdraw {leaving.amount} of its deposit in {token} "

@@ -9,7 +9,7 @@ import pytest
 
 from ledger.cli import build_parser, main
 
-ACTIONS = ["register", "add-key", "revoke-key", "recover", "show", "approve", "reject",
+ACTIONS = ["register", "add-key", "revoke-key", "recover", "show", "statement", "approve", "reject",
            "split", "withdraw"]
 
 

@@ -102,6 +102,9 @@ async def test_withdrawal_request_settles_at_once_and_stops_new_usage(tmp_path: 
             assert body["accepted"] == 0, body
             assert await store.unsettled_groups(buyers=[buyer]) == []
             assert await service.ctx.usage.store.pending_stats() == (0, None)  # nothing stored
+            # A source's retry of an event stored before the request is still idempotent.
+            status, body = await post(event(3, 4))
+            assert status == 200 and body["status"] == "duplicate", body
 
             # After the notice period the buyer gets only what settlement left.
             notice = await splitter.notice_period()

@@ -1,4 +1,4 @@
-"""Leaving after a clean stop although a stray non-daemon thread still runs."""
+"""ledger.service.serve: leaving after a clean stop despite a stray thread; server options."""
 
 from __future__ import annotations
 
@@ -32,3 +32,14 @@ def test_without_stray_threads_it_returns() -> None:
     done = run("none")
     assert done.returncode == 0 and done.stdout.strip() == "returned"
     assert "threads still run" not in done.stderr
+
+
+def test_the_server_never_inflates_request_bodies() -> None:
+    """A gzip bomb once made aiohttp inflate gigabytes on the event loop after a 415
+    (issue 11): bodies are never decompressed, whatever the route."""
+    from ledger.config import Settings
+    from ledger.service.serve import server_options
+
+    options = server_options(Settings())
+    assert options["auto_decompress"] is False
+    assert options["keepalive_timeout"] == Settings().idle_timeout_s
