@@ -23,6 +23,7 @@ from typing import Any
 # (py_ecc), aiohttp or SQLAlchemy; each handler imports what it uses
 # (tests/unit/test_cli_startup.py).
 from ledger import __version__
+from ledger.cli_creator import add_creator_commands
 from ledger.cli_db import add_db_commands
 from ledger.cli_dev import add_dev_commands
 from ledger.cli_royalty import add_royalty_commands
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_digest,
         _add_verify,
         add_service_commands,
+        add_creator_commands,
         add_royalty_commands,
         add_usage_commands,
         add_dev_commands,

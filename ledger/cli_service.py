@@ -25,14 +25,13 @@ Commands = argparse._SubParsersAction
 
 
 def add_service_commands(commands: Commands[argparse.ArgumentParser]) -> None:
-    """Register serve, demo, deploy, submit, proof, status and creator."""
+    """Register serve, demo, deploy, submit, proof and status."""
     _add_serve(commands)
     _add_demo(commands)
     _add_deploy(commands)
     _add_submit(commands)
     _add_proof(commands)
     _add_status(commands)
-    _add_creator(commands)
 
 
 # -- serve / demo -----------------------------------------------------------------
@@ -360,12 +359,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     for batch in batches[-10:]:
         print(f"batch {batch['number']:>6}  {batch['leaf_count']:>7} manifests  {batch['status']}")
     return EXIT_OK if code == 200 else EXIT_FAILED
-
-
-def _add_creator(commands: Commands[argparse.ArgumentParser]) -> None:
-    from ledger.cli_creator import add_creator_commands
-
-    add_creator_commands(commands)
 
 
 def say_refused(what: str, error: dict[str, Any]) -> None:
