@@ -30,8 +30,8 @@ from web3 import Web3
 from web3.types import Wei
 
 from bench.report import write_section
-from ledger.chain import splitter as splitter_abi
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
+from ledger.chain.contracts import splitter as splitter_abi
 from ledger.core.hashing import keccak256
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -356,10 +356,10 @@ class ProofWatch:
 async def check_on_chain(rpc_url: str, service_url: str, bundles: Sequence[bytes]) -> int:
     """How many bundles the chain confirms (registry record, verifyInclusion, receipt)
     against the chain and registry the service publishes at /v1/service."""
-    from ledger.chain.artifacts import load_artifact
+    from ledger.chain.contracts.artifacts import load_artifact
     from ledger.chain.rpc import connect
     from ledger.chain.verify import verify_anchor_on_chain
-    from ledger.client import LedgerClient
+    from ledger.cli.client import LedgerClient
     from ledger.core.proof import ProofBundle
     from ledger.core.trust import TrustRoot
     from ledger.errors import LedgerError

@@ -52,7 +52,7 @@ from bench.service_bench import (
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
 from ledger.chain.deploy import deploy_contracts
 from ledger.chain.rpc import connect
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from ledger.core.signing import sign_manifest
 from tests.integration.faults.service_proc import ServiceProcess
 from tests.pg import ThrowawayPostgres

@@ -126,15 +126,15 @@ async def _loadgen(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _run(events: int, singles: int) -> Results:
+    from ledger.app.payments import Chain, address_of, deposit, register_splits, set_limits
     from ledger.chain.anvil import DEV_KEYS
-    from ledger.chain.payments import Chain, address_of, deposit, register_splits, set_limits
+    from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP
     from ledger.chain.rpc import connect
-    from ledger.chain.splitter import ANY_PRICE, NO_CAP
     from ledger.config import Settings
     from ledger.core.manifest import Manifest
     from ledger.core.signing import EthSigningKey, sign_manifest
     from ledger.core.usage import asset_terms
-    from ledger.service.serve import running
+    from ledger.run.serve import running
 
     keys = json.dumps({"version": "ledger-usage-keys/1",
                        "sources": {SOURCE: [{"id": "k", "secret": SECRET.hex()}]}})
@@ -172,8 +172,8 @@ async def _run(events: int, singles: int) -> Results:
 
 
 async def _publish(url: str, key: Any, sign: Any) -> Any:
-    from ledger.chain.payments import address_of
-    from ledger.client import LedgerClient
+    from ledger.app.payments import address_of
+    from ledger.cli.client import LedgerClient
     from ledger.core.creators import sign_action
     from ledger.core.manifest import Manifest
     from ledger.keyfile import generate_key
@@ -240,11 +240,11 @@ async def _settlement_gas(service: Any, w3: Any) -> tuple[int, int]:
 
 async def _baseline(manifest_cls: Any, asset_terms: Any) -> list[int]:
     """One event's usage settled in its own transaction, on a fresh chain."""
+    from ledger.app.payments import Chain, address_of, deposit, set_limits
     from ledger.chain.anvil import DEV_KEYS, AnvilProcess
+    from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP, UsageItem
     from ledger.chain.deploy import deploy_contracts
-    from ledger.chain.payments import Chain, address_of, deposit, set_limits
     from ledger.chain.rpc import connect
-    from ledger.chain.splitter import ANY_PRICE, NO_CAP, UsageItem
     from ledger.core.hashing import keccak256
     from ledger.core.usage import ETH_TOKEN, SplitTerms, asset_id_of, asset_key_of
 

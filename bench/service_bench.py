@@ -247,7 +247,7 @@ async def _get_json(url: str) -> Any:
 
 def register_creators(url: str, kinds: Sequence[str]) -> None:
     """Register every bench creator of `kinds` with its key."""
-    from ledger.client import LedgerClient
+    from ledger.cli.client import LedgerClient
     from ledger.core.creators import sign_action
     from ledger.keyfile import generate_key
 
@@ -524,11 +524,11 @@ async def build_state(data_dir: Path, sizes: Sequence[int], result: StateResults
     """Insert and seal batches of `sizes` manifests straight into the database."""
     from ledger.config import Settings
     from ledger.core.records import NewManifest
-    from ledger.service.metrics import Metrics
-    from ledger.service.workers import Batcher
+    from ledger.metrics import Metrics
     from ledger.storage.engine import open_engine
     from ledger.storage.manifests import ManifestStore
     from ledger.storage.schema import upgrade
+    from ledger.workers.anchoring import Batcher
 
     make, creator, signing_key = body_factory()
     engine = open_engine(Settings(data_dir=data_dir).database_url())
@@ -646,9 +646,9 @@ async def read_steps(data_dir: Path, paths: Sequence[bytes]) -> dict[str, dict[s
     from bench.loadgen import percentiles
     from ledger.config import Settings
     from ledger.core.proof import ProofBundle
-    from ledger.service.workers import split_levels
     from ledger.storage.engine import open_engine
     from ledger.storage.manifests import ManifestStore
+    from ledger.workers.anchoring import split_levels
 
     digests = [bytes.fromhex(p.decode().split("/")[3][2:]) for p in paths]
     engine = open_engine(Settings(data_dir=data_dir).database_url())

@@ -6,16 +6,15 @@ through `TxJournal`.
 """
 
 from ledger.chain.anvil import DEV_KEYS, DEV_MNEMONIC, AnvilProcess, find_anvil
-from ledger.chain.artifacts import Artifact, abi_hash, has_artifact, load_artifact
-from ledger.chain.deploy import DeployedContract, Deployment, deploy_contracts
-from ledger.chain.journal import JsonFileJournal, MemoryJournal, TxJournal
-from ledger.chain.registry import (
+from ledger.chain.contracts.artifacts import Artifact, abi_hash, has_artifact, load_artifact
+from ledger.chain.contracts.registry import (
     ANCHORER_ROLE,
     DEFAULT_ADMIN_ROLE,
     AnchoredEvent,
     AnchorRecord,
     AnchorRegistry,
 )
+from ledger.chain.deploy import DeployedContract, Deployment, deploy_contracts
 from ledger.chain.rpc import (
     ChainRevertError,
     ChainUnavailableError,
@@ -23,8 +22,9 @@ from ledger.chain.rpc import (
     Web3Client,
     connect,
 )
-from ledger.chain.sender import CounterMetrics, Sender, SenderMetrics
-from ledger.chain.txstate import (
+from ledger.chain.tx.journal import JsonFileJournal, MemoryJournal, TxJournal
+from ledger.chain.tx.sender import CounterMetrics, Sender, SenderMetrics
+from ledger.chain.tx.state import (
     Fees,
     Inclusion,
     SendPolicy,

@@ -25,12 +25,12 @@ from web3.exceptions import Web3RPCError
 from web3.types import Nonce
 from web3.utils.address import get_create_address
 
-from ledger.chain.artifacts import Artifact, has_artifact, load_artifact
-from ledger.chain.journal import MemoryJournal
-from ledger.chain.registry import ANCHORER_ROLE, DEFAULT_ADMIN_ROLE, AnchorRegistry
+from ledger.chain.contracts.artifacts import Artifact, has_artifact, load_artifact
+from ledger.chain.contracts.registry import ANCHORER_ROLE, DEFAULT_ADMIN_ROLE, AnchorRegistry
 from ledger.chain.rpc import TRANSIENT_ERRORS, ChainUnavailableError, RevertDecoder, Web3Client
-from ledger.chain.sender import Sender
-from ledger.chain.txstate import SendPolicy, SentTx
+from ledger.chain.tx.journal import MemoryJournal
+from ledger.chain.tx.sender import Sender
+from ledger.chain.tx.state import SendPolicy, SentTx
 from ledger.errors import ChainError, ConfigError
 
 DEPLOYMENT_VERSION = "ledger-deployment/1"

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from hexbytes import HexBytes
 from web3.exceptions import BlockNotFound, TransactionNotFound
 
-from ledger.chain.artifacts import Artifact, load_artifact, runtime_code_hash
-from ledger.chain.registry import AnchorRegistry
+from ledger.chain.contracts.artifacts import Artifact, load_artifact, runtime_code_hash
+from ledger.chain.contracts.registry import AnchorRegistry
 from ledger.chain.rpc import TRANSIENT_ERRORS, Web3Client, connect
 from ledger.core.hashing import to_hex
 from ledger.core.proof import Anchor, ProofBundle

@@ -15,7 +15,7 @@ import pytest
 from eth_account import Account
 
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess, repo_root
-from ledger.chain.artifacts import load_artifact
+from ledger.chain.contracts.artifacts import load_artifact
 from ledger.core.hashing import keccak256, sha256, to_hex
 from ledger.core.merkle import MerkleTree
 

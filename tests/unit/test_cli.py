@@ -1,4 +1,4 @@
-"""The ledger command (ledger.cli): every subcommand, and errors as one line, exit 2."""
+"""The ledger command (ledger.cli.main): every subcommand, and errors as one line, exit 2."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ledger.cli import build_parser, main
+from ledger.cli.main import build_parser, main
 from ledger.core.manifest import Manifest
 from ledger.core.signing import verify_manifest
 

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from ledger.cli import build_parser, main
+from ledger.cli.main import build_parser, main
 
 ACTIONS = ["register", "add-key", "revoke-key", "recover", "show", "statement", "approve", "reject",
            "split", "withdraw"]

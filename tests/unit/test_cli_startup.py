@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from ledger import keyfile
-from ledger.cli import KEY_TYPES, build_parser
+from ledger.cli.main import KEY_TYPES, build_parser
 
 ROOT = Path(__file__).parents[2]
 HEAVY = ("web3", "eth_account", "eth_keys", "py_ecc", "aiohttp", "sqlalchemy", "cryptography")
 
 _PROBE = """
 import contextlib, io, sys
-from ledger.cli import main
+from ledger.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     main(sys.argv[1:])
 print(",".join(sorted({name.split(".")[0] for name in sys.modules})))

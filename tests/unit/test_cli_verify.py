@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.cli import main
+from ledger.cli.main import main
 from ledger.core.proof import ProofBundle
 from ledger.core.receipt import ReceiptSigner
 from ledger.core.trust import TrustRoot, is_local_chain, parse_address
@@ -189,7 +189,7 @@ def test_no_document_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
 def test_offline_verify_does_not_import_web3(anchored: Path) -> None:
     # `ledger verify` must start fast: web3 is imported only on the chain-check path.
     probe = (
-        "import sys; from ledger.cli import main; "
+        "import sys; from ledger.cli.main import main; "
         f"assert main(['verify', {str(anchored)!r}]) == 0; "
         "assert 'web3' not in sys.modules and 'aiohttp' not in sys.modules"
     )

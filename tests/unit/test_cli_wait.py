@@ -1,4 +1,4 @@
-"""`ledger submit --wait` progress (ledger.cli_wait) against a scripted service, no chain."""
+"""`ledger submit --wait` progress (ledger.cli.wait) against a scripted service, no chain."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from ledger.cli_dev import parse_amount
-from ledger.cli_wait import ProofWaiter
+from ledger.cli.dev import parse_amount
+from ledger.cli.wait import ProofWaiter
 from ledger.errors import LedgerError, ValidationError
 
 DIGEST = "0x" + "ab" * 32

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.cli import main
+from ledger.cli.main import main
 from ledger.config import Settings
-from ledger.service.metrics import Metrics
+from ledger.metrics import Metrics
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 SETTINGS = [f.name for f in fields(Settings)]

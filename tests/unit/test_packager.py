@@ -1,4 +1,4 @@
-"""Folder packaging: walk, hash, ids, media types (ledger.packager)."""
+"""Folder packaging: walk, hash, ids, media types (ledger.app.packager)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.core.manifest import Manifest
-from ledger.errors import ValidationError
-from ledger.packager import (
+from ledger.app.packager import (
     CHUNK_SIZE,
     MAX_ID_LENGTH,
     asset_ids,
@@ -21,6 +19,8 @@ from ledger.packager import (
     parse_payee,
     slugify,
 )
+from ledger.core.manifest import Manifest
+from ledger.errors import ValidationError
 
 
 def _tree(root: Path, files: dict[str, bytes]) -> Path:

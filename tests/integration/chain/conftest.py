@@ -20,11 +20,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
+from ledger.chain.contracts.registry import AnchorRegistry
 from ledger.chain.deploy import Deployment, deploy_contracts
-from ledger.chain.registry import AnchorRegistry
 from ledger.chain.rpc import Web3Client, connect
-from ledger.chain.sender import Sender
-from ledger.chain.txstate import SendPolicy, TxEvent, TxEventKind
+from ledger.chain.tx.sender import Sender
+from ledger.chain.tx.state import SendPolicy, TxEvent, TxEventKind
 
 #: Polls fast and never waits long: tests drive time with `FakeClock` instead.
 FAST_POLICY = SendPolicy(confirmations=1, reorg_window=8, poll_interval=0.02, max_backoff=0.2)

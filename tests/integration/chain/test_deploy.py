@@ -14,9 +14,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.abi import function_signature_to_4byte_selector
 
 from ledger.chain.anvil import DEV_KEYS
-from ledger.chain.artifacts import load_artifact
+from ledger.chain.contracts.artifacts import load_artifact
+from ledger.chain.contracts.registry import ANCHORER_ROLE, DEFAULT_ADMIN_ROLE, AnchorRegistry
 from ledger.chain.deploy import METER_ROLE, Deployment, deploy_contracts
-from ledger.chain.registry import ANCHORER_ROLE, DEFAULT_ADMIN_ROLE, AnchorRegistry
 from ledger.chain.rpc import Web3Client
 from ledger.errors import ChainError, ConfigError
 from tests.integration.chain.conftest import FAST_POLICY, rpc

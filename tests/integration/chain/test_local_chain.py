@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger.chain.anvil import AnvilProcess, DepthMiner, fund, json_rpc
-from ledger.cli import main
+from ledger.cli.main import main
 from ledger.errors import ChainError
 
 pytestmark = pytest.mark.chain

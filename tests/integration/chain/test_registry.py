@@ -1,5 +1,5 @@
 """AnchorRegistry client on a real anvil: anchoring through the Sender, reading back,
-verifying ledger.merkle proofs on chain, decoding events and custom errors."""
+verifying ledger.core.merkle proofs on chain, decoding events and custom errors."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 
-from ledger.chain.journal import MemoryJournal
-from ledger.chain.registry import AnchorRecord, AnchorRegistry
+from ledger.chain.contracts.registry import AnchorRecord, AnchorRegistry
 from ledger.chain.rpc import ChainRevertError, Web3Client
-from ledger.chain.sender import Sender
-from ledger.chain.txstate import TxEventKind
+from ledger.chain.tx.journal import MemoryJournal
+from ledger.chain.tx.sender import Sender
+from ledger.chain.tx.state import TxEventKind
+from ledger.core.merkle import MerkleTree
 from ledger.errors import ChainError
-from ledger.merkle import MerkleTree
 from tests.integration.chain.conftest import FAST_POLICY, FakeClock, poll_until, rpc
 
 pytestmark = pytest.mark.chain

@@ -11,10 +11,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
-from ledger.chain.journal import JsonFileJournal, MemoryJournal
 from ledger.chain.rpc import ChainUnavailableError, Web3Client, connect
-from ledger.chain.sender import CounterMetrics, Sender
-from ledger.chain.txstate import SendPolicy, SentTx, TxEvent, TxEventKind, TxStatus
+from ledger.chain.tx.journal import JsonFileJournal, MemoryJournal
+from ledger.chain.tx.sender import CounterMetrics, Sender
+from ledger.chain.tx.state import SendPolicy, SentTx, TxEvent, TxEventKind, TxStatus
 from tests.integration.chain.conftest import FAST_POLICY, FakeClock, poll_until, rpc
 
 pytestmark = pytest.mark.chain

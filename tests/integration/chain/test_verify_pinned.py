@@ -23,19 +23,19 @@ from web3.types import Nonce
 from web3.utils.address import get_create_address
 
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
-from ledger.chain.artifacts import load_artifact
+from ledger.chain.contracts.artifacts import load_artifact
+from ledger.chain.contracts.registry import AnchorRegistry
 from ledger.chain.deploy import Deployment, deploy_contracts
-from ledger.chain.journal import MemoryJournal
-from ledger.chain.registry import AnchorRegistry
 from ledger.chain.rpc import Web3Client
-from ledger.chain.sender import Sender
-from ledger.chain.txstate import Inclusion
+from ledger.chain.tx.journal import MemoryJournal
+from ledger.chain.tx.sender import Sender
+from ledger.chain.tx.state import Inclusion
 from ledger.chain.verify import verify_anchor_on_chain
-from ledger.cli import main
+from ledger.cli.main import main
+from ledger.core.merkle import MerkleTree
 from ledger.core.proof import Anchor, ProofBundle
 from ledger.core.trust import TrustRoot
 from ledger.errors import ProofError
-from ledger.merkle import MerkleTree
 from tests.integration.chain.conftest import FAST_POLICY
 
 pytestmark = pytest.mark.chain

@@ -24,10 +24,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
+from ledger.chain.contracts.registry import AnchorRegistry
 from ledger.chain.deploy import Deployment, deploy_contracts
-from ledger.chain.registry import AnchorRegistry
 from ledger.chain.rpc import Web3Client, connect
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from ledger.core.merkle import MerkleTree
 from ledger.core.proof import ProofBundle, verify_bundle
 from ledger.core.signing import SigningKey

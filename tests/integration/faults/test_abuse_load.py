@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from tests.integration.faults.conftest import Chain
 from tests.integration.faults.service_proc import ServiceProcess
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from tests.integration.faults.conftest import (
     anchor_txs,
     check_anchored_once,

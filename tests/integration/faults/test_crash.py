@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from ledger.client import LedgerClient, ServiceError
+from ledger.cli.client import LedgerClient, ServiceError
 from ledger.core.manifest import Manifest
 from ledger.core.signing import SigningKey
 from tests.integration.faults.conftest import (

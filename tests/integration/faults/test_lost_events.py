@@ -15,19 +15,19 @@ import pytest
 from eth_account import Account
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.chain.artifacts import load_artifact
-from ledger.chain.registry import AnchorRegistry
-from ledger.chain.sender import Sender
-from ledger.chain.txstate import SendPolicy, TxEvent, TxEventKind, TxStatus
+from ledger.chain.contracts.artifacts import load_artifact
+from ledger.chain.contracts.registry import AnchorRegistry
+from ledger.chain.tx.sender import Sender
+from ledger.chain.tx.state import SendPolicy, TxEvent, TxEventKind, TxStatus
 from ledger.core.merkle import MerkleTree
 from ledger.core.records import BatchRecord, BatchStatus, NewManifest
-from ledger.service.journal import DatabaseJournal
-from ledger.service.metrics import Metrics
-from ledger.service.workers import Anchorer, join_levels
+from ledger.metrics import Metrics
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import upgrade
 from ledger.storage.txdocs import TxDocStore
+from ledger.workers.anchoring import Anchorer, join_levels
+from ledger.workers.tx_journal import DatabaseJournal
 from tests.integration.faults.conftest import ANCHORER_KEY, Chain
 
 pytestmark = pytest.mark.chain

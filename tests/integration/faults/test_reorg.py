@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from tests.integration.faults.conftest import (
     Chain,
     check_anchored_once,

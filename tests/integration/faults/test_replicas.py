@@ -25,22 +25,22 @@ from eth_account import Account
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ledger.app.payments import Chain as Payments
+from ledger.app.payments import address_of, deposit, register_splits, set_limits
 from ledger.chain.anvil import DEV_KEYS
-from ledger.chain.payments import Chain as Payments
-from ledger.chain.payments import address_of, deposit, register_splits, set_limits
+from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP
 from ledger.chain.rpc import RevertDecoder
-from ledger.chain.sender import Sender
-from ledger.chain.splitter import ANY_PRICE, NO_CAP
-from ledger.client import LedgerClient
+from ledger.chain.tx.sender import Sender
+from ledger.cli.client import LedgerClient
 from ledger.core.manifest import Manifest
 from ledger.core.signing import EthSigningKey, sign_manifest
 from ledger.core.usage import asset_terms, request_headers
 from ledger.errors import LeaseLostError
-from ledger.service.journal import DatabaseJournal
 from ledger.storage.engine import open_engine
 from ledger.storage.leases import LeaseStore
 from ledger.storage.schema import upgrade
 from ledger.storage.txdocs import TxDocStore
+from ledger.workers.tx_journal import DatabaseJournal
 from tests.integration.chain.conftest import FAST_POLICY
 from tests.integration.faults.conftest import (
     ANCHORER_KEY,

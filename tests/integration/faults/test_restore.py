@@ -16,7 +16,7 @@ from eth_account import Account
 
 from ledger.chain.anvil import DEV_KEYS
 from ledger.chain.deploy import deploy_contracts
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from ledger.core.proof import ProofBundle
 from ledger.core.signing import SigningKey
 from tests.integration.faults.conftest import (

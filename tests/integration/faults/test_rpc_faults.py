@@ -19,7 +19,7 @@ import pytest
 
 from ledger.chain.anvil import AnvilProcess
 from ledger.chain.rpc import connect
-from ledger.client import LedgerClient, ServiceError
+from ledger.cli.client import LedgerClient, ServiceError
 from ledger.core.signing import SigningKey
 from tests.integration.faults.conftest import (
     ANCHORER_KEY,

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from ledger.core.signing import SigningKey
 from tests.integration.faults.conftest import (
     Chain,

@@ -32,7 +32,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from ledger.core.creators import sign_action
 from ledger.core.manifest import Manifest
 from ledger.core.signing import SigningKey

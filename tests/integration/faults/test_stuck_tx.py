@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from tests.integration.faults.conftest import (
     Chain,
     anchor_txs,

@@ -14,11 +14,11 @@ from web3.types import Nonce
 from web3.utils.address import get_create_address
 
 from ledger.chain.anvil import repo_root
-from ledger.chain.artifacts import Artifact
-from ledger.chain.journal import MemoryJournal
+from ledger.chain.contracts.artifacts import Artifact
 from ledger.chain.rpc import RevertDecoder, Web3Client
-from ledger.chain.sender import Sender
-from ledger.chain.txstate import SendPolicy, SentTx
+from ledger.chain.tx.journal import MemoryJournal
+from ledger.chain.tx.sender import Sender
+from ledger.chain.tx.state import SendPolicy, SentTx
 
 POLICY = SendPolicy(confirmations=1, reorg_window=8, poll_interval=0.02, max_backoff=0.2)
 _counter = itertools.count()

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from ledger.app.payments import Chain, address_of
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
+from ledger.chain.contracts.splitter import UsageItem
 from ledger.chain.deploy import Deployment
-from ledger.chain.payments import Chain, address_of
 from ledger.chain.rpc import Web3Client
-from ledger.chain.splitter import UsageItem
-from ledger.cli import main
+from ledger.cli.main import main
 from ledger.core.manifest import Manifest
 from ledger.core.signing import EthSigningKey, sign_manifest
 from ledger.core.usage import asset_terms

@@ -18,19 +18,19 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
+from ledger.app.payments import Chain, address_of, deposit, register_splits, set_limits
 from ledger.chain.anvil import DEV_KEYS
-from ledger.chain.payments import Chain, address_of, deposit, register_splits, set_limits
+from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP, UsageItem
 from ledger.chain.rpc import connect
-from ledger.chain.splitter import ANY_PRICE, NO_CAP, UsageItem
-from ledger.cli import main
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
+from ledger.cli.main import main
 from ledger.core.manifest import Manifest
 from ledger.core.signing import EthSigningKey, sign_manifest
 from ledger.core.usage import ETH_TOKEN, asset_terms, entitlement, request_headers
 from ledger.keyfile import write_key
-from ledger.service.serve import running
-from ledger.service.settler import Settler
+from ledger.run.serve import running
 from ledger.storage.usage import ProposalStatus, SettlementStatus, UsageStore
+from ledger.workers.settler import Settler
 from tests.integration.chain.conftest import rpc
 from tests.integration.royalty.test_settler_crash import BUYER as CRASH_BUYER
 from tests.integration.royalty.test_settler_crash import (

@@ -21,8 +21,7 @@ import aiohttp
 import pytest
 from eth_account import Account
 
-from ledger.chain.anvil import DEV_KEYS
-from ledger.chain.payments import (
+from ledger.app.payments import (
     Chain,
     address_of,
     deposit,
@@ -30,15 +29,16 @@ from ledger.chain.payments import (
     release_all,
     set_limits,
 )
-from ledger.chain.registry import AnchorRegistry
+from ledger.chain.anvil import DEV_KEYS
+from ledger.chain.contracts.registry import AnchorRegistry
+from ledger.chain.contracts.splitter import ANY_PRICE, ERC20, NO_CAP
 from ledger.chain.rpc import connect
-from ledger.chain.splitter import ANY_PRICE, ERC20, NO_CAP
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from ledger.core.hashing import to_hex
 from ledger.core.manifest import Manifest
 from ledger.core.signing import EthSigningKey, SigningKey, sign_manifest
 from ledger.core.usage import UsageReceipt, asset_terms, entitlement, request_headers
-from ledger.service.serve import running
+from ledger.run.serve import running
 from tests.integration.royalty.chainkit import Wallets, deploy_erc20, mint_data
 from tests.integration.service.conftest import FAST, p256, register, wait_for_proof
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ledger.app.royalty import KeyRingSource
 from ledger.config import Settings
 from ledger.errors import ConfigError
-from ledger.service.usage import KeyRingSource
 
 
 def _write(path: Path, *keys: tuple[str, str]) -> None:

@@ -18,26 +18,26 @@ import pytest
 from eth_account import Account
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledger.app.payments import Chain, address_of, deposit, register_splits, set_limits
 from ledger.chain.anvil import DEV_KEYS
-from ledger.chain.artifacts import load_artifact
+from ledger.chain.contracts.artifacts import load_artifact
+from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP
 from ledger.chain.deploy import Deployment
-from ledger.chain.payments import Chain, address_of, deposit, register_splits, set_limits
 from ledger.chain.rpc import RevertDecoder, Web3Client
-from ledger.chain.sender import Sender
-from ledger.chain.splitter import ANY_PRICE, NO_CAP
+from ledger.chain.tx.sender import Sender
 from ledger.core.manifest import Manifest
 from ledger.core.merkle import MerkleTree
 from ledger.core.records import AnchorInfo, NewManifest
 from ledger.core.signing import EthSigningKey, sign_manifest
 from ledger.core.usage import ETH_TOKEN, UsageEvent, asset_terms, event_digest
-from ledger.service.journal import DatabaseJournal
-from ledger.service.settler import Settler
-from ledger.service.workers import join_levels
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import upgrade
 from ledger.storage.txdocs import TxDocStore
 from ledger.storage.usage import NewUsage, SettlementStatus, UsageStore
+from ledger.workers.anchoring import join_levels
+from ledger.workers.settler import Settler
+from ledger.workers.tx_journal import DatabaseJournal
 from tests.integration.chain.conftest import FAST_POLICY
 
 pytestmark = pytest.mark.chain

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ledger.chain.payments import address_of
+from ledger.app.payments import address_of
 from ledger.core.manifest import Manifest
 from ledger.core.usage import asset_terms
 from ledger.storage.manifests import ManifestStore

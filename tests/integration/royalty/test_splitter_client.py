@@ -10,10 +10,8 @@ from eth_account.messages import encode_typed_data
 from eth_utils.crypto import keccak
 
 from ledger.chain.anvil import DEV_KEYS
-from ledger.chain.artifacts import load_artifact
-from ledger.chain.deploy import Deployment
-from ledger.chain.rpc import ChainRevertError, Web3Client
-from ledger.chain.splitter import (
+from ledger.chain.contracts.artifacts import load_artifact
+from ledger.chain.contracts.splitter import (
     ANY_PRICE,
     ERC20,
     NO_CAP,
@@ -21,6 +19,8 @@ from ledger.chain.splitter import (
     SplitterRevert,
     UsageItem,
 )
+from ledger.chain.deploy import Deployment
+from ledger.chain.rpc import ChainRevertError, Web3Client
 from ledger.core.signing import EthSigningKey
 from ledger.core.usage import ETH_TOKEN, SplitTerms, asset_id_of, asset_key_of, usage_root_of
 from tests.integration.royalty.chainkit import Wallets, deploy_erc20, mint_data

@@ -13,7 +13,6 @@ from ledger.core.hashing import sha256
 from ledger.core.merkle import MerkleTree
 from ledger.core.records import AnchorInfo, BatchStatus, NewManifest
 from ledger.core.usage import usage_root_of
-from ledger.service.workers import join_levels
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import upgrade
@@ -25,6 +24,7 @@ from ledger.storage.usage import (
     SettlementStatus,
     UsageStore,
 )
+from ledger.workers.anchoring import join_levels
 
 BUYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 KEY_A, KEY_B = b"\xaa" * 32, b"\xbb" * 32

@@ -16,15 +16,15 @@ from typing import Any
 import aiohttp
 import pytest
 
+from ledger.app.payments import Chain, address_of, deposit, register_splits, set_limits
 from ledger.chain.anvil import DEV_KEYS
-from ledger.chain.payments import Chain, address_of, deposit, register_splits, set_limits
+from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP
 from ledger.chain.rpc import connect
-from ledger.chain.splitter import ANY_PRICE, NO_CAP
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from ledger.core.manifest import Manifest
 from ledger.core.signing import EthSigningKey, sign_manifest
 from ledger.core.usage import asset_terms, request_headers
-from ledger.service.serve import running
+from ledger.run.serve import running
 from tests.integration.chain.conftest import rpc
 from tests.integration.service.conftest import FAST, register, wait_for_proof
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from ledger.config import Settings
 from ledger.core.creators import sign_action
 from ledger.core.signing import P256SigningKey, SigningKey, sign_manifest
 from ledger.keyfile import generate_key
-from ledger.service.runtime import Service
-from ledger.service.serve import running
+from ledger.run.compose import Service
+from ledger.run.serve import running
 
 FAST = Settings(
     port=0,

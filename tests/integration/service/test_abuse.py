@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ledger.client import LedgerClient
-from ledger.service.serve import running
+from ledger.cli.client import LedgerClient
+from ledger.run.serve import running
 from tests.integration.service.conftest import FAST, Running
 
 SOURCE_KEYS = json.dumps({"version": "ledger-usage-keys/1",

@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from ledger.core.creators import sign_action
 from ledger.core.usage import request_headers
-from ledger.service.serve import running
+from ledger.run.serve import running
 from tests.integration.service.conftest import FAST, Running, manifest, now_ms, p256, register
 
 pytestmark = pytest.mark.chain

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.cli import main
+from ledger.cli.main import main
 from tests.integration.service.conftest import Running, manifest, p256, register, wait_for_proof
 
 pytestmark = pytest.mark.chain

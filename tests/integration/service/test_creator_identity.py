@@ -21,12 +21,12 @@ from eth_account import Account
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
 from ledger.chain.deploy import deploy_contracts
 from ledger.chain.rpc import connect
-from ledger.cli import main
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
+from ledger.cli.main import main
 from ledger.core.creators import key_derived_id, sign_action
 from ledger.core.signing import SigningKey
 from ledger.keyfile import write_key
-from ledger.service.serve import running
+from ledger.run.serve import running
 from tests.integration.chain.conftest import FAST_POLICY
 from tests.integration.service.conftest import FAST, Running, manifest, now_ms, p256, register
 

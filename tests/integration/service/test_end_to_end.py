@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from ledger.chain.artifacts import load_artifact
-from ledger.chain.registry import AnchorRegistry
+from ledger.chain.contracts.artifacts import load_artifact
+from ledger.chain.contracts.registry import AnchorRegistry
 from ledger.chain.verify import verify_anchor_on_chain
 from ledger.core.proof import ProofBundle, verify_bundle
 from ledger.core.receipt import Receipt

@@ -11,8 +11,8 @@ from eth_account.datastructures import SignedTransaction
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 
-from ledger.client import LedgerClient
-from ledger.service.serve import running
+from ledger.cli.client import LedgerClient
+from ledger.run.serve import running
 from tests.integration.faults.conftest import ANCHORER_KEY, running_chain
 from tests.integration.service.conftest import FAST, manifest, p256, register, wait_for_proof
 

@@ -39,16 +39,16 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.client import LedgerClient
+from ledger.api.app import routes
+from ledger.api.openapi import openapi_document
+from ledger.cli.client import LedgerClient
 from ledger.core.canonical import canonicalize
 from ledger.core.creators import sign_action
 from ledger.core.hashing import checksum_address
 from ledger.core.signing import sign_manifest
 from ledger.core.usage import request_headers
 from ledger.errors import LedgerError
-from ledger.service.app import routes
-from ledger.service.openapi import openapi_document
-from ledger.service.serve import running
+from ledger.run.serve import running
 from tests.integration.service.conftest import FAST, Running, now_ms, p256, register, wait_for_proof
 
 pytestmark = [pytest.mark.chain, pytest.mark.asyncio(loop_scope="module")]

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from ledger.cli import main
-from ledger.cli_wait import ProofWaiter
-from ledger.client import LedgerClient, send_usage
+from ledger.cli.client import LedgerClient, send_usage
+from ledger.cli.main import main
+from ledger.cli.wait import ProofWaiter
 from ledger.core.signing import sign_manifest
 from ledger.errors import LedgerError
-from ledger.service.serve import running
-from ledger.service.workers import stop_tasks
+from ledger.run.serve import running
+from ledger.workers.anchoring import stop_tasks
 from tests.integration.service.conftest import (
     FAST,
     Running,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ledger.service.app import routes
+from ledger.api.app import routes
 from tests.integration.service.conftest import Running
 
 pytestmark = pytest.mark.chain

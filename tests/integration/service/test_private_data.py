@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.client import LedgerClient
-from ledger.service.serve import running
+from ledger.cli.client import LedgerClient
+from ledger.run.serve import running
 from tests.integration.service.conftest import FAST
 
 

@@ -14,11 +14,11 @@ import aiohttp
 import pytest
 from eth_account import Account
 
-from ledger.client import LedgerClient
+from ledger.cli.client import LedgerClient
 from ledger.core.reads import signed_read_headers
 from ledger.core.signing import EthSigningKey
 from ledger.core.usage import request_headers
-from ledger.service.serve import running
+from ledger.run.serve import running
 from ledger.storage.usage import NewUsage
 from tests.integration.service.conftest import FAST, Running, p256, register
 

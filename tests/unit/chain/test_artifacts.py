@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain.artifacts import Artifact, abi_hash, load_artifact, runtime_code_hash
+from ledger.chain.contracts.artifacts import Artifact, abi_hash, load_artifact, runtime_code_hash
 from ledger.core.hashing import keccak256
 from ledger.errors import ChainError
 

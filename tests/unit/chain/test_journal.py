@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain.journal import JsonFileJournal, MemoryJournal
-from ledger.chain.txstate import Fees, TxAttempt, TxStatus
+from ledger.chain.tx.journal import JsonFileJournal, MemoryJournal
+from ledger.chain.tx.state import Fees, TxAttempt, TxStatus
 from ledger.errors import StorageError
 from tests.unit.chain.test_txstate import TX, attempt, inclusion
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain.artifacts import load_artifact
+from ledger.chain.contracts.artifacts import load_artifact
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "royalty-splitter.md"
 

@@ -6,7 +6,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain.signers import TxSigner, load_signer
+from ledger.chain.tx.signers import TxSigner, load_signer
 from ledger.errors import ConfigError
 
 KEY = "0x" + "11" * 32

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ledger.chain.txstate import (
+from ledger.chain.tx.state import (
     Action,
     Fees,
     Inclusion,

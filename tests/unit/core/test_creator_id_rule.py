@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from ledger.api.openapi import openapi_document
 from ledger.core.creators import CreatorAction, deployment_id
 from ledger.core.manifest import CREATOR_ID_PATTERN, Creator
 from ledger.errors import ValidationError
-from ledger.service.openapi import openapi_document
 
 SCHEMA = Path(__file__).parents[3] / "docs" / "manifest.schema.json"
 KEY = "p256:" + "A" * 44

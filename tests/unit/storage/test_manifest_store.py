@@ -7,10 +7,10 @@ from pathlib import Path
 
 from ledger.core.merkle import MerkleTree
 from ledger.core.records import PENDING, BatchStatus, NewManifest
-from ledger.service.workers import join_levels
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import upgrade
+from ledger.workers.anchoring import join_levels
 
 
 async def test_point_read_matches_the_engine(tmp_path: Path) -> None:

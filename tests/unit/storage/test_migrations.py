@@ -17,7 +17,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.cli import main
+from ledger.cli.main import main
 from ledger.errors import StorageError
 from ledger.storage import schema
 from ledger.storage.engine import open_engine

@@ -11,11 +11,11 @@ import pytest
 from ledger.core.merkle import MerkleTree
 from ledger.core.records import ManifestRecord, NewManifest
 from ledger.errors import StorageError
-from ledger.service.workers import join_levels
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import upgrade
 from ledger.storage.sqlite_writer import SqliteManifestWriter
+from ledger.workers.anchoring import join_levels
 
 
 def new(digest: bytes, accepted_at: int) -> NewManifest:

@@ -1,0 +1,49 @@
+"""The aiohttp application factory and its route table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ledger.api import provenance, royalty
+from ledger.api.appkeys import CONTEXT, METRICS, SETTINGS
+from ledger.api.errors import json_errors
+from ledger.app.provenance import ServiceContext
+
+
+def routes() -> list[web.RouteDef]:
+    """Every route of HTTP API v1."""
+    return [
+        web.post("/v1/manifests", provenance.post_manifest),
+        web.post("/v1/manifests:batch", provenance.post_manifest_batch),
+        web.get("/v1/manifests/{digest}", provenance.get_manifest),
+        web.get("/v1/manifests/{digest}/proof", provenance.get_proof),
+        web.get("/v1/batches", provenance.list_batches),
+        web.get("/v1/batches/{number}", provenance.get_batch),
+        web.get("/v1/roots/{root}", provenance.get_root),
+        web.post("/v1/creators", provenance.post_creator),
+        web.get("/v1/creators/{id}", provenance.get_creator),
+        web.post("/v1/usage", royalty.post_usage),
+        web.get("/v1/usage/{event_id}", royalty.get_usage),
+        web.get("/v1/usage/{event_id}/proof", royalty.get_usage_proof),
+        web.get("/v1/buyers/{address}", royalty.get_buyer),
+        web.get("/v1/buyers/{address}/proposals", royalty.get_proposals),
+        web.post("/v1/buyers/{address}/cosign", royalty.post_cosign),
+        web.get("/v1/creators/{id}/statement", royalty.get_statement),
+        web.get("/v1/splits/terms", royalty.get_split_terms),
+        web.post("/v1/splits", royalty.post_split),
+        web.get("/v1/service", provenance.get_service),
+        web.get("/v1/openapi.json", provenance.openapi),
+        web.get("/healthz", provenance.healthz),
+        web.get("/readyz", provenance.readyz),
+        web.get("/metrics", provenance.metrics),
+    ]
+
+
+def create_app(ctx: ServiceContext) -> web.Application:
+    """The HTTP application over a running service context."""
+    app = web.Application(middlewares=[json_errors], client_max_size=ctx.settings.max_body_bytes)
+    app[SETTINGS] = ctx.settings
+    app[METRICS] = ctx.metrics
+    app[CONTEXT] = ctx
+    app.add_routes(routes())
+    return app

@@ -1,0 +1,375 @@
+"""What the handlers call: intake, proofs, creators and health, over the stores."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from ledger.api.errors import HTTPProblem
+from ledger.app.creator_domains import fetch_document
+from ledger.app.intake import (
+    CreatorKeys,
+    IntakeWriter,
+    Verifier,
+    Wanted,
+    now_ms,
+    verify_many,
+)
+from ledger.config import Settings
+from ledger.core.creators import (
+    DOMAIN,
+    KEY,
+    OPERATOR,
+    CreatorAction,
+    check_domain_document,
+    deployment_id,
+    domain_of,
+    verification_method,
+)
+from ledger.core.merkle import MerkleTree
+from ledger.core.proof import Anchor, ProofBundle
+from ledger.core.receipt import RECEIPT_VERSION, Receipt, ReceiptSigner
+from ledger.core.records import BatchRecord, BatchStatus, ManifestRecord, NewManifest
+from ledger.core.trust import LOCAL_CHAIN_IDS
+from ledger.errors import LedgerError, StorageError
+from ledger.metrics import Metrics
+from ledger.storage.creators import Creator, CreatorStore, Verification
+from ledger.storage.manifests import ManifestStore
+from ledger.workers.anchoring import split_levels
+
+if TYPE_CHECKING:
+    from ledger.app.royalty import UsageService
+
+log = logging.getLogger(__name__)
+
+Accepted = tuple[ManifestRecord, bool, dict[str, Any]]
+
+# Proof reads hit few batches at a time; keeping their trees avoids re-reading levels.
+_TREE_CACHE = 64
+
+#: After an intake write failed, /healthz reports the database failing until a write
+#: succeeds or this many seconds pass: the database probe only reads, and a full disk
+#: still answers reads. The expiry lets a replica that no longer gets writes (its
+#: health sent them elsewhere) report healthy again and be tried once more.
+WRITE_FAILURE_TTL_S = 10.0
+
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    """Where anchors go: the facts every proof bundle repeats."""
+
+    chain_id: int
+    registry: str
+    # What /v1/service publishes besides: the splitter's address, and an RPC URL a client
+    # may use (the operator's own URL can carry an API key, so it is only published when
+    # set as `public_rpc_url`, or when it is the embedded anvil on loopback).
+    splitter: str | None = None
+    public_rpc_url: str | None = None
+
+
+class ServiceContext:
+    """The service's operations, shared by handlers and the CLI's in-process demo."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        manifests: ManifestStore,
+        creators: CreatorStore,
+        writer: IntakeWriter,
+        receipts: ReceiptSigner,
+        chain: ChainInfo,
+        health_checks: dict[str, Callable[[], Awaitable[None]]],
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.manifests = manifests
+        self.creators = creators
+        self.chain = chain
+        self._writer = writer
+        self._receipts = receipts
+        self._keys = CreatorKeys(creators)
+        self._health_checks = health_checks
+        self._probes: dict[str, tuple[bool, float]] = {}
+        self._write_failure: tuple[float, str] | None = None
+        for name in health_checks:
+            metrics.gauge(
+                f"ledger_{name}_up",
+                f"1 if the last health probe of the {name} answered, 0 if it failed or none ran.",
+                partial(self._probe_up, name),
+            )
+            metrics.gauge(
+                f"ledger_{name}_probe_seconds",
+                f"How long the last health probe of the {name} took (up to its timeout).",
+                partial(self._probe_seconds, name),
+            )
+        self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
+        self.queue_depth = 0
+        #: Usage intake and royalty views, set by the runtime when royalties are on.
+        self.usage: UsageService | None = None
+        #: Checks manifests and signs receipts off the event loop, set by the runtime.
+        self.verifier: Verifier | None = None
+
+    def service_json(self) -> dict[str, Any]:
+        """What a client pins before trusting this service's receipts and proofs: the
+        key receipts are signed with, and the chain and registry anchors go to."""
+        return {
+            "receiptKey": self._receipts.public_key,
+            "receiptVersion": RECEIPT_VERSION,
+            "chainId": self.chain.chain_id,
+            "registry": self.chain.registry,
+            "deployment": self.deployment,
+            "splitter": self.chain.splitter,
+            "rpcUrl": self.chain.public_rpc_url,
+            # Blocks on top of an anchor before its proofs are served: what
+            # `ledger submit --wait` counts toward (issue 12).
+            "confirmations": self.settings.confirmations,
+        }
+
+    # -- intake --------------------------------------------------------------------
+
+    async def accept(self, objs: Sequence[Any]) -> list[Accepted]:
+        """Verify and store manifests; the first bad one raises and none is stored."""
+        verified = []
+        for checked in await verify_many(objs, self._keys, self.verifier):
+            if isinstance(checked, LedgerError):
+                raise checked
+            verified.append(checked)
+        return await self._with_receipts(await self._store(verified))
+
+    async def accept_many(self, objs: Sequence[Any]) -> list[Accepted | LedgerError]:
+        """Verify each manifest on its own; store the good ones, report the bad ones."""
+        checked = await verify_many(objs, self._keys, self.verifier, field="manifests")
+        good = [c for c in checked if isinstance(c, NewManifest)]
+        stored = iter(await self._with_receipts(await self._store(good)) if good else [])
+        return [c if isinstance(c, LedgerError) else next(stored) for c in checked]
+
+    async def _store(self, manifests: list[NewManifest]) -> list[tuple[ManifestRecord, bool]]:
+        """Write through the group-commit writer, remembering whether writes fail."""
+        try:
+            rows = await self._writer.add(manifests)
+        except StorageError as exc:
+            self._write_failure = (time.monotonic(), exc.message)
+            raise
+        self._write_failure = None
+        return rows
+
+    async def _with_receipts(self, rows: list[tuple[ManifestRecord, bool]]) -> list[Accepted]:
+        if self.verifier is not None and self.verifier.signs_receipts:
+            receipts = await self.verifier.sign([self._wanted(record) for record, _ in rows])
+        else:
+            receipts = [self.receipt(record) for record, _ in rows]
+        out = []
+        for (record, created), receipt in zip(rows, receipts, strict=True):
+            if created:
+                self.metrics.accepted.inc()
+            else:
+                self.metrics.duplicates.inc()
+            out.append((record, created, receipt.to_obj()))
+        return out
+
+    def receipt(self, record: ManifestRecord) -> Receipt:
+        """The signed promise for an accepted manifest (the same every time it is asked)."""
+        return self._receipts.sign(*self._wanted(record))
+
+    def _wanted(self, record: ManifestRecord) -> Wanted:
+        promise_ms = int((self.settings.batch_max_age_s + self.settings.anchor_deadline_s) * 1000)
+        return record.digest, record.accepted_at, record.accepted_at + promise_ms
+
+    # -- proofs --------------------------------------------------------------------
+
+    async def proof_bundle(
+        self, record: ManifestRecord, batch: BatchRecord | None
+    ) -> ProofBundle | None:
+        """The bundle of a confirmed manifest in `batch`, or None while it is not confirmed."""
+        if record.status != BatchStatus.CONFIRMED or batch is None:
+            return None
+        if batch.anchor is None or record.leaf_index is None:
+            return None
+        tree = await self._tree(batch.number, batch.leaf_count)
+        anchor = Anchor(
+            chain_id=self.chain.chain_id,
+            contract=self.chain.registry,
+            batch_number=batch.number,
+            tx_hash=batch.anchor.tx_hash,
+            block_number=batch.anchor.block_number,
+            block_hash=batch.anchor.block_hash,
+            block_timestamp=batch.anchor.block_timestamp,
+        )
+        return ProofBundle.build(tree, record.leaf_index, record.digest, anchor=anchor)
+
+    async def _tree(self, number: int, leaf_count: int) -> MerkleTree:
+        tree = self._trees.get(number)
+        if tree is None:
+            blob = await self.manifests.levels(number)
+            if blob is None:
+                raise StorageError(f"batch {number} has no stored tree")
+            tree = split_levels(blob, leaf_count)
+            self._trees[number] = tree
+            if len(self._trees) > _TREE_CACHE:
+                self._trees.popitem(last=False)
+        else:
+            self._trees.move_to_end(number)
+        return tree
+
+    # -- creators ------------------------------------------------------------------
+
+    @property
+    def deployment(self) -> str:
+        """The deployment creator actions must name (`ledger.core.creators.deployment_id`)."""
+        return deployment_id(self.chain.chain_id, self.chain.registry)
+
+    async def creator_action(self, obj: Any) -> tuple[dict[str, Any], int]:
+        """Apply a signed register / add-key / revoke-key / recover; return (body, HTTP
+        status). Nothing is stored unless every check passes."""
+        action = CreatorAction.from_obj(obj)
+        now = now_ms()
+        action.check_context(now, self.deployment)
+        creator = await self.creators.get(action.creator_id)
+        if action.action == "register":
+            if creator is not None:
+                raise HTTPProblem(409, "exists", f"creator {action.creator_id} already exists")
+            action.check_id()
+            action.verify(None)
+            await self._register(action, now)
+            status = 201
+        else:
+            if creator is None:
+                raise HTTPProblem(404, "not_found", f"no creator {action.creator_id}")
+            action.verify(creator.key_state())
+            status = await self._apply_action(action, creator, now)
+        self._keys.forget(action.creator_id)
+        return await self.creator_json(action.creator_id), status
+
+    async def _register(self, action: CreatorAction, now: int) -> None:
+        assert action.recovery_key is not None  # from_obj requires it in a register
+        verification = await self._verify_id(action, now)
+        if not await self.creators.register(
+            action.creator_id, action.keys, action.recovery_key, verification, now
+        ):
+            raise HTTPProblem(409, "exists", f"creator {action.creator_id} already exists")
+
+    async def _verify_id(self, action: CreatorAction, now: int) -> Verification:
+        """How the new id is bound to its holder; docs/security.md section 5."""
+        method = verification_method(action.creator_id)
+        if method == KEY:
+            return Verification(KEY, now, "key: the id is derived from the first signing key")
+        if method == DOMAIN:
+            url, document = await fetch_document(
+                domain_of(action.creator_id), base_url=self.settings.creator_domain_url
+            )
+            check_domain_document(document, action.creator_id, action.listed_keys())
+            return Verification(DOMAIN, now, f"domain: {url} listed the id and its keys")
+        # A local dev chain proves nothing to anyone (docs/security.md section 1): only
+        # the demo and local walkthroughs run there, so plain names need no operator.
+        if self.chain.chain_id in LOCAL_CHAIN_IDS:
+            return Verification(OPERATOR, now, "operator (local chain: approved automatically)")
+        return Verification(OPERATOR, None, "operator: awaiting approval")
+
+    async def _apply_action(self, action: CreatorAction, creator: Creator, now: int) -> int:
+        creator_id = action.creator_id
+        if action.action == "add-key":
+            signers = [key for key, _ in action.signatures if key != action.keys[0]]
+            await self.creators.add_key(creator_id, action.keys[0], now, authorised_by=signers)
+            return 201
+        if action.action == "recover":
+            assert action.recovery_key is not None  # from_obj requires it in a recover
+            await self.creators.recover(creator_id, action.keys, action.recovery_key, now)
+            return 201
+        if not await self.creators.revoke_key(creator_id, action.keys[0], now):
+            return 200
+        return 201
+
+    async def creator_json(self, creator_id: str) -> dict[str, Any]:
+        """A creator's verification and keys with their roles and validity, or 404."""
+        creator = await self.creators.get(creator_id)
+        if creator is None:
+            raise HTTPProblem(404, "not_found", f"no creator {creator_id}")
+        return {
+            "creator_id": creator_id,
+            "registered_at": creator.registered_at,
+            "verification": {
+                "method": creator.verification,
+                "verified": creator.verified,
+                "verified_at": creator.verified_at,
+                "detail": creator.detail,
+            },
+            "keys": [
+                {
+                    "key": k.public_key,
+                    "role": k.role,
+                    "added_at": k.added_at,
+                    "revoked_at": k.revoked_at,
+                }
+                for k in creator.keys
+            ],
+        }
+
+    async def refresh_queue_depth(self) -> None:
+        """Update `queue_depth` (manifests waiting for a batch) for the metrics gauge."""
+        self.queue_depth, _ = await self.manifests.pending_stats()
+
+    # -- health --------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        """Each dependency's state; ok only when all answer and intake writes succeed.
+
+        Also updates the ``ledger_<dependency>_up`` and ``_probe_seconds`` gauges.
+        """
+        parts: dict[str, Any] = {name: await self._probe(name) for name in self._health_checks}
+        parts["database"] = self._with_writes(parts["database"])
+        try:
+            parts["queue_depth"], _ = await self.manifests.pending_stats()
+        except Exception as exc:
+            parts["database"] = f"unavailable: {_first_line(exc)}"
+        ok = all(v == "ok" for k, v in parts.items() if k != "queue_depth")
+        return {"ok": ok, **parts}
+
+    async def readiness(self) -> dict[str, Any]:
+        """Whether this process can take manifests and usage events: its database
+        answers and intake writes succeed. The chain is not asked: intake never waits
+        for it (a load balancer keyed on `health` would stop intake in a chain outage)."""
+        database = self._with_writes(await self._probe("database"))
+        return {"ready": database == "ok", "database": database}
+
+    async def _probe(self, name: str) -> str:
+        """Run one dependency's health check: "ok" or why not."""
+        started = time.monotonic()
+        try:
+            await self._health_checks[name]()
+            state = "ok"
+        except Exception as exc:  # a health probe reports any failure, never raises
+            state = f"unavailable: {_first_line(exc)}"
+        self._probes[name] = (state == "ok", time.monotonic() - started)
+        return state
+
+    def _with_writes(self, database: str) -> str:
+        write_failure = self._recent_write_failure()
+        if write_failure is not None and database == "ok":
+            return f"unavailable: writes failing: {write_failure}"
+        return database
+
+    def _probe_up(self, name: str) -> float:
+        return 1.0 if self._probes.get(name, (False, 0.0))[0] else 0.0
+
+    def _probe_seconds(self, name: str) -> float:
+        return self._probes.get(name, (False, 0.0))[1]
+
+    def _recent_write_failure(self) -> str | None:
+        if self._write_failure is None:
+            return None
+        failed_at, message = self._write_failure
+        if time.monotonic() - failed_at > WRITE_FAILURE_TTL_S:
+            return None
+        return message
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,662 @@
+"""Usage intake, usage receipts, and buyer and creator views (issue 5).
+
+`UsageService` is what the usage handlers call. Intake: authenticate the
+request (HMAC per source), validate each event, resolve its asset against the
+stored manifest (price, unit, split owner, asset key), and store it durably with
+group commit, idempotent by event id. Views join the database's record of
+usage and settlements with the splitter's state on chain, to the wei.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import os
+import re
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.api.errors import HTTPProblem
+from ledger.app.group_commit import GroupCommitWriter
+from ledger.app.withdrawals import WithdrawalWatch
+from ledger.chain.contracts.splitter import RoyaltySplitter, UsageItem, recover_signer, token_arg
+from ledger.config import Settings
+from ledger.core.canonical import parse_strict
+from ledger.core.hashing import to_hex
+from ledger.core.manifest import Manifest
+from ledger.core.proof import Anchor, ProofBundle
+from ledger.core.records import BatchStatus
+from ledger.core.usage import (
+    AssetTerms,
+    KeyRing,
+    UsageEvent,
+    UsageReceipt,
+    asset_terms,
+    chain_units,
+    check_event_source,
+    check_request_headers,
+    entitlement,
+    event_digest,
+    parse_usage_body,
+    verify_request,
+)
+from ledger.errors import ConfigError, LedgerError, SignatureError, StorageError, ValidationError
+from ledger.storage.manifests import ManifestStore
+from ledger.storage.usage import (
+    SETTLED,
+    ItemLine,
+    NewUsage,
+    Proposal,
+    ProposalStatus,
+    SplitSignature,
+    UsageRecord,
+    UsageStore,
+)
+from ledger.workers.anchoring import split_levels
+
+log = logging.getLogger(__name__)
+
+_MANIFEST_CACHE = 4096
+_Waiter = tuple[Sequence[NewUsage], "asyncio.Future[list[tuple[bytes, bool]]]"]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """One event's outcome: 202 stored now, 200 stored before, or an error."""
+
+    event_id: str
+    digest: bytes
+    created: bool
+
+    def to_obj(self) -> dict[str, Any]:
+        """The per-event JSON answer."""
+        return {"eventId": self.event_id, "eventDigest": to_hex(self.digest),
+                "http_status": 202 if self.created else 200,
+                "status": "accepted" if self.created else "duplicate"}
+
+
+UsageWriter = GroupCommitWriter[NewUsage, tuple[bytes, bool]]
+
+
+def usage_writer(store: UsageStore) -> UsageWriter:
+    """The group-commit writer of usage events: (stored digest, created) per event."""
+    return GroupCommitWriter(store.add, name="usage-writer", max_group=50_000)
+
+
+class KeyRingSource:
+    """The metering sources' keys, from settings or a keys file re-read when it changes.
+
+    Editing the file rotates keys without a restart (checked at most once a second).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._inline = settings.usage_keys
+        self._path: Path | None = settings.usage_keys_file
+        self._ring = KeyRing({})
+        self._stamp: float | None = None
+        self._checked = 0.0
+        if self._inline:
+            self._ring = _parse_ring(self._inline.encode(), "usage_keys")
+        elif self._path is not None:
+            self.get()
+
+    def get(self) -> KeyRing:
+        """The current key ring (empty: every usage request is refused)."""
+        if self._path is None or self._inline:
+            return self._ring
+        now = time.monotonic()
+        if now - self._checked < 1.0 and self._stamp is not None:
+            return self._ring
+        self._checked = now
+        try:
+            stamp = os.stat(self._path).st_mtime_ns
+            if stamp != self._stamp:
+                self._ring = _parse_ring(self._path.read_bytes(), "usage_keys_file")
+                self._stamp = stamp
+        except OSError as exc:
+            raise ConfigError(f"cannot read {self._path}: {exc.strerror}",
+                              field="usage_keys_file") from exc
+        return self._ring
+
+
+def _parse_ring(data: bytes, field: str) -> KeyRing:
+    try:
+        return KeyRing.from_obj(parse_strict(data))
+    except LedgerError as exc:
+        raise ConfigError(f"bad usage keys: {exc}", field=field) from exc
+
+
+class AssetResolver:
+    """Turns a usage event's asset reference into the asset's terms, via its manifest.
+
+    Parsed manifests are cached (they never change: a digest names one manifest).
+    """
+
+    def __init__(self, manifests: ManifestStore) -> None:
+        self._manifests = manifests
+        self._cache: OrderedDict[bytes, Manifest] = OrderedDict()
+        self._terms: OrderedDict[tuple[bytes, str], AssetTerms] = OrderedDict()
+
+    async def manifest(self, digest: bytes) -> Manifest | None:
+        """The stored manifest with this digest, or None."""
+        manifest = self._cache.get(digest)
+        if manifest is None:
+            body = await self._manifests.body(digest)
+            if body is None:
+                return None
+            manifest = Manifest.from_json(body)
+            self._cache[digest] = manifest
+            if len(self._cache) > _MANIFEST_CACHE:
+                self._cache.popitem(last=False)
+        return manifest
+
+    async def terms(self, event: UsageEvent, where: str) -> AssetTerms:
+        """The terms of the event's asset; ValidationError naming ``where.asset…``."""
+        digest = event.asset.manifest_digest
+        cached = self._terms.get((digest, event.asset.asset_id))
+        if cached is not None:
+            return cached
+        manifest = await self.manifest(digest)
+        asset_where = f"{where}.asset" if where else "asset"
+        if manifest is None:
+            raise ValidationError("no manifest with this digest was accepted here",
+                                  field=f"{asset_where}.manifestDigest")
+        terms = asset_terms(manifest, digest, event.asset.asset_id, asset_where)
+        self._terms[(digest, event.asset.asset_id)] = terms
+        if len(self._terms) > _MANIFEST_CACHE:
+            self._terms.popitem(last=False)
+        return terms
+
+
+class UsageService:
+    """Usage intake, receipts and statements over the stores and the splitter."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: UsageStore,
+        manifests: ManifestStore,
+        writer: UsageWriter,
+        *,
+        chain_id: int,
+        registry: str,
+        splitter: RoyaltySplitter | None,
+        withdrawals: WithdrawalWatch | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.manifests = manifests
+        self.splitter = splitter
+        self.assets = AssetResolver(manifests)
+        self._writer = writer
+        self._keys = KeyRingSource(settings)
+        self._chain_id = chain_id
+        self._registry = registry
+        self._withdrawals = withdrawals
+
+    async def close(self) -> None:
+        """Flush pending writes."""
+        await self._writer.stop()
+
+    # -- intake ------------------------------------------------------------------------
+
+    def check_headers(self, headers: Mapping[str, str]) -> None:
+        """Refuse (UsageAuthError) a request whose headers alone fail authentication: an
+        unknown source, a stale timestamp, a malformed signature. Checked before the
+        body is read, so an unauthenticated client cannot make the service hold one."""
+        check_request_headers(
+            self._keys.get(), headers.get("X-Ledger-Source"),
+            headers.get("X-Ledger-Timestamp"), headers.get("X-Ledger-Signature"),
+            now_s=time.time(), window_s=self.settings.usage_window_s,
+        )
+
+    def authenticate(self, headers: Mapping[str, str], body: bytes) -> str:
+        """The source that signed the request; UsageAuthError if none did."""
+        source = headers.get("X-Ledger-Source")
+        verify_request(
+            self._keys.get(), source, headers.get("X-Ledger-Timestamp"),
+            headers.get("X-Ledger-Signature"), body, now_s=time.time(),
+            window_s=self.settings.usage_window_s,
+        )
+        assert source is not None
+        return source
+
+    async def accept(self, source: str, body: Any) -> tuple[list[Accepted | LedgerError], bool]:
+        """Check and store the events of a parsed body from an authenticated ``source``.
+
+        Returns one outcome per event and whether the body was the batch form. The
+        single form raises its error instead; in the batch form a bad event is
+        reported and the others are stored.
+        """
+        objs, prefix = parse_usage_body(body)
+        if self._withdrawals is not None:
+            await self._withdrawals.refresh()
+        now = _now_ms()
+        checked: list[NewUsage | LedgerError] = []
+        for index, obj in enumerate(objs):
+            where = f"{prefix}[{index}]" if prefix else ""
+            try:
+                checked.append(await self._check(obj, source, where, now))
+            except LedgerError as exc:
+                if not prefix:
+                    raise
+                checked.append(exc)
+        good = [c for c in checked if isinstance(c, NewUsage)]
+        stored = iter(await self._writer.add(good) if good else [])
+        out: list[Accepted | LedgerError] = []
+        for item in checked:
+            if isinstance(item, LedgerError):
+                out.append(item)
+                continue
+            digest, created = next(stored)
+            if digest != item.digest:
+                conflict = HTTPProblem(409, "conflict",
+                                       f"event id {item.event_id} was used for another event",
+                                       field=f"{prefix}[{len(out)}].eventId" if prefix
+                                       else "eventId")
+                if not prefix:
+                    raise conflict
+                out.append(conflict)
+                continue
+            out.append(Accepted(item.event_id, digest, created))
+        return out, bool(prefix)
+
+    async def _check(self, obj: Any, source: str, where: str, now: int) -> NewUsage:
+        event = UsageEvent.from_obj(obj, where)
+        check_event_source(event, source, where)
+        terms = await self.assets.terms(event, where)
+        units = chain_units(event.units, event.unit, terms.price.unit, where)
+        canonical = event.canonical()
+        digest = event_digest(canonical)
+        await self._refuse_withdrawing(event.buyer, terms.price.token, where,
+                                       retry_of=(source, event.event_id, digest))
+        return NewUsage(
+            event_id=event.event_id, digest=digest, body=canonical,
+            source=source, buyer=event.buyer, creator_id=terms.creator_id,
+            manifest_digest=terms.manifest_digest, asset_id=terms.asset_id,
+            asset_key=terms.asset_key, token=terms.price.token, units=units,
+            event_time=event.time_ms, accepted_at=now,
+        )
+
+    async def _refuse_withdrawing(self, buyer: str, token: str, where: str, *,
+                                  retry_of: tuple[str, str, bytes]) -> None:
+        """409 while ``buyer`` is taking its deposit in ``token`` out: usage metered now
+        might not be settled before the deposit leaves (issue 11). A source's retry of an
+        event it stored before, same id and same content, is let through: it is answered
+        as already stored and meters nothing new."""
+        leaving = self._withdrawals.withdrawing(buyer, token) if self._withdrawals else None
+        if leaving is not None:
+            source, event_id, digest = retry_of
+            stored = await self.store.get(source, event_id)
+            if stored is not None and stored.digest == digest:
+                return
+            raise HTTPProblem(
+                409, "buyer_withdrawing",
+                f"buyer {buyer} asked to withdraw {leaving.amount} of its deposit in {token} "
+                f"(payable from {leaving.withdrawable_at}); no new usage is metered for it "
+                f"until the request is cancelled, paid out or lapses at {leaving.lapses_at}",
+                field=f"{where}.buyer" if where else "buyer")
+
+    # -- receipts -----------------------------------------------------------------------
+
+    async def event_or_404(self, source: str, event_id: str) -> UsageRecord:
+        """The event `source` stored under `event_id`, or a 404."""
+        record = await self.store.get(source, event_id)
+        if record is None:
+            raise HTTPProblem(404, "not_found", f"no usage event {event_id} of source {source}")
+        return record
+
+    async def receipt(self, record: UsageRecord) -> UsageReceipt | None:
+        """The usage receipt of an event whose batch is anchored, else None."""
+        if record.batch_number is None or record.leaf_index is None:
+            return None
+        batch = await self.manifests.batch(record.batch_number)
+        if batch is None or batch.status is not BatchStatus.CONFIRMED or batch.anchor is None:
+            return None
+        blob = await self.manifests.levels(batch.number)
+        if blob is None:
+            raise StorageError(f"batch {batch.number} has no stored tree")
+        tree = await asyncio.to_thread(split_levels, blob, batch.leaf_count)
+        anchor = Anchor(self._chain_id, self._registry, batch.number, batch.anchor.tx_hash,
+                        batch.anchor.block_number, batch.anchor.block_hash,
+                        batch.anchor.block_timestamp)
+        bundle = ProofBundle.build(tree, record.leaf_index, record.digest, anchor=anchor)
+        return UsageReceipt(UsageEvent.from_obj(parse_strict(record.body)), bundle)
+
+    async def event_json(self, record: UsageRecord) -> dict[str, Any]:
+        """An event's status, settlement and hold."""
+        settlement = None
+        s = (await self.store.settlement(record.settlement_id)
+             if record.settlement_id is not None else None)
+        if s is not None:
+            settlement = {"id": s.id, "status": s.status.value, "usageRoot": to_hex(s.usage_root),
+                          "part": s.part, "txHash": to_hex(s.tx_hash) if s.tx_hash else None}
+        return {"eventId": record.event_id, "eventDigest": to_hex(record.digest),
+                "status": record.status, "batchNumber": record.batch_number,
+                "leafIndex": record.leaf_index, "units": record.units,
+                "settlement": settlement, "hold": record.hold_reason}
+
+    # -- splits relayed for their owners ---------------------------------------------------
+
+    async def split_request(self, digest_hex: str, asset_id: str) -> dict[str, Any]:
+        """The EIP-712 typed data an asset's split owner signs for the service to register
+        its next split version (``setSplitWithSig``), with a deadline a day away."""
+        splitter = self._splitter_or_503()
+        terms = await self._terms(digest_hex, asset_id)
+        version = await splitter.latest_version(terms.asset_key) + 1
+        deadline = int(time.time()) + _SPLIT_DEADLINE_S
+        typed = splitter.split_terms_typed_data(self._chain_id, terms.owner, terms.split,
+                                                version, deadline)
+        return {"owner": terms.owner, "assetKey": to_hex(terms.asset_key), "version": version,
+                "deadline": deadline, "typedData": _jsonable(typed)}
+
+    async def add_split_signature(self, obj: Any) -> dict[str, Any]:
+        """Keep an owner's signature of split terms; the settler relays it once the
+        manifest is anchored. ValidationError or SignatureError names the member."""
+        splitter = self._splitter_or_503()
+        if not isinstance(obj, dict) or set(obj) != _SPLIT_MEMBERS:
+            raise ValidationError(f"must be an object with exactly {sorted(_SPLIT_MEMBERS)}")
+        terms = await self._terms(obj["manifestDigest"], obj["assetId"])
+        version, deadline = obj["version"], obj["deadline"]
+        for name, value in (("version", version), ("deadline", deadline)):
+            if type(value) is not int or not 1 <= value < 2**53:
+                raise ValidationError("must be a positive integer", field=name)
+        if deadline <= time.time():
+            raise ValidationError("has passed", field="deadline")
+        signature = obj["signature"]
+        if not isinstance(signature, str) or not re.fullmatch(r"0x[0-9a-f]{130}", signature):
+            raise ValidationError("must be 0x and 130 lower-case hex digits", field="signature")
+        raw = bytes.fromhex(signature[2:])
+        typed = splitter.split_terms_typed_data(self._chain_id, terms.owner, terms.split,
+                                                version, deadline)
+        try:
+            signer = recover_signer(typed, raw)
+        except LedgerError as exc:
+            raise SignatureError(exc.message, field="signature") from exc
+        if signer != terms.owner:
+            raise SignatureError(f"signed by {signer}, not the split owner {terms.owner}",
+                                 field="signature")
+        await self.store.add_split_signature(
+            SplitSignature(terms.manifest_digest, terms.asset_id, version, deadline, raw,
+                           "waiting", None), _now_ms())
+        return {"assetKey": to_hex(terms.asset_key), "owner": terms.owner, "version": version,
+                "status": "waiting"}
+
+    async def _terms(self, digest_hex: Any, asset_id: Any) -> AssetTerms:
+        if not isinstance(digest_hex, str) or not re.fullmatch(r"0x[0-9a-f]{64}", digest_hex):
+            raise ValidationError("must be 0x and 64 lower-case hex digits",
+                                  field="manifestDigest")
+        if not isinstance(asset_id, str):
+            raise ValidationError("must be a string", field="assetId")
+        digest = bytes.fromhex(digest_hex[2:])
+        manifest = await self.assets.manifest(digest)
+        if manifest is None:
+            raise HTTPProblem(404, "not_found", "no manifest with this digest",
+                              field="manifestDigest")
+        return asset_terms(manifest, digest, asset_id, "")
+
+    def _splitter_or_503(self) -> RoyaltySplitter:
+        if self.splitter is None:
+            raise HTTPProblem(503, "unavailable", "this deployment has no RoyaltySplitter")
+        return self.splitter
+
+    # -- buyers -------------------------------------------------------------------------
+
+    async def buyer_view(self, buyer: str) -> dict[str, Any]:
+        """A buyer's deposit and limits per token (chain) beside its usage (ledger)."""
+        tokens: dict[str, dict[str, Any]] = defaultdict(_buyer_token)
+        for total in await self.store.usage_totals(buyer=buyer):
+            entry = tokens[total.token]
+            entry[_UNITS_BY_STATE[total.state]] += total.units
+            entry["events"] += total.events
+        for line in await self.store.item_lines(buyer=buyer):
+            entry = tokens[line.token]
+            if line.status.value in SETTLED:
+                entry["settled"] += line.item.amount
+            else:
+                entry["settling"] += line.item.amount
+        for hold in await self.store.holds(buyer=buyer):
+            tokens[hold.token]["held"].append({
+                "batchNumber": hold.batch_number, "assetKey": to_hex(hold.asset_key),
+                "creatorId": hold.creator_id, "units": hold.units, "reason": hold.reason,
+            })
+            tokens[hold.token]["unitsHeld"] += hold.units
+        out = []
+        for token, entry in sorted(tokens.items()):
+            account = None
+            if self.splitter is not None:
+                account = (await self.splitter.account(buyer, token)).to_obj()
+            out.append({"token": token, "account": account, **_stringify(entry)})
+        return {"buyer": buyer, "tokens": out}
+
+    # -- co-signing buyers ----------------------------------------------------------------
+
+    async def proposals(self, buyer: str) -> dict[str, Any]:
+        """The settlements awaiting ``buyer``'s co-signature, each with the EIP-712 typed
+        data to sign (``settleCosigned``)."""
+        splitter = self._splitter_or_503()
+        now = time.time()
+        out = []
+        for proposal in await self.store.proposals((ProposalStatus.OPEN,), buyer=buyer):
+            if proposal.deadline <= now:
+                continue  # proposed again by the settler's next step
+            out.append({
+                "usageRoot": to_hex(proposal.usage_root), "token": proposal.token,
+                "batchNumber": proposal.batch_number, "part": proposal.part,
+                "items": [{"assetKey": to_hex(i.asset_key), "version": i.version,
+                           "units": i.units, "assetId": i.asset_id, "creatorId": i.creator_id,
+                           "pricePerUnit": str(i.price), "amount": str(i.amount)}
+                          for i in proposal.items],
+                "units": proposal.units, "events": proposal.events, "total": str(proposal.total),
+                "deadline": proposal.deadline,
+                "typedData": _json_safe(_jsonable(self._settlement_typed(splitter, proposal))),
+            })
+        return {"buyer": buyer, "proposals": out}
+
+    async def cosign(self, buyer: str, obj: Any) -> tuple[dict[str, Any], bool]:
+        """Keep ``buyer``'s signature of its open proposal after checking it recovers to
+        the buyer over the proposal's typed data; returns (answer, stored). A proposal
+        already signed or settled changes nothing. SignatureError (422) for a wrong
+        signer, a high-s or malformed signature, or one over other items or total."""
+        splitter = self._splitter_or_503()
+        if not isinstance(obj, dict) or set(obj) != _COSIGN_MEMBERS:
+            raise ValidationError(f"must be an object with exactly {sorted(_COSIGN_MEMBERS)}")
+        root, token, signature = obj["usageRoot"], obj["token"], obj["signature"]
+        if not isinstance(root, str) or not re.fullmatch(r"0x[0-9a-f]{64}", root):
+            raise ValidationError("must be 0x and 64 lower-case hex digits", field="usageRoot")
+        if not isinstance(token, str) or not (token == "ETH"
+                                              or re.fullmatch(r"0x[0-9a-fA-F]{40}", token)):
+            raise ValidationError('must be "ETH" or an 0x address', field="token")
+        if not isinstance(signature, str) or not re.fullmatch(r"0x[0-9a-f]{130}", signature):
+            raise ValidationError("must be 0x and 130 lower-case hex digits", field="signature")
+        found = await self.store.proposals(buyer=buyer, token=token_arg(token),
+                                           usage_root=bytes.fromhex(root[2:]))
+        live = [p for p in found if p.status is not ProposalStatus.EXPIRED]
+        if not live:
+            raise HTTPProblem(404, "not_found", "no live proposal of this usage root",
+                              field="usageRoot")
+        proposal = live[-1]
+        answer = {"usageRoot": root, "token": proposal.token, "total": str(proposal.total),
+                  "deadline": proposal.deadline}
+        if proposal.status is not ProposalStatus.OPEN:
+            return {**answer, "status": proposal.status.value}, False
+        if proposal.deadline <= time.time():
+            raise ValidationError("the proposal expired; fetch its new proposal",
+                                  field="usageRoot")
+        raw = bytes.fromhex(signature[2:])
+        try:
+            signer = recover_signer(self._settlement_typed(splitter, proposal), raw)
+        except LedgerError as exc:
+            raise SignatureError(exc.message, field="signature") from exc
+        if signer != buyer:
+            raise SignatureError(f"recovers to {signer}, not the buyer {buyer}, over the "
+                                 "proposed settlement", field="signature")
+        stored = await self.store.sign_proposal(proposal.id, raw)
+        status = ProposalStatus.SIGNED.value if stored else "already signed"
+        return {**answer, "status": status}, stored
+
+    def _settlement_typed(self, splitter: RoyaltySplitter, proposal: Proposal
+                          ) -> dict[str, Any]:
+        return splitter.settlement_typed_data(
+            self._chain_id, proposal.buyer, proposal.token, proposal.usage_root,
+            [UsageItem(i.asset_key, i.version, i.units) for i in proposal.items],
+            proposal.total, proposal.deadline,
+        )
+
+    # -- creators -----------------------------------------------------------------------
+
+    async def statement(self, creator_id: str) -> dict[str, Any]:
+        """Per asset and buyer: units used, held, settled (with tx hashes); per split
+        version and payee: earned, withdrawn, withdrawable, read from the chain."""
+        usage: dict[tuple[bytes, str], dict[str, Any]] = {}
+        for total in await self.store.usage_totals(creator_id=creator_id):
+            row = usage.setdefault((total.asset_key, total.buyer),
+                                   _usage_row(total.asset_id, total.asset_key, total.buyer,
+                                              total.token))
+            row[_UNITS_BY_STATE[total.state]] += total.units
+            row["unitsUsed"] += total.units
+        for hold in await self.store.holds(creator_id=creator_id):
+            held = usage.get((hold.asset_key, hold.buyer))
+            if held is not None:
+                held["unitsHeld"] += hold.units
+                held["holdReasons"].append(hold.reason)
+        lines = await self.store.item_lines(creator_id=creator_id)
+        for line in lines:
+            charged = usage.get((line.item.asset_key, line.buyer))
+            if charged is None:
+                continue
+            if line.status.value in SETTLED:
+                charged["settled"] += line.item.amount
+            charged["settlements"].append(_settlement_line(line))
+        return {
+            "creatorId": creator_id,
+            "generatedAt": _now_ms(),
+            "chainId": self._chain_id,
+            "splitter": self.splitter.address if self.splitter else None,
+            "usage": [_stringify(r) for _, r in sorted(usage.items(),
+                                                        key=lambda kv: (kv[1]["assetId"],
+                                                                        kv[1]["buyer"]))],
+            "splits": await self._splits(lines),
+        }
+
+    async def _splits(self, lines: Sequence[ItemLine]) -> list[dict[str, Any]]:
+        settled: dict[tuple[bytes, int], int] = defaultdict(int)
+        first: dict[tuple[bytes, int], ItemLine] = {}
+        for line in lines:
+            ref = (line.item.asset_key, line.item.version)
+            first.setdefault(ref, line)
+            if line.status.value in SETTLED:
+                settled[ref] += line.item.amount
+        out = []
+        for ref, line in first.items():
+            entry: dict[str, Any] = {
+                "assetId": line.item.asset_id, "assetKey": to_hex(ref[0]), "version": ref[1],
+                "manifestDigest": to_hex(line.item.manifest_digest), "token": line.token,
+                "pricePerUnit": str(line.item.price), "settled": str(settled[ref]),
+            }
+            if self.splitter is not None:
+                entry.update(await self._chain_split(ref[0], ref[1]))
+            out.append(entry)
+        return out
+
+    async def _chain_split(self, asset_key: bytes, version: int) -> dict[str, Any]:
+        assert self.splitter is not None
+        info = await self.splitter.split_version(asset_key, version)
+        payees = []
+        for account, share in zip(info.payees, info.shares, strict=True):
+            withdrawn = await self.splitter.released(asset_key, version, account)
+            withdrawable = await self.splitter.releasable(asset_key, version, account)
+            payees.append({
+                "account": account, "shareBps": share,
+                "earned": str(entitlement(info.total_received, share)),
+                "withdrawn": str(withdrawn), "withdrawable": str(withdrawable),
+            })
+        return {"totalReceived": str(info.total_received), "superseded": info.superseded,
+                "payees": payees}
+
+
+_SPLIT_MEMBERS = frozenset({"manifestDigest", "assetId", "version", "deadline", "signature"})
+_SPLIT_DEADLINE_S = 24 * 3600
+_COSIGN_MEMBERS = frozenset({"usageRoot", "token", "signature"})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return to_hex(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _json_safe(typed: dict[str, Any]) -> dict[str, Any]:
+    # EIP-712 takes uint256 values as decimal strings too: amounts pass 2^53, which
+    # JSON readers in JavaScript would round.
+    message = typed["message"]
+    message["total"] = str(message["total"])
+    for item in message["items"]:
+        item["units"] = str(item["units"])
+    return typed
+
+
+_UNITS_BY_STATE = {"pending": "unitsPending", "unsettled": "unitsUnsettled",
+                   "settling": "unitsSettling", "settled": "unitsSettled"}
+
+
+def _buyer_token() -> dict[str, Any]:
+    return {"events": 0, "unitsPending": 0, "unitsUnsettled": 0, "unitsSettling": 0,
+            "unitsSettled": 0, "unitsHeld": 0, "settling": 0, "settled": 0, "held": []}
+
+
+def _usage_row(asset_id: str, asset_key: bytes, buyer: str, token: str) -> dict[str, Any]:
+    return {"assetId": asset_id, "assetKey": to_hex(asset_key), "buyer": buyer, "token": token,
+            "unitsUsed": 0, "unitsPending": 0, "unitsUnsettled": 0, "unitsSettling": 0,
+            "unitsSettled": 0, "unitsHeld": 0, "holdReasons": [], "settled": 0,
+            "settlements": []}
+
+
+def _settlement_line(line: ItemLine) -> dict[str, Any]:
+    return {"settlementId": line.settlement_id, "status": line.status.value,
+            "txHash": to_hex(line.tx_hash) if line.tx_hash else None,
+            "usageRoot": to_hex(line.usage_root), "version": line.item.version,
+            "units": line.item.units, "amount": str(line.item.amount)}
+
+
+def _stringify(entry: dict[str, Any]) -> dict[str, Any]:
+    # Amounts in wei can pass 2^53: JSON carries them as decimal strings.
+    return {k: str(v) if k in ("settled", "settling") else v for k, v in entry.items()}
+
+
+CSV_COLUMNS = ("kind", "asset_id", "asset_key", "version", "buyer", "payee", "token",
+               "units_used", "units_settled", "units_held", "settled_wei", "earned_wei",
+               "withdrawn_wei", "withdrawable_wei", "tx_hashes")
+
+
+def statement_csv(statement: Mapping[str, Any]) -> str:
+    """The statement as CSV: a ``usage`` row per asset and buyer, a ``payee`` row per
+    split version and payee; amounts in base units (wei)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in statement["usage"]:
+        hashes = sorted({s["txHash"] for s in row["settlements"] if s["txHash"]})
+        writer.writerow(["usage", row["assetId"], row["assetKey"], "", row["buyer"], "",
+                         row["token"], row["unitsUsed"], row["unitsSettled"], row["unitsHeld"],
+                         row["settled"], "", "", "", " ".join(hashes)])
+    for split in statement["splits"]:
+        for payee in split.get("payees", []):
+            writer.writerow(["payee", split["assetId"], split["assetKey"], split["version"], "",
+                             payee["account"], split["token"], "", "", "", split["settled"],
+                             payee["earned"], payee["withdrawn"], payee["withdrawable"], ""])
+    return out.getvalue()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

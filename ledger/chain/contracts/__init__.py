@@ -1,0 +1,1 @@
+"""Clients of our contracts, bound from the forge ABI: AnchorRegistry, RoyaltySplitter."""

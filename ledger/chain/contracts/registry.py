@@ -1,0 +1,235 @@
+"""A typed client of the AnchorRegistry contract (ABI fixed in the formats brief).
+
+Writes are not sent from here: `anchor_data`/`anchor_many_data` build the call data
+that the anchorer hands to `Sender.submit`, which owns nonces and fees. Reads are
+``eth_call``s; events are decoded from receipts or ``eth_getLogs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+from web3 import AsyncWeb3
+from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.types import BlockIdentifier, FilterParams, LogReceipt, TxParams
+
+from ledger.chain.contracts.artifacts import Artifact
+from ledger.chain.rpc import (
+    TRANSIENT_ERRORS,
+    ChainRevertError,
+    ChainUnavailableError,
+    RevertDecoder,
+    Web3Client,
+    rpc_message,
+)
+from ledger.errors import ChainError
+
+ANCHORER_ROLE = keccak(text="ANCHORER_ROLE")
+DEFAULT_ADMIN_ROLE = bytes(32)
+ANCHORED_TOPIC = keccak(text="Anchored(bytes32,uint64,uint32)")
+
+_ANCHOR = function_signature_to_4byte_selector("anchor(uint64,bytes32,uint32)")
+_ANCHOR_MANY = function_signature_to_4byte_selector("anchorMany(uint64,bytes32[],uint32[])")
+_GRANT_ROLE = function_signature_to_4byte_selector("grantRole(bytes32,address)")
+_MAX_UINT32 = 2**32 - 1
+_MAX_UINT64 = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class AnchorRecord:
+    """What the registry stores for an anchored root."""
+
+    timestamp: int
+    block_number: int
+    batch_number: int
+
+
+@dataclass(frozen=True)
+class AnchoredEvent:
+    """One ``Anchored`` log and where it sits.
+
+    The event carries no timestamp: the anchor time is the timestamp of block
+    ``block_number``, which `AnchorRegistry.anchored_at` also returns.
+    """
+
+    root: bytes
+    batch_number: int
+    leaf_count: int
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+
+
+class AnchorRegistry:
+    """The registry at ``address``, described by its forge ``artifact``."""
+
+    def __init__(self, w3: Web3Client, address: str, artifact: Artifact) -> None:
+        self.w3 = w3
+        self.address = AsyncWeb3.to_checksum_address(address)
+        self.artifact = artifact
+        self.decoder = RevertDecoder([artifact.abi])
+
+    # -- call data -----------------------------------------------------------------
+
+    @staticmethod
+    def anchor_data(batch_number: int, root: bytes, leaf_count: int) -> bytes:
+        """Call data of ``anchor(batchNumber, root, leafCount)``."""
+        _check_batch(batch_number, root, leaf_count, "")
+        return _ANCHOR + abi_encode(["uint64", "bytes32", "uint32"],
+                                    [batch_number, root, leaf_count])
+
+    @staticmethod
+    def anchor_many_data(
+        first_batch_number: int, roots: Sequence[bytes], leaf_counts: Sequence[int]
+    ) -> bytes:
+        """Call data of ``anchorMany(firstBatchNumber, roots, leafCounts)``."""
+        if not roots or len(roots) != len(leaf_counts):
+            raise ChainError(f"anchorMany needs as many leaf counts as roots, at least one "
+                             f"(got {len(roots)} roots, {len(leaf_counts)} counts)")
+        for i, (root, count) in enumerate(zip(roots, leaf_counts, strict=True)):
+            _check_batch(first_batch_number + i, root, count, f"roots[{i}]")
+        return _ANCHOR_MANY + abi_encode(
+            ["uint64", "bytes32[]", "uint32[]"],
+            [first_batch_number, list(roots), list(leaf_counts)],
+        )
+
+    @staticmethod
+    def grant_role_data(role: bytes, account: str) -> bytes:
+        """Call data of ``grantRole(role, account)`` (the admin sends it)."""
+        return _GRANT_ROLE + abi_encode(
+            ["bytes32", "address"], [role, AsyncWeb3.to_checksum_address(account)]
+        )
+
+    # -- reads ---------------------------------------------------------------------
+
+    async def next_batch_number(self, block: BlockIdentifier = "latest") -> int:
+        """The batch number the next anchor must carry (1 before the first)."""
+        (value,) = await self._call("nextBatchNumber()", [], [], ["uint64"], block)
+        return int(value)
+
+    async def anchored_at(
+        self, root: bytes, block: BlockIdentifier = "latest"
+    ) -> AnchorRecord | None:
+        """Where ``root`` was anchored, or None if it never was."""
+        timestamp, number, batch = await self._call(
+            "anchoredAt(bytes32)", ["bytes32"], [_bytes32(root, "root")],
+            ["uint64", "uint64", "uint64"], block,
+        )
+        if batch == 0:
+            return None
+        return AnchorRecord(int(timestamp), int(number), int(batch))
+
+    async def verify_inclusion(
+        self, digest: bytes, proof: Sequence[bytes], root: bytes,
+        block: BlockIdentifier = "latest",
+    ) -> tuple[bool, int]:
+        """The contract's verdict on a manifest ``digest`` under ``root``:
+        (included, anchor timestamp), (False, 0) when not anchored or not included."""
+        args = [_bytes32(digest, "digest"),
+                [_bytes32(p, f"proof[{i}]") for i, p in enumerate(proof)],
+                _bytes32(root, "root")]
+        included, timestamp = await self._call(
+            "verifyInclusion(bytes32,bytes32[],bytes32)", ["bytes32", "bytes32[]", "bytes32"],
+            args, ["bool", "uint64"], block,
+        )
+        return bool(included), int(timestamp)
+
+    async def has_role(self, role: bytes, account: str) -> bool:
+        """True when ``account`` holds ``role``."""
+        (held,) = await self._call(
+            "hasRole(bytes32,address)", ["bytes32", "address"],
+            [_bytes32(role, "role"), AsyncWeb3.to_checksum_address(account)], ["bool"], "latest",
+        )
+        return bool(held)
+
+    # -- events --------------------------------------------------------------------
+
+    def anchored_events(self, receipt: Mapping[str, Any]) -> list[AnchoredEvent]:
+        """The ``Anchored`` events this registry emitted in a transaction receipt."""
+        return [self._event(log) for log in receipt.get("logs", []) if self._is_anchored(log)]
+
+    async def anchored_logs(self, from_block: int, to_block: BlockIdentifier = "latest"
+                            ) -> list[AnchoredEvent]:
+        """Every ``Anchored`` event in a block range (e.g. to rebuild state after a loss)."""
+        params: FilterParams = {
+            "address": self.address, "fromBlock": from_block, "toBlock": to_block,
+            "topics": [HexBytes(ANCHORED_TOPIC)],
+        }
+        try:
+            logs = await self.w3.eth.get_logs(params)
+        except TRANSIENT_ERRORS as exc:
+            raise ChainUnavailableError(f"the chain node is unreachable: {exc}") from exc
+        except Web3RPCError as exc:
+            raise ChainError(f"eth_getLogs failed: {rpc_message(exc)}") from exc
+        return [self._event(log) for log in logs]
+
+    def decode_error(self, data: bytes) -> str:
+        """Readable revert data, e.g. ``AnchorRegistry__BatchNumberGap(expected=3, got=5)``."""
+        return self.decoder.decode(data)
+
+    def _is_anchored(self, log: Mapping[str, Any] | LogReceipt) -> bool:
+        topics = log.get("topics") or []
+        address = str(log.get("address", ""))
+        return (
+            address.lower() == self.address.lower()
+            and len(topics) == 3
+            and bytes(topics[0]) == ANCHORED_TOPIC
+        )
+
+    @staticmethod
+    def _event(log: Mapping[str, Any] | LogReceipt) -> AnchoredEvent:
+        topics = log["topics"]
+        (leaf_count,) = abi_decode(["uint32"], bytes(log["data"]))
+        return AnchoredEvent(
+            root=bytes(topics[1]),
+            batch_number=int.from_bytes(bytes(topics[2]), "big"),
+            leaf_count=int(leaf_count),
+            block_number=int(log["blockNumber"]),
+            block_hash="0x" + bytes(log["blockHash"]).hex(),
+            tx_hash="0x" + bytes(log["transactionHash"]).hex(),
+            log_index=int(log["logIndex"]),
+        )
+
+    # -- plumbing ------------------------------------------------------------------
+
+    async def _call(
+        self, signature: str, arg_types: list[str], args: list[Any], out_types: list[str],
+        block: BlockIdentifier,
+    ) -> tuple[Any, ...]:
+        data = function_signature_to_4byte_selector(signature) + abi_encode(arg_types, args)
+        params: TxParams = {"to": self.address, "data": data}
+        try:
+            raw = await self.w3.eth.call(params, block_identifier=block)
+        except TRANSIENT_ERRORS as exc:
+            raise ChainUnavailableError(f"the chain node is unreachable: {exc}") from exc
+        except ContractLogicError as exc:
+            reason = self.decoder.from_exception(exc)
+            raise ChainRevertError(f"{signature} reverted: {reason}", reason=reason) from exc
+        except Web3RPCError as exc:
+            raise ChainError(f"{signature} failed: {rpc_message(exc)}") from exc
+        if not raw:
+            raise ChainError(f"no contract answered {signature} at {self.address}")
+        return tuple(abi_decode(out_types, bytes(raw)))
+
+
+def _bytes32(value: bytes, field: str) -> bytes:
+    if not isinstance(value, bytes) or len(value) != 32:
+        raise ChainError("must be 32 bytes", field=field)
+    return value
+
+
+def _check_batch(batch_number: int, root: bytes, leaf_count: int, field: str) -> None:
+    where = f"{field}." if field else ""
+    if not 1 <= batch_number <= _MAX_UINT64:
+        raise ChainError("must be in 1..2^64-1", field=f"{where}batchNumber")
+    _bytes32(root, f"{where}root")
+    if not 1 <= leaf_count <= _MAX_UINT32:
+        raise ChainError("must be in 1..2^32-1", field=f"{where}leafCount")

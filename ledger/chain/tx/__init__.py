@@ -1,0 +1,1 @@
+"""Sending transactions exactly once: the state machine, the sender, the journal, signers."""

@@ -1,0 +1,489 @@
+"""Starting and stopping the whole service: database, chain, contracts, workers, HTTP.
+
+The embedded default (no `rpc_url`) starts its own anvil with its chain kept in
+the data directory (`anvil --state`, dumped on exit and every second), deploys
+the contracts once and records them in `deployment.json`. If that chain is ever
+lost, the contracts are deployed afresh and every batch is anchored again from
+the database, which is the source of truth; proofs then point at the new chain.
+Its anvil mines a block per transaction and none otherwise, so a `DepthMiner`
+adds the empty blocks the last anchors need to reach their confirmations.
+Without configured usage keys it makes one metering key (`default_usage_keys`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from eth_account import Account
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledger.app.intake import IntakeWriter, Verifier, intake_writer, now_ms
+from ledger.app.provenance import ChainInfo, ServiceContext
+from ledger.app.royalty import UsageService, usage_writer
+from ledger.app.withdrawals import WithdrawalWatch
+from ledger.chain.anvil import DEV_KEYS, AnvilProcess, DepthMiner
+from ledger.chain.contracts.artifacts import load_artifact
+from ledger.chain.contracts.registry import AnchorRegistry
+from ledger.chain.contracts.splitter import RoyaltySplitter
+from ledger.chain.deploy import Deployment, deploy_contracts
+from ledger.chain.rpc import RevertDecoder, Web3Client, connect
+from ledger.chain.tx.sender import Sender
+from ledger.chain.tx.signers import TxSigner, load_signer
+from ledger.chain.tx.state import SendPolicy
+from ledger.config import Settings
+from ledger.core.receipt import ReceiptSigner
+from ledger.core.signing import SigningKey
+from ledger.core.usage import KeyRing
+from ledger.errors import ChainError, ConfigError
+from ledger.keyfile import generate_key, load_key, write_key
+from ledger.metrics import Metrics, MetricsShare
+from ledger.storage.creators import CreatorStore
+from ledger.storage.engine import open_engine
+from ledger.storage.leases import Fence, LeaseStore
+from ledger.storage.manifests import ManifestStore
+from ledger.storage.schema import prepare
+from ledger.storage.txdocs import TxDocStore
+from ledger.storage.usage import UsageStore
+from ledger.workers.anchoring import Anchorer, Batcher, run_forever, stop_tasks
+from ledger.workers.leader import Leadership, default_replica_id
+from ledger.workers.settler import Settler
+from ledger.workers.tx_journal import DatabaseJournal
+
+log = logging.getLogger(__name__)
+
+#: Where the embedded default keeps its metering key, and the source it belongs to.
+USAGE_KEYS_FILE = "usage-keys.json"
+DEFAULT_USAGE_SOURCE = "local"
+
+
+@dataclass
+class Service:
+    """A running service: its context and everything that must be closed."""
+
+    settings: Settings
+    ctx: ServiceContext
+    engine: AsyncEngine
+    w3: Web3Client
+    deployment: Deployment
+    anvil: AnvilProcess | None
+    writer: IntakeWriter
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def rpc_url(self) -> str:
+        """The chain node this service talks to."""
+        return str(self.w3.provider.endpoint_uri)
+
+    async def close(self) -> None:
+        """Stop workers, flush intake, close the database, and stop an embedded anvil."""
+        await stop_tasks(self.tasks)
+        await self.writer.stop()
+        if self.ctx.verifier is not None:
+            await self.ctx.verifier.close()
+        if self.ctx.usage is not None:
+            await self.ctx.usage.close()
+        self.ctx.manifests.close()
+        await self.engine.dispose()
+        with contextlib.suppress(Exception):
+            await self.w3.provider.disconnect()
+        if self.anvil is not None:
+            await self.anvil.stop()
+
+
+@dataclass
+class _Opened:
+    """The database and chain a service (or a supervisor of several) runs on."""
+
+    engine: AsyncEngine
+    w3: Web3Client
+    anvil: AnvilProcess | None
+    account: TxSigner
+    deployment: Deployment
+    docs: TxDocStore
+    manifests: ManifestStore
+
+
+async def start_service(settings: Settings, *, replica: str | None = None) -> Service:
+    """Open everything `settings` names, start the workers, and return the service.
+
+    `replica` names this process among several serving one port (`serve_processes`):
+    its metrics are then labelled with it and shared with the others.
+    """
+    settings = default_usage_keys(settings)
+    opened = await _open(settings)
+    return await _assemble(settings, opened, replica)
+
+
+def default_usage_keys(settings: Settings) -> Settings:
+    """On the embedded default with no metering keys configured, `settings` with a keys
+    file in the data dir (made once, 0600) holding one key of source `local`, so usage
+    can be sent (`ledger usage send`) without setting anything up; else `settings`."""
+    if not settings.embedded_chain or settings.usage_keys or settings.usage_keys_file:
+        return settings
+    path = settings.data_dir / USAGE_KEYS_FILE
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        keys = {"version": KeyRing.VERSION,
+                "sources": {DEFAULT_USAGE_SOURCE: [{"id": "local-1",
+                                                    "secret": secrets.token_hex(32)}]}}
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(json.dumps(keys, indent=2) + "\n")
+    log.info("usage: metering source %r signs with the key in %s (`ledger usage send` "
+             "uses it)", DEFAULT_USAGE_SOURCE, path)
+    return replace(settings, usage_keys_file=path)
+
+
+async def _open(settings: Settings) -> _Opened:
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = open_engine(settings.database_url())
+    anvil = None
+    try:
+        await prepare(engine, auto_upgrade=engine.dialect.name == "sqlite")
+        if settings.embedded_chain:
+            anvil = AnvilProcess(
+                state=data_dir / "anvil-state.json",
+                state_interval=1,
+                block_time=settings.anvil_block_time_s,
+            )
+            await anvil.start()
+            rpc_url, account = anvil.rpc_url, Account.from_key(DEV_KEYS[0])
+        else:
+            rpc_url, account = str(settings.rpc_url), _anchorer(settings)
+        w3 = connect(rpc_url, timeout=settings.rpc_timeout_s)
+        docs = TxDocStore(engine)
+        manifests = ManifestStore(engine)
+        deployment = await _deployment(settings, w3, account.address, docs, manifests)
+    except BaseException:
+        if anvil is not None:
+            await anvil.stop()
+        await engine.dispose()
+        raise
+    return _Opened(engine, w3, anvil, account, deployment, docs, manifests)
+
+
+@contextlib.asynccontextmanager
+async def prepared_for_replicas(settings: Settings) -> AsyncIterator[Settings]:
+    """Migrate the database, start the embedded chain and deploy to it, once, for
+    several serving processes; yields the settings each of them runs with (the same
+    chain node, deployment and receipt key for all), and stops the chain on exit."""
+    settings = default_usage_keys(settings)
+    opened = await _open(settings)
+    try:
+        opened.manifests.close()
+        await opened.engine.dispose()
+        with contextlib.suppress(Exception):
+            await opened.w3.provider.disconnect()
+        _service_key(settings.data_dir / "service-key.pem")
+        deployment_file = settings.deployment_file or settings.data_dir / "deployment.json"
+        shared = replace(settings, deployment_file=deployment_file)
+        if opened.anvil is not None:
+            shared = replace(shared, rpc_url=opened.anvil.rpc_url, anchorer_key=DEV_KEYS[0])
+        # The replicas see an external chain; the embedded one is mined for depth here.
+        miner = _depth_miner(settings, opened.anvil)
+        tasks = [asyncio.create_task(miner.run(settings.poll_interval_s), name="depth-miner")
+                 ] if miner is not None else []
+        try:
+            yield shared
+        finally:
+            await stop_tasks(tasks)
+    finally:
+        if opened.anvil is not None:
+            await opened.anvil.stop()
+
+
+async def _assemble(settings: Settings, opened: _Opened, replica: str | None) -> Service:
+    engine, w3, manifests = opened.engine, opened.w3, opened.manifests
+    deployment, account = opened.deployment, opened.account
+    share = None if replica is None else MetricsShare(settings.data_dir / "metrics", replica)
+    metrics = Metrics(share)
+    writer = intake_writer(manifests)
+    service_key = settings.data_dir / "service-key.pem"
+    signer = ReceiptSigner(_service_key(service_key))
+    ctx = ServiceContext(
+        settings,
+        metrics,
+        manifests,
+        CreatorStore(engine),
+        writer,
+        signer,
+        ChainInfo(
+            deployment.chain_id,
+            deployment.registry.address,
+            deployment.splitter.address if deployment.splitter else None,
+            settings.public_rpc_url or (opened.anvil.rpc_url if opened.anvil else None),
+        ),
+        {
+            "database": lambda: _ping_db(engine),
+            "chain": lambda: _ping_chain(w3, min(2.0, settings.rpc_timeout_s)),
+        },
+    )
+    metrics.gauge("ledger_queue_depth", "Manifests waiting for a batch.", lambda: ctx.queue_depth)
+    ctx.verifier = _verifier(settings, replica, service_key)
+    if ctx.verifier is not None:
+        ctx.verifier.start()
+    service = Service(settings, ctx, engine, w3, deployment, opened.anvil, writer)
+    writer.start()
+    usage_store = UsageStore(engine)
+    events_writer = usage_writer(usage_store)
+    splitter = _splitter(w3, deployment)
+    ctx.usage = UsageService(
+        settings, usage_store, manifests, events_writer, chain_id=deployment.chain_id,
+        registry=deployment.registry.address, splitter=splitter,
+        withdrawals=_withdrawals(w3, deployment, splitter),
+    )
+    events_writer.start()
+    duties = _LeaderDuties(settings, w3, account, deployment, opened.docs, manifests,
+                           usage_store, splitter, metrics)
+    leadership = Leadership(
+        LeaseStore(engine),
+        f"sender:{deployment.chain_id}:{account.address}",
+        _replica_id(settings, replica),
+        duties.start,
+        ttl_s=settings.lease_ttl_s,
+    )
+    metrics.gauge(
+        "ledger_leader", "1 while this replica holds the lease to seal, anchor and settle.",
+        lambda: float(leadership.leading),
+    )
+    service.tasks = [
+        asyncio.create_task(leadership.run(), name="leadership"),
+        _task("queue-depth", ctx.refresh_queue_depth, lambda: 1.0),
+        # Keeps the ledger_*_up gauges current without /healthz traffic.
+        _task("health-probe", ctx.health, lambda: 5.0),
+    ]
+    if share is not None:
+        service.tasks.append(_task("metrics-share", _publish(metrics), lambda: 1.0))
+    miner = _depth_miner(settings, opened.anvil)
+    if miner is not None:
+        service.tasks.append(asyncio.create_task(
+            miner.run(settings.poll_interval_s), name="depth-miner"))
+    return service
+
+
+def _depth_miner(settings: Settings, anvil: AnvilProcess | None) -> DepthMiner | None:
+    """The embedded chain's miner of confirmation blocks, when anchors need more than one
+    (not with ``anvil_block_time_s``, which mines on its own)."""
+    if anvil is None or settings.confirmations < 2 or settings.anvil_block_time_s:
+        return None
+    return DepthMiner(anvil.rpc_url, settings.confirmations)
+
+
+def _verifier(settings: Settings, replica: str | None, receipt_key: Path) -> Verifier | None:
+    """The intake's worker processes, or None to check manifests in this process."""
+    workers = settings.intake_workers
+    if replica is None:
+        return None if workers == 0 else Verifier(workers, receipt_key=receipt_key)
+    # One of several serving processes: checks in this process unless workers are
+    # asked for, and then only batches go to them (docs/operations.md, section 3a).
+    if not workers:
+        return None
+    return Verifier(workers, receipt_key=receipt_key, inline_below=2)
+
+
+def _replica_id(settings: Settings, replica: str | None) -> str:
+    base = settings.replica_id or default_replica_id()
+    return base if replica is None else f"{base}-{replica}"
+
+
+def _publish(metrics: Metrics) -> Callable[[], Awaitable[None]]:
+    async def publish() -> None:
+        metrics.publish()
+
+    return publish
+
+
+@dataclass
+class _LeaderDuties:
+    """What the lease holder runs: sealing, anchoring and settling, on one fenced sender."""
+
+    settings: Settings
+    w3: Web3Client
+    account: TxSigner
+    deployment: Deployment
+    docs: TxDocStore
+    manifests: ManifestStore
+    usage_store: UsageStore
+    splitter: RoyaltySplitter | None
+    metrics: Metrics
+
+    def start(self, fence: Fence) -> list[asyncio.Task[None]]:
+        """Start this term's workers; a new term starts from the journal afresh."""
+        settings, deployment = self.settings, self.deployment
+        artifact = load_artifact("AnchorRegistry")
+        registry = AnchorRegistry(self.w3, deployment.registry.address, artifact)
+        abis = [artifact.abi] + ([self.splitter.artifact.abi] if self.splitter else [])
+        # One Sender for the account: the anchorer's loop polls it; the settler shares it
+        # and follows its own transactions by purpose key (see ledger.workers.settler).
+        sender = Sender(
+            self.w3,
+            self.account,
+            DatabaseJournal(self.docs, fence),
+            policy=_send_policy(settings),
+            decoder=RevertDecoder(abis),
+            metrics=_SenderMetrics(self.metrics),
+        )
+        batcher = Batcher(
+            self.manifests, self.metrics,
+            max_size=settings.batch_max_size, max_age_s=settings.batch_max_age_s,
+        )
+        usage_batcher = Batcher(
+            self.usage_store, None,
+            max_size=settings.usage_batch_max_size, max_age_s=settings.usage_batch_max_age_s,
+            kind="usage events",
+        )
+        anchorer = Anchorer(
+            self.manifests, sender, registry, self.metrics,
+            key_prefix=f"anchor:{deployment.block_hash[2:18]}:",
+        )
+        interval = settings.poll_interval_s
+        tasks = [
+            _task("batcher", lambda: _seal_due(batcher, usage_batcher), lambda: min(interval, 0.2)),
+            _task("anchorer", anchorer.step, lambda: anchorer.delay),
+        ]
+        if self.splitter is not None:
+            settler = Settler(
+                self.usage_store, self.manifests, self.splitter, sender,
+                key_prefix=f"settle:{deployment.block_hash[2:18]}:",
+                max_items=settings.settle_max_items,
+                withdrawals=_withdrawals(self.w3, deployment, self.splitter),
+                settle_interval_s=settings.settle_interval_s,
+            )
+            tasks.append(_task("settler", settler.step, lambda: settler.delay))
+        return tasks
+
+
+def _send_policy(settings: Settings) -> SendPolicy:
+    return SendPolicy(
+        confirmations=max(settings.confirmations, 1),
+        reorg_window=max(64, settings.confirmations),
+        stuck_after=settings.stuck_tx_after_s,
+        max_fee_cap=int(settings.max_fee_gwei * 10**9),
+        poll_interval=settings.poll_interval_s,
+    )
+
+
+async def _seal_due(batcher: Batcher, usage_batcher: Batcher) -> None:
+    # One task seals both kinds: batch numbers are one sequence, so two sealers in
+    # one process would only race each other for the next number.
+    while await batcher.step(now_ms()) is not None:
+        pass
+    while await usage_batcher.step(now_ms()) is not None:
+        pass
+
+
+def _splitter(w3: Web3Client, deployment: Deployment) -> RoyaltySplitter | None:
+    if deployment.splitter is None:
+        return None
+    return RoyaltySplitter(w3, deployment.splitter.address, load_artifact("RoyaltySplitter"))
+
+
+def _withdrawals(w3: Web3Client, deployment: Deployment, splitter: RoyaltySplitter | None
+                 ) -> WithdrawalWatch | None:
+    if splitter is None or deployment.splitter is None:
+        return None
+    return WithdrawalWatch(w3, splitter, deployment.splitter.block_number)
+
+
+def _task(
+    name: str, step: Callable[[], Awaitable[object]], delay: Callable[[], float]
+) -> asyncio.Task[None]:
+    return asyncio.create_task(run_forever(name, step, delay), name=name)
+
+
+async def _deployment(
+    settings: Settings,
+    w3: Web3Client,
+    address: str,
+    docs: TxDocStore,
+    manifests: ManifestStore,
+) -> Deployment:
+    path = settings.deployment_file or settings.data_dir / "deployment.json"
+    if Path(path).exists():
+        deployment = Deployment.read(path)
+        try:
+            await deployment.check(w3)
+            return deployment
+        except ChainError as exc:
+            if not settings.embedded_chain:
+                raise
+            log.warning(
+                "the embedded chain lost the deployment (%s): deploying again and "
+                "re-anchoring every batch from the database",
+                exc,
+            )
+            await docs.forget_sender(address)
+            await manifests.reset_anchors()
+    elif not settings.embedded_chain:
+        raise ConfigError(
+            f"no deployment record at {path}: run `ledger deploy` first", field="deployment_file"
+        )
+    # Only the embedded chain gets here: its first dev account deploys and anchors.
+    deployment = await deploy_contracts(
+        w3, DEV_KEYS[0], anchorers=[address], meters=[address]
+    )
+    deployment.write(path)
+    return deployment
+
+
+def _service_key(path: Path) -> SigningKey:
+    """The key receipts are signed with, made on first start and kept (0600)."""
+    if not path.exists():
+        write_key(path, generate_key("p256"))
+    return load_key(path)
+
+
+def _anchorer(settings: Settings) -> TxSigner:
+    """The account that anchors and settles: a KMS-style signer, or a key."""
+    if settings.anchorer_signer:
+        return load_signer(settings.anchorer_signer)
+    key = settings.read_anchorer_key()
+    if not key:
+        raise ConfigError("no anchorer key given", field="anchorer_key")
+    account: TxSigner = Account.from_key(key)
+    return account
+
+
+async def _ping_db(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _ping_chain(w3: Web3Client, timeout: float) -> None:
+    # asyncio.timeout, not wait_for: on 3.11 wait_for can lose a cancellation.
+    async with asyncio.timeout(timeout):
+        await w3.eth.block_number
+
+
+class _SenderMetrics:
+    """Feeds the sender's counters into the service metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def count(self, name: str, value: float = 1) -> None:
+        counter = {
+            "rpc_errors": self._metrics.rpc_errors,
+            "fees_wei": self._metrics.tx_fees,
+            "replacements": self._metrics.tx_replacements,
+        }.get(name)
+        if counter is not None:
+            counter.inc(value)
+
+
+def configure_logging(level: str) -> None:
+    """Plain one-line logs on stderr; secrets never reach them."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

@@ -1,0 +1,544 @@
+"""Royalty workers: the usage batcher and the settler (issue 5).
+
+The **usage batcher** seals stored usage events into Merkle trees of their
+digests, as batches of the shared batch sequence; the anchorer anchors them
+like manifest batches.
+
+The **settler** charges anchored usage on the `RoyaltySplitter`. Per step it:
+
+1. follows its open settlements by purpose key in the sender's journal (it never
+   polls the sender itself: the anchorer's loop drives the shared sender, and
+   the journal holds each transaction's state before any event is reported);
+2. relays split terms that owners signed (``setSplitWithSig``);
+3. groups anchored, unsettled usage per batch, buyer and asset key; prices each
+   asset at the latest split version on chain, accepted only when that version
+   carries exactly the terms of an anchored manifest of the same creator and
+   asset; and per (batch, buyer, token) quotes with ``eth_call``, holds what the
+   buyer cannot pay (deposit, spending cap, maximum price: the reason is kept and
+   shown), records the settlement and claims its events in one transaction, then
+   submits ``settle`` under purpose key ``settle:<deployment>:<id>``.
+
+A buyer that requires co-signing (``cosigning(buyer, token)`` on chain) is never
+charged unsigned: the settler prepares the same items and total but records them
+as a **proposal** with a deadline (``proposal_ttl_s`` away) and holds the usage;
+once the buyer's EIP-712 signature is kept (``POST /v1/buyers/{a}/cosign``) it
+records the settlement as above and sends ``settleCosigned`` under the same
+purpose key scheme. A proposal unsigned at its deadline, or whose usage no longer
+prices the same, expires and the usage is proposed again.
+
+A buyer that asked to withdraw its deposit (``WithdrawalRequested``, followed by
+a `WithdrawalWatch`) has its anchored usage settled first, at the next step, so it
+is charged within the notice period, before the deposit can leave.
+
+A split owner may publish a new version between pricing and settlement; the
+splitter then skips that item (``UsageItemSkipped``) and charges the rest. Once
+the settlement is final (past the reorg window), the settler drops skipped items
+from it and frees their events, which are priced again and settled under another
+part.
+
+Never twice: a settlement's usage root is the anchored batch root (part 0) or
+``keccak256(root, part)``, and the splitter refuses a (root, buyer, token) it has
+settled; events belong to one settlement at a time. A settlement whose
+transaction fails gives its part number back, so its events are settled again
+under the same root, which the chain lets through at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ledger.app.withdrawals import WithdrawalWatch
+from ledger.chain.contracts.splitter import RoyaltySplitter, SplitterRevert, UsageItem
+from ledger.chain.rpc import ChainRevertError
+from ledger.chain.tx.sender import Sender
+from ledger.chain.tx.state import SentTx, TxStatus
+from ledger.core.hashing import keccak256
+from ledger.core.manifest import Manifest
+from ledger.core.records import BatchStatus
+from ledger.core.usage import asset_terms, usage_root_of
+from ledger.errors import LedgerError
+from ledger.storage.manifests import ManifestStore
+from ledger.storage.usage import (
+    LIVE_PROPOSALS,
+    OPEN_SETTLEMENTS,
+    Hold,
+    Proposal,
+    ProposalStatus,
+    Settlement,
+    SettlementDraft,
+    SettlementItem,
+    SettlementStatus,
+    SplitSignature,
+    UsageGroup,
+    UsageStore,
+)
+
+log = logging.getLogger(__name__)
+
+_THREAD_THRESHOLD = 2_000
+
+# Errors that hold a whole settlement (the buyer's account) or one item (its asset).
+_BUYER_HOLDS = {
+    "RoyaltySplitterInsufficientDeposit": "deposit too small: {total} due, {deposit} deposited",
+    "RoyaltySplitterSpendingCapExceeded": "spending cap reached: would spend {spentAfter}, "
+                                          "cap {spendingCap}",
+    "RoyaltySplitterAlreadySettled": "usage root already settled on chain",
+}
+_ITEM_HOLDS = {
+    "RoyaltySplitterPriceAboveCap": "price {price} is above the buyer's maximum {maxPrice}",
+    "RoyaltySplitterTokenMismatch": "split is priced in another token ({splitToken})",
+}
+# A split version changed between pricing and quoting: price again next step.
+_RETRY = {"RoyaltySplitterUnknownVersion"}
+PROPOSAL_TTL_S = 24 * 3600
+_WATCH_S = 1.0
+
+
+@dataclass(frozen=True)
+class PricedSplit:
+    """A split version the settler may charge: verified against an anchored manifest."""
+
+    version: int
+    token: str
+    price: int
+    manifest_digest: bytes
+
+
+class Settler:
+    """Settles anchored usage on the splitter through the service account's `Sender`."""
+
+    def __init__(
+        self,
+        store: UsageStore,
+        manifests: ManifestStore,
+        splitter: RoyaltySplitter,
+        sender: Sender,
+        *,
+        key_prefix: str,
+        max_items: int = 200,
+        drive_sender: bool = False,
+        clock: Callable[[], float] = time.time,
+        proposal_ttl_s: int = PROPOSAL_TTL_S,
+        withdrawals: WithdrawalWatch | None = None,
+        settle_interval_s: float = 0.0,
+    ) -> None:
+        self._store = store
+        self._manifests = manifests
+        self._splitter = splitter
+        self._sender = sender
+        self._prefix = key_prefix
+        self._max_items = max_items
+        self._drive = drive_sender
+        self._clock = clock
+        self._proposal_ttl_s = proposal_ttl_s
+        self._withdrawals = withdrawals
+        self._interval_s = settle_interval_s
+        self._last_pass = float("-inf")
+        # Versions never change once created, so a verified one stays verified.
+        self._verified: dict[tuple[bytes, int], PricedSplit | str] = {}
+        self._parsed: dict[bytes, Manifest] = {}
+
+    async def step(self) -> None:
+        """Follow open settlements, then settle what is anchored and unsettled."""
+        if self._drive:
+            await self._sender.poll()
+        await self._follow()
+        await self._relay()
+        leaving = await self._leaving()
+        if leaving:
+            # First, and apart: a long backlog of other buyers' usage must not delay them.
+            groups = await self._store.unsettled_groups(buyers=leaving)
+            if groups:
+                await self._settle(groups)
+        if time.monotonic() - self._last_pass < self._interval_s:
+            return
+        self._last_pass = time.monotonic()
+        groups = [g for g in await self._store.unsettled_groups() if g.buyer not in leaving]
+        if groups:
+            await self._settle(groups)
+
+    @property
+    def delay(self) -> float:
+        """Seconds to the next step: withdrawal requests are looked for every second even
+        when ``settle_interval_s`` spaces the passes over all usage further apart."""
+        if self._withdrawals is None:
+            return self._interval_s
+        return min(self._interval_s, _WATCH_S)
+
+    async def _leaving(self) -> set[str]:
+        """Buyers whose deposit may leave once their notice period ends."""
+        if self._withdrawals is None:
+            return set()
+        await self._withdrawals.refresh()
+        return self._withdrawals.buyers()
+
+    # -- following -----------------------------------------------------------------
+
+    async def _follow(self) -> None:
+        for settlement in await self._store.settlements(OPEN_SETTLEMENTS):
+            tx = await self._sender.get(settlement.tx_key)
+            if tx is None:
+                await self._submit(settlement)
+            else:
+                await self._track(settlement, tx)
+
+    async def _track(self, settlement: Settlement, tx: SentTx) -> None:
+        inclusion = tx.inclusion
+        if tx.status in (TxStatus.CONFIRMED, TxStatus.FINAL) and inclusion is not None:
+            if not inclusion.succeeded:
+                await self._failed(settlement, inclusion.revert_reason or "reverted")
+                return
+            status = (SettlementStatus.FINAL if tx.status is TxStatus.FINAL
+                      else SettlementStatus.CONFIRMED)
+            tx_hash = bytes.fromhex(inclusion.tx_hash[2:])
+            if status is SettlementStatus.FINAL and settlement.status is not status:
+                await self._release_skipped(settlement, tx_hash)
+            if (settlement.status, settlement.tx_hash) != (status, tx_hash):
+                await self._store.mark_settlement(
+                    settlement.id, status, tx_hash=tx_hash,
+                    block_number=inclusion.block_number,
+                    block_timestamp=inclusion.block_timestamp, gas_used=inclusion.gas_used,
+                    confirmed_at=int(self._clock() * 1000),
+                )
+                if settlement.status is not SettlementStatus.CONFIRMED:
+                    log.info("settlement %d of %s confirmed: %d units, %d wei, gas %d",
+                             settlement.id, settlement.buyer, settlement.units,
+                             settlement.total, inclusion.gas_used)
+        elif tx.status is TxStatus.DROPPED:
+            await self._failed(settlement, "dropped: its nonce was used by another transaction")
+        elif settlement.status is not SettlementStatus.SUBMITTED:
+            # Pending again after a reorg, or journaled before a crash.
+            await self._store.mark_settlement(settlement.id, SettlementStatus.SUBMITTED,
+                                              tx_hash=None, block_number=None,
+                                              block_timestamp=None, gas_used=None,
+                                              confirmed_at=None)
+
+    async def _release_skipped(self, settlement: Settlement, tx_hash: bytes) -> None:
+        """Free the events of the items the chain skipped, once no reorg can undo the skip
+        (a skip undone would charge them twice), and before the settlement is marked final,
+        so a crash in between repeats this. Named by asset key (unique in a settlement),
+        not by index: the items left shift once some are dropped."""
+        skipped = {key for _, key, _ in await self._splitter.skipped_items(tx_hash)}
+        if not skipped:
+            return
+        log.warning("settlement %d: %d items skipped on chain (split version superseded); "
+                    "their usage will be settled again", settlement.id, len(skipped))
+        await self._store.release_skipped(settlement.id, skipped)
+
+    async def _failed(self, settlement: Settlement, reason: str) -> None:
+        if await self._splitter.is_settled(settlement.usage_root, settlement.buyer,
+                                           settlement.token):
+            # Settled by an earlier transaction of the same root; keep the claim.
+            log.error("settlement %d failed (%s) but its root is settled on chain",
+                      settlement.id, reason)
+            await self._store.mark_settlement(settlement.id, SettlementStatus.CONFIRMED)
+            return
+        log.warning("settlement %d failed (%s); its usage will be settled again",
+                    settlement.id, reason)
+        await self._store.fail_settlement(settlement.id)
+
+    async def _submit(self, settlement: Settlement) -> None:
+        items = await self._store.settlement_items(settlement.id)
+        usage = [UsageItem(i.asset_key, i.version, i.units) for i in items]
+        signed = await self._signed_proposal(settlement, items)
+        if signed is None:
+            data = self._splitter.settle_data(settlement.buyer, settlement.token,
+                                              settlement.usage_root, usage)
+        else:
+            assert signed.signature is not None
+            data = self._splitter.settle_cosigned_data(
+                settlement.buyer, settlement.token, settlement.usage_root, usage,
+                signed.deadline, signed.signature,
+            )
+        try:
+            await self._sender.submit(settlement.tx_key, self._splitter.address, data)
+        except ChainRevertError as exc:
+            # Nothing was signed: the buyer's limits or a split changed since the quote.
+            await self._failed(settlement, exc.reason)
+            return
+        await self._store.mark_settlement(settlement.id, SettlementStatus.SUBMITTED)
+
+    async def _signed_proposal(self, settlement: Settlement, items: Sequence[SettlementItem]
+                               ) -> Proposal | None:
+        """The buyer's signed proposal this settlement was made from, if any; found by
+        root, so a settlement recorded just before a crash is still sent co-signed."""
+        for proposal in await self._store.proposals(
+            (ProposalStatus.SIGNED, ProposalStatus.USED), buyer=settlement.buyer,
+            token=settlement.token, usage_root=settlement.usage_root,
+        ):
+            if (proposal.signature is None or proposal.total != settlement.total
+                    or proposal.settlement_id not in (None, settlement.id)
+                    or _shape(proposal.items) != _shape(items)):
+                continue
+            if proposal.status is ProposalStatus.SIGNED:
+                await self._store.mark_proposal(proposal.id, ProposalStatus.USED, settlement.id)
+            return proposal
+        return None
+
+    # -- relaying owners' split terms ----------------------------------------------
+
+    async def _relay(self) -> None:
+        for sig in await self._store.split_signatures("sent"):
+            tx = await self._sender.get(sig.tx_key or "")
+            if tx is None or tx.status in (TxStatus.PENDING, TxStatus.MINED):
+                continue
+            ok = tx.inclusion is not None and tx.inclusion.succeeded
+            await self._store.mark_split_signature(sig.manifest_digest, sig.asset_id,
+                                                   "done" if ok else "failed", sig.tx_key)
+        for sig in await self._store.split_signatures("waiting"):
+            await self._relay_one(sig)
+
+    async def _relay_one(self, sig: SplitSignature) -> None:
+        record = await self._manifests.get(sig.manifest_digest)
+        if record is None or record.status != BatchStatus.CONFIRMED.value:
+            return  # relayed once the manifest is anchored: a split names an anchored digest
+        manifest = await self._manifest(sig.manifest_digest)
+        terms = asset_terms(manifest, sig.manifest_digest, sig.asset_id)
+        latest = await self._splitter.latest_version(terms.asset_key)
+        if latest >= sig.version:
+            done = (await self._splitter.split_version(terms.asset_key, sig.version)
+                    ).manifest_digest == sig.manifest_digest
+            await self._store.mark_split_signature(sig.manifest_digest, sig.asset_id,
+                                                   "done" if done else "failed", None)
+            return
+        if latest + 1 != sig.version or sig.deadline <= self._clock():
+            log.warning("split signature for %s v%d cannot be used (latest %d)", sig.asset_id,
+                        sig.version, latest)
+            await self._store.mark_split_signature(sig.manifest_digest, sig.asset_id,
+                                                   "failed", None)
+            return
+        key = (f"split:{self._prefix.split(':')[1]}:"
+               f"{keccak256(sig.manifest_digest + sig.asset_id.encode()).hex()[:24]}:{sig.version}")
+        data = self._splitter.set_split_with_sig_data(terms.owner, terms.split, sig.version,
+                                                      sig.deadline, sig.signature)
+        try:
+            await self._sender.submit(key, self._splitter.address, data)
+        except ChainRevertError as exc:
+            log.warning("split of %s v%d refused: %s", sig.asset_id, sig.version, exc.reason)
+            await self._store.mark_split_signature(sig.manifest_digest, sig.asset_id,
+                                                   "failed", None)
+            return
+        await self._store.mark_split_signature(sig.manifest_digest, sig.asset_id, "sent", key)
+        log.info("relayed the split of %s v%d for %s", sig.asset_id, sig.version, terms.owner)
+
+    async def _manifest(self, digest: bytes) -> Manifest:
+        manifest = self._parsed.get(digest)
+        if manifest is None:
+            body = await self._manifests.body(digest)
+            assert body is not None
+            manifest = self._parsed[digest] = Manifest.from_json(body)
+        return manifest
+
+    # -- settling ------------------------------------------------------------------
+
+    async def _settle(self, groups: Sequence[UsageGroup]) -> None:
+        prices: dict[bytes, PricedSplit | str] = {}
+        for group in groups:
+            if group.asset_key not in prices:
+                prices[group.asset_key] = await self._price(group)
+        bundles: dict[tuple[int, str, str], list[tuple[UsageGroup, PricedSplit]]] = (
+            defaultdict(list)
+        )
+        now = int(self._clock() * 1000)
+        for group in groups:
+            price = prices[group.asset_key]
+            if isinstance(price, str):
+                await self._hold([group], price, now)
+                continue
+            bundles[(group.batch_number, group.buyer, price.token)].append((group, price))
+        for (_, buyer, token), members in bundles.items():
+            if await self._splitter.cosigning(buyer, token):
+                await self._cosigned(token, members, now)
+                continue
+            for start in range(0, len(members), self._max_items):
+                await self._settle_part(token, members[start : start + self._max_items], now)
+
+    async def _settle_part(
+        self, token: str, members: list[tuple[UsageGroup, PricedSplit]], now: int
+    ) -> None:
+        first = members[0][0]
+        part = await self._store.next_part(first.batch_number, first.buyer, token)
+        root = usage_root_of(first.batch_root, part)
+        members = await self._quotable(token, root, members, now)
+        if not members:
+            return
+        settlement = await self._store.create_settlement(
+            _draft(token, part, members), key_prefix=self._prefix, now=now
+        )
+        if settlement is None:
+            log.info("usage of %s in batch %d was claimed meanwhile", first.buyer,
+                     first.batch_number)
+            return
+        await self._submit(settlement)
+
+    async def _quotable(
+        self, token: str, root: bytes, members: list[tuple[UsageGroup, PricedSplit]], now: int
+    ) -> list[tuple[UsageGroup, PricedSplit]]:
+        """The members ``quote`` accepts under ``root``; holds the others."""
+        buyer = members[0][0].buyer
+        while members:
+            items = [UsageItem(g.asset_key, p.version, g.units) for g, p in members]
+            try:
+                await self._splitter.quote(buyer, token, root, items)
+                break
+            except SplitterRevert as exc:
+                members = await self._refused(exc, members, now)
+        return members
+
+    # -- co-signed settlement --------------------------------------------------------
+
+    async def _cosigned(
+        self, token: str, members: list[tuple[UsageGroup, PricedSplit]], now: int
+    ) -> None:
+        """Settle what the buyer signed; hold the rest under proposals it can sign."""
+        first = members[0][0]
+        free = {g.asset_key: (g, p) for g, p in members}
+        for proposal in await self._store.proposals(
+            LIVE_PROPOSALS, buyer=first.buyer, token=token, batch_number=first.batch_number
+        ):
+            mine = [free[i.asset_key] for i in proposal.items if i.asset_key in free]
+            current = [_item(g, p) for g, p in mine]
+            if (proposal.deadline <= self._clock() or _shape(current) != _shape(proposal.items)
+                    or sum(g.events for g, _ in mine) != proposal.events):
+                # Unsigned in time, or its usage no longer prices as signed: propose anew.
+                await self._store.mark_proposal(proposal.id, ProposalStatus.EXPIRED)
+                continue
+            for g, _ in mine:
+                del free[g.asset_key]
+            if proposal.status is ProposalStatus.SIGNED:
+                await self._settle_signed(proposal, first.batch_root, now)
+            else:
+                await self._hold([g for g, _ in mine], _awaiting(proposal), now)
+        rest = [m for m in members if m[0].asset_key in free]
+        for start in range(0, len(rest), self._max_items):
+            await self._propose(token, rest[start : start + self._max_items], now)
+
+    async def _propose(
+        self, token: str, members: list[tuple[UsageGroup, PricedSplit]], now: int
+    ) -> None:
+        first = members[0][0]
+        taken = await self._store.live_parts(first.batch_number, first.buyer, token)
+        part = await self._store.next_part(first.batch_number, first.buyer, token, taken)
+        members = await self._quotable(token, usage_root_of(first.batch_root, part), members,
+                                       now)
+        if not members:
+            return
+        proposal = await self._store.add_proposal(
+            _draft(token, part, members), deadline=int(self._clock()) + self._proposal_ttl_s,
+            now=now,
+        )
+        await self._hold([g for g, _ in members], _awaiting(proposal), now)
+        log.info("proposed usage root 0x%s (%d wei) to co-signing buyer %s",
+                 proposal.usage_root.hex(), proposal.total, proposal.buyer)
+
+    async def _settle_signed(self, proposal: Proposal, batch_root: bytes, now: int) -> None:
+        draft = SettlementDraft(proposal.batch_number, batch_root, proposal.buyer,
+                                proposal.token, proposal.part, proposal.items, proposal.events)
+        settlement = await self._store.create_settlement(draft, key_prefix=self._prefix, now=now)
+        if settlement is None:
+            log.info("usage of proposal %d was claimed meanwhile", proposal.id)
+            await self._store.mark_proposal(proposal.id, ProposalStatus.EXPIRED)
+            return
+        await self._store.mark_proposal(proposal.id, ProposalStatus.USED, settlement.id)
+        await self._submit(settlement)
+
+    async def _refused(
+        self, exc: SplitterRevert, members: list[tuple[UsageGroup, PricedSplit]], now: int
+    ) -> list[tuple[UsageGroup, PricedSplit]]:
+        """What is left to settle after ``quote`` refused; holds what cannot be charged."""
+        groups = [g for g, _ in members]
+        if exc.error in _BUYER_HOLDS:
+            await self._hold(groups, _reason(_BUYER_HOLDS[exc.error], exc), now)
+            return []
+        index = exc.args_by_name.get("index")
+        if not isinstance(index, int) or not 0 <= index < len(members):
+            log.warning("settlement of %s not quoted: %s", groups[0].buyer, exc.reason)
+            return []
+        if exc.error in _ITEM_HOLDS:
+            await self._hold([groups[index]], _reason(_ITEM_HOLDS[exc.error], exc), now)
+        elif exc.error in _RETRY:
+            self._verified.clear()
+        else:
+            log.warning("settlement item refused: %s", exc.reason)
+        return members[:index] + members[index + 1 :]
+
+    async def _hold(self, groups: Sequence[UsageGroup], reason: str, now: int) -> None:
+        by_buyer: dict[tuple[int, str], list[Hold]] = defaultdict(list)
+        for g in groups:
+            by_buyer[(g.batch_number, g.buyer)].append(
+                Hold(g.batch_number, g.buyer, g.asset_key, g.token, g.creator_id, reason,
+                     g.units, now)
+            )
+        for (number, buyer), holds in by_buyer.items():
+            await self._store.set_holds(number, buyer, holds)
+
+    # -- prices ----------------------------------------------------------------------
+
+    async def _price(self, group: UsageGroup) -> PricedSplit | str:
+        """The latest split version of the group's asset if it matches an anchored
+        manifest of the same asset; else why not (the usage is held meanwhile)."""
+        key = group.asset_key
+        version = await self._splitter.latest_version(key)
+        if version == 0:
+            return "no split is registered on chain for this asset yet"
+        cached = self._verified.get((key, version))
+        if cached is None:
+            cached, final = await self._verify(group, version)
+            if final:
+                self._verified[(key, version)] = cached
+        return cached
+
+    async def _verify(self, group: UsageGroup, version: int) -> tuple[PricedSplit | str, bool]:
+        """The verdict on a split version, and whether it is final (worth caching):
+        a version never changes, but its manifest may not be anchored here yet."""
+        info = await self._splitter.split_version(group.asset_key, version)
+        digest = info.manifest_digest
+        record = await self._manifests.get(digest)
+        if record is None or record.status != BatchStatus.CONFIRMED.value:
+            return (f"split version {version} names manifest 0x{digest.hex()}, "
+                    "not anchored here"), False
+        manifest = await self._manifest(digest)
+        try:
+            terms = asset_terms(manifest, digest, group.asset_id)
+        except LedgerError as exc:
+            return f"split version {version}: {exc.message}", True
+        if (manifest.creator.id != group.creator_id or terms.asset_key != group.asset_key
+                or not info.carries(terms.split)):
+            return f"split version {version} does not carry the terms of its manifest", True
+        return PricedSplit(version, info.token, info.price_per_unit, digest), True
+
+
+def _item(group: UsageGroup, split: PricedSplit) -> SettlementItem:
+    return SettlementItem(group.asset_key, split.version, group.creator_id, group.asset_id,
+                          split.manifest_digest, group.units, split.price)
+
+
+def _draft(token: str, part: int, members: Sequence[tuple[UsageGroup, PricedSplit]]
+           ) -> SettlementDraft:
+    """Part ``part`` of settling ``members`` (all of one batch and buyer) in ``token``."""
+    first = members[0][0]
+    return SettlementDraft(first.batch_number, first.batch_root, first.buyer, token, part,
+                           tuple(_item(g, p) for g, p in members),
+                           sum(g.events for g, _ in members))
+
+
+def _shape(items: Sequence[SettlementItem]) -> set[tuple[bytes, int, int, int]]:
+    """What a signature fixes of items: asset key, version and units (and the price,
+    which fixes the total)."""
+    return {(i.asset_key, i.version, i.units, i.price) for i in items}
+
+
+def _awaiting(proposal: Proposal) -> str:
+    return (f"awaiting the buyer's co-signature of usage root 0x{proposal.usage_root.hex()} "
+            f"({proposal.total} due) until {proposal.deadline}")
+
+
+def _reason(template: str, exc: SplitterRevert) -> str:
+    try:
+        return template.format(**exc.args_by_name)
+    except (KeyError, IndexError):
+        return exc.reason
