@@ -25,8 +25,61 @@ BodyRoute = Literal["manifest", "batch", "usage", "small"]
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """The HTTP layer's limits (docs/operations.md "Limits")."""
+
+    max_body_bytes: int
+    manifest_body_bytes: int
+    usage_body_bytes: int
+    small_body_bytes: int
+    body_timeout_s: float
+    idle_timeout_s: float
+    batch_endpoint_max: int
+
+    def body_limit(self, route: BodyRoute) -> int:
+        """The largest body `route` accepts: its own setting, never above `max_body_bytes`
+        (which is the batch route's)."""
+        own = {"manifest": self.manifest_body_bytes, "usage": self.usage_body_bytes,
+               "small": self.small_body_bytes}.get(route, self.max_body_bytes)
+        return min(own, self.max_body_bytes)
+
+
+@dataclass(frozen=True)
+class AnchoringSettings:
+    """How manifests are batched and how deep an anchor must be before it counts."""
+
+    batch_max_size: int
+    batch_max_age_s: float
+    confirmations: int
+    anchor_deadline_s: float
+
+    @property
+    def promise_ms(self) -> int:
+        """How long after acceptance a manifest's batch is promised to be anchored."""
+        return int((self.batch_max_age_s + self.anchor_deadline_s) * 1000)
+
+
+@dataclass(frozen=True)
+class RoyaltySettings:
+    """Usage intake (metering keys, the replay window, usage batches) and settlement."""
+
+    usage_keys_file: Path | None
+    usage_keys: str | None = field(repr=False)
+    usage_window_s: float
+    usage_batch_max_size: int
+    usage_batch_max_age_s: float
+    settle_interval_s: float
+    settle_max_items: int
+
+
+@dataclass(frozen=True)
 class Settings:
-    """Everything `ledger serve` needs; see docs/operations.md for each setting."""
+    """Everything `ledger serve` needs; see docs/operations.md for each setting.
+
+    Operators name settings flat (one TOML key, ``LEDGER_<NAME>`` variable or flag each);
+    the composition root hands each part only its section (`http`, `anchoring`,
+    `royalty`), never the whole object.
+    """
 
     data_dir: Path = Path(".ledger")
     host: str = "127.0.0.1"
@@ -75,11 +128,36 @@ class Settings:
     creator_domain_url: str | None = None
 
     def body_limit(self, route: BodyRoute) -> int:
-        """The largest body `route` accepts: its own setting, never above `max_body_bytes`
-        (which is the batch route's)."""
-        own = {"manifest": self.manifest_body_bytes, "usage": self.usage_body_bytes,
-               "small": self.small_body_bytes}.get(route, self.max_body_bytes)
-        return min(own, self.max_body_bytes)
+        """The largest body `route` accepts (see `HttpSettings.body_limit`)."""
+        return self.http.body_limit(route)
+
+    @property
+    def http(self) -> HttpSettings:
+        """What the HTTP layer needs: limits and timeouts."""
+        return HttpSettings(
+            max_body_bytes=self.max_body_bytes, manifest_body_bytes=self.manifest_body_bytes,
+            usage_body_bytes=self.usage_body_bytes, small_body_bytes=self.small_body_bytes,
+            body_timeout_s=self.body_timeout_s, idle_timeout_s=self.idle_timeout_s,
+            batch_endpoint_max=self.batch_endpoint_max,
+        )
+
+    @property
+    def anchoring(self) -> AnchoringSettings:
+        """What batching and anchoring promise and how they pace themselves."""
+        return AnchoringSettings(
+            batch_max_size=self.batch_max_size, batch_max_age_s=self.batch_max_age_s,
+            confirmations=self.confirmations, anchor_deadline_s=self.anchor_deadline_s,
+        )
+
+    @property
+    def royalty(self) -> RoyaltySettings:
+        """What usage intake and settlement need."""
+        return RoyaltySettings(
+            usage_keys_file=self.usage_keys_file, usage_keys=self.usage_keys,
+            usage_window_s=self.usage_window_s, usage_batch_max_size=self.usage_batch_max_size,
+            usage_batch_max_age_s=self.usage_batch_max_age_s,
+            settle_interval_s=self.settle_interval_s, settle_max_items=self.settle_max_items,
+        )
 
     @property
     def embedded_chain(self) -> bool:

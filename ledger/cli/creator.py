@@ -16,14 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ledger.cli.common import EXIT_OK, Commands
 from ledger.errors import ValidationError
 
 if TYPE_CHECKING:
     from ledger.core.signing import SigningKey
 
-EXIT_OK = 0
 
-Commands = argparse._SubParsersAction
 
 
 def add_creator_commands(commands: Commands[argparse.ArgumentParser]) -> None:

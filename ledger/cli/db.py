@@ -14,14 +14,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from ledger.cli.common import EXIT_OK, Commands
 from ledger.errors import StorageError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-EXIT_OK = 0
 
-Commands = argparse._SubParsersAction
 T = TypeVar("T")
 
 

@@ -13,10 +13,9 @@ import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from ledger.cli.common import EXIT_OK, Commands
 from ledger.errors import ConfigError, ValidationError
 
-Commands = argparse._SubParsersAction
-EXIT_OK = 0
 WEI_PER_ETH = 10**18
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _ETH = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*eth\s*", re.IGNORECASE)

@@ -10,37 +10,26 @@ parsed arguments and return the exit status. Every error a user can cause
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+
+from ledger import __version__
 
 # Only light modules at the top: `ledger --help` must not pay for web3, eth_account
 # (py_ecc), aiohttp or SQLAlchemy; each handler imports what it uses
 # (tests/unit/test_cli_startup.py).
-from ledger import __version__
+from ledger.cli.common import EXIT_ERROR
 from ledger.cli.creator import add_creator_commands
 from ledger.cli.db import add_db_commands
 from ledger.cli.dev import add_dev_commands
+from ledger.cli.manifests import add_manifest_commands
 from ledger.cli.royalty import add_royalty_commands
 from ledger.cli.service import add_service_commands
 from ledger.cli.usage import add_usage_commands
-from ledger.core.canonical import parse_strict
-from ledger.core.manifest import PRICE_TYPES, PRICE_UNITS
-from ledger.errors import LedgerError, ValidationError
-
-EXIT_OK = 0
-EXIT_ERROR = 2
-# ledger.keyfile.KEY_TYPES, repeated so that building the parser imports no crypto
-# (a unit test keeps the two equal).
-KEY_TYPES = ("p256", "eth")
+from ledger.cli.verify import add_verify_command
+from ledger.errors import LedgerError
 
 Handler = Callable[[argparse.Namespace], int]
-Commands = argparse._SubParsersAction  # the object add_subparsers returns
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,12 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ledger {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (
-        _add_keygen,
-        _add_package,
-        _add_sign,
-        _add_verify_manifest,
-        _add_digest,
-        _add_verify,
+        add_manifest_commands,
+        add_verify_command,
         add_service_commands,
         add_creator_commands,
         add_royalty_commands,
@@ -85,350 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         add(commands)
     return parser
-
-
-# -- keygen ---------------------------------------------------------------------
-
-
-def _add_keygen(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("keygen", help="create a signing key file (mode 0600)")
-    command.add_argument(
-        "--type", choices=KEY_TYPES, default="p256", help="key type (default p256)"
-    )
-    command.add_argument("-o", "--output", required=True, type=Path, help="key file to create")
-    command.set_defaults(handler=cmd_keygen)
-
-
-def cmd_keygen(args: argparse.Namespace) -> int:
-    """Create a key file; print the public signingKey."""
-    from ledger.keyfile import generate_key, write_key
-
-    key = generate_key(args.type)
-    write_key(args.output, key)
-    print(key.public_id)
-    return EXIT_OK
-
-
-# -- package ----------------------------------------------------------------------
-
-
-def _add_package(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser(
-        "package", help="write a manifest for a folder of files",
-        description="One asset per regular file of the folder (hidden ones skipped). "
-        "Symbolic links, special files and two files whose names differ only in case "
-        "(asset ids are lower-case) are refused, named (docs/manifest.md).",
-    )
-    command.add_argument("directory", type=Path, help="folder of assets")
-    command.add_argument("--creator", required=True, help="creator id, e.g. creator:alice")
-    command.add_argument(
-        "--license", action="append", required=True, dest="licenses", help="license id (repeatable)"
-    )
-    command.add_argument("--key", type=Path, help="sign with this key file (else write a draft)")
-    command.add_argument(
-        "-o", "--output", type=Path, help="manifest file (default DIR/manifest.json)"
-    )
-    command.add_argument("--wallet", help="payout wallet: 0x address or provider:account")
-    command.add_argument("--payout", help="payout account, e.g. stripe:acct_123")
-    command.add_argument("--name", help="creator display name")
-    command.add_argument("--url-base", help="https:// or r2:// prefix of the asset URLs")
-    command.add_argument(
-        "--tag", action="append", dest="tags", help="tag for every asset (repeatable)"
-    )
-    command.add_argument("--attribution", help="attribution text for every asset")
-    command.add_argument("--created-at", help="createdAt, YYYY-MM-DDTHH:MM:SSZ")
-    price = command.add_argument_group("price model (all assets)")
-    price.add_argument("--price-type", choices=PRICE_TYPES, help="default per-unit")
-    price.add_argument("--rate", type=_number, help="price rate (>= 0)")
-    price.add_argument("--currency", help="currency code, e.g. USD or ETH")
-    price.add_argument("--min-payout", type=_number, help="minimum payout")
-    price.add_argument("--unit", choices=PRICE_UNITS, help="what one unit of use is")
-    price.add_argument("--price-amount", help="price per unit in base units (wei)")
-    price.add_argument("--token", help='"ETH" or an ERC-20 token address')
-    command.add_argument(
-        "--payee", action="append", dest="payees", metavar="ADDR:BPS:ROLE", help="royalty payee"
-    )
-    consent = command.add_argument_group("consent and privacy (all assets)")
-    consent.add_argument("--model-release", help="URL or reference of the model release")
-    consent.add_argument("--property-release", help="URL or reference of the property release")
-    consent.add_argument("--pii-redacted", action="store_true", help="PII was redacted")
-    for flag in ("faces", "minors", "biometric", "pii"):
-        consent.add_argument(f"--{flag}", action="store_true", help=f"assets show {flag}")
-    command.set_defaults(handler=cmd_package)
-
-
-def cmd_package(args: argparse.Namespace) -> int:
-    """Hash a folder into a manifest; sign it when --key is given."""
-    from ledger.app.packager import package_dir, parse_payee
-    from ledger.core.manifest import Manifest
-    from ledger.core.signing import sign_manifest
-    from ledger.keyfile import load_key
-
-    output: Path = args.output or args.directory / "manifest.json"
-    key = load_key(args.key) if args.key else None
-    wallet = args.wallet
-    if (
-        wallet is None
-        and args.payout is None
-        and key is not None
-        and key.public_id.startswith("eth:")
-    ):
-        wallet = key.public_id[4:]
-    if wallet is None and args.payout is None:
-        raise ValidationError("give --wallet or --payout (where the creator is paid)")
-    manifest = package_dir(
-        args.directory,
-        args.creator,
-        args.licenses,
-        signing_key=key.public_id if key else None,
-        wallet=wallet,
-        payout=args.payout,
-        creator_name=args.name,
-        price_model=_price_model(args),
-        payees=[parse_payee(text) for text in args.payees or ()],
-        consent=_consent(args),
-        privacy=_privacy(args),
-        tags=args.tags,
-        attribution=args.attribution,
-        url_base=args.url_base,
-        created_at=args.created_at,
-        exclude=[output],
-        progress=_progress_bar() if sys.stderr.isatty() else None,
-    )
-    if key is None:
-        _write_json(output, manifest)
-        print(
-            f"wrote unsigned {output} ({len(manifest['assets'])} assets); sign it with: ledger sign"
-        )
-        return EXIT_OK
-    signed = sign_manifest(manifest, key)
-    _write_json(output, signed)
-    print(f"{Manifest.from_obj(signed).digest_hex()}  {output} ({len(signed['assets'])} assets)")
-    return EXIT_OK
-
-
-def _price_model(args: argparse.Namespace) -> dict[str, Any] | None:
-    given = {
-        "type": args.price_type,
-        "rate": args.rate,
-        "currency": args.currency,
-        "minPayout": args.min_payout,
-        "unit": args.unit,
-        "amount": args.price_amount,
-        "token": args.token,
-    }
-    if all(value is None for value in given.values()):
-        return None
-    if args.rate is None or args.currency is None:
-        raise ValidationError("a price model needs --rate and --currency")
-    given["type"] = args.price_type or "per-unit"
-    return {name: value for name, value in given.items() if value is not None}
-
-
-def _consent(args: argparse.Namespace) -> dict[str, Any] | None:
-    consent: dict[str, Any] = {}
-    if args.model_release:
-        consent["modelRelease"] = args.model_release
-    if args.property_release:
-        consent["propertyRelease"] = args.property_release
-    if args.pii_redacted:
-        consent["piiRedacted"] = True
-    return consent or None
-
-
-def _privacy(args: argparse.Namespace) -> dict[str, Any] | None:
-    flags = {name: True for name in ("faces", "minors", "biometric", "pii") if getattr(args, name)}
-    return flags or None
-
-
-def _number(text: str) -> int | float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    return (
-        int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
-    )
-
-
-# -- sign, verify-manifest, digest ------------------------------------------------
-
-
-def _add_sign(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("sign", help="sign a manifest")
-    command.add_argument("manifest", help="manifest JSON file, or - for stdin")
-    command.add_argument("--key", required=True, type=Path, help="key file")
-    command.add_argument("-o", "--output", type=Path, help="signed manifest file (default stdout)")
-    command.set_defaults(handler=cmd_sign)
-
-
-def cmd_sign(args: argparse.Namespace) -> int:
-    """Sign a manifest (replacing any signature); print it, or write it and print its digest."""
-    from ledger.core.manifest import Manifest
-    from ledger.core.signing import sign_manifest
-    from ledger.keyfile import load_key
-
-    key = load_key(args.key)
-    obj = parse_strict(_read(args.manifest))
-    if not isinstance(obj, dict):
-        raise ValidationError("a manifest must be a JSON object")
-    signed = sign_manifest(obj, key)
-    if args.output is None:
-        sys.stdout.write(_pretty(signed))
-        return EXIT_OK
-    _write_json(args.output, signed)
-    print(f"{Manifest.from_obj(signed).digest_hex()}  {args.output}")
-    return EXIT_OK
-
-
-def _add_verify_manifest(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("verify-manifest", help="check a manifest and its signature")
-    command.add_argument("manifest", help="manifest JSON file, or - for stdin")
-    command.set_defaults(handler=cmd_verify_manifest)
-
-
-def cmd_verify_manifest(args: argparse.Namespace) -> int:
-    """Validate a manifest, verify its signature and print its digest."""
-    from ledger.core.manifest import Manifest
-    from ledger.core.signing import verify_manifest
-
-    manifest = Manifest.from_json(_read(args.manifest))
-    verify_manifest(manifest)
-    print(manifest.digest_hex())
-    return EXIT_OK
-
-
-def _add_digest(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser(
-        "digest", help="print a manifest's digest (signature not checked)"
-    )
-    command.add_argument("manifest", help="manifest JSON file, or - for stdin")
-    command.set_defaults(handler=cmd_digest)
-
-
-def cmd_digest(args: argparse.Namespace) -> int:
-    """Print the digest of a valid signed manifest without verifying the signature."""
-    from ledger.core.manifest import Manifest
-
-    print(Manifest.from_json(_read(args.manifest)).digest_hex())
-    return EXIT_OK
-
-
-# -- verify (proof bundles) ------------------------------------------------------
-
-
-def _add_verify(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser(
-        "verify",
-        help="check a proof bundle (offline, or on chain against a registry you pin) or an "
-        "intake receipt (against a service key you pin)",
-    )
-    command.add_argument(
-        "document", nargs="?", help="proof bundle or receipt JSON file, or - for stdin"
-    )
-    command.add_argument(
-        "--rpc-url", help="bundles: also check the anchor on this chain node (needs a pin)"
-    )
-    pins = command.add_argument_group(
-        "trust roots (the verifier's choice; never taken from the document)"
-    )
-    pins.add_argument("--deployment", type=Path, metavar="FILE",
-                      help="pin the chain and registry of this deployment.json (ledger deploy)")
-    pins.add_argument("--registry", metavar="ADDR", help="pin this AnchorRegistry address")
-    pins.add_argument("--chain-id", type=int, metavar="N", help="pin this chain id")
-    pins.add_argument("--service-key", metavar="KEY",
-                      help="receipts: pin the service key they must be signed by")
-    pins.add_argument("--service", metavar="URL",
-                      help="pin the chain, registry and receipt key this service publishes "
-                      "at /v1/service (fetched once, now)")
-    pins.add_argument("--code-hash", action="append", default=[], metavar="HASH",
-                      help="accept registry code with this hash instead of this release's "
-                      "(repeatable; e.g. a registry deployed by an older release)")
-    command.add_argument("--print-code-hash", action="store_true",
-                         help="print the code hash of the AnchorRegistry this release ships")
-    command.set_defaults(handler=cmd_verify)
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    """Check a proof bundle's Merkle path (and, with --rpc-url, its anchor against a
-    pinned registry), or a receipt against a pinned service key; see ledger.cli.verify."""
-    from ledger.cli import verify as cli_verify
-    from ledger.core.proof import ProofBundle, verify_bundle
-    from ledger.core.receipt import RECEIPT_VERSION, Receipt
-
-    if args.print_code_hash:
-        cli_verify.print_code_hash()
-        return EXIT_OK
-    if args.document is None:
-        raise ValidationError("give a proof bundle or receipt file (or --print-code-hash)")
-    data = _read(args.document)
-    document = parse_strict(data)
-    is_receipt = isinstance(document, dict) and document.get("version") == RECEIPT_VERSION
-    receipt = Receipt.from_obj(document) if is_receipt else None
-    bundle = None if is_receipt else ProofBundle.from_json(data)
-    if bundle is not None:
-        verify_bundle(bundle)
-    trust = cli_verify.pin_trust(args)
-    if receipt is not None:
-        cli_verify.verify_receipt(receipt, trust)
-    else:
-        assert bundle is not None
-        cli_verify.verify_bundle_anchor(bundle, trust, args.rpc_url, args.code_hash)
-    return EXIT_OK
-
-
-# -- helpers ----------------------------------------------------------------------
-
-
-def _read(source: str) -> bytes:
-    if source == "-":
-        return sys.stdin.buffer.read()
-    return Path(source).read_bytes()
-
-
-def _pretty(obj: Any) -> str:
-    # Python writes each float as its shortest round-trip form, so the file
-    # parses back to the same values and canonical bytes.
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    """Replace ``path`` atomically with ``obj`` as pretty JSON."""
-    directory = path.parent if str(path.parent) else Path(".")
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(_pretty(obj))
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _progress_bar() -> Callable[[int, int], None]:
-    last = 0.0
-
-    def show(done: int, total: int) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last < 0.1 and done < total:
-            return
-        last = now
-        share = done / total if total else 1.0
-        bar = "#" * int(share * 30)
-        sys.stderr.write(f"\rhashing [{bar:<30}] {share:6.1%} {done / 2**20:,.1f} MiB")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
 
 
 def _fail(message: str) -> int:

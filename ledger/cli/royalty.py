@@ -19,13 +19,12 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ledger.cli.common import EXIT_OK, Commands
 from ledger.errors import ConfigError, LedgerError, ValidationError
 
 if TYPE_CHECKING:
     from ledger.app.payments import Chain
 
-Commands = argparse._SubParsersAction
-EXIT_OK = 0
 NO_CAP = 2**128 - 1
 ANY_PRICE = 2**96 - 1
 

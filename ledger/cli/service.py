@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ledger.cli.common import EXIT_OK, Commands
 from ledger.errors import ConfigError
 
-EXIT_OK = 0
 EXIT_FAILED = 1
 DEFAULT_URL = "http://127.0.0.1:8710"
 
-Commands = argparse._SubParsersAction
 
 
 def add_service_commands(commands: Commands[argparse.ArgumentParser]) -> None:

@@ -21,10 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ledger.cli.common import EXIT_OK, Commands
 from ledger.errors import ConfigError, ValidationError
 
-Commands = argparse._SubParsersAction
-EXIT_OK = 0
 EXIT_REFUSED = 2
 USAGE_KEYS_FILE = "usage-keys.json"  # ledger.run.compose.USAGE_KEYS_FILE
 #: CSV columns; each row becomes one event (``unit``, ``time``, ``source`` optional).

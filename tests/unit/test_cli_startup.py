@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from ledger import keyfile
-from ledger.cli.main import KEY_TYPES, build_parser
+from ledger.cli.main import build_parser
+from ledger.cli.manifests import KEY_TYPES
 
 ROOT = Path(__file__).parents[2]
 HEAVY = ("web3", "eth_account", "eth_keys", "py_ecc", "aiohttp", "sqlalchemy", "cryptography")
