@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from ledger.core.signing import SigningKey
 
 
-
-
 def add_creator_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     """Register ``ledger creator`` and its subcommands."""
     from ledger.cli.royalty import chain_options, cmd_creator_split, cmd_creator_withdraw

@@ -22,7 +22,6 @@ EXIT_FAILED = 1
 DEFAULT_URL = "http://127.0.0.1:8710"
 
 
-
 def add_service_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     """Register serve, demo, deploy, submit, proof and status."""
     _add_serve(commands)
