@@ -26,10 +26,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ledger.core.canonical import parse_strict
-from ledger.core.signing import EthSigningKey, P256SigningKey, SigningKey
+from ledger.core.signing import SCHEME_NAMES, EthSigningKey, P256SigningKey, SigningKey
 from ledger.errors import ConfigError, LedgerError
 
-KEY_TYPES = ("p256", "eth")
+KEY_TYPES = SCHEME_NAMES
 _HEX_KEY = re.compile(rb"(0x)?[0-9a-fA-F]{64}")
 _MAX_KEY_FILE = 64 * 1024
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}

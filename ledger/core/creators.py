@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.core.canonical import canonicalize
+from ledger.core.fields import Fields
 from ledger.core.hashing import sha256
 from ledger.core.manifest import check_creator_id, check_signing_key
 from ledger.core.signing import SigningKey, sign_message, verify_message
@@ -160,19 +161,20 @@ class CreatorAction:
             raise ValidationError("is missing", field=name)
         for name in sorted(set(obj) - members):
             raise ValidationError(f"is not a member of a {action} action", field=name)
-        deployment = obj["deployment"]
-        if not isinstance(deployment, str) or not _DEPLOYMENT.fullmatch(deployment):
-            raise ValidationError(
-                'must be "eip155:<chainId>:<registry address, lower-case>"', field="deployment"
-            )
+        fields = Fields(obj)
+        deployment = fields.match(
+            "deployment", _DEPLOYMENT, '"eip155:<chainId>:<registry address, lower-case>"'
+        )
         listed = "keys" in members
         return cls(
             action=action,
             creator_id=check_creator_id(obj["creatorId"]),
             deployment=deployment,
-            keys=_keys(obj["keys"]) if listed else (_key(obj["key"], "key"),),
-            recovery_key=_key(obj["recoveryKey"], "recoveryKey") if listed else None,
-            issued_at=_issued_at(obj["issuedAt"]),
+            keys=_keys(obj["keys"]) if listed else (check_signing_key(obj["key"], "", "key"),),
+            recovery_key=check_signing_key(obj["recoveryKey"], "", "recoveryKey")
+            if listed
+            else None,
+            issued_at=fields.timestamp_ms("issuedAt", "milliseconds since the Unix epoch"),
             signatures=_signatures(obj["signatures"]),
         )
 
@@ -339,23 +341,10 @@ def sign_action(
 def _keys(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_KEYS:
         raise ValidationError(f"must be a list of 1 to {MAX_KEYS} keys", field="keys")
-    keys = tuple(_key(k, f"keys[{i}]") for i, k in enumerate(value))
+    keys = tuple(check_signing_key(k, "keys", i) for i, k in enumerate(value))
     if len(set(keys)) != len(keys):
         raise ValidationError("must not repeat a key", field="keys")
     return keys
-
-
-def _key(value: Any, field: str) -> str:
-    try:
-        return check_signing_key(value)
-    except ValidationError as exc:
-        raise ValidationError(exc.message, field=field) from exc
-
-
-def _issued_at(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
-        raise ValidationError("must be milliseconds since the Unix epoch", field="issuedAt")
-    return value
 
 
 def _signatures(value: Any) -> tuple[tuple[str, str], ...]:
@@ -369,5 +358,5 @@ def _signatures(value: Any) -> tuple[tuple[str, str], ...]:
             raise ValidationError('must be {"key": ..., "signature": ...}', field=where)
         if not isinstance(item["signature"], str):
             raise ValidationError("must be a string", field=f"{where}.signature")
-        out.append((_key(item["key"], f"{where}.key"), item["signature"]))
+        out.append((check_signing_key(item["key"], where, "key"), item["signature"]))
     return tuple(out)

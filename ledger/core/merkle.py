@@ -211,6 +211,30 @@ class MerkleTree:
         return _proofs_at(self._levels, 0)
 
 
+# -- the tree as stored ----------------------------------------------------------
+
+
+def join_levels(tree: MerkleTree) -> bytes:
+    """One blob holding every level, leaves first: how a batch's tree is stored.
+
+    `split_levels` inverts it; the leaf count, stored beside the blob, fixes the
+    level boundaries.
+    """
+    return b"".join(tree.levels)
+
+
+def split_levels(blob: bytes, leaf_count: int) -> MerkleTree:
+    """The tree stored by `join_levels`, given its leaf count.
+
+    Raises ProofError when the blob is too short to hold such a tree's levels.
+    """
+    levels, start = [], 0
+    for size in level_sizes(leaf_count):
+        levels.append(blob[start : start + HASH_LEN * size])
+        start += HASH_LEN * size
+    return MerkleTree.from_levels(levels)
+
+
 def _build_levels(leaves: bytes) -> tuple[bytes, ...]:
     levels = [leaves]
     while len(levels[-1]) > HASH_LEN:

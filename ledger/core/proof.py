@@ -12,23 +12,17 @@ so a change to any member or rule needs a new ``version`` and new vectors.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ledger.core.canonical import canonicalize, parse_strict
-from ledger.core.hashing import checksum_address, to_hex
+from ledger.core.fields import ADDRESS, Fields, checksummed, show
+from ledger.core.hashing import to_hex
 from ledger.core.merkle import MerkleTree, leaf_hash, proof_nodes, root_from_proof
 from ledger.errors import CanonicalJSONError, ProofError
 
 PROOF_VERSION = "ledger-proof/1"
 
-_HASH = re.compile(r"0x[0-9a-f]{64}")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-# JSON integers stay exact only up to 2**53 (JavaScript's Number); the on-chain
-# uint64 fields never come near it.
-_MAX_JSON_INT = 2**53 - 1
 _MAX_LEAF_COUNT = 2**32 - 1  # uint32 leafCount in AnchorRegistry
 
 
@@ -57,15 +51,15 @@ class Anchor:
     @classmethod
     def from_obj(cls, obj: Any, where: str = "anchor") -> Anchor:
         """Parse the ``anchor`` member of a bundle; raises ProofError naming the field."""
-        members = _members(obj, where, required=cls._MEMBERS, optional=())
+        fields = _reader(obj, where, cls._MEMBERS)
         return cls(
-            chain_id=_integer(members, "chainId", where, low=1),
-            contract=_address(members, "contract", where),
-            batch_number=_integer(members, "batchNumber", where, low=1),
-            tx_hash=_hash(members, "txHash", where),
-            block_number=_integer(members, "blockNumber", where, low=0),
-            block_hash=_hash(members, "blockHash", where),
-            block_timestamp=_integer(members, "blockTimestamp", where, low=0),
+            chain_id=fields.integer("chainId", 1),
+            contract=_address(fields, "contract"),
+            batch_number=fields.integer("batchNumber", 1),
+            tx_hash=fields.hex_bytes("txHash"),
+            block_number=fields.integer("blockNumber", 0),
+            block_hash=fields.hex_bytes("blockHash"),
+            block_timestamp=fields.integer("blockTimestamp", 0),
         )
 
     def to_obj(self) -> dict[str, Any]:
@@ -139,18 +133,18 @@ class ProofBundle:
     @classmethod
     def from_obj(cls, obj: Any) -> ProofBundle:
         """Parse and verify a decoded bundle object; raises ProofError naming the field."""
-        members = _members(obj, "", required=cls._REQUIRED, optional=("anchor",))
-        version = members["version"]
+        fields = _reader(obj, "", cls._REQUIRED, optional=("anchor",))
+        version = fields["version"]
         if version != PROOF_VERSION:
-            _fail("version", f'must be "{PROOF_VERSION}", got {_show(version)}')
-        anchor = members.get("anchor")
+            _fail("version", f'must be "{PROOF_VERSION}", got {show(version)}')
+        anchor = fields.value.get("anchor")
         bundle = cls(
-            manifest_digest=_hash(members, "manifestDigest", ""),
-            leaf=_hash(members, "leaf", ""),
-            leaf_index=_integer(members, "leafIndex", "", low=0),
-            leaf_count=_integer(members, "leafCount", "", low=1, high=_MAX_LEAF_COUNT),
-            proof=_proof(members["proof"]),
-            root=_hash(members, "root", ""),
+            manifest_digest=fields.hex_bytes("manifestDigest"),
+            leaf=fields.hex_bytes("leaf"),
+            leaf_index=fields.integer("leafIndex", 0),
+            leaf_count=fields.integer("leafCount", 1, _MAX_LEAF_COUNT),
+            proof=_proof(fields),
+            root=fields.hex_bytes("root"),
             anchor=None if anchor is None else Anchor.from_obj(anchor),
         )
         verify_bundle(bundle)
@@ -200,76 +194,25 @@ def verify_bundle(bundle: ProofBundle) -> None:
 # -- parsing helpers ------------------------------------------------------------
 
 
-def _members(
-    obj: Any, where: str, *, required: tuple[str, ...], optional: tuple[str, ...]
-) -> Mapping[str, Any]:
-    if not isinstance(obj, dict):
-        _fail(where, f"must be a JSON object, got {_json_type(obj)}")
-    for name in obj:
-        if name not in required and name not in optional:
-            _fail(_join(where, name), "unknown member")
-    for name in required:
-        if name not in obj:
-            _fail(_join(where, name), "missing")
-    return obj
+def _reader(
+    obj: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> Fields:
+    return Fields.of_object(
+        obj, where, allowed=frozenset((*required, *optional)), required=required,
+        error=ProofError, missing="missing", got=True,
+    )
 
 
-def _hash(members: Mapping[str, Any], name: str, where: str) -> bytes:
-    return _hash_value(members[name], _join(where, name))
+def _proof(fields: Fields) -> tuple[bytes, ...]:
+    proof = fields.array("proof", expected="an array of hashes")
+    return tuple(proof.hex_bytes(index) for index in range(len(proof)))
 
 
-def _hash_value(value: Any, field: str) -> bytes:
-    if not isinstance(value, str) or not _HASH.fullmatch(value):
-        _fail(field, f"must be 0x and 64 lower-case hex digits, got {_show(value)}")
-    return bytes.fromhex(value[2:])
-
-
-def _proof(value: Any) -> tuple[bytes, ...]:
-    if not isinstance(value, list):
-        _fail("proof", f"must be an array of hashes, got {_json_type(value)}")
-    return tuple(_hash_value(item, f"proof[{i}]") for i, item in enumerate(value))
-
-
-def _integer(
-    members: Mapping[str, Any], name: str, where: str, *, low: int, high: int = _MAX_JSON_INT
-) -> int:
-    value = members[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        _fail(_join(where, name), f"must be an integer, got {_json_type(value)}")
-    if not low <= value <= high:
-        _fail(_join(where, name), f"must be between {low} and {high}, got {value}")
+def _address(fields: Fields, name: str) -> str:
+    value = fields.match(name, ADDRESS, "0x and 40 hex digits")
+    if checksummed(value) != value:
+        fields.fail(name, f"must be EIP-55 checksummed: {checksummed(value)}")
     return value
-
-
-def _address(members: Mapping[str, Any], name: str, where: str) -> str:
-    value = members[name]
-    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
-        _fail(_join(where, name), f"must be 0x and 40 hex digits, got {_show(value)}")
-    if checksum_address(value) != value:
-        _fail(_join(where, name), f"must be EIP-55 checksummed: {checksum_address(value)}")
-    return value
-
-
-def _join(where: str, name: str) -> str:
-    return f"{where}.{name}" if where else name
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
-
-
-def _show(value: Any) -> str:
-    if not isinstance(value, str):
-        return _json_type(value)
-    return repr(value) if len(value) <= 70 else repr(value[:67] + "...")
 
 
 def _fail(field: str, message: str) -> NoReturn:

@@ -8,8 +8,7 @@ the freshness window and nothing else.
 
 from __future__ import annotations
 
-import re
-
+from ledger.core.fields import UNIX_SECONDS
 from ledger.core.signing import SigningKey, sign_message
 from ledger.errors import ValidationError
 
@@ -20,12 +19,10 @@ KEY_HEADER = "X-Ledger-Key"
 TIMESTAMP_HEADER = "X-Ledger-Timestamp"
 SIGNATURE_HEADER = "X-Ledger-Read-Signature"
 
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")
-
 
 def read_payload(path_qs: str, timestamp: str) -> bytes:
     """The bytes signed to read ``path_qs`` (the raw path and query) at ``timestamp``."""
-    if not _TIMESTAMP.fullmatch(timestamp):
+    if not UNIX_SECONDS.fullmatch(timestamp):
         raise ValidationError("must be Unix seconds", field=TIMESTAMP_HEADER)
     return f"GET {path_qs}\n{timestamp}".encode()
 

@@ -8,17 +8,21 @@ the operator.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from ledger.core.canonical import canonicalize, parse_strict
+from ledger.core.fields import Fields
 from ledger.core.signing import SigningKey, sign_message, verify_message
 from ledger.errors import SignatureError, ValidationError
 
 RECEIPT_VERSION = "ledger-receipt/1"
 RECEIPT_TAG = "ledger-receipt-v1"
 
+_ANY_CASE_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_NON_EMPTY = re.compile(r".+", re.DOTALL)
 _MEMBERS = ("version", "manifestDigest", "acceptedAt", "anchorBy", "serviceKey", "signature")
 
 
@@ -63,14 +67,17 @@ class Receipt:
         for name in obj:
             if name not in _MEMBERS:
                 raise ValidationError("is not a receipt member", field=name)
+        fields = Fields(obj)
         if obj["version"] != RECEIPT_VERSION:
             raise ValidationError(f"must be {RECEIPT_VERSION!r}", field="version")
         return cls(
-            manifest_digest=_digest(obj["manifestDigest"]),
-            accepted_at=_millis(obj["acceptedAt"], "acceptedAt"),
-            anchor_by=_millis(obj["anchorBy"], "anchorBy"),
-            service_key=_text(obj["serviceKey"], "serviceKey"),
-            signature=_text(obj["signature"], "signature"),
+            manifest_digest=fields.hex_bytes(
+                "manifestDigest", _ANY_CASE_HASH, "0x followed by 64 hex digits"
+            ),
+            accepted_at=fields.timestamp_ms("acceptedAt"),
+            anchor_by=fields.timestamp_ms("anchorBy"),
+            service_key=fields.match("serviceKey", _NON_EMPTY, "a non-empty string"),
+            signature=fields.match("signature", _NON_EMPTY, "a non-empty string"),
         )
 
     def verify(self, service_key: str | None = None) -> None:
@@ -133,24 +140,3 @@ def _plain_millis(value: int) -> bool:
 @lru_cache(maxsize=8)
 def _json_string(text: str) -> bytes:
     return canonicalize(text)
-
-
-def _digest(value: Any) -> bytes:
-    if isinstance(value, str) and len(value) == 66 and value.startswith("0x"):
-        try:
-            return bytes.fromhex(value[2:])
-        except ValueError:
-            pass
-    raise ValidationError("must be 0x followed by 64 hex digits", field="manifestDigest")
-
-
-def _millis(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
-        raise ValidationError("must be a non-negative integer (ms)", field=field)
-    return value
-
-
-def _text(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValidationError("must be a non-empty string", field=field)
-    return value

@@ -10,12 +10,11 @@ says why each pin matters; the chain side of the check is ``ledger.chain.verify`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.core.hashing import checksum_address
+from ledger.core.fields import ADDRESS, checksummed
 from ledger.core.proof import Anchor, ProofBundle
 from ledger.core.receipt import Receipt
 from ledger.errors import ConfigError, ProofError, SignatureError
@@ -23,8 +22,6 @@ from ledger.errors import ConfigError, ProofError, SignatureError
 #: Chain ids of local development chains (anvil, hardhat, ganache): whoever runs one
 #: can mine any block with any timestamp, so an anchor there proves nothing to anyone else.
 LOCAL_CHAIN_IDS = frozenset({31337, 1337})
-
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 @dataclass(frozen=True)
@@ -106,10 +103,10 @@ def parse_address(value: object, field: str) -> str:
 
     Mixed case must be a valid checksum: a typo in a pinned address must not pass.
     """
-    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
+    if not isinstance(value, str) or not ADDRESS.fullmatch(value):
         raise ConfigError("must be 0x and 40 hex digits", field=field)
-    checksummed = checksum_address(value)
+    spelled = checksummed(value)
     digits = value[2:]
-    if digits not in (digits.lower(), digits.upper()) and value != checksummed:
+    if digits not in (digits.lower(), digits.upper()) and value != spelled:
         raise ConfigError("has a wrong EIP-55 checksum", field=field)
-    return checksummed
+    return spelled

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ledger.core import merkle
 from ledger.core.merkle import (
     MerkleTree,
+    join_levels,
     leaf_hash,
     level_sizes,
     node_hash,
@@ -21,6 +22,7 @@ from ledger.core.merkle import (
     reference_hash_leaves,
     reference_hash_pairs,
     root_from_proof,
+    split_levels,
     verify,
 )
 from ledger.errors import ProofError
@@ -238,6 +240,22 @@ def test_from_levels_round_trip(size: int) -> None:
     assert again.levels == tree.levels
     assert again.root == tree.root
     assert list(again.proofs()) == list(tree.proofs())
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 100, 1025])
+def test_stored_levels_round_trip(size: int) -> None:
+    tree = MerkleTree(_digests(size, size))
+    blob = join_levels(tree)
+    again = split_levels(blob, size)
+    assert again.levels == tree.levels
+    assert join_levels(again) == blob
+    assert len(blob) == 32 * sum(level_sizes(size))
+
+
+def test_stored_levels_too_short_are_refused() -> None:
+    blob = join_levels(MerkleTree(_digests(3, 3)))
+    with pytest.raises(ProofError, match="level 2 must be 32 bytes, got 0"):
+        split_levels(blob[:-32], 3)
 
 
 @pytest.mark.parametrize(

@@ -20,17 +20,22 @@ from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_keys.datatypes import Signature as EthSignature
 
+from ledger.core.assets import PAYEE_ROLES, PRICE_TYPES, PRICE_UNITS
 from ledger.core.canonical import parse_strict
-from ledger.core.manifest import PAYEE_ROLES, PRICE_TYPES, PRICE_UNITS, Manifest
+from ledger.core.manifest import Manifest
 from ledger.core.signing import (
     MANIFEST_TAG,
     P256_ORDER,
+    SCHEME_NAMES,
+    SCHEMES,
     SECP256K1_ORDER,
     EthSigningKey,
     P256SigningKey,
     SigningKey,
+    address_of,
     manifest_typed_data,
     message_typed_data,
+    scheme_of_key,
     sign_manifest,
     sign_message,
     verify_manifest,
@@ -431,3 +436,19 @@ def test_key_serialisation_round_trips() -> None:
     assert P256SigningKey.from_pem(P256.to_pem()).public_id == P256.public_id
     assert EthSigningKey.from_hex(ETH.to_hex()).public_id == ETH.public_id
     assert EthSigningKey.from_hex(ETH.to_hex()[2:].upper()).public_id == ETH.public_id
+
+
+def test_registry_finds_each_scheme_by_its_key_ids() -> None:
+    assert SCHEME_NAMES == ("p256", "eth")
+    assert scheme_of_key(P256.public_id) is SCHEMES["p256"]
+    assert scheme_of_key(ETH.public_id) is SCHEMES["eth"]
+    with pytest.raises(SignatureError) as unknown:
+        scheme_of_key("rsa:AAAA", "creator.signingKey")
+    assert unknown.value.field == "creator.signingKey"
+
+
+def test_only_ethereum_keys_are_accounts() -> None:
+    assert address_of(ETH.public_id) == ETH.public_id.removeprefix("eth:")
+    assert address_of(ETH.public_id.lower()) == ETH.public_id.removeprefix("eth:")
+    assert address_of(P256.public_id) is None
+    assert address_of("") is None
