@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_typing import HexAddress, HexStr
-from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 from web3.exceptions import Web3RPCError
@@ -26,6 +24,7 @@ from web3.types import Nonce
 from web3.utils.address import get_create_address
 
 from ledger.chain.contracts.artifacts import Artifact, has_artifact, load_artifact
+from ledger.chain.contracts.binding import ContractBinding
 from ledger.chain.contracts.registry import ANCHORER_ROLE, DEFAULT_ADMIN_ROLE, AnchorRegistry
 from ledger.chain.rpc import TRANSIENT_ERRORS, ChainUnavailableError, RevertDecoder, Web3Client
 from ledger.chain.tx.journal import MemoryJournal
@@ -47,8 +46,6 @@ _SPLITTER_ARGS = {
     "noticePeriod": "notice_period",
 }
 DEFAULT_NOTICE_PERIOD = 7 * 24 * 3600  # seconds a buyer waits to withdraw a deposit
-_BEGIN_ADMIN_TRANSFER = "beginDefaultAdminTransfer(address)"
-_RENOUNCE_ROLE = "renounceRole(bytes32,address)"
 
 
 @dataclass(frozen=True)
@@ -98,6 +95,12 @@ class Deployment:
     pending_admin: str | None
     anchorers: tuple[str, ...]
     meters: tuple[str, ...]
+
+    @property
+    def key_scope(self) -> str:
+        """What names this deployment in its transactions' purpose keys (`TxKey`): 16 hex
+        digits of its first block's hash, so a redeployment never reuses a key."""
+        return self.block_hash[2:18]
 
     def to_json(self) -> dict[str, Any]:
         """The record as the JSON object written to the deployment file."""
@@ -241,15 +244,8 @@ async def deploy_contracts(
     me = str(account.address)
     new_admin = AsyncWeb3.to_checksum_address(admin) if admin else me
 
-    reg_tx = await sender.transact(
-        "deploy:registry", None, registry_art.bytecode + abi_encode(["address"], [me]),
-        timeout=timeout,
-    )
-    registry = _deployed(registry_art, reg_tx)
-    for account_ in anchorers:
-        await sender.transact(f"grant:anchorer:{account_}", registry.address,
-                              AnchorRegistry.grant_role_data(ANCHORER_ROLE, account_),
-                              timeout=timeout)
+    registry_abi = ContractBinding(REGISTRY, registry_art.abi)
+    registry = await _deploy_registry(sender, registry_art, registry_abi, anchorers, timeout)
     splitter = None
     if splitter_art is not None:
         values = {"admin": me, "registry": registry.address, "notice_period": notice_period}
@@ -257,10 +253,11 @@ async def deploy_contracts(
     pending = None
     if new_admin != me:
         await sender.transact("admin:registry", registry.address,
-                              _selector_call(_BEGIN_ADMIN_TRANSFER, ["address"], [new_admin]),
+                              registry_abi.encode_call("beginDefaultAdminTransfer", new_admin),
                               timeout=timeout)
-        if splitter is not None:
-            await _hand_over_splitter(sender, splitter.address, me, new_admin, timeout)
+        if splitter is not None and splitter_art is not None:
+            await _hand_over_splitter(sender, ContractBinding(SPLITTER, splitter_art.abi),
+                                      splitter.address, me, new_admin, timeout)
         pending = new_admin
     block = await w3.eth.get_block(registry.block_number)
     return Deployment(
@@ -277,42 +274,54 @@ async def deploy_contracts(
     )
 
 
+async def _deploy_registry(
+    sender: Sender, art: Artifact, binding: ContractBinding, anchorers: Sequence[str],
+    timeout: float,
+) -> DeployedContract:
+    tx = await sender.transact("deploy:registry", None,
+                               art.bytecode + binding.encode_constructor(sender.address),
+                               timeout=timeout)
+    registry = _deployed(art, tx)
+    for account in anchorers:
+        await sender.transact(f"grant:anchorer:{account}", registry.address,
+                              _grant_role(binding, ANCHORER_ROLE, account), timeout=timeout)
+    return registry
+
+
 async def _deploy_splitter(
     sender: Sender, art: Artifact, values: Mapping[str, object], meters: Sequence[str],
     timeout: float,
 ) -> DeployedContract:
-    inputs: list[Mapping[str, Any]] = next(
-        (list(item.get("inputs", [])) for item in art.abi if item.get("type") == "constructor"),
-        [],
-    )
-    types: list[str] = []
+    binding = ContractBinding(SPLITTER, art.abi)
     args: list[object] = []
-    for arg in inputs:
+    for arg in binding.constructor_inputs():
         source = _SPLITTER_ARGS.get(str(arg.get("name", "")).strip("_"))
         if source is None:
             raise ChainError(f"{SPLITTER} constructor takes {arg.get('name')!r}, which "
                              "ledger.chain.deploy does not know how to fill")
-        types.append(str(arg["type"]))
         args.append(values[source])
-    tx = await sender.transact("deploy:splitter", None, art.bytecode + abi_encode(types, args),
-                               timeout=timeout)
+    tx = await sender.transact("deploy:splitter", None,
+                               art.bytecode + binding.encode_constructor(*args), timeout=timeout)
     splitter = _deployed(art, tx)
     for meter in meters:
         await sender.transact(f"grant:meter:{meter}", splitter.address,
-                              AnchorRegistry.grant_role_data(METER_ROLE, meter), timeout=timeout)
+                              _grant_role(binding, METER_ROLE, meter), timeout=timeout)
     return splitter
 
 
 async def _hand_over_splitter(
-    sender: Sender, address: str, me: str, new_admin: str, timeout: float
+    sender: Sender, binding: ContractBinding, address: str, me: str, new_admin: str,
+    timeout: float,
 ) -> None:
     await sender.transact("admin:splitter:grant", address,
-                          AnchorRegistry.grant_role_data(DEFAULT_ADMIN_ROLE, new_admin),
-                          timeout=timeout)
+                          _grant_role(binding, DEFAULT_ADMIN_ROLE, new_admin), timeout=timeout)
     await sender.transact("admin:splitter:renounce", address,
-                          _selector_call(_RENOUNCE_ROLE, ["bytes32", "address"],
-                                         [DEFAULT_ADMIN_ROLE, me]),
+                          binding.encode_call("renounceRole", DEFAULT_ADMIN_ROLE, me),
                           timeout=timeout)
+
+
+def _grant_role(binding: ContractBinding, role: bytes, account: str) -> bytes:
+    return binding.encode_call("grantRole", role, AsyncWeb3.to_checksum_address(account))
 
 
 def _deployed(art: Artifact, tx: SentTx) -> DeployedContract:
@@ -324,10 +333,6 @@ def _deployed(art: Artifact, tx: SentTx) -> DeployedContract:
         block_number=tx.inclusion.block_number,
         abi_hash=art.abi_hash,
     )
-
-
-def _selector_call(signature: str, types: list[str], args: list[Any]) -> bytes:
-    return function_signature_to_4byte_selector(signature) + abi_encode(types, args)
 
 
 def _object(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:

@@ -9,10 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
-from eth_abi.abi import decode as abi_decode
-from eth_abi.exceptions import DecodingError
 from eth_typing import URI
-from eth_utils.abi import function_signature_to_4byte_selector
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3._utils.http_session_manager import HTTPSessionManager
 from web3.exceptions import (
@@ -24,6 +21,7 @@ from web3.exceptions import (
 )
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
+from ledger.chain.contracts.binding import ABI, CustomErrors
 from ledger.errors import ChainError
 
 #: Failures after which the same request can succeed later: the node is down,
@@ -161,6 +159,12 @@ _PANICS = {
     0x51: "call to an invalid internal function",
 }
 
+#: The two errors Solidity itself reverts with: ``require``'s message and a panic code.
+_SOLIDITY_ERRORS = CustomErrors([[
+    {"type": "error", "name": "Error", "inputs": [{"name": "reason", "type": "string"}]},
+    {"type": "error", "name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]},
+]])
+
 
 class RevertDecoder:
     """Turns revert data into ``Name(arg=value, ...)`` using the custom errors of ABIs.
@@ -168,40 +172,23 @@ class RevertDecoder:
     Knows ``Error(string)`` and ``Panic(uint256)`` too; unknown data is shown in hex.
     """
 
-    def __init__(self, abis: Iterable[Iterable[Mapping[str, Any]]] = ()) -> None:
-        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
-        for abi in abis:
-            for item in abi:
-                if item.get("type") == "error":
-                    self._add(item)
-
-    def _add(self, item: Mapping[str, Any]) -> None:
-        inputs = item.get("inputs", [])
-        types = [_abi_type(arg) for arg in inputs]
-        names = [str(arg.get("name") or f"arg{i}") for i, arg in enumerate(inputs)]
-        signature = f"{item['name']}({','.join(types)})"
-        self._errors[function_signature_to_4byte_selector(signature)] = (
-            str(item["name"]), types, names,
-        )
+    def __init__(self, abis: Iterable[ABI] = ()) -> None:
+        self._errors = CustomErrors(abis)
 
     def decode(self, data: bytes) -> str:
         """A readable form of ``data``, the bytes a reverting call returned."""
         if not data:
             return "reverted without a reason"
-        selector, body = data[:4], data[4:]
-        try:
-            if selector == function_signature_to_4byte_selector("Error(string)"):
-                return str(abi_decode(["string"], body)[0])
-            if selector == function_signature_to_4byte_selector("Panic(uint256)"):
-                code = int(abi_decode(["uint256"], body)[0])
-                return f"panic 0x{code:02x}: {_PANICS.get(code, 'unknown panic')}"
-            if selector in self._errors:
-                name, types, names = self._errors[selector]
-                values = abi_decode(types, body)
-                shown = ", ".join(f"{n}={_show(v)}" for n, v in zip(names, values, strict=True))
-                return f"{name}({shown})"
-        except (DecodingError, OverflowError, ValueError):
-            pass
+        builtin = _SOLIDITY_ERRORS.decode(data)
+        if builtin is not None:
+            (name, ((_, value),)) = builtin
+            if name == "Error":
+                return str(value)
+            return f"panic 0x{value:02x}: {_PANICS.get(value, 'unknown panic')}"
+        found = self._errors.decode(data)
+        if found is not None:
+            name, args = found
+            return f"{name}({', '.join(f'{n}={_show(v)}' for n, v in args)})"
         return f"unknown revert 0x{data.hex()}"
 
     def from_exception(self, exc: ContractLogicError) -> str:
@@ -210,14 +197,6 @@ class RevertDecoder:
         if data:
             return self.decode(data)
         return rpc_message(exc) or "reverted without a reason"
-
-
-def _abi_type(arg: Mapping[str, Any]) -> str:
-    kind = str(arg["type"])
-    if kind.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in arg.get("components", []))
-        return f"({inner}){kind[len('tuple'):]}"
-    return kind
 
 
 def _show(value: object) -> str:

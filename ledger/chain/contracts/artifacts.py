@@ -131,6 +131,19 @@ def has_artifact(name: str, out: str | os.PathLike[str] | None = None) -> bool:
 
 def load_artifact(name: str, out: str | os.PathLike[str] | None = None) -> Artifact:
     """Load contract ``name`` from forge's output; ChainError if it has not been built."""
+    return Artifact.from_forge_json(name, _forge_json(name, out))
+
+
+def load_abi(name: str, out: str | os.PathLike[str] | None = None) -> tuple[Mapping[str, Any], ...]:
+    """Only the ABI of ``name`` from forge's output: for an interface (``IERC20``), which
+    has no bytecode to deploy."""
+    abi = _forge_json(name, out).get("abi")
+    if not isinstance(abi, list) or not all(isinstance(item, Mapping) for item in abi):
+        raise ChainError(f"artifact {name}: no ABI list", field="abi")
+    return tuple(abi)
+
+
+def _forge_json(name: str, out: str | os.PathLike[str] | None) -> dict[str, Any]:
     path = artifact_path(name, out)
     try:
         text = path.read_text(encoding="utf-8")
@@ -146,4 +159,4 @@ def load_artifact(name: str, out: str | os.PathLike[str] | None = None) -> Artif
         raise ChainError(f"contract artifact {path} is not JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise ChainError(f"contract artifact {path} is not a JSON object")
-    return Artifact.from_forge_json(name, document)
+    return document

@@ -1,4 +1,4 @@
-"""A typed client of the AnchorRegistry contract (ABI fixed in the formats brief).
+"""A typed client of the AnchorRegistry contract, bound from its forge ABI by name.
 
 Writes are not sent from here: `anchor_data`/`anchor_many_data` build the call data
 that the anchorer hands to `Sender.submit`, which owns nonces and fees. Reads are
@@ -11,9 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
@@ -21,6 +18,7 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import BlockIdentifier, FilterParams, LogReceipt, TxParams
 
 from ledger.chain.contracts.artifacts import Artifact
+from ledger.chain.contracts.binding import ContractBinding
 from ledger.chain.rpc import (
     TRANSIENT_ERRORS,
     ChainRevertError,
@@ -33,11 +31,6 @@ from ledger.errors import ChainError
 
 ANCHORER_ROLE = keccak(text="ANCHORER_ROLE")
 DEFAULT_ADMIN_ROLE = bytes(32)
-ANCHORED_TOPIC = keccak(text="Anchored(bytes32,uint64,uint32)")
-
-_ANCHOR = function_signature_to_4byte_selector("anchor(uint64,bytes32,uint32)")
-_ANCHOR_MANY = function_signature_to_4byte_selector("anchorMany(uint64,bytes32[],uint32[])")
-_GRANT_ROLE = function_signature_to_4byte_selector("grantRole(bytes32,address)")
 _MAX_UINT32 = 2**32 - 1
 _MAX_UINT64 = 2**64 - 1
 
@@ -75,20 +68,18 @@ class AnchorRegistry:
         self.w3 = w3
         self.address = AsyncWeb3.to_checksum_address(address)
         self.artifact = artifact
+        self.binding = ContractBinding(artifact.name, artifact.abi)
         self.decoder = RevertDecoder([artifact.abi])
 
     # -- call data -----------------------------------------------------------------
 
-    @staticmethod
-    def anchor_data(batch_number: int, root: bytes, leaf_count: int) -> bytes:
+    def anchor_data(self, batch_number: int, root: bytes, leaf_count: int) -> bytes:
         """Call data of ``anchor(batchNumber, root, leafCount)``."""
         _check_batch(batch_number, root, leaf_count, "")
-        return _ANCHOR + abi_encode(["uint64", "bytes32", "uint32"],
-                                    [batch_number, root, leaf_count])
+        return self.binding.encode_call("anchor", batch_number, root, leaf_count)
 
-    @staticmethod
     def anchor_many_data(
-        first_batch_number: int, roots: Sequence[bytes], leaf_counts: Sequence[int]
+        self, first_batch_number: int, roots: Sequence[bytes], leaf_counts: Sequence[int]
     ) -> bytes:
         """Call data of ``anchorMany(firstBatchNumber, roots, leafCounts)``."""
         if not roots or len(roots) != len(leaf_counts):
@@ -96,23 +87,19 @@ class AnchorRegistry:
                              f"(got {len(roots)} roots, {len(leaf_counts)} counts)")
         for i, (root, count) in enumerate(zip(roots, leaf_counts, strict=True)):
             _check_batch(first_batch_number + i, root, count, f"roots[{i}]")
-        return _ANCHOR_MANY + abi_encode(
-            ["uint64", "bytes32[]", "uint32[]"],
-            [first_batch_number, list(roots), list(leaf_counts)],
-        )
+        return self.binding.encode_call("anchorMany", first_batch_number, list(roots),
+                                        list(leaf_counts))
 
-    @staticmethod
-    def grant_role_data(role: bytes, account: str) -> bytes:
+    def grant_role_data(self, role: bytes, account: str) -> bytes:
         """Call data of ``grantRole(role, account)`` (the admin sends it)."""
-        return _GRANT_ROLE + abi_encode(
-            ["bytes32", "address"], [role, AsyncWeb3.to_checksum_address(account)]
-        )
+        return self.binding.encode_call("grantRole", role,
+                                        AsyncWeb3.to_checksum_address(account))
 
     # -- reads ---------------------------------------------------------------------
 
     async def next_batch_number(self, block: BlockIdentifier = "latest") -> int:
         """The batch number the next anchor must carry (1 before the first)."""
-        (value,) = await self._call("nextBatchNumber()", [], [], ["uint64"], block)
+        (value,) = await self._call("nextBatchNumber", [], block)
         return int(value)
 
     async def anchored_at(
@@ -120,8 +107,7 @@ class AnchorRegistry:
     ) -> AnchorRecord | None:
         """Where ``root`` was anchored, or None if it never was."""
         timestamp, number, batch = await self._call(
-            "anchoredAt(bytes32)", ["bytes32"], [_bytes32(root, "root")],
-            ["uint64", "uint64", "uint64"], block,
+            "anchoredAt", [_bytes32(root, "root")], block
         )
         if batch == 0:
             return None
@@ -136,17 +122,13 @@ class AnchorRegistry:
         args = [_bytes32(digest, "digest"),
                 [_bytes32(p, f"proof[{i}]") for i, p in enumerate(proof)],
                 _bytes32(root, "root")]
-        included, timestamp = await self._call(
-            "verifyInclusion(bytes32,bytes32[],bytes32)", ["bytes32", "bytes32[]", "bytes32"],
-            args, ["bool", "uint64"], block,
-        )
+        included, timestamp = await self._call("verifyInclusion", args, block)
         return bool(included), int(timestamp)
 
     async def has_role(self, role: bytes, account: str) -> bool:
         """True when ``account`` holds ``role``."""
         (held,) = await self._call(
-            "hasRole(bytes32,address)", ["bytes32", "address"],
-            [_bytes32(role, "role"), AsyncWeb3.to_checksum_address(account)], ["bool"], "latest",
+            "hasRole", [_bytes32(role, "role"), AsyncWeb3.to_checksum_address(account)], "latest"
         )
         return bool(held)
 
@@ -161,7 +143,7 @@ class AnchorRegistry:
         """Every ``Anchored`` event in a block range (e.g. to rebuild state after a loss)."""
         params: FilterParams = {
             "address": self.address, "fromBlock": from_block, "toBlock": to_block,
-            "topics": [HexBytes(ANCHORED_TOPIC)],
+            "topics": [HexBytes(self.binding.topic("Anchored"))],
         }
         try:
             logs = await self.w3.eth.get_logs(params)
@@ -181,17 +163,15 @@ class AnchorRegistry:
         return (
             address.lower() == self.address.lower()
             and len(topics) == 3
-            and bytes(topics[0]) == ANCHORED_TOPIC
+            and bytes(topics[0]) == self.binding.topic("Anchored")
         )
 
-    @staticmethod
-    def _event(log: Mapping[str, Any] | LogReceipt) -> AnchoredEvent:
-        topics = log["topics"]
-        (leaf_count,) = abi_decode(["uint32"], bytes(log["data"]))
+    def _event(self, log: Mapping[str, Any] | LogReceipt) -> AnchoredEvent:
+        args = self.binding.decode_log("Anchored", log)
         return AnchoredEvent(
-            root=bytes(topics[1]),
-            batch_number=int.from_bytes(bytes(topics[2]), "big"),
-            leaf_count=int(leaf_count),
+            root=bytes(args["root"]),
+            batch_number=int(args["batchNumber"]),
+            leaf_count=int(args["leafCount"]),
             block_number=int(log["blockNumber"]),
             block_hash="0x" + bytes(log["blockHash"]).hex(),
             tx_hash="0x" + bytes(log["transactionHash"]).hex(),
@@ -200,12 +180,11 @@ class AnchorRegistry:
 
     # -- plumbing ------------------------------------------------------------------
 
-    async def _call(
-        self, signature: str, arg_types: list[str], args: list[Any], out_types: list[str],
-        block: BlockIdentifier,
-    ) -> tuple[Any, ...]:
-        data = function_signature_to_4byte_selector(signature) + abi_encode(arg_types, args)
-        params: TxParams = {"to": self.address, "data": data}
+    async def _call(self, function: str, args: list[Any], block: BlockIdentifier
+                    ) -> tuple[Any, ...]:
+        signature = self.binding.signature(function)
+        params: TxParams = {"to": self.address,
+                            "data": self.binding.encode_call(function, *args)}
         try:
             raw = await self.w3.eth.call(params, block_identifier=block)
         except TRANSIENT_ERRORS as exc:
@@ -217,7 +196,7 @@ class AnchorRegistry:
             raise ChainError(f"{signature} failed: {rpc_message(exc)}") from exc
         if not raw:
             raise ChainError(f"no contract answered {signature} at {self.address}")
-        return tuple(abi_decode(out_types, bytes(raw)))
+        return self.binding.decode_return(function, bytes(raw))
 
 
 def _bytes32(value: bytes, field: str) -> bytes:

@@ -25,18 +25,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from eth_typing import ChecksumAddress
-from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.exceptions import (
     BadResponseFormat,
     ContractLogicError,
-    TransactionNotFound,
     Web3RPCError,
 )
-from web3.types import TxParams, TxReceipt
 
 from ledger.chain.rpc import (
     TRANSIENT_ERRORS,
@@ -47,11 +44,11 @@ from ledger.chain.rpc import (
     rpc_message,
 )
 from ledger.chain.tx.journal import TxJournal
+from ledger.chain.tx.receipts import InclusionFinder, call_params, hex0x
 from ledger.chain.tx.signers import TxSigner
 from ledger.chain.tx.state import (
     Action,
     Fees,
-    Inclusion,
     Observation,
     SendOutcome,
     SendPolicy,
@@ -119,6 +116,7 @@ class Sender:
         self._account = account
         self._journal = journal
         self._decoder = decoder or RevertDecoder()
+        self._finder = InclusionFinder(w3, account.address, self._decoder)
         self._clock = clock
         self._lock = asyncio.Lock()
         self._started = False
@@ -304,7 +302,7 @@ class Sender:
         # Nonces below the mined count are spent, by us or by another user of the key.
         self._next_nonce = max(self._next_nonce, account_nonce)
         txs = self.open_transactions()
-        inclusions = await self._find_inclusions(txs, account_nonce)
+        inclusions = await self._finder.find_all(txs, account_nonce)
         head = await eth.block_number
         for tx, inclusion in zip(txs, inclusions, strict=True):
             now = self._clock()
@@ -348,90 +346,6 @@ class Sender:
         elif event.kind is TxEventKind.DROPPED:
             self.metrics.count("dropped")
 
-    async def _find_inclusions(
-        self, txs: list[SentTx], account_nonce: int
-    ) -> list[Inclusion | None]:
-        """`_find_inclusion` of each of ``txs``, one after the other.
-
-        A transaction never seen mined whose nonce the account has not used yet
-        cannot be in a block: it costs no request, so a long queue of pending
-        transactions (a backlog after an outage) keeps polls short. The rest go one
-        at a time on purpose: the same lookups made concurrently arrive as one burst
-        of response parsing that stalls the event loop (proof reads at 1M manifests:
-        p99 2.95 ms sequential, 10.8 ms with 16 at once; docs/benchmarks.md).
-        """
-        blocks: dict[int, tuple[str, int]] = {}
-        found: list[Inclusion | None] = []
-        for tx in txs:
-            if tx.inclusion is None and tx.nonce >= account_nonce:
-                found.append(None)
-            else:
-                found.append(await self._find_inclusion(tx, blocks))
-        return found
-
-    async def _find_inclusion(
-        self, tx: SentTx, blocks: dict[int, tuple[str, int]]
-    ) -> Inclusion | None:
-        """Where one of ``tx``'s hashes sits in the canonical chain, if anywhere."""
-        hashes = list(reversed(tx.tx_hashes))
-        if tx.inclusion is not None:
-            hashes.remove(tx.inclusion.tx_hash)
-            hashes.insert(0, tx.inclusion.tx_hash)
-        for tx_hash in hashes:
-            try:
-                receipt = await self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-            except TransactionNotFound:
-                continue
-            number = int(receipt["blockNumber"])
-            block_hash = _hex(receipt["blockHash"])
-            canonical = await self._block(number, blocks)
-            if canonical is None or canonical[0] != block_hash:
-                continue  # a receipt from a block the node no longer calls canonical
-            old = tx.inclusion
-            if old is not None and (old.tx_hash, old.block_hash) == (tx_hash, block_hash):
-                return old
-            return await self._inclusion(tx, tx_hash, receipt, canonical[1])
-        return None
-
-    async def _block(
-        self, number: int, blocks: dict[int, tuple[str, int]]
-    ) -> tuple[str, int] | None:
-        if number not in blocks:
-            try:
-                block = await self.w3.eth.get_block(number)
-            except Web3RPCError:
-                return None
-            blocks[number] = (_hex(block["hash"]), int(block["timestamp"]))
-        return blocks[number]
-
-    async def _inclusion(
-        self, tx: SentTx, tx_hash: str, receipt: TxReceipt, timestamp: int
-    ) -> Inclusion:
-        succeeded = int(receipt["status"]) == 1
-        number = int(receipt["blockNumber"])
-        return Inclusion(
-            tx_hash=tx_hash,
-            block_number=number,
-            block_hash=_hex(receipt["blockHash"]),
-            block_timestamp=timestamp,
-            gas_used=int(receipt["gasUsed"]),
-            effective_gas_price=int(receipt.get("effectiveGasPrice", 0)),
-            succeeded=succeeded,
-            revert_reason=None if succeeded else await self._revert_reason(tx, number),
-        )
-
-    async def _revert_reason(self, tx: SentTx, number: int) -> str:
-        """Replay the call on the parent block's state: best effort, as transactions
-        earlier in the same block may have changed what it saw."""
-        try:
-            await self.w3.eth.call(self._params(tx.to, tx.data, tx.value, tx.gas_limit),
-                                   block_identifier=max(number - 1, 0))
-        except ContractLogicError as exc:
-            return self._decoder.from_exception(exc)
-        except Web3RPCError as exc:
-            return f"reverted ({rpc_message(exc)})"
-        return "reverted (the replay succeeded; out of gas or state changed in its block)"
-
     # -- signing and broadcasting --------------------------------------------------
 
     async def _bump(self, tx: SentTx, events: list[TxEvent]) -> None:
@@ -468,7 +382,7 @@ class Sender:
             fields["to"] = AsyncWeb3.to_checksum_address(to)
         signed = self._account.sign_transaction(fields)
         return TxAttempt(
-            tx_hash=_hex(signed.hash),
+            tx_hash=hex0x(signed.hash),
             raw=bytes(signed.raw_transaction),
             fees=fees,
             signed_at=self._clock(),
@@ -496,9 +410,8 @@ class Sender:
 
     async def _estimate(self, to: str | None, data: bytes, value: int) -> int:
         try:
-            estimate = await self.w3.eth.estimate_gas(
-                self._params(to, data, value, None), block_identifier="pending"
-            )
+            params = call_params(self._account.address, to, data, value, None)
+            estimate = await self.w3.eth.estimate_gas(params, block_identifier="pending")
         except ContractLogicError as exc:
             reason = self._decoder.from_exception(exc)
             raise ChainRevertError(f"the transaction would revert: {reason}",
@@ -516,14 +429,6 @@ class Sender:
             tip = self.policy.min_priority_fee
         return initial_fees(base_fee, tip, self.policy)
 
-    def _params(self, to: str | None, data: bytes, value: int, gas: int | None) -> TxParams:
-        params: dict[str, Any] = {"from": self._account.address, "data": data, "value": value}
-        if to is not None:
-            params["to"] = AsyncWeb3.to_checksum_address(to)
-        if gas is not None:
-            params["gas"] = gas
-        return cast(TxParams, params)
-
     # -- outages -------------------------------------------------------------------
 
     def _rpc_failed(self, exc: BaseException) -> None:
@@ -535,8 +440,3 @@ class Sender:
         self._rpc_failed(exc)
         return ChainUnavailableError(f"the chain node is unreachable: {type(exc).__name__}: {exc}")
 
-
-def _hex(value: bytes | str) -> str:
-    if isinstance(value, str):
-        return value.lower() if value.startswith("0x") else "0x" + value.lower()
-    return "0x" + bytes(value).hex()
