@@ -65,7 +65,49 @@ class ChainError(LedgerError):
     code = "chain_error"
 
 
-class StorageError(LedgerError):
+class NotFound(LedgerError):
+    """What the request names does not exist (a manifest, batch, creator, event)."""
+
+    code = "not_found"
+
+
+class Conflict(LedgerError):
+    """The request contradicts what is stored already."""
+
+    code = "conflict"
+
+
+class AlreadyExists(Conflict):
+    """Something created once (a creator id) would be created again."""
+
+    code = "exists"
+
+
+class BuyerWithdrawing(Conflict):
+    """Usage for a buyer that is taking its deposit out: none is metered meanwhile."""
+
+    code = "buyer_withdrawing"
+
+
+class Unauthenticated(LedgerError):
+    """The request carries no credentials, or credentials that do not check."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(LedgerError):
+    """The request is authenticated, but as someone who may not do or read this."""
+
+    code = "forbidden"
+
+
+class Unavailable(LedgerError):
+    """A part the request needs is missing or down; retrying later may succeed."""
+
+    code = "unavailable"
+
+
+class StorageError(Unavailable):
     """The database refused or failed a write or read."""
 
     code = "storage_error"

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
 from aiohttp import web
 
 from ledger.api import provenance, royalty
 from ledger.api.appkeys import CONTEXT, METRICS, SETTINGS
 from ledger.api.errors import json_errors
 from ledger.app.provenance import ServiceContext
+from ledger.config import Settings
+
+#: Opens the service's resources for the app's lifetime and closes them after: the
+#: composition root's, handed in so the HTTP layer needs no knowledge of how.
+ContextFactory = Callable[[], AbstractAsyncContextManager[ServiceContext]]
 
 
 def routes() -> list[web.RouteDef]:
@@ -39,11 +47,18 @@ def routes() -> list[web.RouteDef]:
     ]
 
 
-def create_app(ctx: ServiceContext) -> web.Application:
-    """The HTTP application over a running service context."""
-    app = web.Application(middlewares=[json_errors], client_max_size=ctx.settings.max_body_bytes)
-    app[SETTINGS] = ctx.settings
-    app[METRICS] = ctx.metrics
-    app[CONTEXT] = ctx
+def create_app(settings: Settings, open_context: ContextFactory) -> web.Application:
+    """The HTTP application; it opens its service context (`open_context`) when it
+    starts and closes it when it is cleaned up (aiohttp's `cleanup_ctx`)."""
+    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+
+    async def service(app: web.Application) -> AsyncIterator[None]:
+        async with open_context() as ctx:
+            app[METRICS] = ctx.metrics
+            app[CONTEXT] = ctx
+            yield
+
+    app.cleanup_ctx.append(service)
     app.add_routes(routes())
     return app

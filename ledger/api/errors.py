@@ -5,17 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import sqlalchemy.exc
 from aiohttp import web
 
 from ledger.api.appkeys import METRICS
 from ledger.chain.rpc import ChainUnavailableError
 from ledger.errors import (
     CanonicalJSONError,
+    Conflict,
+    Forbidden,
     LedgerError,
+    NotFound,
     ProofError,
     SignatureError,
     StorageError,
+    Unauthenticated,
+    Unavailable,
     ValidationError,
 )
 
@@ -23,23 +27,57 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_STATUS: dict[type[LedgerError], int] = {
+
+class UnreadableBody(LedgerError):
+    """The request body is not well framed (cut off mid-chunk)."""
+
+    code = "unreadable_body"
+
+
+class BodyTimeout(LedgerError):
+    """The request body did not arrive within `body_timeout_s`."""
+
+    code = "body_timeout"
+
+
+class BodyTooLarge(LedgerError):
+    """The request body is over its route's limit."""
+
+    code = "body_too_large"
+
+
+class UnsupportedEncoding(LedgerError):
+    """The request body is compressed; the service does not inflate."""
+
+    code = "unsupported_encoding"
+
+
+class InternalError(LedgerError):
+    """A bug of ours: the client learns only that, the operator's log has the rest."""
+
+    code = "internal"
+
+
+#: The HTTP status of every error, in one place. An error takes the status of the
+#: nearest class in its ancestry listed here; `LedgerError` itself is a bad request.
+STATUS: dict[type[LedgerError], int] = {
+    LedgerError: 400,
     CanonicalJSONError: 400,
+    UnreadableBody: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    BodyTimeout: 408,
+    Conflict: 409,
+    BodyTooLarge: 413,
+    UnsupportedEncoding: 415,
     ValidationError: 422,
     SignatureError: 422,
     ProofError: 422,
-    StorageError: 503,
+    InternalError: 500,
+    Unavailable: 503,
     ChainUnavailableError: 503,
 }
-
-
-class HTTPProblem(LedgerError):
-    """An error a handler raises with its own HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(message, field=field)
-        self.status = status
-        self.code = code
 
 
 class ClientGone(Exception):
@@ -59,13 +97,12 @@ def error_response(status: int, error: LedgerError) -> web.Response:
 
 
 def status_of(error: LedgerError) -> int:
-    """The HTTP status for a domain error."""
-    if isinstance(error, HTTPProblem):
-        return error.status
-    for cls, status in _STATUS.items():
-        if isinstance(error, cls):
+    """The HTTP status for an error (`STATUS`)."""
+    for cls in type(error).__mro__:
+        status = STATUS.get(cls)
+        if status is not None:
             return status
-    return 400
+    return STATUS[LedgerError]
 
 
 @web.middleware
@@ -91,23 +128,18 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         if status < 500:
             request.app[METRICS].rejected.inc()
         elif isinstance(exc, StorageError):
+            log.warning("database failed on %s %s: %s", request.method, request.path, exc)
             request.app[METRICS].storage_errors.inc()
         return error_response(status, exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = exc.reason.lower().replace(" ", "_")
-        return error_response(exc.status, HTTPProblem(exc.status, code, exc.reason))
-    except Exception as exc:
-        if _database_unavailable(exc):
-            reason = str(getattr(exc, "orig", None) or exc).strip().split("\n", 1)[0]
-            log.warning("database failed on %s %s: %s", request.method, request.path, reason)
-            request.app[METRICS].storage_errors.inc()
-            down = StorageError("the database failed the request; retry later")
-            return error_response(503, down)
+        return web.json_response({"error": {"code": code, "message": exc.reason}},
+                                 status=exc.status)
+    except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        problem = HTTPProblem(500, "internal", "internal error; the operator's log has details")
-        return error_response(500, problem)
+        return error_response(500, InternalError("internal error; the operator's log has details"))
 
 
 def refuse_encoded(request: web.BaseRequest) -> None:
@@ -119,31 +151,6 @@ def refuse_encoded(request: web.BaseRequest) -> None:
     """
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in _IDENTITY:
-        raise HTTPProblem(415, "unsupported_encoding",
-                          "send the body uncompressed (no Content-Encoding)",
-                          field="Content-Encoding")
+        raise UnsupportedEncoding("send the body uncompressed (no Content-Encoding)",
+                                  field="Content-Encoding")
 
-
-def _database_unavailable(exc: Exception) -> bool:
-    """True for a database call the stores do not wrap (a creator's keys, a batch page)
-    that failed because the database is down, full or refusing: the client can only
-    wait that out (503). A wrong statement or value is our bug (500).
-
-    OSError too: SQLAlchemy wraps only the driver's own errors, so a refused
-    connection arrives raw; the chain clients wrap theirs, so it is the database's.
-    Not a reset connection: that is the HTTP client going away mid-upload.
-    """
-    if isinstance(exc, ConnectionResetError):
-        return False
-    if isinstance(exc, OSError | sqlalchemy.exc.TimeoutError):
-        return True
-    return isinstance(exc, sqlalchemy.exc.DBAPIError) and not isinstance(exc, _DATABASE_BUGS)
-
-
-#: Database errors that mean our statement or data is wrong, not the database.
-_DATABASE_BUGS = (
-    sqlalchemy.exc.ProgrammingError,
-    sqlalchemy.exc.DataError,
-    sqlalchemy.exc.IntegrityError,
-    sqlalchemy.exc.NotSupportedError,
-)

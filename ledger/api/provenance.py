@@ -10,12 +10,19 @@ import orjson
 from aiohttp import web
 
 from ledger.api.appkeys import CONTEXT, METRICS, SETTINGS
-from ledger.api.errors import ClientGone, HTTPProblem, refuse_encoded, status_of
+from ledger.api.errors import (
+    BodyTimeout,
+    BodyTooLarge,
+    ClientGone,
+    UnreadableBody,
+    refuse_encoded,
+    status_of,
+)
 from ledger.api.openapi import openapi_document
 from ledger.config import BodyRoute
 from ledger.core.canonical import parse_strict
 from ledger.core.records import BatchRecord, ManifestRecord
-from ledger.errors import ValidationError
+from ledger.errors import NotFound, ValidationError
 
 _HEX32 = 66
 # Batch numbers are SQL BIGINTs; a larger one can name no batch and would overflow the driver.
@@ -65,7 +72,7 @@ async def get_proof(request: web.Request) -> web.Response:
     digest = parse_hex32(request.match_info["digest"], "digest")
     found = await ctx.manifests.get_with_batch(digest)
     if found is None:
-        raise HTTPProblem(404, "not_found", "no manifest with this digest")
+        raise NotFound("no manifest with this digest")
     record, batch = found
     bundle = await ctx.proof_bundle(record, batch)
     if bundle is None:
@@ -89,7 +96,7 @@ async def get_batch(request: web.Request) -> web.Response:
     number = int(text)
     batch = await request.app[CONTEXT].manifests.batch(number)
     if batch is None:
-        raise HTTPProblem(404, "not_found", f"no batch {number}")
+        raise NotFound(f"no batch {number}")
     return web.json_response(batch_json(batch))
 
 
@@ -98,15 +105,15 @@ async def get_root(request: web.Request) -> web.Response:
     root = parse_hex32(request.match_info["root"], "root")
     batch = await request.app[CONTEXT].manifests.batch_by_root(root)
     if batch is None:
-        raise HTTPProblem(404, "not_found", "no batch has this root")
+        raise NotFound("no batch has this root")
     return web.json_response(batch_json(batch))
 
 
 async def post_creator(request: web.Request) -> web.Response:
     """POST /v1/creators: register, add or revoke a key, or recover (signed actions)."""
     obj = parse_strict(await read_body(request, "small"))
-    result, status = await request.app[CONTEXT].creator_action(obj)
-    return web.json_response(result, status=status)
+    result, changed = await request.app[CONTEXT].creator_action(obj)
+    return web.json_response(result, status=201 if changed else 200)
 
 
 async def get_creator(request: web.Request) -> web.Response:
@@ -148,7 +155,7 @@ async def read_body(request: web.Request, route: BodyRoute) -> bytes:
 
     The declared length is checked before anything is read, and the running total
     while a chunked body streams in, so no more than the limit is ever held.
-    A compressed body is refused unread (`http_errors.refuse_encoded`).
+    A compressed body is refused unread (`ledger.api.errors.refuse_encoded`).
     """
     refuse_encoded(request)
     settings = request.app[SETTINGS]
@@ -165,20 +172,19 @@ async def read_body(request: web.Request, route: BodyRoute) -> bytes:
                     raise body_too_large(limit)
                 chunks.append(chunk)
     except TimeoutError:
-        raise HTTPProblem(408, "body_timeout",
-                          f"the body did not arrive within {settings.body_timeout_s:g} s") from None
+        raise BodyTimeout(f"the body did not arrive within {settings.body_timeout_s:g} s"
+                          ) from None
     except web.RequestPayloadError as exc:
-        raise HTTPProblem(400, "unreadable_body", "the request body is not well framed") from exc
+        raise UnreadableBody("the request body is not well framed") from exc
     except ConnectionResetError as exc:
         raise ClientGone(request, size) from exc
     return b"".join(chunks)
 
 
-def body_too_large(limit: int) -> HTTPProblem:
-    """413 naming the route's limit."""
-    return HTTPProblem(413, "body_too_large",
-                       f"the request body is over this route's limit of {limit} bytes",
-                       field="body")
+def body_too_large(limit: int) -> BodyTooLarge:
+    """The error naming the route's limit."""
+    return BodyTooLarge(f"the request body is over this route's limit of {limit} bytes",
+                        field="body")
 
 
 def parse_hex32(text: str, field: str) -> bytes:
@@ -238,7 +244,7 @@ async def _manifest_or_404(request: web.Request) -> ManifestRecord:
     digest = parse_hex32(request.match_info["digest"], "digest")
     record = await request.app[CONTEXT].manifests.get(digest)
     if record is None:
-        raise HTTPProblem(404, "not_found", "no manifest with this digest")
+        raise NotFound("no manifest with this digest")
     return record
 
 

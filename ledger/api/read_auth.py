@@ -15,7 +15,7 @@ import time
 from aiohttp import web
 
 from ledger.api.appkeys import CONTEXT, SETTINGS
-from ledger.api.errors import HTTPProblem
+from ledger.app.clock import now_ms
 from ledger.app.royalty import UsageService
 from ledger.core.reads import (
     KEY_HEADER,
@@ -24,9 +24,9 @@ from ledger.core.reads import (
     TIMESTAMP_HEADER,
     read_payload,
 )
+from ledger.core.royalty.auth import UsageAuthError
 from ledger.core.signing import verify_message
-from ledger.core.usage import UsageAuthError
-from ledger.errors import LedgerError
+from ledger.errors import Forbidden, LedgerError, Unauthenticated, ValidationError
 
 
 def is_operator(request: web.Request) -> bool:
@@ -43,19 +43,19 @@ def signed_reader(request: web.Request) -> str:
     stamp = request.headers.get(TIMESTAMP_HEADER)
     signature = request.headers.get(SIGNATURE_HEADER)
     if not key or not stamp or not signature:
-        raise _unauthenticated(f"sign the read ({KEY_HEADER}, {TIMESTAMP_HEADER}, "
-                               f"{SIGNATURE_HEADER}) or send the operator's token")
+        raise Unauthenticated(f"sign the read ({KEY_HEADER}, {TIMESTAMP_HEADER}, "
+                              f"{SIGNATURE_HEADER}) or send the operator's token")
     window = request.app[SETTINGS].usage_window_s
     try:
         payload = read_payload(request.raw_path, stamp)
         if abs(time.time() - int(stamp)) > window:
-            raise _unauthenticated(f"is more than {window:g} s from the service's clock",
-                                   field=TIMESTAMP_HEADER)
+            raise Unauthenticated(f"is more than {window:g} s from the service's clock",
+                                  field=TIMESTAMP_HEADER)
         verify_message(READ_TAG, payload, signature, key)
-    except HTTPProblem:
+    except Unauthenticated:
         raise
     except LedgerError as exc:
-        raise _unauthenticated(exc.message, field=exc.field or SIGNATURE_HEADER) from exc
+        raise Unauthenticated(exc.message, field=exc.field or SIGNATURE_HEADER) from exc
     return key
 
 
@@ -64,7 +64,7 @@ def require_buyer(request: web.Request, buyer: str) -> None:
     if is_operator(request):
         return
     if signed_reader(request) != f"eth:{buyer}":
-        raise _forbidden(f"only buyer {buyer} or the operator may read this")
+        raise Forbidden(f"only buyer {buyer} or the operator may read this")
 
 
 async def require_creator(request: web.Request, creator_id: str) -> None:
@@ -73,8 +73,8 @@ async def require_creator(request: web.Request, creator_id: str) -> None:
         return
     key = signed_reader(request)
     creator = await request.app[CONTEXT].creators.get(creator_id)
-    if creator is None or not creator.can_sign(key, time.time_ns() // 1_000_000):
-        raise _forbidden(f"only a signing key of {creator_id} or the operator may read this")
+    if creator is None or not creator.can_sign(key, now_ms()):
+        raise Forbidden(f"only a signing key of {creator_id} or the operator may read this")
 
 
 def usage_reader(request: web.Request, usage: UsageService) -> str:
@@ -83,22 +83,14 @@ def usage_reader(request: web.Request, usage: UsageService) -> str:
     if is_operator(request):
         source = request.query.get("source")
         if not source:
-            raise HTTPProblem(422, "invalid", "the operator names the event's source",
-                              field="source")
+            raise ValidationError("the operator names the event's source", field="source")
         return source
     if "X-Ledger-Source" not in request.headers:
-        raise _unauthenticated("authenticate as the metering source (X-Ledger-Source, "
-                               "X-Ledger-Timestamp, X-Ledger-Signature) or send the "
-                               "operator's token")
+        raise Unauthenticated("authenticate as the metering source (X-Ledger-Source, "
+                              "X-Ledger-Timestamp, X-Ledger-Signature) or send the "
+                              "operator's token")
     try:
         return usage.authenticate(request.headers, f"GET {request.raw_path}".encode())
     except UsageAuthError as exc:
-        raise _unauthenticated(exc.message, field=exc.field) from exc
+        raise Unauthenticated(exc.message, field=exc.field) from exc
 
-
-def _unauthenticated(message: str, *, field: str | None = None) -> HTTPProblem:
-    return HTTPProblem(401, "unauthenticated", message, field=field)
-
-
-def _forbidden(message: str) -> HTTPProblem:
-    return HTTPProblem(403, "forbidden", message)

@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
 
 from ledger.api.appkeys import CONTEXT, METRICS
-from ledger.api.errors import HTTPProblem, status_of
+from ledger.api.errors import status_of
 from ledger.api.provenance import read_body
 from ledger.api.read_auth import require_buyer, require_creator, usage_reader
 from ledger.app.royalty import Accepted, UsageService, statement_csv
 from ledger.core.canonical import parse_strict
+from ledger.core.fields import ADDRESS
 from ledger.core.hashing import checksum_address
-from ledger.core.usage import UsageAuthError
-from ledger.errors import LedgerError, ValidationError
-
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+from ledger.core.royalty.auth import UsageAuthError
+from ledger.errors import Forbidden, LedgerError, Unauthenticated, ValidationError
 
 
 def _usage(request: web.Request) -> UsageService:
-    usage = request.app[CONTEXT].usage
-    if usage is None:
-        raise HTTPProblem(503, "unavailable", "royalties are not enabled on this service")
-    return usage
+    return request.app[CONTEXT].usage
 
 
 def _item_status(error: LedgerError) -> int:
+    # An event of another source in a batch: refused (403), the error's own code kept.
     return 403 if isinstance(error, UsageAuthError) else status_of(error)
 
 
@@ -37,16 +33,16 @@ async def post_usage(request: web.Request) -> web.Response:
     try:
         usage.check_headers(request.headers)
     except UsageAuthError as exc:
-        raise HTTPProblem(401, exc.code, exc.message, field=exc.field) from exc
+        raise Unauthenticated(exc.message, field=exc.field) from exc
     body = await read_body(request, "usage")
     try:
         source = usage.authenticate(request.headers, body)
     except UsageAuthError as exc:
-        raise HTTPProblem(401, exc.code, exc.message, field=exc.field) from exc
+        raise Unauthenticated(exc.message, field=exc.field) from exc
     try:
         results, batch = await usage.accept(source, parse_strict(body))
     except UsageAuthError as exc:
-        raise HTTPProblem(403, "forbidden", exc.message, field=exc.field) from exc
+        raise Forbidden(exc.message, field=exc.field) from exc
     if not batch:
         (only,) = results
         assert isinstance(only, Accepted)
@@ -75,7 +71,7 @@ async def get_usage(request: web.Request) -> web.Response:
     """GET /v1/usage/{event_id}: where the event stands (batch, settlement, hold); for
     the source that reported it, or the operator (``?source=``)."""
     usage = _usage(request)
-    record = await usage.event_or_404(usage_reader(request, usage), request.match_info["event_id"])
+    record = await usage.stored_event(usage_reader(request, usage), request.match_info["event_id"])
     return web.json_response(await usage.event_json(record))
 
 
@@ -83,7 +79,7 @@ async def get_usage_proof(request: web.Request) -> web.Response:
     """GET /v1/usage/{event_id}/proof: the usage receipt once anchored, else 202 + status;
     for the source that reported it, or the operator (``?source=``)."""
     usage = _usage(request)
-    record = await usage.event_or_404(usage_reader(request, usage), request.match_info["event_id"])
+    record = await usage.stored_event(usage_reader(request, usage), request.match_info["event_id"])
     status = await usage.event_json(record)
     receipt = await usage.receipt(record)
     if receipt is None:
@@ -102,7 +98,7 @@ async def get_buyer(request: web.Request) -> web.Response:
 
 def _buyer_address(request: web.Request) -> str:
     address = request.match_info["address"]
-    if not _ADDRESS.fullmatch(address):
+    if not ADDRESS.fullmatch(address):
         raise ValidationError("must be 0x and 40 hex digits", field="address")
     return checksum_address(address)
 

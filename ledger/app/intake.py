@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ledger.app.clock import now_ms
 from ledger.app.group_commit import GroupCommitWriter
 from ledger.core.hashing import sha256
 from ledger.core.manifest import Manifest
@@ -96,11 +97,6 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
     # asyncio does not log it as never retrieved; the waiters saw it otherwise.
     if not task.cancelled():
         task.exception()
-
-
-def now_ms() -> int:
-    """Wall-clock time in integer milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 # -- checking: validation and signature, the CPU-bound part ---------------------------

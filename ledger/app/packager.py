@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ledger.core.manifest import MANIFEST_VERSION, MAX_ASSETS, PAYEE_ROLES, Manifest
+from ledger.core.assets import PAYEE_ROLES
+from ledger.core.manifest import MANIFEST_VERSION, MAX_ASSETS, Manifest
 from ledger.errors import ValidationError
 
 CHUNK_SIZE = 1024 * 1024

@@ -17,14 +17,15 @@ from typing import Any
 from eth_account import Account
 
 from ledger.chain.contracts.artifacts import load_artifact
-from ledger.chain.contracts.splitter import ERC20, BuyerAccount, RoyaltySplitter, token_arg
+from ledger.chain.contracts.erc20 import ERC20
+from ledger.chain.contracts.splitter import BuyerAccount, RoyaltySplitter, token_arg
 from ledger.chain.deploy import Deployment
-from ledger.chain.rpc import RevertDecoder, Web3Client
+from ledger.chain.rpc import Web3Client
 from ledger.chain.tx.journal import MemoryJournal
 from ledger.chain.tx.sender import Sender
 from ledger.chain.tx.state import SendPolicy
 from ledger.core.manifest import Manifest
-from ledger.core.usage import ETH_TOKEN, asset_terms, price_of
+from ledger.core.royalty.terms import ETH_TOKEN, metered_terms
 from ledger.errors import ConfigError, ValidationError
 
 
@@ -45,7 +46,7 @@ class Chain:
         if key not in self._senders:
             self._senders[key] = Sender(self.w3, Account.from_key(key), MemoryJournal(),
                                         policy=self.policy,
-                                        decoder=RevertDecoder([self.splitter.artifact.abi]))
+                                        decoder=self.splitter.decoder)
         return self._senders[key]
 
     async def send(self, key: str, to: str, data: bytes, *, value: int = 0) -> str:
@@ -81,7 +82,7 @@ async def deposit(chain: Chain, key: str, token: str, amount: int) -> BuyerAccou
     if token.upper() == "ETH":
         await chain.send(key, splitter.address, splitter.deposit_data("ETH", amount), value=amount)
     else:
-        await chain.send(key, token, ERC20.approve_data(splitter.address, amount))
+        await chain.send(key, token, ERC20(chain.w3, token).approve_data(splitter.address, amount))
         await chain.send(key, splitter.address, splitter.deposit_data(token, amount))
     return await splitter.account(address_of(key), token)
 
@@ -144,24 +145,19 @@ async def register_splits(chain: Chain, key: str, manifest: Manifest) -> list[di
     digest = manifest.digest()
     owner = address_of(key)
     done = []
-    for asset in manifest.assets:
-        try:
-            price_of(asset)
-        except ValidationError:
-            continue
-        terms = asset_terms(manifest, digest, asset.id)
+    for terms in metered_terms(manifest, digest):
         if terms.owner != owner:
-            raise ValidationError(f"the split owner of {asset.id} is {terms.owner}, not {owner}",
-                                  field="key")
+            raise ValidationError(
+                f"the split owner of {terms.asset_id} is {terms.owner}, not {owner}", field="key")
         latest = await splitter.latest_version(terms.asset_key)
         if latest and (await splitter.split_version(terms.asset_key, latest)).manifest_digest \
                 == digest:
-            done.append({"assetId": asset.id, "assetKey": "0x" + terms.asset_key.hex(),
+            done.append({"assetId": terms.asset_id, "assetKey": "0x" + terms.asset_key.hex(),
                          "version": latest, "txHash": None})
             continue
         tx = await chain.send(key, splitter.address,
                               splitter.set_split_data(terms.split, latest + 1))
-        done.append({"assetId": asset.id, "assetKey": "0x" + terms.asset_key.hex(),
+        done.append({"assetId": terms.asset_id, "assetKey": "0x" + terms.asset_key.hex(),
                      "version": latest + 1, "txHash": tx})
     return done
 

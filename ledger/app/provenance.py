@@ -8,18 +8,18 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ledger.api.errors import HTTPProblem
+from ledger.app.clock import now_ms
 from ledger.app.creator_domains import fetch_document
 from ledger.app.intake import (
     CreatorKeys,
     IntakeWriter,
     Verifier,
     Wanted,
-    now_ms,
     verify_many,
 )
+from ledger.app.royalty import UsageService
 from ledger.config import Settings
 from ledger.core.creators import (
     DOMAIN,
@@ -31,19 +31,15 @@ from ledger.core.creators import (
     domain_of,
     verification_method,
 )
-from ledger.core.merkle import MerkleTree
+from ledger.core.merkle import MerkleTree, split_levels
 from ledger.core.proof import Anchor, ProofBundle
 from ledger.core.receipt import RECEIPT_VERSION, Receipt, ReceiptSigner
 from ledger.core.records import BatchRecord, BatchStatus, ManifestRecord, NewManifest
 from ledger.core.trust import LOCAL_CHAIN_IDS
-from ledger.errors import LedgerError, StorageError
+from ledger.errors import AlreadyExists, LedgerError, NotFound, StorageError
 from ledger.metrics import Metrics
 from ledger.storage.creators import Creator, CreatorStore, Verification
 from ledger.storage.manifests import ManifestStore
-from ledger.workers.anchoring import split_levels
-
-if TYPE_CHECKING:
-    from ledger.app.royalty import UsageService
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +55,6 @@ _TREE_CACHE = 64
 WRITE_FAILURE_TTL_S = 10.0
 
 
-
 @dataclass(frozen=True)
 class ChainInfo:
     """Where anchors go: the facts every proof bundle repeats."""
@@ -73,6 +68,20 @@ class ChainInfo:
     public_rpc_url: str | None = None
 
 
+@dataclass(frozen=True)
+class ServiceParts:
+    """What a `ServiceContext` works with, every one built before it."""
+
+    manifests: ManifestStore
+    creators: CreatorStore
+    writer: IntakeWriter
+    receipts: ReceiptSigner
+    #: Usage intake and royalty views (without a splitter they answer Unavailable).
+    usage: UsageService
+    #: Checks manifests and signs receipts in worker processes; None checks in this one.
+    verifier: Verifier | None
+
+
 class ServiceContext:
     """The service's operations, shared by handlers and the CLI's in-process demo."""
 
@@ -80,21 +89,20 @@ class ServiceContext:
         self,
         settings: Settings,
         metrics: Metrics,
-        manifests: ManifestStore,
-        creators: CreatorStore,
-        writer: IntakeWriter,
-        receipts: ReceiptSigner,
+        parts: ServiceParts,
         chain: ChainInfo,
         health_checks: dict[str, Callable[[], Awaitable[None]]],
     ) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.manifests = manifests
-        self.creators = creators
+        self.manifests = parts.manifests
+        self.creators = parts.creators
+        self.usage = parts.usage
+        self.verifier = parts.verifier
         self.chain = chain
-        self._writer = writer
-        self._receipts = receipts
-        self._keys = CreatorKeys(creators)
+        self._writer = parts.writer
+        self._receipts = parts.receipts
+        self._keys = CreatorKeys(parts.creators)
         self._health_checks = health_checks
         self._probes: dict[str, tuple[bool, float]] = {}
         self._write_failure: tuple[float, str] | None = None
@@ -111,10 +119,6 @@ class ServiceContext:
             )
         self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
         self.queue_depth = 0
-        #: Usage intake and royalty views, set by the runtime when royalties are on.
-        self.usage: UsageService | None = None
-        #: Checks manifests and signs receipts off the event loop, set by the runtime.
-        self.verifier: Verifier | None = None
 
     def service_json(self) -> dict[str, Any]:
         """What a client pins before trusting this service's receipts and proofs: the
@@ -225,27 +229,28 @@ class ServiceContext:
         """The deployment creator actions must name (`ledger.core.creators.deployment_id`)."""
         return deployment_id(self.chain.chain_id, self.chain.registry)
 
-    async def creator_action(self, obj: Any) -> tuple[dict[str, Any], int]:
-        """Apply a signed register / add-key / revoke-key / recover; return (body, HTTP
-        status). Nothing is stored unless every check passes."""
+    async def creator_action(self, obj: Any) -> tuple[dict[str, Any], bool]:
+        """Apply a signed register / add-key / revoke-key / recover; return the creator's
+        view and whether the action changed anything (revoking a key revoked already
+        does not). Nothing is stored unless every check passes."""
         action = CreatorAction.from_obj(obj)
         now = now_ms()
         action.check_context(now, self.deployment)
         creator = await self.creators.get(action.creator_id)
         if action.action == "register":
             if creator is not None:
-                raise HTTPProblem(409, "exists", f"creator {action.creator_id} already exists")
+                raise AlreadyExists(f"creator {action.creator_id} already exists")
             action.check_id()
             action.verify(None)
             await self._register(action, now)
-            status = 201
+            changed = True
         else:
             if creator is None:
-                raise HTTPProblem(404, "not_found", f"no creator {action.creator_id}")
+                raise NotFound(f"no creator {action.creator_id}")
             action.verify(creator.key_state())
-            status = await self._apply_action(action, creator, now)
+            changed = await self._apply_action(action, creator, now)
         self._keys.forget(action.creator_id)
-        return await self.creator_json(action.creator_id), status
+        return await self.creator_json(action.creator_id), changed
 
     async def _register(self, action: CreatorAction, now: int) -> None:
         assert action.recovery_key is not None  # from_obj requires it in a register
@@ -253,7 +258,7 @@ class ServiceContext:
         if not await self.creators.register(
             action.creator_id, action.keys, action.recovery_key, verification, now
         ):
-            raise HTTPProblem(409, "exists", f"creator {action.creator_id} already exists")
+            raise AlreadyExists(f"creator {action.creator_id} already exists")
 
     async def _verify_id(self, action: CreatorAction, now: int) -> Verification:
         """How the new id is bound to its holder; docs/security.md section 5."""
@@ -272,25 +277,24 @@ class ServiceContext:
             return Verification(OPERATOR, now, "operator (local chain: approved automatically)")
         return Verification(OPERATOR, None, "operator: awaiting approval")
 
-    async def _apply_action(self, action: CreatorAction, creator: Creator, now: int) -> int:
+    async def _apply_action(self, action: CreatorAction, creator: Creator, now: int) -> bool:
         creator_id = action.creator_id
         if action.action == "add-key":
             signers = [key for key, _ in action.signatures if key != action.keys[0]]
             await self.creators.add_key(creator_id, action.keys[0], now, authorised_by=signers)
-            return 201
+            return True
         if action.action == "recover":
             assert action.recovery_key is not None  # from_obj requires it in a recover
             await self.creators.recover(creator_id, action.keys, action.recovery_key, now)
-            return 201
-        if not await self.creators.revoke_key(creator_id, action.keys[0], now):
-            return 200
-        return 201
+            return True
+        return await self.creators.revoke_key(creator_id, action.keys[0], now)
 
     async def creator_json(self, creator_id: str) -> dict[str, Any]:
-        """A creator's verification and keys with their roles and validity, or 404."""
+        """A creator's verification and keys with their roles and validity; NotFound for
+        an unknown creator."""
         creator = await self.creators.get(creator_id)
         if creator is None:
-            raise HTTPProblem(404, "not_found", f"no creator {creator_id}")
+            raise NotFound(f"no creator {creator_id}")
         return {
             "creator_id": creator_id,
             "registered_at": creator.registered_at,

@@ -14,55 +14,58 @@ import csv
 import io
 import logging
 import os
-import re
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.api.errors import HTTPProblem
+from ledger.app.clock import now_ms
 from ledger.app.group_commit import GroupCommitWriter
+from ledger.app.terms import TermsBook
 from ledger.app.withdrawals import WithdrawalWatch
-from ledger.chain.contracts.splitter import RoyaltySplitter, UsageItem, recover_signer, token_arg
+from ledger.chain.contracts.eip712 import recover_signer
+from ledger.chain.contracts.splitter import RoyaltySplitter, UsageItem, token_arg
 from ledger.config import Settings
 from ledger.core.canonical import parse_strict
+from ledger.core.fields import ADDRESS, HASH, SIGNATURE_65
 from ledger.core.hashing import to_hex
-from ledger.core.manifest import Manifest
+from ledger.core.merkle import split_levels
 from ledger.core.proof import Anchor, ProofBundle
 from ledger.core.records import BatchStatus
-from ledger.core.usage import (
-    AssetTerms,
+from ledger.core.royalty.auth import (
     KeyRing,
-    UsageEvent,
-    UsageReceipt,
-    asset_terms,
-    chain_units,
     check_event_source,
     check_request_headers,
-    entitlement,
-    event_digest,
-    parse_usage_body,
     verify_request,
 )
-from ledger.errors import ConfigError, LedgerError, SignatureError, StorageError, ValidationError
-from ledger.storage.manifests import ManifestStore
-from ledger.storage.usage import (
-    SETTLED,
-    ItemLine,
+from ledger.core.royalty.events import (
     NewUsage,
-    Proposal,
-    ProposalStatus,
-    SplitSignature,
+    UsageEvent,
+    UsageReceipt,
     UsageRecord,
-    UsageStore,
+    event_digest,
+    parse_usage_body,
 )
-from ledger.workers.anchoring import split_levels
+from ledger.core.royalty.settlement import SETTLED, ItemLine, Proposal, ProposalStatus, entitlement
+from ledger.core.royalty.terms import AssetTerms, SplitSignature, chain_units
+from ledger.errors import (
+    BuyerWithdrawing,
+    ConfigError,
+    Conflict,
+    LedgerError,
+    NotFound,
+    SignatureError,
+    StorageError,
+    Unavailable,
+    ValidationError,
+)
+from ledger.storage.manifests import ManifestStore
+from ledger.storage.usage import UsageStore
 
 log = logging.getLogger(__name__)
 
-_MANIFEST_CACHE = 4096
 _Waiter = tuple[Sequence[NewUsage], "asyncio.Future[list[tuple[bytes, bool]]]"]
 
 
@@ -132,48 +135,6 @@ def _parse_ring(data: bytes, field: str) -> KeyRing:
         raise ConfigError(f"bad usage keys: {exc}", field=field) from exc
 
 
-class AssetResolver:
-    """Turns a usage event's asset reference into the asset's terms, via its manifest.
-
-    Parsed manifests are cached (they never change: a digest names one manifest).
-    """
-
-    def __init__(self, manifests: ManifestStore) -> None:
-        self._manifests = manifests
-        self._cache: OrderedDict[bytes, Manifest] = OrderedDict()
-        self._terms: OrderedDict[tuple[bytes, str], AssetTerms] = OrderedDict()
-
-    async def manifest(self, digest: bytes) -> Manifest | None:
-        """The stored manifest with this digest, or None."""
-        manifest = self._cache.get(digest)
-        if manifest is None:
-            body = await self._manifests.body(digest)
-            if body is None:
-                return None
-            manifest = Manifest.from_json(body)
-            self._cache[digest] = manifest
-            if len(self._cache) > _MANIFEST_CACHE:
-                self._cache.popitem(last=False)
-        return manifest
-
-    async def terms(self, event: UsageEvent, where: str) -> AssetTerms:
-        """The terms of the event's asset; ValidationError naming ``where.asset…``."""
-        digest = event.asset.manifest_digest
-        cached = self._terms.get((digest, event.asset.asset_id))
-        if cached is not None:
-            return cached
-        manifest = await self.manifest(digest)
-        asset_where = f"{where}.asset" if where else "asset"
-        if manifest is None:
-            raise ValidationError("no manifest with this digest was accepted here",
-                                  field=f"{asset_where}.manifestDigest")
-        terms = asset_terms(manifest, digest, event.asset.asset_id, asset_where)
-        self._terms[(digest, event.asset.asset_id)] = terms
-        if len(self._terms) > _MANIFEST_CACHE:
-            self._terms.popitem(last=False)
-        return terms
-
-
 class UsageService:
     """Usage intake, receipts and statements over the stores and the splitter."""
 
@@ -188,12 +149,13 @@ class UsageService:
         registry: str,
         splitter: RoyaltySplitter | None,
         withdrawals: WithdrawalWatch | None = None,
+        terms_book: TermsBook | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.manifests = manifests
         self.splitter = splitter
-        self.assets = AssetResolver(manifests)
+        self.terms_book = terms_book or TermsBook(manifests)
         self._writer = writer
         self._keys = KeyRingSource(settings)
         self._chain_id = chain_id
@@ -237,7 +199,7 @@ class UsageService:
         objs, prefix = parse_usage_body(body)
         if self._withdrawals is not None:
             await self._withdrawals.refresh()
-        now = _now_ms()
+        now = now_ms()
         checked: list[NewUsage | LedgerError] = []
         for index, obj in enumerate(objs):
             where = f"{prefix}[{index}]" if prefix else ""
@@ -256,10 +218,9 @@ class UsageService:
                 continue
             digest, created = next(stored)
             if digest != item.digest:
-                conflict = HTTPProblem(409, "conflict",
-                                       f"event id {item.event_id} was used for another event",
-                                       field=f"{prefix}[{len(out)}].eventId" if prefix
-                                       else "eventId")
+                conflict = Conflict(f"event id {item.event_id} was used for another event",
+                                    field=f"{prefix}[{len(out)}].eventId" if prefix
+                                    else "eventId")
                 if not prefix:
                     raise conflict
                 out.append(conflict)
@@ -270,7 +231,9 @@ class UsageService:
     async def _check(self, obj: Any, source: str, where: str, now: int) -> NewUsage:
         event = UsageEvent.from_obj(obj, where)
         check_event_source(event, source, where)
-        terms = await self.assets.terms(event, where)
+        terms = await self.terms_book.asset_terms(
+            event.asset.manifest_digest, event.asset.asset_id,
+            f"{where}.asset" if where else "asset")
         units = chain_units(event.units, event.unit, terms.price.unit, where)
         canonical = event.canonical()
         digest = event_digest(canonical)
@@ -286,18 +249,17 @@ class UsageService:
 
     async def _refuse_withdrawing(self, buyer: str, token: str, where: str, *,
                                   retry_of: tuple[str, str, bytes]) -> None:
-        """409 while ``buyer`` is taking its deposit in ``token`` out: usage metered now
-        might not be settled before the deposit leaves (issue 11). A source's retry of an
-        event it stored before, same id and same content, is let through: it is answered
-        as already stored and meters nothing new."""
+        """BuyerWithdrawing while ``buyer`` is taking its deposit in ``token`` out: usage
+        metered now might not be settled before the deposit leaves (issue 11). A source's
+        retry of an event it stored before, same id and same content, is let through: it
+        is answered as already stored and meters nothing new."""
         leaving = self._withdrawals.withdrawing(buyer, token) if self._withdrawals else None
         if leaving is not None:
             source, event_id, digest = retry_of
             stored = await self.store.get(source, event_id)
             if stored is not None and stored.digest == digest:
                 return
-            raise HTTPProblem(
-                409, "buyer_withdrawing",
+            raise BuyerWithdrawing(
                 f"buyer {buyer} asked to withdraw {leaving.amount} of its deposit in {token} "
                 f"(payable from {leaving.withdrawable_at}); no new usage is metered for it "
                 f"until the request is cancelled, paid out or lapses at {leaving.lapses_at}",
@@ -305,11 +267,11 @@ class UsageService:
 
     # -- receipts -----------------------------------------------------------------------
 
-    async def event_or_404(self, source: str, event_id: str) -> UsageRecord:
-        """The event `source` stored under `event_id`, or a 404."""
+    async def stored_event(self, source: str, event_id: str) -> UsageRecord:
+        """The event `source` stored under `event_id`; NotFound if there is none."""
         record = await self.store.get(source, event_id)
         if record is None:
-            raise HTTPProblem(404, "not_found", f"no usage event {event_id} of source {source}")
+            raise NotFound(f"no usage event {event_id} of source {source}")
         return record
 
     async def receipt(self, record: UsageRecord) -> UsageReceipt | None:
@@ -347,7 +309,7 @@ class UsageService:
     async def split_request(self, digest_hex: str, asset_id: str) -> dict[str, Any]:
         """The EIP-712 typed data an asset's split owner signs for the service to register
         its next split version (``setSplitWithSig``), with a deadline a day away."""
-        splitter = self._splitter_or_503()
+        splitter = self._require_splitter()
         terms = await self._terms(digest_hex, asset_id)
         version = await splitter.latest_version(terms.asset_key) + 1
         deadline = int(time.time()) + _SPLIT_DEADLINE_S
@@ -359,7 +321,7 @@ class UsageService:
     async def add_split_signature(self, obj: Any) -> dict[str, Any]:
         """Keep an owner's signature of split terms; the settler relays it once the
         manifest is anchored. ValidationError or SignatureError names the member."""
-        splitter = self._splitter_or_503()
+        splitter = self._require_splitter()
         if not isinstance(obj, dict) or set(obj) != _SPLIT_MEMBERS:
             raise ValidationError(f"must be an object with exactly {sorted(_SPLIT_MEMBERS)}")
         terms = await self._terms(obj["manifestDigest"], obj["assetId"])
@@ -370,7 +332,7 @@ class UsageService:
         if deadline <= time.time():
             raise ValidationError("has passed", field="deadline")
         signature = obj["signature"]
-        if not isinstance(signature, str) or not re.fullmatch(r"0x[0-9a-f]{130}", signature):
+        if not isinstance(signature, str) or not SIGNATURE_65.fullmatch(signature):
             raise ValidationError("must be 0x and 130 lower-case hex digits", field="signature")
         raw = bytes.fromhex(signature[2:])
         typed = splitter.split_terms_typed_data(self._chain_id, terms.owner, terms.split,
@@ -384,26 +346,25 @@ class UsageService:
                                  field="signature")
         await self.store.add_split_signature(
             SplitSignature(terms.manifest_digest, terms.asset_id, version, deadline, raw,
-                           "waiting", None), _now_ms())
+                           "waiting", None), now_ms())
         return {"assetKey": to_hex(terms.asset_key), "owner": terms.owner, "version": version,
                 "status": "waiting"}
 
     async def _terms(self, digest_hex: Any, asset_id: Any) -> AssetTerms:
-        if not isinstance(digest_hex, str) or not re.fullmatch(r"0x[0-9a-f]{64}", digest_hex):
+        if not isinstance(digest_hex, str) or not HASH.fullmatch(digest_hex):
             raise ValidationError("must be 0x and 64 lower-case hex digits",
                                   field="manifestDigest")
         if not isinstance(asset_id, str):
             raise ValidationError("must be a string", field="assetId")
         digest = bytes.fromhex(digest_hex[2:])
-        manifest = await self.assets.manifest(digest)
+        manifest = await self.terms_book.manifest(digest)
         if manifest is None:
-            raise HTTPProblem(404, "not_found", "no manifest with this digest",
-                              field="manifestDigest")
-        return asset_terms(manifest, digest, asset_id, "")
+            raise NotFound("no manifest with this digest", field="manifestDigest")
+        return await self.terms_book.asset_terms(digest, asset_id, "")
 
-    def _splitter_or_503(self) -> RoyaltySplitter:
+    def _require_splitter(self) -> RoyaltySplitter:
         if self.splitter is None:
-            raise HTTPProblem(503, "unavailable", "this deployment has no RoyaltySplitter")
+            raise Unavailable("this deployment has no RoyaltySplitter")
         return self.splitter
 
     # -- buyers -------------------------------------------------------------------------
@@ -440,7 +401,7 @@ class UsageService:
     async def proposals(self, buyer: str) -> dict[str, Any]:
         """The settlements awaiting ``buyer``'s co-signature, each with the EIP-712 typed
         data to sign (``settleCosigned``)."""
-        splitter = self._splitter_or_503()
+        splitter = self._require_splitter()
         now = time.time()
         out = []
         for proposal in await self.store.proposals((ProposalStatus.OPEN,), buyer=buyer):
@@ -464,23 +425,22 @@ class UsageService:
         the buyer over the proposal's typed data; returns (answer, stored). A proposal
         already signed or settled changes nothing. SignatureError (422) for a wrong
         signer, a high-s or malformed signature, or one over other items or total."""
-        splitter = self._splitter_or_503()
+        splitter = self._require_splitter()
         if not isinstance(obj, dict) or set(obj) != _COSIGN_MEMBERS:
             raise ValidationError(f"must be an object with exactly {sorted(_COSIGN_MEMBERS)}")
         root, token, signature = obj["usageRoot"], obj["token"], obj["signature"]
-        if not isinstance(root, str) or not re.fullmatch(r"0x[0-9a-f]{64}", root):
+        if not isinstance(root, str) or not HASH.fullmatch(root):
             raise ValidationError("must be 0x and 64 lower-case hex digits", field="usageRoot")
         if not isinstance(token, str) or not (token == "ETH"
-                                              or re.fullmatch(r"0x[0-9a-fA-F]{40}", token)):
+                                              or ADDRESS.fullmatch(token)):
             raise ValidationError('must be "ETH" or an 0x address', field="token")
-        if not isinstance(signature, str) or not re.fullmatch(r"0x[0-9a-f]{130}", signature):
+        if not isinstance(signature, str) or not SIGNATURE_65.fullmatch(signature):
             raise ValidationError("must be 0x and 130 lower-case hex digits", field="signature")
         found = await self.store.proposals(buyer=buyer, token=token_arg(token),
                                            usage_root=bytes.fromhex(root[2:]))
         live = [p for p in found if p.status is not ProposalStatus.EXPIRED]
         if not live:
-            raise HTTPProblem(404, "not_found", "no live proposal of this usage root",
-                              field="usageRoot")
+            raise NotFound("no live proposal of this usage root", field="usageRoot")
         proposal = live[-1]
         answer = {"usageRoot": root, "token": proposal.token, "total": str(proposal.total),
                   "deadline": proposal.deadline}
@@ -536,7 +496,7 @@ class UsageService:
             charged["settlements"].append(_settlement_line(line))
         return {
             "creatorId": creator_id,
-            "generatedAt": _now_ms(),
+            "generatedAt": now_ms(),
             "chainId": self._chain_id,
             "splitter": self.splitter.address if self.splitter else None,
             "usage": [_stringify(r) for _, r in sorted(usage.items(),
@@ -658,5 +618,3 @@ def statement_csv(statement: Mapping[str, Any]) -> str:
     return out.getvalue()
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

@@ -19,44 +19,37 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from eth_account import Account
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.app.intake import IntakeWriter, Verifier, intake_writer, now_ms
-from ledger.app.provenance import ChainInfo, ServiceContext
-from ledger.app.royalty import UsageService, usage_writer
-from ledger.app.withdrawals import WithdrawalWatch
+from ledger.app.intake import IntakeWriter, Verifier, intake_writer
+from ledger.app.provenance import ChainInfo, ServiceContext, ServiceParts
+from ledger.app.royalty import UsageService, UsageWriter, usage_writer
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess, DepthMiner
-from ledger.chain.contracts.artifacts import load_artifact
-from ledger.chain.contracts.registry import AnchorRegistry
-from ledger.chain.contracts.splitter import RoyaltySplitter
 from ledger.chain.deploy import Deployment, deploy_contracts
-from ledger.chain.rpc import RevertDecoder, Web3Client, connect
-from ledger.chain.tx.sender import Sender
+from ledger.chain.rpc import Web3Client, connect
 from ledger.chain.tx.signers import TxSigner, load_signer
-from ledger.chain.tx.state import SendPolicy
 from ledger.config import Settings
 from ledger.core.receipt import ReceiptSigner
+from ledger.core.royalty.auth import KeyRing
 from ledger.core.signing import SigningKey
-from ledger.core.usage import KeyRing
 from ledger.errors import ChainError, ConfigError
 from ledger.keyfile import generate_key, load_key, write_key
-from ledger.metrics import Metrics, MetricsShare
+from ledger.metrics import Metrics
+from ledger.run.duties import LeaderDuties, forever, royalty_splitter, withdrawal_watch
 from ledger.storage.creators import CreatorStore
 from ledger.storage.engine import open_engine
-from ledger.storage.leases import Fence, LeaseStore
+from ledger.storage.leases import LeaseStore
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import prepare
 from ledger.storage.txdocs import TxDocStore
 from ledger.storage.usage import UsageStore
-from ledger.workers.anchoring import Anchorer, Batcher, run_forever, stop_tasks
+from ledger.workers.anchoring import stop_tasks
 from ledger.workers.leader import Leadership, default_replica_id
-from ledger.workers.settler import Settler
-from ledger.workers.tx_journal import DatabaseJournal
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +69,7 @@ class Service:
     deployment: Deployment
     anvil: AnvilProcess | None
     writer: IntakeWriter
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]]
 
     @property
     def rpc_url(self) -> str:
@@ -89,8 +82,7 @@ class Service:
         await self.writer.stop()
         if self.ctx.verifier is not None:
             await self.ctx.verifier.close()
-        if self.ctx.usage is not None:
-            await self.ctx.usage.close()
+        await self.ctx.usage.close()
         self.ctx.manifests.close()
         await self.engine.dispose()
         with contextlib.suppress(Exception):
@@ -204,72 +196,92 @@ async def prepared_for_replicas(settings: Settings) -> AsyncIterator[Settings]:
 
 
 async def _assemble(settings: Settings, opened: _Opened, replica: str | None) -> Service:
-    engine, w3, manifests = opened.engine, opened.w3, opened.manifests
-    deployment, account = opened.deployment, opened.account
-    share = None if replica is None else MetricsShare(settings.data_dir / "metrics", replica)
-    metrics = Metrics(share)
-    writer = intake_writer(manifests)
-    service_key = settings.data_dir / "service-key.pem"
-    signer = ReceiptSigner(_service_key(service_key))
-    ctx = ServiceContext(
-        settings,
-        metrics,
-        manifests,
-        CreatorStore(engine),
-        writer,
-        signer,
-        ChainInfo(
-            deployment.chain_id,
-            deployment.registry.address,
-            deployment.splitter.address if deployment.splitter else None,
-            settings.public_rpc_url or (opened.anvil.rpc_url if opened.anvil else None),
-        ),
-        {
-            "database": lambda: _ping_db(engine),
-            "chain": lambda: _ping_chain(w3, min(2.0, settings.rpc_timeout_s)),
-        },
-    )
-    metrics.gauge("ledger_queue_depth", "Manifests waiting for a batch.", lambda: ctx.queue_depth)
-    ctx.verifier = _verifier(settings, replica, service_key)
-    if ctx.verifier is not None:
-        ctx.verifier.start()
-    service = Service(settings, ctx, engine, w3, deployment, opened.anvil, writer)
-    writer.start()
-    usage_store = UsageStore(engine)
+    """Build every part, then the context over them, then start them and the workers."""
+    metrics = Metrics(replica)
+    usage_store = UsageStore(opened.engine)
     events_writer = usage_writer(usage_store)
-    splitter = _splitter(w3, deployment)
-    ctx.usage = UsageService(
+    parts = _parts(settings, opened, replica, usage_store, events_writer)
+    ctx = ServiceContext(settings, metrics, parts, _chain_info(settings, opened),
+                         _health_checks(settings, opened))
+    metrics.gauge("ledger_queue_depth", "Manifests waiting for a batch.", lambda: ctx.queue_depth)
+    if parts.verifier is not None:
+        parts.verifier.start()
+    parts.writer.start()
+    events_writer.start()
+    duties = LeaderDuties(settings, opened.w3, opened.account, opened.deployment, opened.docs,
+                          opened.manifests, usage_store, parts.usage.splitter, metrics,
+                          parts.usage.terms_book)
+    return Service(settings, ctx, opened.engine, opened.w3, opened.deployment, opened.anvil,
+                   parts.writer, _tasks(settings, opened, replica, ctx, duties))
+
+
+def _parts(settings: Settings, opened: _Opened, replica: str | None, usage_store: UsageStore,
+           events_writer: UsageWriter) -> ServiceParts:
+    """The stores, writers, signers and services a context works with, none started."""
+    deployment, manifests = opened.deployment, opened.manifests
+    service_key = settings.data_dir / "service-key.pem"
+    splitter = royalty_splitter(opened.w3, deployment)
+    usage = UsageService(
         settings, usage_store, manifests, events_writer, chain_id=deployment.chain_id,
         registry=deployment.registry.address, splitter=splitter,
-        withdrawals=_withdrawals(w3, deployment, splitter),
+        withdrawals=withdrawal_watch(opened.w3, deployment, splitter),
     )
-    events_writer.start()
-    duties = _LeaderDuties(settings, w3, account, deployment, opened.docs, manifests,
-                           usage_store, splitter, metrics)
+    return ServiceParts(
+        manifests=manifests,
+        creators=CreatorStore(opened.engine),
+        writer=intake_writer(manifests),
+        receipts=ReceiptSigner(_service_key(service_key)),
+        usage=usage,
+        verifier=_verifier(settings, replica, service_key),
+    )
+
+
+def _chain_info(settings: Settings, opened: _Opened) -> ChainInfo:
+    deployment = opened.deployment
+    return ChainInfo(
+        deployment.chain_id,
+        deployment.registry.address,
+        deployment.splitter.address if deployment.splitter else None,
+        settings.public_rpc_url or (opened.anvil.rpc_url if opened.anvil else None),
+    )
+
+
+def _health_checks(settings: Settings, opened: _Opened
+                   ) -> dict[str, Callable[[], Awaitable[None]]]:
+    engine, w3 = opened.engine, opened.w3
+    return {
+        "database": lambda: _ping_db(engine),
+        "chain": lambda: _ping_chain(w3, min(2.0, settings.rpc_timeout_s)),
+    }
+
+
+def _tasks(settings: Settings, opened: _Opened, replica: str | None, ctx: ServiceContext,
+           duties: LeaderDuties) -> list[asyncio.Task[None]]:
+    """The lease loop (whose holder runs `duties`), the gauges' refreshers, and the
+    embedded chain's depth miner."""
     leadership = Leadership(
-        LeaseStore(engine),
-        f"sender:{deployment.chain_id}:{account.address}",
+        LeaseStore(opened.engine),
+        f"sender:{opened.deployment.chain_id}:{opened.account.address}",
         _replica_id(settings, replica),
         duties.start,
         ttl_s=settings.lease_ttl_s,
     )
-    metrics.gauge(
+    ctx.metrics.gauge(
         "ledger_leader", "1 while this replica holds the lease to seal, anchor and settle.",
         lambda: float(leadership.leading),
     )
-    service.tasks = [
+    tasks = [
         asyncio.create_task(leadership.run(), name="leadership"),
-        _task("queue-depth", ctx.refresh_queue_depth, lambda: 1.0),
+        forever("queue-depth", ctx.refresh_queue_depth, lambda: 1.0),
         # Keeps the ledger_*_up gauges current without /healthz traffic.
-        _task("health-probe", ctx.health, lambda: 5.0),
+        forever("health-probe", ctx.health, lambda: 5.0),
     ]
-    if share is not None:
-        service.tasks.append(_task("metrics-share", _publish(metrics), lambda: 1.0))
+    if replica is not None:
+        tasks.append(forever("metrics-refresh", _refresh(ctx.metrics), lambda: 1.0))
     miner = _depth_miner(settings, opened.anvil)
     if miner is not None:
-        service.tasks.append(asyncio.create_task(
-            miner.run(settings.poll_interval_s), name="depth-miner"))
-    return service
+        tasks.append(asyncio.create_task(miner.run(settings.poll_interval_s), name="depth-miner"))
+    return tasks
 
 
 def _depth_miner(settings: Settings, anvil: AnvilProcess | None) -> DepthMiner | None:
@@ -297,109 +309,11 @@ def _replica_id(settings: Settings, replica: str | None) -> str:
     return base if replica is None else f"{base}-{replica}"
 
 
-def _publish(metrics: Metrics) -> Callable[[], Awaitable[None]]:
-    async def publish() -> None:
-        metrics.publish()
+def _refresh(metrics: Metrics) -> Callable[[], Awaitable[None]]:
+    async def refresh() -> None:
+        metrics.refresh()
 
-    return publish
-
-
-@dataclass
-class _LeaderDuties:
-    """What the lease holder runs: sealing, anchoring and settling, on one fenced sender."""
-
-    settings: Settings
-    w3: Web3Client
-    account: TxSigner
-    deployment: Deployment
-    docs: TxDocStore
-    manifests: ManifestStore
-    usage_store: UsageStore
-    splitter: RoyaltySplitter | None
-    metrics: Metrics
-
-    def start(self, fence: Fence) -> list[asyncio.Task[None]]:
-        """Start this term's workers; a new term starts from the journal afresh."""
-        settings, deployment = self.settings, self.deployment
-        artifact = load_artifact("AnchorRegistry")
-        registry = AnchorRegistry(self.w3, deployment.registry.address, artifact)
-        abis = [artifact.abi] + ([self.splitter.artifact.abi] if self.splitter else [])
-        # One Sender for the account: the anchorer's loop polls it; the settler shares it
-        # and follows its own transactions by purpose key (see ledger.workers.settler).
-        sender = Sender(
-            self.w3,
-            self.account,
-            DatabaseJournal(self.docs, fence),
-            policy=_send_policy(settings),
-            decoder=RevertDecoder(abis),
-            metrics=_SenderMetrics(self.metrics),
-        )
-        batcher = Batcher(
-            self.manifests, self.metrics,
-            max_size=settings.batch_max_size, max_age_s=settings.batch_max_age_s,
-        )
-        usage_batcher = Batcher(
-            self.usage_store, None,
-            max_size=settings.usage_batch_max_size, max_age_s=settings.usage_batch_max_age_s,
-            kind="usage events",
-        )
-        anchorer = Anchorer(
-            self.manifests, sender, registry, self.metrics,
-            key_prefix=f"anchor:{deployment.block_hash[2:18]}:",
-        )
-        interval = settings.poll_interval_s
-        tasks = [
-            _task("batcher", lambda: _seal_due(batcher, usage_batcher), lambda: min(interval, 0.2)),
-            _task("anchorer", anchorer.step, lambda: anchorer.delay),
-        ]
-        if self.splitter is not None:
-            settler = Settler(
-                self.usage_store, self.manifests, self.splitter, sender,
-                key_prefix=f"settle:{deployment.block_hash[2:18]}:",
-                max_items=settings.settle_max_items,
-                withdrawals=_withdrawals(self.w3, deployment, self.splitter),
-                settle_interval_s=settings.settle_interval_s,
-            )
-            tasks.append(_task("settler", settler.step, lambda: settler.delay))
-        return tasks
-
-
-def _send_policy(settings: Settings) -> SendPolicy:
-    return SendPolicy(
-        confirmations=max(settings.confirmations, 1),
-        reorg_window=max(64, settings.confirmations),
-        stuck_after=settings.stuck_tx_after_s,
-        max_fee_cap=int(settings.max_fee_gwei * 10**9),
-        poll_interval=settings.poll_interval_s,
-    )
-
-
-async def _seal_due(batcher: Batcher, usage_batcher: Batcher) -> None:
-    # One task seals both kinds: batch numbers are one sequence, so two sealers in
-    # one process would only race each other for the next number.
-    while await batcher.step(now_ms()) is not None:
-        pass
-    while await usage_batcher.step(now_ms()) is not None:
-        pass
-
-
-def _splitter(w3: Web3Client, deployment: Deployment) -> RoyaltySplitter | None:
-    if deployment.splitter is None:
-        return None
-    return RoyaltySplitter(w3, deployment.splitter.address, load_artifact("RoyaltySplitter"))
-
-
-def _withdrawals(w3: Web3Client, deployment: Deployment, splitter: RoyaltySplitter | None
-                 ) -> WithdrawalWatch | None:
-    if splitter is None or deployment.splitter is None:
-        return None
-    return WithdrawalWatch(w3, splitter, deployment.splitter.block_number)
-
-
-def _task(
-    name: str, step: Callable[[], Awaitable[object]], delay: Callable[[], float]
-) -> asyncio.Task[None]:
-    return asyncio.create_task(run_forever(name, step, delay), name=name)
+    return refresh
 
 
 async def _deployment(
@@ -464,22 +378,6 @@ async def _ping_chain(w3: Web3Client, timeout: float) -> None:
     # asyncio.timeout, not wait_for: on 3.11 wait_for can lose a cancellation.
     async with asyncio.timeout(timeout):
         await w3.eth.block_number
-
-
-class _SenderMetrics:
-    """Feeds the sender's counters into the service metrics."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-
-    def count(self, name: str, value: float = 1) -> None:
-        counter = {
-            "rpc_errors": self._metrics.rpc_errors,
-            "fees_wei": self._metrics.tx_fees,
-            "replacements": self._metrics.tx_replacements,
-        }.get(name)
-        if counter is not None:
-            counter.inc(value)
 
 
 def configure_logging(level: str) -> None:

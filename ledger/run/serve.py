@@ -1,15 +1,11 @@
-"""`ledger serve`: the HTTP service and its workers until SIGINT or SIGTERM."""
+"""A service listening on HTTP, until it is stopped or a signal arrives."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import os
 import signal
-import sys
-import threading
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,20 +14,13 @@ from typing import Any
 from aiohttp import web
 
 from ledger.api.app import create_app
+from ledger.app.provenance import ServiceContext
 from ledger.chain.deploy import Deployment
 from ledger.config import Settings
 from ledger.run.compose import Service, start_service
+from ledger.run.process import make_private
 
 log = logging.getLogger(__name__)
-
-
-def event_loop_runner() -> asyncio.Runner:
-    """An event loop for the service: uvloop's when it is installed (faster HTTP)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.Runner()
-    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
 
 
 @asynccontextmanager
@@ -46,11 +35,23 @@ async def running(
     connections over them.
     """
     make_private(settings.data_dir)
-    service = await start_service(settings, replica=replica)
-    runner = web.AppRunner(create_app(service.ctx), access_log=None, handle_signals=False,
-                           **server_options(settings))
+    started: list[Service] = []
+
+    @asynccontextmanager
+    async def open_context() -> AsyncIterator[ServiceContext]:
+        service = await start_service(settings, replica=replica)
+        started.append(service)
+        try:
+            yield service.ctx
+        finally:
+            await service.close()
+
+    # The app opens the service as it starts (runner.setup) and closes it on cleanup.
+    runner = web.AppRunner(create_app(settings, open_context), access_log=None,
+                           handle_signals=False, **server_options(settings))
     try:
         await runner.setup()
+        (service,) = started
         site = web.TCPSite(runner, settings.host, settings.port, reuse_port=replica is not None)
         await site.start()
         port = runner.addresses[0][1]
@@ -60,18 +61,6 @@ async def running(
         yield service, url
     finally:
         await runner.cleanup()
-        await service.close()
-
-
-def make_private(data_dir: Path) -> None:
-    """Keep the data folder to its owner: the process creates files 0600 and folders
-    0700 from now on (umask 077), and what the folder already holds (database, WAL,
-    keys, journals, metrics) is made so too, whatever the umask was when it was made."""
-    os.umask(0o077)
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for path in (data_dir, *data_dir.rglob("*")):
-        if not path.is_symlink():
-            path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -99,45 +88,6 @@ def write_endpoint(data_dir: Path, url: str, rpc_url: str, deployment: Deploymen
         "registry": deployment.registry.address,
     }
     (data_dir / "endpoint.json").write_text(json.dumps(info, indent=2) + "\n")
-
-
-def exit_past_stray_threads(grace_s: float = 5.0) -> None:
-    """After a clean stop, give threads `grace_s` to end, then leave even if some have not.
-
-    Python joins every non-daemon thread at exit. A database driver's connection thread
-    whose connection was never closed (aiosqlite starts one per connection; a connection
-    broken mid-way, as by a full disk, can strand it) would then keep a stopped service
-    from exiting for ever. Everything the service acknowledged is committed before it
-    answered, and its close has run, so leaving is safe; the stray threads are named.
-    """
-    deadline = time.monotonic() + grace_s
-    for thread in _stray_threads():
-        thread.join(max(0.0, deadline - time.monotonic()))
-    stray = _stray_threads()
-    if stray:
-        log.warning("exiting although threads still run after a clean stop: %s",
-                    ", ".join(t.name for t in stray))
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
-
-
-def _stray_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate()
-            if t is not threading.main_thread() and not t.daemon and t.is_alive()]
-
-
-async def serve(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM, then stop cleanly (several processes on one port
-    when `serve_processes` > 1)."""
-    make_private(settings.data_dir)
-    if settings.serve_processes > 1:
-        from ledger.run.supervisor import supervise
-
-        await supervise(settings)
-        return
-    await serve_until_signalled(settings, (signal.SIGINT, signal.SIGTERM))
 
 
 async def serve_until_signalled(

@@ -21,7 +21,6 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
-import shutil
 import signal
 import socket
 import threading
@@ -32,13 +31,10 @@ from multiprocessing.context import SpawnProcess
 from ledger.chain.deploy import Deployment
 from ledger.config import Settings
 from ledger.errors import ConfigError
+from ledger.metrics import process_exited, share_between_processes
 from ledger.run.compose import configure_logging, prepared_for_replicas
-from ledger.run.serve import (
-    event_loop_runner,
-    exit_past_stray_threads,
-    serve_until_signalled,
-    write_endpoint,
-)
+from ledger.run.process import event_loop_runner, exit_past_stray_threads
+from ledger.run.serve import serve_until_signalled, write_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +51,7 @@ async def supervise(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with prepared_for_replicas(settings) as shared:
-        shutil.rmtree(settings.data_dir / "metrics", ignore_errors=True)
+        share_between_processes(settings.data_dir / "metrics")
         with _port(settings.host, settings.port) as port:
             shared = replace(shared, port=port)
             processes = [_ServingProcess(shared, str(i)) for i in range(settings.serve_processes)]
@@ -140,6 +136,9 @@ class _ServingProcess:
 
     def start(self) -> None:
         """Start (or start again) the process."""
+        previous = self._process
+        if previous is not None and previous.pid is not None:
+            process_exited(previous.pid)
         # spawn: a fresh interpreter, not a fork of this threaded one.
         process = multiprocessing.get_context("spawn").Process(
             target=_serve_one,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger.core.creators import KeyState
 from ledger.errors import ValidationError
+from ledger.storage.engine import repository
 from ledger.storage.models import CreatorKeyRow, CreatorRow
 
 SIGNING = "signing"
@@ -76,6 +77,7 @@ class Verification:
     detail: str
 
 
+@repository
 class CreatorStore:
     """Repository of creators and keys."""
 

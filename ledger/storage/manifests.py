@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger.core.records import (
@@ -20,9 +19,9 @@ from ledger.core.records import (
     NewManifest,
     stored_answers,
 )
-from ledger.errors import StorageError
 from ledger.storage import batching
 from ledger.storage.batching import claim_leaves, insert_batch
+from ledger.storage.engine import repository, storage_errors
 from ledger.storage.models import MANIFEST_COLUMNS, BatchLevelsRow, BatchRow, ManifestRow
 from ledger.storage.point_reads import PointReader
 from ledger.storage.sqlite_writer import SqliteManifestWriter
@@ -31,6 +30,7 @@ from ledger.storage.sqlite_writer import SqliteManifestWriter
 _CHUNK = 500
 
 
+@repository
 class ManifestStore:
     """Repository of manifests and batches over one engine."""
 
@@ -75,7 +75,7 @@ class ManifestStore:
             .on_conflict_do_nothing(index_elements=["digest"])
             .returning(ManifestRow.digest)
         )
-        try:
+        with storage_errors("could not store manifests"):
             async with self._engine.begin() as conn:
                 created: set[bytes] = set()
                 for start in range(0, len(rows), _CHUNK):
@@ -84,8 +84,6 @@ class ManifestStore:
                 known = await self._existing(
                     conn, [m.digest for m in manifests if m.digest not in created]
                 )
-        except SQLAlchemyError as exc:
-            raise StorageError(f"could not store manifests: {_reason(exc)}") from exc
         return stored_answers(manifests, created, known)
 
     async def _existing(
@@ -233,11 +231,9 @@ class ManifestStore:
         stmt = update(BatchRow).values(**values)
         if number is not None:
             stmt = stmt.where(BatchRow.number == number)
-        try:
+        with storage_errors(f"could not update batch {number}"):
             async with self._engine.begin() as conn:
                 await conn.execute(stmt)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"could not update batch {number}: {_reason(exc)}") from exc
 
 
 _UNANCHORED: dict[str, object] = {
@@ -308,8 +304,3 @@ def _batch(row: Row[*tuple[Any, ...]]) -> BatchRecord:
         anchor=anchor,
         confirmed_at=row.confirmed_at,
     )
-
-
-def _reason(exc: SQLAlchemyError) -> str:
-    orig = getattr(exc, "orig", None)
-    return str(orig or exc).splitlines()[0]

@@ -231,7 +231,7 @@ class UsageSettlementRow(Base):
     """One `settle` of one buyer and token for (part of) an anchored usage batch.
 
     ``usage_root`` is the batch root for part 0, else derived from it
-    (`ledger.core.usage.usage_root_of`); amounts are decimal strings (up to 2^256).
+    (`ledger.core.royalty.settlement.usage_root_of`); amounts are decimal strings (up to 2^256).
     """
 
     __tablename__ = "usage_settlements"

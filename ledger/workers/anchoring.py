@@ -17,9 +17,10 @@ from typing import Any, Protocol
 from hexbytes import HexBytes
 
 from ledger.chain.contracts.registry import AnchorRecord, AnchorRegistry
+from ledger.chain.tx.keys import TxKey, TxKind
 from ledger.chain.tx.sender import Sender
 from ledger.chain.tx.state import SentTx, TxEvent, TxEventKind, TxStatus
-from ledger.core.merkle import MerkleTree, level_sizes
+from ledger.core.merkle import MerkleTree, join_levels
 from ledger.core.records import AnchorInfo, BatchRecord, BatchStatus
 from ledger.errors import ChainError, LedgerError
 from ledger.metrics import Metrics
@@ -35,20 +36,6 @@ _BLOCKED_DELAY_S = 30.0
 
 # Trees this large are hashed off the event loop so intake keeps answering.
 _THREAD_THRESHOLD = 2_000
-
-
-def join_levels(tree: MerkleTree) -> bytes:
-    """One blob holding every level; `split_levels` inverts it."""
-    return b"".join(tree.levels)
-
-
-def split_levels(blob: bytes, leaf_count: int) -> MerkleTree:
-    """The tree stored by `join_levels`, given its leaf count."""
-    levels, start = [], 0
-    for size in level_sizes(leaf_count):
-        levels.append(blob[start : start + 32 * size])
-        start += 32 * size
-    return MerkleTree.from_levels(levels)
 
 
 class SealableStore(Protocol):
@@ -114,9 +101,10 @@ class Batcher:
 class Anchorer:
     """Anchors sealed batches in order and records each anchor once confirmed.
 
-    A purpose key per batch (under a prefix naming the deployment, so a
-    redeployed registry starts afresh) makes submission idempotent across restarts; the registry's
-    sequential batch-number fence makes a second anchor of a number impossible.
+    A purpose key per batch (`TxKey.anchor`, scoped to the deployment by ``key_scope``
+    so a redeployed registry starts afresh) makes submission idempotent across restarts;
+    the registry's sequential batch-number fence makes a second anchor of a number
+    impossible.
     """
 
     def __init__(
@@ -126,7 +114,7 @@ class Anchorer:
         registry: AnchorRegistry,
         metrics: Metrics,
         *,
-        key_prefix: str,
+        key_scope: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -134,7 +122,7 @@ class Anchorer:
         self._registry = registry
         self._metrics = metrics
         self._clock = clock
-        self._prefix = key_prefix
+        self._scope = key_scope
         # False until batches were checked against the sender's journal (see `_reconcile`).
         self._reconciled = False
         # True while the registry disagrees with the database (see `_check_registry`).
@@ -222,7 +210,7 @@ class Anchorer:
         """The transaction of the batch's newest purpose key, or None."""
         latest: SentTx | None = None
         attempt = 1
-        while (tx := await self._sender.get(f"{self._prefix}{number}#{attempt}")) is not None:
+        while (tx := await self._sender.get(self._key(number, attempt))) is not None:
             latest, attempt = tx, attempt + 1
         return latest
 
@@ -262,7 +250,7 @@ class Anchorer:
         """
         attempt = 1
         while True:
-            key = f"{self._prefix}{number}#{attempt}"
+            key = self._key(number, attempt)
             tx = await self._sender.get(key)
             if tx is None or not _spent(tx):
                 return key
@@ -356,10 +344,14 @@ class Anchorer:
         log.info("batch %d anchored in block %d (found on chain)", batch.number,
                  event.block_number)
 
+    def _key(self, number: int, attempt: int) -> str:
+        return TxKey.anchor(self._scope, number, attempt).encode()
+
     def _batch_number(self, key: str) -> int | None:
-        if not key.startswith(self._prefix):
+        parsed = TxKey.parse_or_none(key)
+        if parsed is None or (parsed.kind, parsed.scope) != (TxKind.ANCHOR, self._scope):
             return None
-        return int(key[len(self._prefix) :].split("#", 1)[0])
+        return parsed.number
 
 
 def _spent(tx: SentTx) -> bool:

@@ -9,7 +9,7 @@ The **settler** charges anchored usage on the `RoyaltySplitter`. Per step it:
 1. follows its open settlements by purpose key in the sender's journal (it never
    polls the sender itself: the anchorer's loop drives the shared sender, and
    the journal holds each transaction's state before any event is reported);
-2. relays split terms that owners signed (``setSplitWithSig``);
+2. relays split terms that owners signed (``setSplitWithSig``, `SplitRelay`);
 3. groups anchored, unsettled usage per batch, buyer and asset key; prices each
    asset at the latest split version on chain, accepted only when that version
    carries exactly the terms of an anchored manifest of the same creator and
@@ -49,37 +49,36 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from ledger.app.terms import TermsBook
 from ledger.app.withdrawals import WithdrawalWatch
 from ledger.chain.contracts.splitter import RoyaltySplitter, SplitterRevert, UsageItem
 from ledger.chain.rpc import ChainRevertError
+from ledger.chain.tx.keys import TxKey
 from ledger.chain.tx.sender import Sender
 from ledger.chain.tx.state import SentTx, TxStatus
-from ledger.core.hashing import keccak256
-from ledger.core.manifest import Manifest
 from ledger.core.records import BatchStatus
-from ledger.core.usage import asset_terms, usage_root_of
-from ledger.errors import LedgerError
-from ledger.storage.manifests import ManifestStore
-from ledger.storage.usage import (
+from ledger.core.royalty.settlement import (
     LIVE_PROPOSALS,
     OPEN_SETTLEMENTS,
     Hold,
+    PricedSplit,
     Proposal,
     ProposalStatus,
     Settlement,
     SettlementDraft,
     SettlementItem,
     SettlementStatus,
-    SplitSignature,
     UsageGroup,
-    UsageStore,
+    item_shape,
+    usage_root_of,
 )
+from ledger.errors import LedgerError
+from ledger.storage.manifests import ManifestStore
+from ledger.storage.usage import UsageStore
+from ledger.workers.split_relay import SplitRelay
 
 log = logging.getLogger(__name__)
-
-_THREAD_THRESHOLD = 2_000
 
 # Errors that hold a whole settlement (the buyer's account) or one item (its asset).
 _BUYER_HOLDS = {
@@ -98,16 +97,6 @@ PROPOSAL_TTL_S = 24 * 3600
 _WATCH_S = 1.0
 
 
-@dataclass(frozen=True)
-class PricedSplit:
-    """A split version the settler may charge: verified against an anchored manifest."""
-
-    version: int
-    token: str
-    price: int
-    manifest_digest: bytes
-
-
 class Settler:
     """Settles anchored usage on the splitter through the service account's `Sender`."""
 
@@ -118,19 +107,22 @@ class Settler:
         splitter: RoyaltySplitter,
         sender: Sender,
         *,
-        key_prefix: str,
+        key_scope: str,
         max_items: int = 200,
         drive_sender: bool = False,
         clock: Callable[[], float] = time.time,
         proposal_ttl_s: int = PROPOSAL_TTL_S,
         withdrawals: WithdrawalWatch | None = None,
         settle_interval_s: float = 0.0,
+        terms_book: TermsBook | None = None,
     ) -> None:
         self._store = store
         self._manifests = manifests
         self._splitter = splitter
         self._sender = sender
-        self._prefix = key_prefix
+        self._scope = key_scope
+        # The store appends the id it assigns to make the settlement's `TxKey`.
+        self._settle_prefix = TxKey.settlement_prefix(key_scope)
         self._max_items = max_items
         self._drive = drive_sender
         self._clock = clock
@@ -140,14 +132,16 @@ class Settler:
         self._last_pass = float("-inf")
         # Versions never change once created, so a verified one stays verified.
         self._verified: dict[tuple[bytes, int], PricedSplit | str] = {}
-        self._parsed: dict[bytes, Manifest] = {}
+        self._book = terms_book or TermsBook(manifests)
+        self._relay = SplitRelay(store, manifests, self._book, splitter, sender,
+                                 key_scope=key_scope, clock=clock)
 
     async def step(self) -> None:
         """Follow open settlements, then settle what is anchored and unsettled."""
         if self._drive:
             await self._sender.poll()
         await self._follow()
-        await self._relay()
+        await self._relay.step()
         leaving = await self._leaving()
         if leaving:
             # First, and apart: a long backlog of other buyers' usage must not delay them.
@@ -272,66 +266,12 @@ class Settler:
         ):
             if (proposal.signature is None or proposal.total != settlement.total
                     or proposal.settlement_id not in (None, settlement.id)
-                    or _shape(proposal.items) != _shape(items)):
+                    or item_shape(proposal.items) != item_shape(items)):
                 continue
             if proposal.status is ProposalStatus.SIGNED:
                 await self._store.mark_proposal(proposal.id, ProposalStatus.USED, settlement.id)
             return proposal
         return None
-
-    # -- relaying owners' split terms ----------------------------------------------
-
-    async def _relay(self) -> None:
-        for sig in await self._store.split_signatures("sent"):
-            tx = await self._sender.get(sig.tx_key or "")
-            if tx is None or tx.status in (TxStatus.PENDING, TxStatus.MINED):
-                continue
-            ok = tx.inclusion is not None and tx.inclusion.succeeded
-            await self._store.mark_split_signature(sig.manifest_digest, sig.asset_id,
-                                                   "done" if ok else "failed", sig.tx_key)
-        for sig in await self._store.split_signatures("waiting"):
-            await self._relay_one(sig)
-
-    async def _relay_one(self, sig: SplitSignature) -> None:
-        record = await self._manifests.get(sig.manifest_digest)
-        if record is None or record.status != BatchStatus.CONFIRMED.value:
-            return  # relayed once the manifest is anchored: a split names an anchored digest
-        manifest = await self._manifest(sig.manifest_digest)
-        terms = asset_terms(manifest, sig.manifest_digest, sig.asset_id)
-        latest = await self._splitter.latest_version(terms.asset_key)
-        if latest >= sig.version:
-            done = (await self._splitter.split_version(terms.asset_key, sig.version)
-                    ).manifest_digest == sig.manifest_digest
-            await self._store.mark_split_signature(sig.manifest_digest, sig.asset_id,
-                                                   "done" if done else "failed", None)
-            return
-        if latest + 1 != sig.version or sig.deadline <= self._clock():
-            log.warning("split signature for %s v%d cannot be used (latest %d)", sig.asset_id,
-                        sig.version, latest)
-            await self._store.mark_split_signature(sig.manifest_digest, sig.asset_id,
-                                                   "failed", None)
-            return
-        key = (f"split:{self._prefix.split(':')[1]}:"
-               f"{keccak256(sig.manifest_digest + sig.asset_id.encode()).hex()[:24]}:{sig.version}")
-        data = self._splitter.set_split_with_sig_data(terms.owner, terms.split, sig.version,
-                                                      sig.deadline, sig.signature)
-        try:
-            await self._sender.submit(key, self._splitter.address, data)
-        except ChainRevertError as exc:
-            log.warning("split of %s v%d refused: %s", sig.asset_id, sig.version, exc.reason)
-            await self._store.mark_split_signature(sig.manifest_digest, sig.asset_id,
-                                                   "failed", None)
-            return
-        await self._store.mark_split_signature(sig.manifest_digest, sig.asset_id, "sent", key)
-        log.info("relayed the split of %s v%d for %s", sig.asset_id, sig.version, terms.owner)
-
-    async def _manifest(self, digest: bytes) -> Manifest:
-        manifest = self._parsed.get(digest)
-        if manifest is None:
-            body = await self._manifests.body(digest)
-            assert body is not None
-            manifest = self._parsed[digest] = Manifest.from_json(body)
-        return manifest
 
     # -- settling ------------------------------------------------------------------
 
@@ -367,7 +307,7 @@ class Settler:
         if not members:
             return
         settlement = await self._store.create_settlement(
-            _draft(token, part, members), key_prefix=self._prefix, now=now
+            SettlementDraft.of(token, part, members), key_prefix=self._settle_prefix, now=now
         )
         if settlement is None:
             log.info("usage of %s in batch %d was claimed meanwhile", first.buyer,
@@ -401,8 +341,9 @@ class Settler:
             LIVE_PROPOSALS, buyer=first.buyer, token=token, batch_number=first.batch_number
         ):
             mine = [free[i.asset_key] for i in proposal.items if i.asset_key in free]
-            current = [_item(g, p) for g, p in mine]
-            if (proposal.deadline <= self._clock() or _shape(current) != _shape(proposal.items)
+            current = [SettlementItem.of(g, p) for g, p in mine]
+            if (proposal.deadline <= self._clock()
+                    or item_shape(current) != item_shape(proposal.items)
                     or sum(g.events for g, _ in mine) != proposal.events):
                 # Unsigned in time, or its usage no longer prices as signed: propose anew.
                 await self._store.mark_proposal(proposal.id, ProposalStatus.EXPIRED)
@@ -428,17 +369,16 @@ class Settler:
         if not members:
             return
         proposal = await self._store.add_proposal(
-            _draft(token, part, members), deadline=int(self._clock()) + self._proposal_ttl_s,
-            now=now,
+            SettlementDraft.of(token, part, members),
+            deadline=int(self._clock()) + self._proposal_ttl_s, now=now,
         )
         await self._hold([g for g, _ in members], _awaiting(proposal), now)
         log.info("proposed usage root 0x%s (%d wei) to co-signing buyer %s",
                  proposal.usage_root.hex(), proposal.total, proposal.buyer)
 
     async def _settle_signed(self, proposal: Proposal, batch_root: bytes, now: int) -> None:
-        draft = SettlementDraft(proposal.batch_number, batch_root, proposal.buyer,
-                                proposal.token, proposal.part, proposal.items, proposal.events)
-        settlement = await self._store.create_settlement(draft, key_prefix=self._prefix, now=now)
+        settlement = await self._store.create_settlement(proposal.draft(batch_root),
+                                                         key_prefix=self._settle_prefix, now=now)
         if settlement is None:
             log.info("usage of proposal %d was claimed meanwhile", proposal.id)
             await self._store.mark_proposal(proposal.id, ProposalStatus.EXPIRED)
@@ -469,10 +409,7 @@ class Settler:
     async def _hold(self, groups: Sequence[UsageGroup], reason: str, now: int) -> None:
         by_buyer: dict[tuple[int, str], list[Hold]] = defaultdict(list)
         for g in groups:
-            by_buyer[(g.batch_number, g.buyer)].append(
-                Hold(g.batch_number, g.buyer, g.asset_key, g.token, g.creator_id, reason,
-                     g.units, now)
-            )
+            by_buyer[(g.batch_number, g.buyer)].append(Hold.of(g, reason, now))
         for (number, buyer), holds in by_buyer.items():
             await self._store.set_holds(number, buyer, holds)
 
@@ -501,35 +438,14 @@ class Settler:
         if record is None or record.status != BatchStatus.CONFIRMED.value:
             return (f"split version {version} names manifest 0x{digest.hex()}, "
                     "not anchored here"), False
-        manifest = await self._manifest(digest)
         try:
-            terms = asset_terms(manifest, digest, group.asset_id)
+            terms = await self._book.asset_terms(digest, group.asset_id)
         except LedgerError as exc:
             return f"split version {version}: {exc.message}", True
-        if (manifest.creator.id != group.creator_id or terms.asset_key != group.asset_key
+        if (terms.creator_id != group.creator_id or terms.asset_key != group.asset_key
                 or not info.carries(terms.split)):
             return f"split version {version} does not carry the terms of its manifest", True
         return PricedSplit(version, info.token, info.price_per_unit, digest), True
-
-
-def _item(group: UsageGroup, split: PricedSplit) -> SettlementItem:
-    return SettlementItem(group.asset_key, split.version, group.creator_id, group.asset_id,
-                          split.manifest_digest, group.units, split.price)
-
-
-def _draft(token: str, part: int, members: Sequence[tuple[UsageGroup, PricedSplit]]
-           ) -> SettlementDraft:
-    """Part ``part`` of settling ``members`` (all of one batch and buyer) in ``token``."""
-    first = members[0][0]
-    return SettlementDraft(first.batch_number, first.batch_root, first.buyer, token, part,
-                           tuple(_item(g, p) for g, p in members),
-                           sum(g.events for g, _ in members))
-
-
-def _shape(items: Sequence[SettlementItem]) -> set[tuple[bytes, int, int, int]]:
-    """What a signature fixes of items: asset key, version and units (and the price,
-    which fixes the total)."""
-    return {(i.asset_key, i.version, i.units, i.price) for i in items}
 
 
 def _awaiting(proposal: Proposal) -> str:

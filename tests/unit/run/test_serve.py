@@ -1,4 +1,5 @@
-"""ledger.run.serve: leaving after a clean stop despite a stray thread; server options."""
+"""ledger.run.process and ledger.run.serve: leaving after a clean stop despite a stray
+thread; server options."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 
 SCRIPT = """
 import logging, sys, threading
-from ledger.run.serve import exit_past_stray_threads
+from ledger.run.process import exit_past_stray_threads
 logging.basicConfig(level="INFO")
 if sys.argv[1] == "stray":
     threading.Thread(target=threading.Event().wait, name="stuck-driver").start()
