@@ -1,0 +1,29 @@
+"""The OpenAPI 3.1 document of HTTP API v1, generated from the route table and the
+shapes in `ledger.api.schemas`; served at GET /v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.api.openapi.operation import Operation
+from ledger.api.openapi.provenance import OPERATIONS as PROVENANCE
+from ledger.api.openapi.royalty import OPERATIONS as ROYALTY
+from ledger.api.schemas import components
+
+
+def operations() -> list[Operation]:
+    """Every operation of HTTP API v1, provenance first."""
+    return [*PROVENANCE, *ROYALTY]
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole document."""
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations():
+        paths.setdefault(op.path, {})[op.method.lower()] = op.to_openapi()
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ledger", "version": "1"},
+        "paths": paths,
+        "components": {"schemas": components()},
+    }
