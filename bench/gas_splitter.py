@@ -31,7 +31,7 @@ from web3.types import Wei
 
 from bench.report import write_section
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess
-from ledger.chain.contracts import splitter as splitter_abi
+from ledger.chain.contracts import eip712
 from ledger.core.hashing import keccak256
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ UNITS = 1_000  # per item: 16 bits of calldata, like a real metering window
 Item = tuple[bytes, int, int]
 
 # The co-signing type, without the domain (encode_typed_data takes that apart).
-SETTLEMENT_TYPES = {k: v for k, v in splitter_abi.SETTLEMENT_TYPES.items() if k != "EIP712Domain"}
+SETTLEMENT_TYPES = {k: v for k, v in eip712.SETTLEMENT_TYPES.items() if k != "EIP712Domain"}
 
 
 def build() -> Path:

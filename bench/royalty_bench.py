@@ -91,7 +91,7 @@ def _events(spec: dict[str, Any], first: int, count: int) -> list[dict[str, Any]
 async def _loadgen(spec: dict[str, Any]) -> dict[str, Any]:
     import aiohttp
 
-    from ledger.core.usage import request_headers
+    from ledger.core.royalty.auth import request_headers
 
     url = spec["url"] + "/v1/usage"
     bodies = [json.dumps({"events": _events(spec, start, min(BATCH, spec["events"] - start))})
@@ -132,8 +132,8 @@ async def _run(events: int, singles: int) -> Results:
     from ledger.chain.rpc import connect
     from ledger.config import Settings
     from ledger.core.manifest import Manifest
+    from ledger.core.royalty.terms import asset_terms
     from ledger.core.signing import EthSigningKey, sign_manifest
-    from ledger.core.usage import asset_terms
     from ledger.run.serve import running
 
     keys = json.dumps({"version": "ledger-usage-keys/1",
@@ -227,7 +227,8 @@ async def _wait_settled(service: Any, total: int, timeout: float = 600.0) -> int
 
 
 async def _settlement_gas(service: Any, w3: Any) -> tuple[int, int]:
-    from ledger.storage.usage import SETTLED, UsageStore
+    from ledger.core.royalty.settlement import SETTLED
+    from ledger.storage.usage import UsageStore
 
     store = UsageStore(service.engine)
     rows = [s for s in await store.settlements() if s.status.value in SETTLED]
@@ -246,7 +247,7 @@ async def _baseline(manifest_cls: Any, asset_terms: Any) -> list[int]:
     from ledger.chain.deploy import deploy_contracts
     from ledger.chain.rpc import connect
     from ledger.core.hashing import keccak256
-    from ledger.core.usage import ETH_TOKEN, SplitTerms, asset_id_of, asset_key_of
+    from ledger.core.royalty.terms import ETH_TOKEN, SplitTerms, asset_id_of, asset_key_of
 
     meter, creator, buyer = DEV_KEYS[4], DEV_KEYS[5], DEV_KEYS[1]
     async with AnvilProcess() as anvil:

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import DOC, write_section
+from ledger.app.clock import now_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- bench:service -->", "<!-- /bench:service -->"
@@ -264,11 +265,6 @@ def register_creators(url: str, kinds: Sequence[str]) -> None:
                     await client.creator_action(action)
 
     asyncio.run(run())
-
-
-def now_ms() -> int:
-    """Wall-clock milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 def loadgen(work: Path, name: str, *args: str) -> dict[str, Any]:
@@ -645,10 +641,10 @@ async def read_steps(data_dir: Path, paths: Sequence[bytes]) -> dict[str, dict[s
     """
     from bench.loadgen import percentiles
     from ledger.config import Settings
+    from ledger.core.merkle import split_levels
     from ledger.core.proof import ProofBundle
     from ledger.storage.engine import open_engine
     from ledger.storage.manifests import ManifestStore
-    from ledger.workers.anchoring import split_levels
 
     digests = [bytes.fromhex(p.decode().split("/")[3][2:]) for p in paths]
     engine = open_engine(Settings(data_dir=data_dir).database_url())

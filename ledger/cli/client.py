@@ -13,8 +13,8 @@ from yarl import URL
 
 from ledger.core.creators import deployment_id
 from ledger.core.reads import signed_read_headers
+from ledger.core.royalty.auth import request_headers
 from ledger.core.signing import SigningKey
-from ledger.core.usage import request_headers
 from ledger.errors import LedgerError
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ledger.app.clock import now_ms
 from ledger.cli.common import EXIT_OK, Commands
 from ledger.errors import ValidationError
 
@@ -214,7 +215,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     detail = f"operator: approved by the operator ({when})"
     creator_id = _checked_id(args.creator_id)
-    done = _on_database(args, lambda store: store.approve(creator_id, detail, _now_ms()))
+    done = _on_database(args, lambda store: store.approve(creator_id, detail, now_ms()))
     if not done:
         raise ValidationError(f"no creator {creator_id} is waiting for approval",
                               field="creator_id")
@@ -249,7 +250,7 @@ def _send(
 
     async def send() -> Any:
         async with LedgerClient(service_url(args.url)) as client:
-            signed = sign_action(action, creator_id, keys, _now_ms(), signers,
+            signed = sign_action(action, creator_id, keys, now_ms(), signers,
                                  deployment=await client.deployment(), recovery_key=recovery_key)
             return (await client.creator_action(signed))[1]
 
@@ -280,5 +281,3 @@ def _load_all(paths: Sequence[Path]) -> list[SigningKey]:
     return [_load(path) for path in paths]
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

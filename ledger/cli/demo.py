@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ledger.app.clock import now_ms
 from ledger.app.packager import package_dir
 from ledger.chain.anvil import repo_root
 from ledger.chain.contracts.artifacts import load_artifact
@@ -100,7 +101,7 @@ async def run_demo(settings: Settings, *, manifests: int = 1000, say: Say = prin
                 # recovery key is thrown away with the scratch folder.
                 recovery = generate_key("p256")
                 action = sign_action(
-                    "register", creator_id, [key.public_id], _now_ms(), [key, recovery],
+                    "register", creator_id, [key.public_id], now_ms(), [key, recovery],
                     deployment=deployment, recovery_key=recovery.public_id,
                 )
                 await client.creator_action(action)
@@ -241,5 +242,3 @@ def demo_settings(data_dir: Path) -> Settings:
     ).validate()
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

@@ -34,8 +34,10 @@ from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP
 from ledger.chain.rpc import connect
 from ledger.cli.client import LedgerClient
 from ledger.core.manifest import Manifest
+from ledger.core.royalty.auth import request_headers
+from ledger.core.royalty.settlement import entitlement
+from ledger.core.royalty.terms import asset_terms
 from ledger.core.signing import EthSigningKey, SigningKey, sign_manifest
-from ledger.core.usage import asset_terms, entitlement, request_headers
 from ledger.errors import LedgerError
 from ledger.run.compose import Service
 
@@ -203,7 +205,6 @@ async def _meter(http: aiohttp.ClientSession, url: str, secret: bytes,
 
 async def _settled(service: Service, total: int, timeout: float = 120.0) -> None:
     usage = service.ctx.usage
-    assert usage is not None
     deadline = time.monotonic() + timeout
     while True:
         lines = await usage.store.item_lines()
@@ -217,7 +218,6 @@ async def _settled(service: Service, total: int, timeout: float = 120.0) -> None
 
 async def _settlement_gas(service: Service, outcome: RoyaltyOutcome) -> None:
     usage = service.ctx.usage
-    assert usage is not None
     for settlement in await usage.store.settlements():
         if settlement.gas_used:
             outcome.settlements += 1

@@ -14,10 +14,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ledger.cli.common import EXIT_OK, Commands
+from ledger.core.fields import ADDRESS
 from ledger.errors import ConfigError, ValidationError
 
 WEI_PER_ETH = 10**18
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _ETH = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*eth\s*", re.IGNORECASE)
 
 
@@ -95,7 +95,7 @@ def parse_amount(text: str) -> int:
 
 
 def _address(who: str) -> str:
-    if _ADDRESS.fullmatch(who):
+    if ADDRESS.fullmatch(who):
         return who
     if who.startswith("0x"):
         raise ValidationError("must be 0x and 40 hex digits, or an Ethereum key file",

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ledger.cli.common import EXIT_OK, Commands
+from ledger.core.assets import PRICE_TYPES, PRICE_UNITS
 from ledger.core.canonical import parse_strict
-from ledger.core.manifest import PRICE_TYPES, PRICE_UNITS
 from ledger.errors import ValidationError
 
 # ledger.keyfile.KEY_TYPES, repeated so that building the parser imports no crypto
@@ -103,19 +103,14 @@ def cmd_package(args: argparse.Namespace) -> int:
     """Hash a folder into a manifest; sign it when --key is given."""
     from ledger.app.packager import package_dir, parse_payee
     from ledger.core.manifest import Manifest
-    from ledger.core.signing import sign_manifest
+    from ledger.core.signing import address_of, sign_manifest
     from ledger.keyfile import load_key
 
     output: Path = args.output or args.directory / "manifest.json"
     key = load_key(args.key) if args.key else None
     wallet = args.wallet
-    if (
-        wallet is None
-        and args.payout is None
-        and key is not None
-        and key.public_id.startswith("eth:")
-    ):
-        wallet = key.public_id[4:]
+    if wallet is None and args.payout is None and key is not None:
+        wallet = address_of(key.public_id)
     if wallet is None and args.payout is None:
         raise ValidationError("give --wallet or --payout (where the creator is paid)")
     manifest = package_dir(

@@ -249,7 +249,7 @@ async def _answer(resp: Any) -> Any:
 
 def _check_proposal(proposal: Any, buyer: str) -> None:
     """The typed data must say what the summary shows, and the items add up to the total."""
-    from ledger.chain.contracts.splitter import SETTLEMENT_TYPES
+    from ledger.chain.contracts.eip712 import SETTLEMENT_TYPES
 
     try:
         typed, items = proposal["typedData"], proposal["items"]
@@ -330,7 +330,7 @@ def _max_price(item: str) -> tuple[bytes, int]:
         raise ValidationError("ASSET is a 0x asset key or MANIFEST.json#asset:id",
                               field="max-price")
     from ledger.core.manifest import Manifest
-    from ledger.core.usage import asset_terms
+    from ledger.core.royalty.terms import asset_terms
 
     manifest = Manifest.from_json(Path(path).read_bytes())
     try:

@@ -78,7 +78,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service until SIGINT/SIGTERM."""
     from ledger.config import load_settings
     from ledger.run.compose import configure_logging
-    from ledger.run.serve import event_loop_runner, exit_past_stray_threads, serve
+    from ledger.run.main import serve
+    from ledger.run.process import event_loop_runner, exit_past_stray_threads
 
     names = (
         "data_dir",

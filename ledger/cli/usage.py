@@ -145,7 +145,7 @@ def _outcome(record: dict[str, Any]) -> str | None:
 def read_source_key(path: Path, source: str | None) -> tuple[str, bytes]:
     """The source and its first key's secret from a usage keys file."""
     from ledger.core.canonical import parse_strict
-    from ledger.core.usage import KeyRing
+    from ledger.core.royalty.auth import KeyRing
 
     if not path.exists():
         raise ConfigError(f"no usage keys file at {path}: start `ledger serve` (the embedded "

@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ledger.core.hashing import to_hex
-from ledger.core.usage import UsageEvent, asset_id_of, asset_key_of, request_mac, usage_root_of
+from ledger.core.royalty.auth import request_mac
+from ledger.core.royalty.events import UsageEvent
+from ledger.core.royalty.settlement import usage_root_of
+from ledger.core.royalty.terms import asset_id_of, asset_key_of
 from ledger.errors import LedgerError
 
 OUT = Path(__file__).with_name("usage.json")

@@ -19,14 +19,14 @@ from ledger.chain.contracts.artifacts import load_artifact
 from ledger.chain.contracts.registry import AnchorRegistry
 from ledger.chain.tx.sender import Sender
 from ledger.chain.tx.state import SendPolicy, TxEvent, TxEventKind, TxStatus
-from ledger.core.merkle import MerkleTree
+from ledger.core.merkle import MerkleTree, join_levels
 from ledger.core.records import BatchRecord, BatchStatus, NewManifest
 from ledger.metrics import Metrics
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import upgrade
 from ledger.storage.txdocs import TxDocStore
-from ledger.workers.anchoring import Anchorer, join_levels
+from ledger.workers.anchoring import Anchorer
 from ledger.workers.tx_journal import DatabaseJournal
 from tests.integration.faults.conftest import ANCHORER_KEY, Chain
 
@@ -56,7 +56,7 @@ def _anchorer(chain: Chain, stores: Stores) -> tuple[Anchorer, Sender]:
                     policy=POLICY)
     registry = AnchorRegistry(chain.w3, chain.deployment.registry.address,
                               load_artifact("AnchorRegistry"))
-    anchorer = Anchorer(stores.manifests, sender, registry, Metrics(), key_prefix="anchor:t:")
+    anchorer = Anchorer(stores.manifests, sender, registry, Metrics(), key_scope="t")
     return anchorer, sender
 
 

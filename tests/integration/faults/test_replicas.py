@@ -33,8 +33,9 @@ from ledger.chain.rpc import RevertDecoder
 from ledger.chain.tx.sender import Sender
 from ledger.cli.client import LedgerClient
 from ledger.core.manifest import Manifest
+from ledger.core.royalty.auth import request_headers
+from ledger.core.royalty.terms import asset_terms
 from ledger.core.signing import EthSigningKey, sign_manifest
-from ledger.core.usage import asset_terms, request_headers
 from ledger.errors import LeaseLostError
 from ledger.storage.engine import open_engine
 from ledger.storage.leases import LeaseStore

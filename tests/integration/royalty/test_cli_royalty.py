@@ -15,8 +15,8 @@ from ledger.chain.deploy import Deployment
 from ledger.chain.rpc import Web3Client
 from ledger.cli.main import main
 from ledger.core.manifest import Manifest
+from ledger.core.royalty.terms import asset_terms
 from ledger.core.signing import EthSigningKey, sign_manifest
-from ledger.core.usage import asset_terms
 from ledger.keyfile import write_key
 from tests.integration.chain.conftest import FAST_POLICY
 

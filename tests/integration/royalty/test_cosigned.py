@@ -25,11 +25,13 @@ from ledger.chain.rpc import connect
 from ledger.cli.client import LedgerClient
 from ledger.cli.main import main
 from ledger.core.manifest import Manifest
+from ledger.core.royalty.auth import request_headers
+from ledger.core.royalty.settlement import ProposalStatus, SettlementStatus, entitlement
+from ledger.core.royalty.terms import ETH_TOKEN, asset_terms
 from ledger.core.signing import EthSigningKey, sign_manifest
-from ledger.core.usage import ETH_TOKEN, asset_terms, entitlement, request_headers
 from ledger.keyfile import write_key
 from ledger.run.serve import running
-from ledger.storage.usage import ProposalStatus, SettlementStatus, UsageStore
+from ledger.storage.usage import UsageStore
 from ledger.workers.settler import Settler
 from tests.integration.chain.conftest import rpc
 from tests.integration.royalty.test_settler_crash import BUYER as CRASH_BUYER
@@ -206,7 +208,7 @@ async def test_cosigned_settlement(world: World, tmp_path: Path,
 def replace_settler(settler: Settler, **options: Any) -> Settler:
     """``settler`` rebuilt with other keyword options (clock, proposal lifetime)."""
     return Settler(settler._store, settler._manifests, settler._splitter, settler._sender,
-                   key_prefix=settler._prefix, drive_sender=True, **options)
+                   key_scope=settler._scope, drive_sender=True, **options)
 
 
 def _typed_hash(typed: dict[str, Any]) -> bytes:

@@ -30,14 +30,18 @@ from ledger.app.payments import (
     set_limits,
 )
 from ledger.chain.anvil import DEV_KEYS
+from ledger.chain.contracts.erc20 import ERC20
 from ledger.chain.contracts.registry import AnchorRegistry
-from ledger.chain.contracts.splitter import ANY_PRICE, ERC20, NO_CAP
+from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP
 from ledger.chain.rpc import connect
 from ledger.cli.client import LedgerClient
 from ledger.core.hashing import to_hex
 from ledger.core.manifest import Manifest
+from ledger.core.royalty.auth import request_headers
+from ledger.core.royalty.events import UsageReceipt
+from ledger.core.royalty.settlement import entitlement
+from ledger.core.royalty.terms import asset_terms
 from ledger.core.signing import EthSigningKey, SigningKey, sign_manifest
-from ledger.core.usage import UsageReceipt, asset_terms, entitlement, request_headers
 from ledger.run.serve import running
 from tests.integration.royalty.chainkit import Wallets, deploy_erc20, mint_data
 from tests.integration.service.conftest import FAST, p256, register, wait_for_proof

@@ -26,16 +26,17 @@ from ledger.chain.deploy import Deployment
 from ledger.chain.rpc import RevertDecoder, Web3Client
 from ledger.chain.tx.sender import Sender
 from ledger.core.manifest import Manifest
-from ledger.core.merkle import MerkleTree
+from ledger.core.merkle import MerkleTree, join_levels
 from ledger.core.records import AnchorInfo, NewManifest
+from ledger.core.royalty.events import NewUsage, UsageEvent, event_digest
+from ledger.core.royalty.settlement import SettlementStatus
+from ledger.core.royalty.terms import ETH_TOKEN, asset_terms
 from ledger.core.signing import EthSigningKey, sign_manifest
-from ledger.core.usage import ETH_TOKEN, UsageEvent, asset_terms, event_digest
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import upgrade
 from ledger.storage.txdocs import TxDocStore
-from ledger.storage.usage import NewUsage, SettlementStatus, UsageStore
-from ledger.workers.anchoring import join_levels
+from ledger.storage.usage import UsageStore
 from ledger.workers.settler import Settler
 from ledger.workers.tx_journal import DatabaseJournal
 from tests.integration.chain.conftest import FAST_POLICY
@@ -119,7 +120,7 @@ def _settler(s: Setup) -> Settler:
     sender = Sender(s.w3, Account.from_key(METER), DatabaseJournal(TxDocStore(s.engine)),
                     policy=FAST_POLICY, decoder=RevertDecoder([artifact.abi]))
     return Settler(UsageStore(s.engine), ManifestStore(s.engine), s.chain.splitter, sender,
-                   key_prefix="settle:test:", drive_sender=True)
+                   key_scope="test", drive_sender=True)
 
 
 async def _settle_all(s: Setup) -> None:

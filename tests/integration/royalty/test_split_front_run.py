@@ -11,9 +11,10 @@ import pytest
 
 from ledger.app.payments import address_of
 from ledger.core.manifest import Manifest
-from ledger.core.usage import asset_terms
+from ledger.core.royalty.settlement import SettlementStatus
+from ledger.core.royalty.terms import asset_terms
 from ledger.storage.manifests import ManifestStore
-from ledger.storage.usage import SettlementStatus, UsageStore
+from ledger.storage.usage import UsageStore
 from tests.integration.chain.conftest import rpc
 from tests.integration.royalty.test_settler_crash import (
     BUYER,

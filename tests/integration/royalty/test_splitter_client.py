@@ -11,9 +11,9 @@ from eth_utils.crypto import keccak
 
 from ledger.chain.anvil import DEV_KEYS
 from ledger.chain.contracts.artifacts import load_artifact
+from ledger.chain.contracts.erc20 import ERC20
 from ledger.chain.contracts.splitter import (
     ANY_PRICE,
-    ERC20,
     NO_CAP,
     RoyaltySplitter,
     SplitterRevert,
@@ -21,8 +21,9 @@ from ledger.chain.contracts.splitter import (
 )
 from ledger.chain.deploy import Deployment
 from ledger.chain.rpc import ChainRevertError, Web3Client
+from ledger.core.royalty.settlement import usage_root_of
+from ledger.core.royalty.terms import ETH_TOKEN, SplitTerms, asset_id_of, asset_key_of
 from ledger.core.signing import EthSigningKey
-from ledger.core.usage import ETH_TOKEN, SplitTerms, asset_id_of, asset_key_of, usage_root_of
 from tests.integration.royalty.chainkit import Wallets, deploy_erc20, mint_data
 
 pytestmark = pytest.mark.chain

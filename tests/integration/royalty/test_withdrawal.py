@@ -22,8 +22,9 @@ from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP
 from ledger.chain.rpc import connect
 from ledger.cli.client import LedgerClient
 from ledger.core.manifest import Manifest
+from ledger.core.royalty.auth import request_headers
+from ledger.core.royalty.terms import asset_terms
 from ledger.core.signing import EthSigningKey, sign_manifest
-from ledger.core.usage import asset_terms, request_headers
 from ledger.run.serve import running
 from tests.integration.chain.conftest import rpc
 from tests.integration.service.conftest import FAST, register, wait_for_proof

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ledger.app.clock import now_ms
 from ledger.cli.client import LedgerClient
 from ledger.config import Settings
 from ledger.core.creators import sign_action
@@ -57,11 +58,6 @@ async def svc_any_db(
     settings = replace(FAST, data_dir=tmp_path / "data", db_url=db_url)
     async with running(settings) as (service, url), LedgerClient(url) as client:
         yield Running(service, url, client)
-
-
-def now_ms() -> int:
-    """Wall-clock milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 async def register(

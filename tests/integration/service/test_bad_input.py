@@ -18,7 +18,7 @@ import pytest
 
 from ledger.cli.client import LedgerClient
 from ledger.core.creators import sign_action
-from ledger.core.usage import request_headers
+from ledger.core.royalty.auth import request_headers
 from ledger.run.serve import running
 from tests.integration.service.conftest import FAST, Running, manifest, now_ms, p256, register
 

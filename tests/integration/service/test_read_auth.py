@@ -16,10 +16,10 @@ from eth_account import Account
 
 from ledger.cli.client import LedgerClient
 from ledger.core.reads import signed_read_headers
+from ledger.core.royalty.auth import request_headers
+from ledger.core.royalty.events import NewUsage
 from ledger.core.signing import EthSigningKey
-from ledger.core.usage import request_headers
 from ledger.run.serve import running
-from ledger.storage.usage import NewUsage
 from tests.integration.service.conftest import FAST, Running, p256, register
 
 SECRETS = {"edge-a": b"\xaa" * 32, "edge-b": b"\xbb" * 32}
@@ -70,7 +70,7 @@ def event(source: str, event_id: str, units: int) -> NewUsage:
 
 
 async def test_a_source_cannot_pre_claim_another_sources_event_id(svc: Running) -> None:
-    store = svc.service.ctx.usage.store  # type: ignore[union-attr]
+    store = svc.service.ctx.usage.store
     # A stores "e-1" first; B's own "e-1" is another event, not a conflict.
     assert await store.add([event("edge-a", "e-1", 5)]) == [(b"\x05" * 32, True)]
     assert await store.add([event("edge-b", "e-1", 7)]) == [(b"\x07" * 32, True)]
@@ -90,7 +90,7 @@ async def test_a_source_cannot_pre_claim_another_sources_event_id(svc: Running) 
 
 
 async def test_usage_event_reads_need_the_source_or_the_operator(svc: Running) -> None:
-    store = svc.service.ctx.usage.store  # type: ignore[union-attr]
+    store = svc.service.ctx.usage.store
     await store.add([event("edge-a", "e-2", 3)])
     path = "/v1/usage/e-2"
     for sub in ("", "/proof"):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ledger.core.merkle import MerkleTree
+from ledger.core.merkle import MerkleTree, join_levels
 from ledger.core.records import PENDING, BatchStatus, NewManifest
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import upgrade
-from ledger.workers.anchoring import join_levels
 
 
 async def test_point_read_matches_the_engine(tmp_path: Path) -> None:

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from ledger.core.merkle import MerkleTree
+from ledger.core.merkle import MerkleTree, join_levels
 from ledger.core.records import ManifestRecord, NewManifest
 from ledger.errors import StorageError
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import upgrade
 from ledger.storage.sqlite_writer import SqliteManifestWriter
-from ledger.workers.anchoring import join_levels
 
 
 def new(digest: bytes, accepted_at: int) -> NewManifest:
