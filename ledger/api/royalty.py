@@ -10,7 +10,8 @@ from ledger.api.appkeys import CONTEXT, METRICS
 from ledger.api.errors import status_of
 from ledger.api.provenance import read_body
 from ledger.api.read_auth import require_buyer, require_creator, usage_reader
-from ledger.app.royalty import Accepted, UsageService, statement_csv
+from ledger.app.accounts import RoyaltyAccounts, statement_csv
+from ledger.app.royalty import Accepted, UsageService
 from ledger.core.canonical import parse_strict
 from ledger.core.fields import ADDRESS
 from ledger.core.hashing import checksum_address
@@ -20,6 +21,10 @@ from ledger.errors import Forbidden, LedgerError, Unauthenticated, ValidationErr
 
 def _usage(request: web.Request) -> UsageService:
     return request.app[CONTEXT].usage
+
+
+def _accounts(request: web.Request) -> RoyaltyAccounts:
+    return request.app[CONTEXT].accounts
 
 
 def _item_status(error: LedgerError) -> int:
@@ -90,10 +95,10 @@ async def get_usage_proof(request: web.Request) -> web.Response:
 async def get_buyer(request: web.Request) -> web.Response:
     """GET /v1/buyers/{address}: deposit, spending and limits per token, and usage; for
     the buyer or the operator."""
-    usage = _usage(request)
+    accounts = _accounts(request)
     buyer = _buyer_address(request)
     require_buyer(request, buyer)
-    return web.json_response(await usage.buyer_view(buyer))
+    return web.json_response(await accounts.buyer_view(buyer))
 
 
 def _buyer_address(request: web.Request) -> str:
@@ -106,25 +111,25 @@ def _buyer_address(request: web.Request) -> str:
 async def get_proposals(request: web.Request) -> web.Response:
     """GET /v1/buyers/{address}/proposals: settlements awaiting the buyer's co-signature;
     for the buyer or the operator."""
-    usage = _usage(request)
+    accounts = _accounts(request)
     buyer = _buyer_address(request)
     require_buyer(request, buyer)
-    return web.json_response(await usage.proposals(buyer))
+    return web.json_response(await accounts.proposals(buyer))
 
 
 async def post_cosign(request: web.Request) -> web.Response:
     """POST /v1/buyers/{address}/cosign: the buyer's signature of a proposal."""
-    usage = _usage(request)
+    accounts = _accounts(request)
     buyer = _buyer_address(request)
-    body, stored = await usage.cosign(buyer, parse_strict(await read_body(request, "small")))
+    body, stored = await accounts.cosign(buyer, parse_strict(await read_body(request, "small")))
     return web.json_response(body, status=202 if stored else 200)
 
 
 async def get_statement(request: web.Request) -> web.Response:
     """GET /v1/creators/{id}/statement[?format=csv]: for the creator or the operator."""
-    usage = _usage(request)
+    accounts = _accounts(request)
     await require_creator(request, request.match_info["id"])
-    statement = await usage.statement(request.match_info["id"])
+    statement = await accounts.statement(request.match_info["id"])
     fmt = request.query.get("format", "json")
     if fmt == "csv":
         return web.Response(text=statement_csv(statement), content_type="text/csv")
@@ -136,13 +141,13 @@ async def get_statement(request: web.Request) -> web.Response:
 async def get_split_terms(request: web.Request) -> web.Response:
     """GET /v1/splits/terms?manifestDigest=0x…&assetId=asset:…: what the owner signs."""
     query = request.query
-    body = await _usage(request).split_request(query.get("manifestDigest", ""),
+    body = await _accounts(request).split_request(query.get("manifestDigest", ""),
                                                query.get("assetId", ""))
     return web.json_response(body)
 
 
 async def post_split(request: web.Request) -> web.Response:
     """POST /v1/splits: an owner's signed split terms, relayed once the manifest is anchored."""
-    body = await _usage(request).add_split_signature(
+    body = await _accounts(request).add_split_signature(
         parse_strict(await read_body(request, "small")))
     return web.json_response(body, status=202)

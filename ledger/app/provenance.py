@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from ledger.app.accounts import RoyaltyAccounts
 from ledger.app.clock import now_ms
 from ledger.app.creator_domains import fetch_document
 from ledger.app.intake import (
@@ -76,8 +77,11 @@ class ServiceParts:
     creators: CreatorStore
     writer: IntakeWriter
     receipts: ReceiptSigner
-    #: Usage intake and royalty views (without a splitter they answer Unavailable).
+    #: Usage intake and usage receipts.
     usage: UsageService
+    #: Buyer views, co-signing, statements, split requests (without a splitter the
+    #: ones that need it answer Unavailable).
+    accounts: RoyaltyAccounts
     #: Checks manifests and signs receipts in worker processes; None checks in this one.
     verifier: Verifier | None
 
@@ -98,6 +102,7 @@ class ServiceContext:
         self.manifests = parts.manifests
         self.creators = parts.creators
         self.usage = parts.usage
+        self.accounts = parts.accounts
         self.verifier = parts.verifier
         self.chain = chain
         self._writer = parts.writer

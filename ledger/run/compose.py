@@ -26,9 +26,11 @@ from eth_account import Account
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledger.app.accounts import RoyaltyAccounts
 from ledger.app.intake import IntakeWriter, Verifier, intake_writer
 from ledger.app.provenance import ChainInfo, ServiceContext, ServiceParts
 from ledger.app.royalty import UsageService, UsageWriter, usage_writer
+from ledger.app.terms import TermsBook
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess, DepthMiner
 from ledger.chain.deploy import Deployment, deploy_contracts
 from ledger.chain.rpc import Web3Client, connect
@@ -209,7 +211,7 @@ async def _assemble(settings: Settings, opened: _Opened, replica: str | None) ->
     parts.writer.start()
     events_writer.start()
     duties = LeaderDuties(settings, opened.w3, opened.account, opened.deployment, opened.docs,
-                          opened.manifests, usage_store, parts.usage.splitter, metrics,
+                          opened.manifests, usage_store, parts.accounts.splitter, metrics,
                           parts.usage.terms_book)
     return Service(settings, ctx, opened.engine, opened.w3, opened.deployment, opened.anvil,
                    parts.writer, _tasks(settings, opened, replica, ctx, duties))
@@ -221,17 +223,21 @@ def _parts(settings: Settings, opened: _Opened, replica: str | None, usage_store
     deployment, manifests = opened.deployment, opened.manifests
     service_key = settings.data_dir / "service-key.pem"
     splitter = royalty_splitter(opened.w3, deployment)
+    terms_book = TermsBook(manifests)
     usage = UsageService(
-        settings, usage_store, manifests, events_writer, chain_id=deployment.chain_id,
-        registry=deployment.registry.address, splitter=splitter,
+        settings.royalty, usage_store, manifests, events_writer, chain_id=deployment.chain_id,
+        registry=deployment.registry.address, terms_book=terms_book,
         withdrawals=withdrawal_watch(opened.w3, deployment, splitter),
     )
+    accounts = RoyaltyAccounts(usage_store, terms_book, chain_id=deployment.chain_id,
+                               splitter=splitter)
     return ServiceParts(
         manifests=manifests,
         creators=CreatorStore(opened.engine),
         writer=intake_writer(manifests),
         receipts=ReceiptSigner(_service_key(service_key)),
         usage=usage,
+        accounts=accounts,
         verifier=_verifier(settings, replica, service_key),
     )
 
