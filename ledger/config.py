@@ -35,6 +35,10 @@ class HttpSettings:
     body_timeout_s: float
     idle_timeout_s: float
     batch_endpoint_max: int
+    #: The operator's bearer token (docs/operations.md); None: no operator reads.
+    admin_token: str | None = field(repr=False)
+    #: How far a signed read's or a metering source's timestamp may stray from now.
+    signed_window_s: float
 
     def body_limit(self, route: BodyRoute) -> int:
         """The largest body `route` accepts: its own setting, never above `max_body_bytes`
@@ -138,7 +142,8 @@ class Settings:
             max_body_bytes=self.max_body_bytes, manifest_body_bytes=self.manifest_body_bytes,
             usage_body_bytes=self.usage_body_bytes, small_body_bytes=self.small_body_bytes,
             body_timeout_s=self.body_timeout_s, idle_timeout_s=self.idle_timeout_s,
-            batch_endpoint_max=self.batch_endpoint_max,
+            batch_endpoint_max=self.batch_endpoint_max, admin_token=self.admin_token,
+            signed_window_s=self.usage_window_s,
         )
 
     @property

@@ -8,10 +8,10 @@ from contextlib import AbstractAsyncContextManager
 from aiohttp import web
 
 from ledger.api import provenance, royalty
-from ledger.api.appkeys import CONTEXT, METRICS, SETTINGS
+from ledger.api.appkeys import CONTEXT, HTTP, METRICS
 from ledger.api.errors import json_errors
 from ledger.app.provenance import ServiceContext
-from ledger.config import Settings
+from ledger.config import HttpSettings
 
 #: Opens the service's resources for the app's lifetime and closes them after: the
 #: composition root's, handed in so the HTTP layer needs no knowledge of how.
@@ -47,11 +47,11 @@ def routes() -> list[web.RouteDef]:
     ]
 
 
-def create_app(settings: Settings, open_context: ContextFactory) -> web.Application:
+def create_app(http: HttpSettings, open_context: ContextFactory) -> web.Application:
     """The HTTP application; it opens its service context (`open_context`) when it
     starts and closes it when it is cleaned up (aiohttp's `cleanup_ctx`)."""
-    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
-    app[SETTINGS] = settings
+    app = web.Application(middlewares=[json_errors], client_max_size=http.max_body_bytes)
+    app[HTTP] = http
 
     async def service(app: web.Application) -> AsyncIterator[None]:
         async with open_context() as ctx:

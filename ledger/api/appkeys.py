@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from ledger.app.provenance import ServiceContext
-from ledger.config import Settings
+from ledger.config import HttpSettings
 from ledger.metrics import Metrics
 
-SETTINGS = web.AppKey("settings", Settings)
+HTTP = web.AppKey("http", HttpSettings)
 METRICS = web.AppKey("metrics", Metrics)
 CONTEXT = web.AppKey("context", ServiceContext)

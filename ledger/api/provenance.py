@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ledger.api.appkeys import CONTEXT, METRICS, SETTINGS
+from ledger.api.appkeys import CONTEXT, HTTP, METRICS
 from ledger.api.errors import (
     BodyTimeout,
     BodyTooLarge,
@@ -45,7 +45,7 @@ async def post_manifest_batch(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or set(body) != {"manifests"}:
         raise ValidationError('body must be {"manifests": [...]}', field="manifests")
     items = body["manifests"]
-    limit = ctx.settings.batch_endpoint_max
+    limit = request.app[HTTP].batch_endpoint_max
     if not isinstance(items, list) or not 1 <= len(items) <= limit:
         raise ValidationError(f"must be a list of 1 to {limit} manifests", field="manifests")
     results = await ctx.accept_many(items)
@@ -158,21 +158,21 @@ async def read_body(request: web.Request, route: BodyRoute) -> bytes:
     A compressed body is refused unread (`ledger.api.errors.refuse_encoded`).
     """
     refuse_encoded(request)
-    settings = request.app[SETTINGS]
-    limit = settings.body_limit(route)
+    http = request.app[HTTP]
+    limit = http.body_limit(route)
     if request.content_length is not None and request.content_length > limit:
         raise body_too_large(limit)
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(settings.body_timeout_s):
+        async with asyncio.timeout(http.body_timeout_s):
             async for chunk in request.content.iter_any():
                 size += len(chunk)
                 if size > limit:
                     raise body_too_large(limit)
                 chunks.append(chunk)
     except TimeoutError:
-        raise BodyTimeout(f"the body did not arrive within {settings.body_timeout_s:g} s"
+        raise BodyTimeout(f"the body did not arrive within {http.body_timeout_s:g} s"
                           ) from None
     except web.RequestPayloadError as exc:
         raise UnreadableBody("the request body is not well framed") from exc

@@ -14,7 +14,7 @@ import time
 
 from aiohttp import web
 
-from ledger.api.appkeys import CONTEXT, SETTINGS
+from ledger.api.appkeys import CONTEXT, HTTP
 from ledger.app.clock import now_ms
 from ledger.app.royalty import UsageService
 from ledger.core.reads import (
@@ -31,7 +31,7 @@ from ledger.errors import Forbidden, LedgerError, Unauthenticated, ValidationErr
 
 def is_operator(request: web.Request) -> bool:
     """True when the request carries the operator's admin token."""
-    token = request.app[SETTINGS].admin_token
+    token = request.app[HTTP].admin_token
     given = request.headers.get("Authorization", "")
     return (token is not None and given.startswith("Bearer ")
             and hmac.compare_digest(given[len("Bearer "):].encode(), token.encode()))
@@ -45,7 +45,7 @@ def signed_reader(request: web.Request) -> str:
     if not key or not stamp or not signature:
         raise Unauthenticated(f"sign the read ({KEY_HEADER}, {TIMESTAMP_HEADER}, "
                               f"{SIGNATURE_HEADER}) or send the operator's token")
-    window = request.app[SETTINGS].usage_window_s
+    window = request.app[HTTP].signed_window_s
     try:
         payload = read_payload(request.raw_path, stamp)
         if abs(time.time() - int(stamp)) > window:

@@ -21,7 +21,7 @@ from ledger.app.intake import (
     verify_many,
 )
 from ledger.app.royalty import UsageService
-from ledger.config import Settings
+from ledger.config import AnchoringSettings
 from ledger.core.creators import (
     DOMAIN,
     KEY,
@@ -91,13 +91,16 @@ class ServiceContext:
 
     def __init__(
         self,
-        settings: Settings,
+        anchoring: AnchoringSettings,
         metrics: Metrics,
         parts: ServiceParts,
         chain: ChainInfo,
         health_checks: dict[str, Callable[[], Awaitable[None]]],
+        *,
+        creator_domain_url: str | None = None,
     ) -> None:
-        self.settings = settings
+        self.anchoring = anchoring
+        self._creator_domain_url = creator_domain_url
         self.metrics = metrics
         self.manifests = parts.manifests
         self.creators = parts.creators
@@ -138,7 +141,7 @@ class ServiceContext:
             "rpcUrl": self.chain.public_rpc_url,
             # Blocks on top of an anchor before its proofs are served: what
             # `ledger submit --wait` counts toward (issue 12).
-            "confirmations": self.settings.confirmations,
+            "confirmations": self.anchoring.confirmations,
         }
 
     # -- intake --------------------------------------------------------------------
@@ -188,7 +191,7 @@ class ServiceContext:
         return self._receipts.sign(*self._wanted(record))
 
     def _wanted(self, record: ManifestRecord) -> Wanted:
-        promise_ms = int((self.settings.batch_max_age_s + self.settings.anchor_deadline_s) * 1000)
+        promise_ms = self.anchoring.promise_ms
         return record.digest, record.accepted_at, record.accepted_at + promise_ms
 
     # -- proofs --------------------------------------------------------------------
@@ -272,7 +275,7 @@ class ServiceContext:
             return Verification(KEY, now, "key: the id is derived from the first signing key")
         if method == DOMAIN:
             url, document = await fetch_document(
-                domain_of(action.creator_id), base_url=self.settings.creator_domain_url
+                domain_of(action.creator_id), base_url=self._creator_domain_url
             )
             check_domain_document(document, action.creator_id, action.listed_keys())
             return Verification(DOMAIN, now, f"domain: {url} listed the id and its keys")

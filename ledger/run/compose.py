@@ -203,8 +203,9 @@ async def _assemble(settings: Settings, opened: _Opened, replica: str | None) ->
     usage_store = UsageStore(opened.engine)
     events_writer = usage_writer(usage_store)
     parts = _parts(settings, opened, replica, usage_store, events_writer)
-    ctx = ServiceContext(settings, metrics, parts, _chain_info(settings, opened),
-                         _health_checks(settings, opened))
+    ctx = ServiceContext(settings.anchoring, metrics, parts, _chain_info(settings, opened),
+                         _health_checks(settings, opened),
+                         creator_domain_url=settings.creator_domain_url)
     metrics.gauge("ledger_queue_depth", "Manifests waiting for a batch.", lambda: ctx.queue_depth)
     if parts.verifier is not None:
         parts.verifier.start()

@@ -47,7 +47,7 @@ async def running(
             await service.close()
 
     # The app opens the service as it starts (runner.setup) and closes it on cleanup.
-    runner = web.AppRunner(create_app(settings, open_context), access_log=None,
+    runner = web.AppRunner(create_app(settings.http, open_context), access_log=None,
                            handle_signals=False, **server_options(settings))
     try:
         await runner.setup()

@@ -10,7 +10,7 @@ from typing import cast
 from aiohttp import web
 
 from ledger.api.app import create_app
-from ledger.api.appkeys import CONTEXT, METRICS, SETTINGS
+from ledger.api.appkeys import CONTEXT, HTTP, METRICS
 from ledger.app.provenance import ServiceContext
 from ledger.config import Settings
 
@@ -28,8 +28,8 @@ async def test_the_app_opens_its_context_on_start_and_closes_it_on_cleanup() -> 
             events.append("close")
 
     settings = Settings()
-    app = create_app(settings, open_context)
-    assert events == [] and app[SETTINGS] is settings
+    app = create_app(settings.http, open_context)
+    assert events == [] and app[HTTP] == settings.http
     runner = web.AppRunner(app)
     await runner.setup()
     try:
