@@ -23,8 +23,7 @@ from ledger.storage import batching
 from ledger.storage.batching import claim_leaves, insert_batch
 from ledger.storage.engine import repository, storage_errors
 from ledger.storage.models import MANIFEST_COLUMNS, BatchLevelsRow, BatchRow, ManifestRow
-from ledger.storage.point_reads import PointReader
-from ledger.storage.sqlite_writer import SqliteManifestWriter
+from ledger.storage.sqlite_fast import fast_path
 
 # SQLite caps bound parameters per statement; stay well under it.
 _CHUNK = 500
@@ -37,17 +36,12 @@ class ManifestStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        database = engine.url.database
-        on_file = engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
-        self._reader = PointReader(database) if on_file and database else None
-        self._writer = SqliteManifestWriter(database) if on_file and database else None
+        self._fast = fast_path(engine)
 
     def close(self) -> None:
-        """Release the point-read connection (the engine is disposed by its owner)."""
-        if self._reader is not None:
-            self._reader.close()
-        if self._writer is not None:
-            self._writer.close()
+        """Release the SQLite fast path's connections (the engine is disposed by its owner)."""
+        if self._fast is not None:
+            self._fast.close()
 
     async def add(self, manifests: Sequence[NewManifest]) -> list[tuple[ManifestRecord, bool]]:
         """Store manifests in one durable transaction.
@@ -56,8 +50,10 @@ class ManifestStore:
         created it; a digest already stored keeps its first record (idempotent intake),
         and so does a digest repeated within `manifests`.
         """
-        if self._writer is not None:
-            return await self._writer.add(manifests)
+        if self._fast is not None:
+            group = list(manifests)
+            return stored_answers(group, *await self._fast.write(
+                lambda conn: _write_plain(conn, group), "could not store manifests"))
         rows = [
             {
                 "digest": m.digest,
@@ -118,14 +114,13 @@ class ManifestStore:
     ) -> tuple[ManifestRecord, BatchRecord | None] | None:
         """A manifest's record and its batch, in one query (the proof read's path)."""
         row: Any = None
-        if self._reader is not None:
+        if self._fast is not None:
             try:
-                row = self._reader.one(_WITH_BATCH, digest=digest)
+                row = self._fast.read_one(_WITH_BATCH, digest=digest)
                 if row is None:
                     return None
             except sqlite3.Error:
-                # Busy or broken: reconnect next time, answer through the engine now.
-                self._reader.close()
+                pass  # busy or broken: the engine answers now, the fast path reconnects
         if row is None:
             async with self._engine.connect() as conn:
                 row = (await conn.execute(_WITH_BATCH, {"digest": digest})).first()
@@ -304,3 +299,45 @@ def _batch(row: Row[*tuple[Any, ...]]) -> BatchRecord:
         anchor=anchor,
         confirmed_at=row.confirmed_at,
     )
+
+
+def _plain(stmt: Any) -> str:
+    return str(stmt.compile(dialect=sqlite.dialect()))
+
+
+_PLAIN_INSERT = _plain(
+    sqlite.insert(ManifestRow)
+    .values(
+        digest=bindparam("digest"),
+        creator_id=bindparam("creator_id"),
+        signing_key=bindparam("signing_key"),
+        body=bindparam("body"),
+        accepted_at=bindparam("accepted_at"),
+    )
+    .on_conflict_do_nothing(index_elements=["digest"])
+    .returning(ManifestRow.digest)
+)
+_PLAIN_EXISTING = _plain(
+    select(*MANIFEST_COLUMNS)
+    .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
+    .where(ManifestRow.digest == bindparam("digest"))
+)
+
+
+def _write_plain(
+    conn: sqlite3.Connection, manifests: Sequence[NewManifest]
+) -> tuple[set[bytes], dict[bytes, ManifestRecord]]:
+    """`ManifestStore.add`'s statements on the SQLite fast path's write connection."""
+    created: set[bytes] = set()
+    for m in manifests:
+        params = (m.digest, m.creator_id, m.signing_key, m.body, m.accepted_at)
+        if conn.execute(_PLAIN_INSERT, params).fetchone() is not None:
+            created.add(m.digest)
+    # Only digests stored before (rare: resubmissions) are read back.
+    known: dict[bytes, ManifestRecord] = {}
+    for digest in dict.fromkeys(m.digest for m in manifests if m.digest not in created):
+        (digest_, creator_id, signing_key, accepted_at, batch_number, leaf_index,
+         status) = conn.execute(_PLAIN_EXISTING, (digest,)).fetchone()
+        known[digest] = ManifestRecord(digest_, creator_id, signing_key, accepted_at,
+                                       batch_number, leaf_index, status or PENDING)
+    return created, known

@@ -92,7 +92,7 @@ class BatchRow(Base):
 
 #: A manifest's record: its columns and its batch's status (None while pending), read
 #: with ``BatchRow`` outer-joined on ``batch_number``; the engine path and the plain
-#: sqlite3 intake writer (`ledger.storage.sqlite_writer`) both select these.
+#: SQLite fast path (`ledger.storage.sqlite_fast`) both select these.
 MANIFEST_COLUMNS = (
     ManifestRow.digest,
     ManifestRow.creator_id,

@@ -25,7 +25,8 @@ async def test_point_read_matches_the_engine(tmp_path: Path) -> None:
     assert batch is not None and batch.status is BatchStatus.SEALED
 
     fast = [await store.get_with_batch(d) for d in digests]
-    store._reader = None  # the engine's path, as on PostgreSQL
+    store.close()
+    store._fast = None  # the engine's path, as on PostgreSQL
     slow = [await store.get_with_batch(d) for d in digests]
     assert fast == slow
     assert fast[0] is not None and fast[0][1] == batch and fast[0][0].leaf_index == 0

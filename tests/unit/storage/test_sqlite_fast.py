@@ -1,4 +1,5 @@
-"""The plain-sqlite3 intake writer answers as ManifestStore.add through the engine."""
+"""The SQLite fast path: its intake writes answer as ManifestStore.add through the engine,
+fail cleanly, refuse a moved file; every store of an engine shares one."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ledger.errors import StorageError
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import upgrade
-from ledger.storage.sqlite_writer import SqliteManifestWriter
+from ledger.storage.sqlite_fast import fast_path
 
 
 def new(digest: bytes, accepted_at: int) -> NewManifest:
@@ -42,13 +43,10 @@ async def test_answers_as_the_engine(tmp_path: Path) -> None:
         engine = open_engine(f"sqlite+aiosqlite:///{path}")
         await upgrade(engine)
         store = ManifestStore(engine)
-        writer = SqliteManifestWriter(str(path))
         if name == "engine.db":
-            store._writer = None  # the engine's path, as on PostgreSQL
-            results.append(await scenario(store, store.add))
-        else:
-            results.append(await scenario(store, writer.add))
-        writer.close()
+            store.close()
+            store._fast = None  # the engine's path, as on PostgreSQL
+        results.append(await scenario(store, store.add))
         store.close()
         await engine.dispose()
     engine_answers, plain_answers = results
@@ -63,15 +61,13 @@ async def test_answers_as_the_engine(tmp_path: Path) -> None:
 
 async def test_a_failed_write_is_a_storage_error_and_the_next_one_works(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
-    writer = SqliteManifestWriter(str(path))
-    with pytest.raises(StorageError, match="could not store manifests: no such table"):
-        await writer.add([new(os.urandom(32), 1)])
     engine = open_engine(f"sqlite+aiosqlite:///{path}")
+    store = ManifestStore(engine)
+    with pytest.raises(StorageError, match="could not store manifests: no such table"):
+        await store.add([new(os.urandom(32), 1)])
     await upgrade(engine)
     digest = os.urandom(32)
-    assert [created for _, created in await writer.add([new(digest, 2)])] == [True]
-    writer.close()
-    store = ManifestStore(engine)
+    assert [created for _, created in await store.add([new(digest, 2)])] == [True]
     record = await store.get(digest)
     assert record is not None and record.accepted_at == 2
     store.close()
@@ -82,13 +78,22 @@ async def test_no_commit_once_the_file_is_moved_away(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     engine = open_engine(f"sqlite+aiosqlite:///{path}")
     await upgrade(engine)
-    await engine.dispose()
-    writer = SqliteManifestWriter(str(path))
-    await writer.add([new(os.urandom(32), 1)])
+    store = ManifestStore(engine)
+    await store.add([new(os.urandom(32), 1)])
     path.rename(tmp_path / "away.db")
     refused = os.urandom(32)
     with pytest.raises(StorageError, match="moved or deleted"):
-        await writer.add([new(refused, 2)])
+        await store.add([new(refused, 2)])
     (tmp_path / "away.db").rename(path)
-    assert [created for _, created in await writer.add([new(refused, 3)])] == [True]
-    writer.close()
+    assert [created for _, created in await store.add([new(refused, 3)])] == [True]
+    store.close()
+    await engine.dispose()
+
+
+async def test_every_store_of_an_engine_shares_one_fast_path(tmp_path: Path) -> None:
+    file_engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}")
+    memory_engine = open_engine("sqlite+aiosqlite://")
+    assert fast_path(file_engine) is fast_path(file_engine) is not None
+    assert fast_path(memory_engine) is None
+    await file_engine.dispose()
+    await memory_engine.dispose()
