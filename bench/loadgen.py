@@ -71,7 +71,7 @@ class Tally:
         """Count the items of a batch endpoint's answer by their own status."""
         if status == 200 and payload.startswith(b'{"results"'):
             for item in json.loads(payload)["results"]:
-                self.item_statuses[item["http_status"]] += 1
+                self.item_statuses[item["httpStatus"]] += 1
 
     def report(self, cpu_s: float) -> dict[str, Any]:
         """The JSON report of this phase."""
@@ -315,7 +315,7 @@ class ProofWatch:
             accepted = await r.json()
             if r.status != 202:
                 raise RuntimeError(f"submit answered {r.status}: {accepted}")
-        submitted = Submitted(accepted["manifest_digest"], sent, accepted["accepted_at"])
+        submitted = Submitted(accepted["manifestDigest"], sent, accepted["acceptedAt"])
         self.pending[submitted.digest] = submitted
         if submitted.accepted_at <= self._sealed_at:
             await self._fetch(submitted)  # its batch was handled before this answer arrived
@@ -333,8 +333,8 @@ class ProofWatch:
             for batch in batches:
                 if batch["status"] != "confirmed":
                     break  # anchors confirm in batch order
-                due = [s for s in self.pending.values() if s.accepted_at <= batch["sealed_at"]]
-                self._after, self._sealed_at = batch["number"], batch["sealed_at"]
+                due = [s for s in self.pending.values() if s.accepted_at <= batch["sealedAt"]]
+                self._after, self._sealed_at = batch["number"], batch["sealedAt"]
                 await asyncio.gather(*(self._fetch(s) for s in due))
 
     async def _fetch(self, submitted: Submitted) -> None:

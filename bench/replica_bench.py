@@ -239,7 +239,7 @@ async def one_failover(replicas: list[ServiceProcess], how: str, serial: int) ->
             doc = sign_manifest(manifest_obj("creator:bench-p256-0", number), key)
             status, body = await client.submit(doc)
             if status == 202 and first_digest is None:
-                first_digest = body["manifest_digest"]
+                first_digest = body["manifestDigest"]
             n += 1
             await asyncio.sleep(0.1)
         takeover = time.monotonic() - failed_at

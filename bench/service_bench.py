@@ -912,8 +912,8 @@ def _state_rows(state: StateResults | None) -> list[str]:
 def gas_by_size(batches: Sequence[dict[str, Any]]) -> dict[int, int]:
     """Anchor gas of the first batch of each size, smallest size first."""
     out: dict[int, int] = {}
-    for batch in sorted(batches, key=lambda b: (b["leaf_count"], b["number"])):
-        out.setdefault(batch["leaf_count"], batch["anchor"]["gas_used"])
+    for batch in sorted(batches, key=lambda b: (b["leafCount"], b["number"])):
+        out.setdefault(batch["leafCount"], batch["anchor"]["gasUsed"])
     return out
 
 

@@ -53,10 +53,10 @@ async def post_manifest_batch(request: web.Request) -> web.Response:
     for result in results:
         if isinstance(result, Exception):
             request.app[METRICS].rejected.inc()
-            out.append({"http_status": status_of(result), "error": result.to_dict()})
+            out.append({"httpStatus": status_of(result), "error": result.to_dict()})
         else:
             record, created, receipt = result
-            out.append({"http_status": 202 if created else 200, **_accepted(record, receipt)})
+            out.append({"httpStatus": 202 if created else 200, **_accepted(record, receipt)})
     return _json({"results": out})
 
 
@@ -200,12 +200,12 @@ def parse_hex32(text: str, field: str) -> bytes:
 def manifest_json(record: ManifestRecord) -> dict[str, Any]:
     """The public view of a manifest record."""
     return {
-        "manifest_digest": "0x" + record.digest.hex(),
-        "creator_id": record.creator_id,
+        "manifestDigest": "0x" + record.digest.hex(),
+        "creatorId": record.creator_id,
         "status": record.status,
-        "accepted_at": record.accepted_at,
-        "batch_number": record.batch_number,
-        "leaf_index": record.leaf_index,
+        "acceptedAt": record.accepted_at,
+        "batchNumber": record.batch_number,
+        "leafIndex": record.leaf_index,
     }
 
 
@@ -215,18 +215,18 @@ def batch_json(batch: BatchRecord) -> dict[str, Any]:
     return {
         "number": batch.number,
         "root": "0x" + batch.root.hex(),
-        "leaf_count": batch.leaf_count,
+        "leafCount": batch.leaf_count,
         "status": batch.status.value,
-        "sealed_at": batch.sealed_at,
-        "confirmed_at": batch.confirmed_at,
+        "sealedAt": batch.sealed_at,
+        "confirmedAt": batch.confirmed_at,
         "anchor": None
         if anchor is None
         else {
-            "tx_hash": "0x" + anchor.tx_hash.hex(),
-            "block_number": anchor.block_number,
-            "block_hash": "0x" + anchor.block_hash.hex(),
-            "block_timestamp": anchor.block_timestamp,
-            "gas_used": anchor.gas_used,
+            "txHash": "0x" + anchor.tx_hash.hex(),
+            "blockNumber": anchor.block_number,
+            "blockHash": "0x" + anchor.block_hash.hex(),
+            "blockTimestamp": anchor.block_timestamp,
+            "gasUsed": anchor.gas_used,
         },
     }
 

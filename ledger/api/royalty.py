@@ -61,13 +61,13 @@ async def post_usage(request: web.Request) -> web.Response:
         else:
             counts["rejected"] += 1
             request.app[METRICS].rejected.inc()
-            out.append({"http_status": _item_status(result), "error": result.to_dict()})
+            out.append({"httpStatus": _item_status(result), "error": result.to_dict()})
     if counts["rejected"] == len(results):
         # An error status carries the error body every client reads, here the first
         # event's, beside the results.
         first = out[0]
         return web.json_response({"error": first["error"], **counts, "results": out},
-                                 status=first["http_status"])
+                                 status=first["httpStatus"])
     return web.json_response({**counts, "results": out},
                              status=202 if counts["accepted"] else 200)
 

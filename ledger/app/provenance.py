@@ -304,20 +304,20 @@ class ServiceContext:
         if creator is None:
             raise NotFound(f"no creator {creator_id}")
         return {
-            "creator_id": creator_id,
-            "registered_at": creator.registered_at,
+            "creatorId": creator_id,
+            "registeredAt": creator.registered_at,
             "verification": {
                 "method": creator.verification,
                 "verified": creator.verified,
-                "verified_at": creator.verified_at,
+                "verifiedAt": creator.verified_at,
                 "detail": creator.detail,
             },
             "keys": [
                 {
                     "key": k.public_key,
                     "role": k.role,
-                    "added_at": k.added_at,
-                    "revoked_at": k.revoked_at,
+                    "addedAt": k.added_at,
+                    "revokedAt": k.revoked_at,
                 }
                 for k in creator.keys
             ],
@@ -337,10 +337,10 @@ class ServiceContext:
         parts: dict[str, Any] = {name: await self._probe(name) for name in self._health_checks}
         parts["database"] = self._with_writes(parts["database"])
         try:
-            parts["queue_depth"], _ = await self.manifests.pending_stats()
+            parts["queueDepth"], _ = await self.manifests.pending_stats()
         except Exception as exc:
             parts["database"] = f"unavailable: {_first_line(exc)}"
-        ok = all(v == "ok" for k, v in parts.items() if k != "queue_depth")
+        ok = all(v == "ok" for k, v in parts.items() if k != "queueDepth")
         return {"ok": ok, **parts}
 
     async def readiness(self) -> dict[str, Any]:

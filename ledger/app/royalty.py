@@ -69,7 +69,7 @@ class Accepted:
     def to_obj(self) -> dict[str, Any]:
         """The per-event JSON answer."""
         return {"eventId": self.event_id, "eventDigest": to_hex(self.digest),
-                "http_status": 202 if self.created else 200,
+                "httpStatus": 202 if self.created else 200,
                 "status": "accepted" if self.created else "duplicate"}
 
 

@@ -158,7 +158,7 @@ async def send_usage(
     """Send usage events as metering ``source`` to the service at ``url``, signed with its
     HMAC ``secret`` (docs/royalties.md), ``batch_size`` events per request.
 
-    Returns one result per event, in order, each with its ``eventId``: ``http_status``
+    Returns one result per event, in order, each with its ``eventId``: ``httpStatus``
     202 when stored now, 200 when stored before, or an ``error`` with its 4xx status.
     A refused request (401: unknown source, stale clock, wrong key; 403: an event naming
     another source) raises `ServiceError`; events already sent in earlier requests stay

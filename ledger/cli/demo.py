@@ -114,7 +114,7 @@ async def run_demo(settings: Settings, *, manifests: int = 1000, say: Say = prin
             ours, on_chain = await _verify(bundles, registry)
             batches = {b.anchor.batch_number for b in bundles if b.anchor}
             gas = sum(
-                b["anchor"]["gas_used"]
+                b["anchor"]["gasUsed"]
                 for b in await client.batches()
                 if b["number"] in batches and b["anchor"]
             )
@@ -163,7 +163,7 @@ async def _submit(client: LedgerClient, docs: list[dict[str, Any]]) -> dict[str,
         for result in await client.submit_many(docs[start : start + SUBMIT_CHUNK]):
             if "error" in result:
                 raise LedgerError(f"a manifest was refused: {result['error']['message']}")
-            submitted[result["manifest_digest"]] = sent_at
+            submitted[result["manifestDigest"]] = sent_at
     return submitted
 
 

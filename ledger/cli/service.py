@@ -266,10 +266,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
             failed += 1
             say_refused(str(path), result["error"])
         else:
-            accepted.append(result["manifest_digest"])
-            print(f"{result['manifest_digest']}  {path}", flush=True)
+            accepted.append(result["manifestDigest"])
+            print(f"{result['manifestDigest']}  {path}", flush=True)
             if args.receipts is not None:
-                receipt = args.receipts / f"{result['manifest_digest']}.receipt.json"
+                receipt = args.receipts / f"{result['manifestDigest']}.receipt.json"
                 receipt.write_text(json.dumps(result["receipt"], indent=2) + "\n")
     if args.wait and accepted:
         _say(f"{len(accepted)} accepted; waiting for their proofs (up to {args.timeout:g} s)")
@@ -356,7 +356,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     code, health, batches = asyncio.run(status())
     print(json.dumps(health, indent=2))
     for batch in batches[-10:]:
-        print(f"batch {batch['number']:>6}  {batch['leaf_count']:>7} manifests  {batch['status']}")
+        print(f"batch {batch['number']:>6}  {batch['leafCount']:>7} manifests  {batch['status']}")
     return EXIT_OK if code == 200 else EXIT_FAILED
 
 

@@ -95,7 +95,7 @@ def cmd_usage_send(args: argparse.Namespace) -> int:
             refused += 1
             say_refused(str(event_id), result["error"])
         else:
-            print(f"{event_id}  {result.get('status', result.get('http_status'))}")
+            print(f"{event_id}  {result.get('status', result.get('httpStatus'))}")
     print(f"sent {len(results)} events as {source}: {len(results) - refused} stored, "
           f"{refused} refused", file=sys.stderr)
     stored = [str(r["eventId"]) for r in results if "error" not in r]

@@ -111,8 +111,8 @@ class ProofWaiter:
             status, body = await self._client.proof(digest)
             if status == 200:
                 await self._collect(body["anchor"]["batchNumber"], digest, body, waiting, bundles)
-            elif body.get("batch_number") is not None:
-                batch = self._batch(body["batch_number"], digest)
+            elif body.get("batchNumber") is not None:
+                batch = self._batch(body["batchNumber"], digest)
                 if body.get("status") == "submitted" and not batch.submitted:
                     batch.submitted = True
                     self._report(batch, "submitted to the chain")

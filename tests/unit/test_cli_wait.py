@@ -26,8 +26,8 @@ class ScriptedService:
         return self._answers.pop(0) if len(self._answers) > 1 else self._answers[0]
 
 
-BATCHED = (202, {"status": "batched", "batch_number": 4})
-SUBMITTED = (202, {"status": "submitted", "batch_number": 4})
+BATCHED = (202, {"status": "batched", "batchNumber": 4})
+SUBMITTED = (202, {"status": "submitted", "batchNumber": 4})
 READY = (200, {"anchor": {"batchNumber": 4, "blockNumber": 9}})
 
 

@@ -77,7 +77,7 @@ OPERATIONS = [
         "POST", "/v1/usage", "reportUsage",
         'Report usage: one event or {"events": [...]} (up to 10,000)',
         {202: json_answer(_USAGE_STORED, "Stored durably (batch: any stored; each result "
-                          "has its own http_status)"),
+                          "has its own httpStatus)"),
          200: json_answer(_USAGE_STORED, "Already stored: nothing charged again"),
          **_usage_errors()},
         _HMAC_HEADERS,

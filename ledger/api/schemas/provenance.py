@@ -33,12 +33,12 @@ RECEIPT = closed(
 )
 
 _MANIFEST_VIEW = {
-    "manifest_digest": HEX32,
-    "creator_id": CREATOR_ID,
+    "manifestDigest": HEX32,
+    "creatorId": CREATOR_ID,
     "status": {"enum": [PENDING, *BATCH_STATES]},
-    "accepted_at": MS,
-    "batch_number": nullable(INTEGER),
-    "leaf_index": nullable(INTEGER),
+    "acceptedAt": MS,
+    "batchNumber": nullable(INTEGER),
+    "leafIndex": nullable(INTEGER),
 }
 MANIFEST_STATUS = closed(_MANIFEST_VIEW, description="Where an accepted manifest stands")
 MANIFEST_ACCEPTED = closed({**_MANIFEST_VIEW, "receipt": ref("Receipt")},
@@ -46,8 +46,8 @@ MANIFEST_ACCEPTED = closed({**_MANIFEST_VIEW, "receipt": ref("Receipt")},
 
 #: One item of a batch submission: accepted (as `MANIFEST_ACCEPTED`) or refused.
 BATCH_ITEM = {"oneOf": [
-    closed({**_MANIFEST_VIEW, "receipt": ref("Receipt"), "http_status": {"enum": [200, 202]}}),
-    closed({"http_status": {"type": "integer", "minimum": 400, "maximum": 599},
+    closed({**_MANIFEST_VIEW, "receipt": ref("Receipt"), "httpStatus": {"enum": [200, 202]}}),
+    closed({"httpStatus": {"type": "integer", "minimum": 400, "maximum": 599},
             "error": ERROR_DETAIL}),
 ]}
 BATCH_RESULTS = closed({"results": array(BATCH_ITEM)},
@@ -57,13 +57,13 @@ MANIFEST_BATCH = closed({"manifests": array(ref("Manifest"), minItems=1)})
 BATCH = closed({
     "number": INTEGER,
     "root": HEX32,
-    "leaf_count": INTEGER,
+    "leafCount": INTEGER,
     "status": {"enum": BATCH_STATES},
-    "sealed_at": MS,
-    "confirmed_at": nullable(MS),
-    "anchor": nullable(closed({"tx_hash": HEX32, "block_number": INTEGER,
-                               "block_hash": HEX32, "block_timestamp": INTEGER,
-                               "gas_used": INTEGER})),
+    "sealedAt": MS,
+    "confirmedAt": nullable(MS),
+    "anchor": nullable(closed({"txHash": HEX32, "blockNumber": INTEGER,
+                               "blockHash": HEX32, "blockTimestamp": INTEGER,
+                               "gasUsed": INTEGER})),
 })
 BATCH_PAGE = closed({"batches": array(ref("Batch"))})
 
@@ -85,13 +85,13 @@ CREATOR_ACTION = closed(
     description="docs/service.md, 'Creators': the signed bytes exactly.",
 )
 CREATOR = closed({
-    "creator_id": CREATOR_ID,
-    "registered_at": MS,
+    "creatorId": CREATOR_ID,
+    "registeredAt": MS,
     "verification": closed({"method": {"enum": [KEY, DOMAIN, OPERATOR]},
-                            "verified": BOOLEAN, "verified_at": nullable(MS),
+                            "verified": BOOLEAN, "verifiedAt": nullable(MS),
                             "detail": nullable(STRING)}),
     "keys": array(closed({"key": KEY_ID, "role": {"enum": ["signing", "recovery"]},
-                          "added_at": MS, "revoked_at": nullable(MS)})),
+                          "addedAt": MS, "revokedAt": nullable(MS)})),
 })
 
 SERVICE = closed(
@@ -108,7 +108,7 @@ HEALTH: Schema = {
     "description": "Each dependency's probe; ok only when all answer and writes succeed",
     "required": ["ok", "database"],
     "properties": {"ok": BOOLEAN, "database": _PROBE, "chain": _PROBE,
-                   "queue_depth": {"type": "integer", "minimum": 0}},
+                   "queueDepth": {"type": "integer", "minimum": 0}},
     "additionalProperties": _PROBE,
 }
 READINESS = closed({"ready": BOOLEAN, "database": _PROBE})

@@ -52,10 +52,10 @@ USAGE_BODY: Schema = {"oneOf": [
 
 _HTTP_STATUS: Schema = {"type": "integer", "minimum": 200, "maximum": 599}
 USAGE_ACCEPTED = closed({"eventId": EVENT_ID, "eventDigest": HEX32,
-                         "http_status": {"enum": [200, 202]},
+                         "httpStatus": {"enum": [200, 202]},
                          "status": {"enum": ["accepted", "duplicate"]}})
 _USAGE_RESULT: Schema = {"oneOf": [
-    ref("UsageAccepted"), closed({"http_status": _HTTP_STATUS, "error": ERROR_DETAIL})]}
+    ref("UsageAccepted"), closed({"httpStatus": _HTTP_STATUS, "error": ERROR_DETAIL})]}
 _COUNTS = {"accepted": INTEGER, "duplicates": INTEGER, "rejected": INTEGER,
            "results": array(_USAGE_RESULT)}
 USAGE_BATCH = closed(_COUNTS, description="Counts and one result per event, in order")

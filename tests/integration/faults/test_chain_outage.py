@@ -35,13 +35,13 @@ async def test_service_accepts_during_outage_and_anchors_after(
         async with LedgerClient(service.url, timeout=10.0) as client:
             key = await new_creator(client, "creator:outage")
             docs = [manifest("creator:outage", key, n) for n in range(60)]
-            before = [(await client.submit(doc))[1]["manifest_digest"] for doc in docs[:5]]
+            before = [(await client.submit(doc))[1]["manifestDigest"] for doc in docs[:5]]
             await proofs(client, before)
 
             # An anchor signed and broadcast but not yet mined when the node stops: the
             # node's pool dies with it (only the chain is kept in --state).
             await chain.rpc("evm_setAutomine", False)
-            in_flight = [(await client.submit(doc))[1]["manifest_digest"] for doc in docs[5:10]]
+            in_flight = [(await client.submit(doc))[1]["manifestDigest"] for doc in docs[5:10]]
 
             async def anchor_pooled() -> bool:
                 return any(b["status"] == "submitted" for b in await client.batches())
@@ -56,10 +56,10 @@ async def test_service_accepts_during_outage_and_anchors_after(
             for doc in docs[10:30]:
                 status, body = await client.submit(doc)
                 assert status == 202 and body["status"] == "pending"
-                during.append(body["manifest_digest"])
+                during.append(body["manifestDigest"])
             results = await client.submit_many(docs[30:])
-            assert [r["http_status"] for r in results] == [202] * 30
-            during += [r["manifest_digest"] for r in results]
+            assert [r["httpStatus"] for r in results] == [202] * 30
+            during += [r["manifestDigest"] for r in results]
 
             async def sealed_meanwhile() -> bool:
                 return any(b["status"] == "batched" for b in await client.batches())

@@ -75,7 +75,7 @@ async def _submit(client: LedgerClient, book: Book, items: list[tuple[str, Any]]
     try:
         if len(items) == 1:
             status, body = await client.submit(items[0][1])
-            assert body["manifest_digest"] == items[0][0]
+            assert body["manifestDigest"] == items[0][0]
             book.answered(items[0][0], status)
             return True
         results = await client.submit_many([doc for _, doc in items])
@@ -87,8 +87,8 @@ async def _submit(client: LedgerClient, book: Book, items: list[tuple[str, Any]]
         book.unanswered.update(items)
         return False
     for (digest, _), result in zip(items, results, strict=True):
-        assert result["manifest_digest"] == digest
-        book.answered(digest, result["http_status"])
+        assert result["manifestDigest"] == digest
+        book.answered(digest, result["httpStatus"])
     return True
 
 

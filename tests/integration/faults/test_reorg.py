@@ -33,7 +33,7 @@ async def test_anchor_dropped_by_reorg_is_anchored_again(
         fork_point = await chain.w3.eth.block_number
         snapshot = await chain.rpc("evm_snapshot")  # before the anchor is mined
         results = await client.submit_many([manifest("creator:reorg", key, n) for n in range(8)])
-        digests = [r["manifest_digest"] for r in results]
+        digests = [r["manifestDigest"] for r in results]
         old = await proofs(client, digests)
         await check_proofs(chain, old.values())
         first = next(iter(old.values())).anchor

@@ -259,8 +259,8 @@ class Load:
             if status != 200:
                 self.errors.append(f"{status} {body}")
             for result in body.get("results", []):
-                if result["http_status"] in (200, 202):
-                    self.manifests.add(result["manifest_digest"])
+                if result["httpStatus"] in (200, 202):
+                    self.manifests.add(result["manifestDigest"])
                 else:
                     self.errors.append(str(result))
             await asyncio.sleep(0.2)

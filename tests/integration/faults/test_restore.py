@@ -45,7 +45,7 @@ async def _proven(client: LedgerClient, creator_id: str, key: SigningKey, n: int
                   ) -> ProofBundle:
     """Submit manifest `n` of `creator_id` and wait for its proof."""
     _, body = await client.submit(manifest(creator_id, key, n))
-    (bundle,) = (await proofs(client, [body["manifest_digest"]])).values()
+    (bundle,) = (await proofs(client, [body["manifestDigest"]])).values()
     return bundle
 
 

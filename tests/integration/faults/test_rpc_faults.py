@@ -68,7 +68,7 @@ class Trickle:
             status: int | None
             try:
                 status, body = await self.client.submit(doc)
-                self.accepted.append(body["manifest_digest"])
+                self.accepted.append(body["manifestDigest"])
             except ServiceError as exc:
                 status = exc.status
             self.answers.append((self.phase, status, time.monotonic() - started))

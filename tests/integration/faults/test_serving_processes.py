@@ -63,7 +63,7 @@ async def submit(url: str, creator: str, key: SigningKey, numbers: range) -> lis
         async with LedgerClient(url) as client:
             status, body = await client.submit(manifest(creator, key, n))
         assert status == 202, body
-        return str(body["manifest_digest"])
+        return str(body["manifestDigest"])
 
     return list(await asyncio.gather(*(one(n) for n in numbers)))
 
@@ -113,7 +113,7 @@ async def test_two_processes_share_a_port_and_one_killed_is_replaced(
         results = await client.submit_many([manifest("creator:procs", key, n)
                                             for n in range(80, 100)])
         assert {r["status"] for r in results} == {"pending"}, results
-        digests += [r["manifest_digest"] for r in results]
+        digests += [r["manifestDigest"] for r in results]
         bundles = await proofs(client, digests)
     await check_proofs(chain, bundles.values())
     children = serving_processes(service.pid)

@@ -180,7 +180,7 @@ async def test_full_disk_refuses_writes_keeps_reads_and_loses_nothing(
     await service.start()
     async with intake(service, "creator:disk") as item, LedgerClient(service.url) as client:
         anchored = await anchor_first(item, client, 10)
-        pending = [(await item.submit())[1]["manifest_digest"] for _ in range(5)]
+        pending = [(await item.submit())[1]["manifestDigest"] for _ in range(5)]
 
         with disk_full(service.pid):
             for _ in range(5):
@@ -209,7 +209,7 @@ async def test_full_disk_refuses_writes_keeps_reads_and_loses_nothing(
                 status, bundle = await client.proof(digest)
                 assert status == 200 and bundle["manifestDigest"] == digest
             for digest in pending:
-                assert (await client.manifest(digest))["manifest_digest"] == digest
+                assert (await client.manifest(digest))["manifestDigest"] == digest
             assert await client.batches()
             # The workers meet the full disk too (their log as well): they fail, retry
             # and the process lives on.

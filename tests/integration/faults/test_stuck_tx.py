@@ -39,7 +39,7 @@ async def test_stuck_anchor_is_replaced_with_higher_fees(
     async with LedgerClient(service.url, timeout=10.0) as client:
         key = await new_creator(client, "creator:stuck")
         results = await client.submit_many([manifest("creator:stuck", key, n) for n in range(5)])
-        digests = [r["manifest_digest"] for r in results]
+        digests = [r["manifestDigest"] for r in results]
 
         async def replaced() -> bool:
             docs = anchor_txs(service.data_dir)

@@ -388,4 +388,4 @@ async def _replays_are_duplicates(world: World, events: list[dict[str, Any]]) ->
     status, body = await post(world, changed)
     assert status == 409, body
     status, body = await post(world, {"events": [events[4], events[4], changed]})
-    assert [r["http_status"] for r in body["results"]] == [200, 200, 409]
+    assert [r["httpStatus"] for r in body["results"]] == [200, 200, 409]

@@ -26,7 +26,7 @@ async def test_verify_bundle_on_chain_and_receipt(
     await register(svc.client, "creator:vera", key)
     _, body = await svc.client.submit(manifest("creator:vera", key, 1))
     bundle_path, receipt_path = tmp_path / "bundle.json", tmp_path / "receipt.json"
-    bundle_path.write_text(json.dumps(await wait_for_proof(svc.client, body["manifest_digest"])))
+    bundle_path.write_text(json.dumps(await wait_for_proof(svc.client, body["manifestDigest"])))
     receipt_path.write_text(json.dumps(body["receipt"]))
 
     # Pinned from the service's /v1/service answer: chain, registry and receipt key.
@@ -67,9 +67,9 @@ async def test_submit_wait_and_proof(svc: Running, tmp_path: Path) -> None:
         files.append(str(path))
     assert await run("submit", *files, "--wait", "--url", svc.url) == 0
     batches = await svc.client.batches()
-    assert sum(b["leaf_count"] for b in batches) == 3
+    assert sum(b["leafCount"] for b in batches) == 3
     again = await svc.client.submit(json.loads(Path(files[0]).read_text()))
-    digest = again[1]["manifest_digest"]
+    digest = again[1]["manifestDigest"]
     out = tmp_path / "bundle.json"
     assert await run("proof", digest, "-o", str(out), "--url", svc.url) == 0
     assert await run("verify", str(out)) == 0

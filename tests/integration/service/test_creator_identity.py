@@ -80,7 +80,7 @@ async def test_squatter_gets_a_plain_name_on_a_public_deployment_only_if_approve
     status, body = await action(public.client, "register", "creator:alice", [squatter],
                                 [squatter, recovery], recovery=recovery)
     assert status == 201
-    assert body["verification"] == {"method": "operator", "verified": False, "verified_at": None,
+    assert body["verification"] == {"method": "operator", "verified": False, "verifiedAt": None,
                                      "detail": "operator: awaiting approval"}
     status, body = await submit(public.client, manifest("creator:alice", squatter, 1))
     assert status == 422, body
@@ -148,7 +148,7 @@ async def test_stolen_signing_key_can_neither_take_over_nor_brick(svc: Running) 
     status, body = await action(client, "recover", "creator:vic", [fresh], [recovery, fresh],
                                 recovery=recovery)
     assert status == 201, body
-    valid = {k["key"]: k["role"] for k in body["keys"] if k["revoked_at"] is None}
+    valid = {k["key"]: k["role"] for k in body["keys"] if k["revokedAt"] is None}
     assert valid == {fresh.public_id: "signing", recovery.public_id: "recovery"}
     assert (await submit(client, manifest("creator:vic", thief, 1)))[0] == 422
     assert (await submit(client, manifest("creator:vic", fresh, 2)))[0] == 202
@@ -231,7 +231,7 @@ async def test_cli_register_add_revoke_recover_show(
     code, body = await ledger("register", "--key", str(tmp_path / "one.pem"),
                         "--recovery-key", str(tmp_path / "rec.pem"))
     creator = key_derived_id(keys["one"].public_id)
-    assert code == 0 and body["creator_id"] == creator
+    assert code == 0 and body["creatorId"] == creator
     assert (await ledger("add-key", creator, "--key", str(tmp_path / "one.pem"),
                          "--new-key", str(tmp_path / "two.pem")))[0] == 0
     assert (await ledger("revoke-key", creator, "--key", str(tmp_path / "two.pem"),
@@ -242,5 +242,5 @@ async def test_cli_register_add_revoke_recover_show(
                         "--new-key", str(tmp_path / "new.pem"))
     assert code == 0
     code, body = await ledger("show", creator)
-    valid = {k["key"] for k in body["keys"] if k["revoked_at"] is None}
+    valid = {k["key"] for k in body["keys"] if k["revokedAt"] is None}
     assert valid == {keys["new"].public_id, keys["rec"].public_id}

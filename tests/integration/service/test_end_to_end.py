@@ -35,7 +35,7 @@ async def test_manifest_is_anchored_and_proof_verifies_on_chain(svc_any_db: Runn
     receipt.verify()
     assert receipt.anchor_by > receipt.accepted_at
 
-    bundle_obj = await wait_for_proof(svc.client, body["manifest_digest"])
+    bundle_obj = await wait_for_proof(svc.client, body["manifestDigest"])
     bundle = ProofBundle.from_json(json.dumps(bundle_obj))
     verify_bundle(bundle)
     assert bundle.anchor is not None
@@ -62,7 +62,7 @@ async def test_chain_check_rejects_a_bundle_whose_anchor_lies(svc: Running) -> N
     await register(svc.client, "creator:liar", key)
     _, body = await svc.client.submit(manifest("creator:liar", key, 3))
     bundle = ProofBundle.from_json(
-        json.dumps(await wait_for_proof(svc.client, body["manifest_digest"]))
+        json.dumps(await wait_for_proof(svc.client, body["manifestDigest"]))
     )
     assert bundle.anchor is not None
     artifact = load_artifact("AnchorRegistry")
@@ -87,11 +87,11 @@ async def test_same_manifest_twice_is_one_leaf(svc: Running) -> None:
     first_status, first = await svc.client.submit(doc)
     again_status, again = await svc.client.submit(doc)
     assert (first_status, again_status) == (202, 200)
-    assert first["manifest_digest"] == again["manifest_digest"]
-    assert first["accepted_at"] == again["accepted_at"]
-    await wait_for_proof(svc.client, first["manifest_digest"])
+    assert first["manifestDigest"] == again["manifestDigest"]
+    assert first["acceptedAt"] == again["acceptedAt"]
+    await wait_for_proof(svc.client, first["manifestDigest"])
     batches = await svc.client.batches()
-    assert sum(b["leaf_count"] for b in batches) == 1
+    assert sum(b["leafCount"] for b in batches) == 1
 
 
 async def test_batch_endpoint_reports_each_item(svc_any_db: Running) -> None:
@@ -101,8 +101,8 @@ async def test_batch_endpoint_reports_each_item(svc_any_db: Running) -> None:
     good = [manifest("creator:carol", key, n) for n in range(20)]
     tampered = dict(good[0], assets=[dict(good[0]["assets"][0], tags=["edited"])])
     results = await svc.client.submit_many([*good, tampered])
-    assert [r["http_status"] for r in results[:20]] == [202] * 20
-    assert results[20]["http_status"] == 422
+    assert [r["httpStatus"] for r in results[:20]] == [202] * 20
+    assert results[20]["httpStatus"] == 422
     assert results[20]["error"]["field"].startswith("manifests[20]")
     for result in results[:20]:
-        await wait_for_proof(svc.client, result["manifest_digest"])
+        await wait_for_proof(svc.client, result["manifestDigest"])

@@ -46,6 +46,6 @@ async def test_the_service_anchors_through_an_external_signer(tmp_path: Path) ->
             await register(client, "creator:kms", key)
             status, body = await client.submit(manifest("creator:kms", key, 1))
             assert status == 202
-            bundle = await wait_for_proof(client, body["manifest_digest"])
+            bundle = await wait_for_proof(client, body["manifestDigest"])
     assert bundle["anchor"]["batchNumber"] == 1
     assert SIGNED == [0]

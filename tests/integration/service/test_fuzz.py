@@ -787,7 +787,7 @@ async def _seed(svc: Running) -> Seeds:
         "id": creator, "wallet": checksum_address("0x" + "11" * 20)}}, key)
     status, accepted = await svc.client.submit(signed)
     assert status == 202, accepted
-    digest = accepted["manifest_digest"]
+    digest = accepted["manifestDigest"]
     root = (await wait_for_proof(svc.client, digest))["root"]
     batch = (await svc.client.batches())[0]
     buyer = checksum_address("0x" + "22" * 20)

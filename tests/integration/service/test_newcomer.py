@@ -80,7 +80,7 @@ async def test_submit_wait_says_when_the_chain_makes_no_blocks(deep: Running) ->
     waiter = ProofWaiter(deep.client, said.append, timeout=10, stall_after=2, interval=0.1)
     with pytest.raises(LedgerError, match=r"without a proof after 10 s \(anchored in block \d+, "
                                           r"confirmed 1/2\)"):
-        await waiter.wait([body["manifest_digest"]])
+        await waiter.wait([body["manifestDigest"]])
     stalled = [line for line in said if "has made no block" in line]
     assert len(stalled) == 1 and "cast rpc evm_mine" in stalled[0], said
 
@@ -114,7 +114,7 @@ async def test_embedded_default_makes_a_usage_key_that_usage_send_signs_with(
     key = p256()
     await register(svc.client, "creator:uma", key)
     _, body = await svc.client.submit(_priced(key, 1))
-    digest = body["manifest_digest"]
+    digest = body["manifestDigest"]
     await wait_for_proof(svc.client, digest)
 
     lines = tmp_path / "events.jsonl"
@@ -149,10 +149,10 @@ async def test_send_usage_is_a_ten_line_python_snippet(svc: Running) -> None:
     key = p256()
     await register(svc.client, "creator:uma", key)
     _, body = await svc.client.submit(_priced(key, 2))
-    events = [{**_event(n, body["manifest_digest"], "asset:set-2"), "source": "local"}
+    events = [{**_event(n, body["manifestDigest"], "asset:set-2"), "source": "local"}
               for n in range(3)]
     results = await send_usage(svc.url, "local", secret, events)
-    assert [r["http_status"] for r in results] == [202, 202, 202]
+    assert [r["httpStatus"] for r in results] == [202, 202, 202]
     with pytest.raises(LedgerError, match="401"):
         await send_usage(svc.url, "local", b"\x00" * 32, events)
 

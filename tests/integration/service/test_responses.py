@@ -181,7 +181,7 @@ async def _manifests(api: Api) -> Manifest:
     bad = {**doc, "signature": doc["signature"][:-8] + "00000000"}  # r ‖ s changed
     status, batch = await api.call("POST", "/v1/manifests:batch",
                                    body={"manifests": [doc, bad]})
-    assert status == 200 and [r["http_status"] for r in batch["results"]] == [200, 422]
+    assert status == 200 and [r["httpStatus"] for r in batch["results"]] == [200, 422]
     assert (await api.call("POST", "/v1/manifests:batch", raw=b'{"manifests":[]}'))[0] == 422
     manifest = Manifest.from_obj(doc)
     digest = {"digest": manifest.digest_hex()}
