@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 def add_creator_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     """Register ``ledger creator`` and its subcommands."""
-    from ledger.cli.royalty import chain_options, cmd_creator_split, cmd_creator_withdraw
-
     group = commands.add_parser(
         "creator",
         help="a creator's identity and keys, operator approval, royalty splits and withdrawal",
@@ -37,7 +35,12 @@ def add_creator_commands(commands: Commands[argparse.ArgumentParser]) -> None:
         "approval (automatic on a local chain).",
     )
     actions = group.add_subparsers(dest="creator_command", required=True, metavar="ACTION")
+    _add_identity_actions(actions)
+    _add_money_actions(actions)
 
+
+def _add_identity_actions(actions: Commands[argparse.ArgumentParser]) -> None:
+    """register, add-key, revoke-key, recover, show, statement; approve and reject."""
     register = _action(actions, "register", cmd_register,
                        "register a creator id with signing keys and a recovery key")
     register.add_argument(
@@ -95,6 +98,11 @@ def add_creator_commands(commands: Commands[argparse.ArgumentParser]) -> None:
         _creator_id(operator)
         _database_options(operator)
         operator.set_defaults(handler=handler)
+
+
+def _add_money_actions(actions: Commands[argparse.ArgumentParser]) -> None:
+    """split and withdraw: on chain, from the creator's own Ethereum account."""
+    from ledger.cli.royalty import chain_options, cmd_creator_split, cmd_creator_withdraw
 
     split = actions.add_parser("split", help="register a manifest's royalty splits on chain",
                                description="Register each asset's payees on the splitter, "

@@ -14,17 +14,13 @@ from typing import Any
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
-from web3.exceptions import ContractLogicError, Web3RPCError
-from web3.types import BlockIdentifier, FilterParams, LogReceipt, TxParams
+from web3.exceptions import Web3RPCError
+from web3.types import BlockIdentifier, FilterParams, LogReceipt
 
-from ledger.chain.contracts.artifacts import Artifact
-from ledger.chain.contracts.binding import ContractBinding
+from ledger.chain.contracts.client import ContractClient
 from ledger.chain.rpc import (
     TRANSIENT_ERRORS,
-    ChainRevertError,
     ChainUnavailableError,
-    RevertDecoder,
-    Web3Client,
     rpc_message,
 )
 from ledger.errors import ChainError
@@ -61,15 +57,8 @@ class AnchoredEvent:
     log_index: int
 
 
-class AnchorRegistry:
+class AnchorRegistry(ContractClient):
     """The registry at ``address``, described by its forge ``artifact``."""
-
-    def __init__(self, w3: Web3Client, address: str, artifact: Artifact) -> None:
-        self.w3 = w3
-        self.address = AsyncWeb3.to_checksum_address(address)
-        self.artifact = artifact
-        self.binding = ContractBinding(artifact.name, artifact.abi)
-        self.decoder = RevertDecoder([artifact.abi])
 
     # -- call data -----------------------------------------------------------------
 
@@ -99,7 +88,7 @@ class AnchorRegistry:
 
     async def next_batch_number(self, block: BlockIdentifier = "latest") -> int:
         """The batch number the next anchor must carry (1 before the first)."""
-        (value,) = await self._call("nextBatchNumber", [], block)
+        (value,) = await self._call("nextBatchNumber", block=block)
         return int(value)
 
     async def anchored_at(
@@ -107,7 +96,7 @@ class AnchorRegistry:
     ) -> AnchorRecord | None:
         """Where ``root`` was anchored, or None if it never was."""
         timestamp, number, batch = await self._call(
-            "anchoredAt", [_bytes32(root, "root")], block
+            "anchoredAt", _bytes32(root, "root"), block=block
         )
         if batch == 0:
             return None
@@ -122,13 +111,13 @@ class AnchorRegistry:
         args = [_bytes32(digest, "digest"),
                 [_bytes32(p, f"proof[{i}]") for i, p in enumerate(proof)],
                 _bytes32(root, "root")]
-        included, timestamp = await self._call("verifyInclusion", args, block)
+        included, timestamp = await self._call("verifyInclusion", *args, block=block)
         return bool(included), int(timestamp)
 
     async def has_role(self, role: bytes, account: str) -> bool:
         """True when ``account`` holds ``role``."""
         (held,) = await self._call(
-            "hasRole", [_bytes32(role, "role"), AsyncWeb3.to_checksum_address(account)], "latest"
+            "hasRole", _bytes32(role, "role"), AsyncWeb3.to_checksum_address(account)
         )
         return bool(held)
 
@@ -179,24 +168,6 @@ class AnchorRegistry:
         )
 
     # -- plumbing ------------------------------------------------------------------
-
-    async def _call(self, function: str, args: list[Any], block: BlockIdentifier
-                    ) -> tuple[Any, ...]:
-        signature = self.binding.signature(function)
-        params: TxParams = {"to": self.address,
-                            "data": self.binding.encode_call(function, *args)}
-        try:
-            raw = await self.w3.eth.call(params, block_identifier=block)
-        except TRANSIENT_ERRORS as exc:
-            raise ChainUnavailableError(f"the chain node is unreachable: {exc}") from exc
-        except ContractLogicError as exc:
-            reason = self.decoder.from_exception(exc)
-            raise ChainRevertError(f"{signature} reverted: {reason}", reason=reason) from exc
-        except Web3RPCError as exc:
-            raise ChainError(f"{signature} failed: {rpc_message(exc)}") from exc
-        if not raw:
-            raise ChainError(f"no contract answered {signature} at {self.address}")
-        return self.binding.decode_return(function, bytes(raw))
 
 
 def _bytes32(value: bytes, field: str) -> bytes:

@@ -20,17 +20,14 @@ from typing import Any
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError, Web3RPCError
-from web3.types import BlockIdentifier, FilterParams, TxParams
+from web3.types import FilterParams
 
-from ledger.chain.contracts.artifacts import Artifact
-from ledger.chain.contracts.binding import ContractBinding
+from ledger.chain.contracts.client import ContractClient
 from ledger.chain.contracts.eip712 import SETTLEMENT_TYPES, SPLIT_TERMS_TYPES, splitter_domain
 from ledger.chain.rpc import (
     TRANSIENT_ERRORS,
     ChainRevertError,
     ChainUnavailableError,
-    RevertDecoder,
-    Web3Client,
     revert_data,
     rpc_message,
 )
@@ -152,15 +149,8 @@ def token_arg(token: str) -> str:
     return ETH_TOKEN if token.upper() == "ETH" else _checksum(token)
 
 
-class RoyaltySplitter:
+class RoyaltySplitter(ContractClient):
     """The splitter at ``address``, described by its forge ``artifact``."""
-
-    def __init__(self, w3: Web3Client, address: str, artifact: Artifact) -> None:
-        self.w3 = w3
-        self.address = _checksum(address)
-        self.artifact = artifact
-        self.binding = ContractBinding(artifact.name, artifact.abi)
-        self.decoder = RevertDecoder([artifact.abi])
 
     # -- call data: split owners -----------------------------------------------------
 
@@ -436,23 +426,8 @@ class RoyaltySplitter:
         """A custom error's name and arguments (``("", {})`` when not one of ours)."""
         return self.binding.decode_error(data)
 
-    async def _call(self, function: str, *args: Any, block: BlockIdentifier = "latest"
-                    ) -> tuple[Any, ...]:
-        params: TxParams = {"to": self.address,
-                            "data": self.binding.encode_call(function, *args)}
-        try:
-            raw = await self.w3.eth.call(params, block_identifier=block)
-        except TRANSIENT_ERRORS as exc:
-            raise ChainUnavailableError(f"the chain node is unreachable: {exc}") from exc
-        except ContractLogicError as exc:
-            reason = self.decoder.from_exception(exc)
-            name, named = self.decode_revert(revert_data(exc))
-            raise SplitterRevert(f"{function} reverted: {reason}", reason=reason,
-                                 error=name, args=named) from exc
-        except Web3RPCError as exc:
-            raise ChainError(f"{self.binding.signature(function)} failed: "
-                             f"{rpc_message(exc)}") from exc
-        if not raw:
-            raise ChainError(f"no contract answered {self.binding.signature(function)} "
-                             f"at {self.address}")
-        return self.binding.decode_return(function, bytes(raw))
+    def _reverted(self, function: str, exc: ContractLogicError) -> ChainError:
+        reason = self.decoder.from_exception(exc)
+        name, named = self.decode_revert(revert_data(exc))
+        return SplitterRevert(f"{function} reverted: {reason}", reason=reason,
+                              error=name, args=named)

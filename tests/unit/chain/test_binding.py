@@ -196,3 +196,12 @@ def test_unknown_and_overloaded_names_are_refused() -> None:
         binding.encode_call("g")
     with pytest.raises(ChainError, match="C has no event 'F'"):
         binding.topic("F")
+
+
+def test_the_wait_commands_anchored_topic_is_the_abis() -> None:
+    """`ledger submit --wait` reads logs over raw JSON-RPC without the forge artifacts,
+    so it carries the topic as a constant: held here against the shipped ABI."""
+    from ledger.cli.wait import ANCHORED_TOPIC
+
+    binding = ContractBinding("AnchorRegistry", load_abi("AnchorRegistry"))
+    assert ANCHORED_TOPIC == "0x" + binding.topic("Anchored").hex()
