@@ -204,4 +204,4 @@ def test_the_wait_commands_anchored_topic_is_the_abis() -> None:
     from ledger.cli.wait import ANCHORED_TOPIC
 
     binding = ContractBinding("AnchorRegistry", load_abi("AnchorRegistry"))
-    assert ANCHORED_TOPIC == "0x" + binding.topic("Anchored").hex()
+    assert "0x" + binding.topic("Anchored").hex() == ANCHORED_TOPIC
