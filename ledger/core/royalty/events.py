@@ -66,6 +66,12 @@ class AssetRef:
         return {"manifestDigest": to_hex(self.manifest_digest), "assetId": self.asset_id}
 
 
+# What a failing member must be; formatted once, not per event (intake reads thousands).
+_UNITS_EXPECTED = f"an integer from 1 to {MAX_UNITS:,}"
+_EVENT_ID_EXPECTED = "1 to 128 characters: letters, digits and ._:- (first alphanumeric)"
+_SOURCE_EXPECTED = "a source id: lower-case letters, digits and ._- (at most 64)"
+
+
 @dataclass(frozen=True)
 class UsageEvent:
     """One metered use of an asset by a buyer, as a source reported it.
@@ -87,18 +93,16 @@ class UsageEvent:
     def from_obj(cls, obj: Any, where: str = "") -> UsageEvent:
         """Validate a parsed event; ValidationError names the field (``events[3].units``)."""
         f = Fields.of_object(obj, where, allowed=_EVENT_MEMBERS, required=_EVENT_REQUIRED)
-        units = f.integer("units", 1, MAX_UNITS, f"an integer from 1 to {MAX_UNITS:,}")
+        units = f.integer("units", 1, MAX_UNITS, _UNITS_EXPECTED)
         # An explicit null counts in the price unit, as an absent unit does.
         unit = f.choice("unit", USAGE_UNITS) if f.value.get("unit") is not None else None
         return cls(
-            event_id=f.match("eventId", _EVENT_ID,
-                             "1 to 128 characters: letters, digits and ._:- (first alphanumeric)"),
+            event_id=f.match("eventId", _EVENT_ID, _EVENT_ID_EXPECTED),
             buyer=f.checksummed_address("buyer"),
             asset=AssetRef.from_obj(f["asset"], f.path("asset")),
             units=units,
             time=_time(f, "time"),
-            source=f.match("source", fields.SOURCE,
-                           "a source id: lower-case letters, digits and ._- (at most 64)"),
+            source=f.match("source", fields.SOURCE, _SOURCE_EXPECTED),
             unit=unit,
         )
 
