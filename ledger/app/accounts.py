@@ -16,8 +16,8 @@ from ledger.app.clock import now_ms
 from ledger.app.terms import TermsBook
 from ledger.chain.contracts.eip712 import recover_signer
 from ledger.chain.contracts.splitter import RoyaltySplitter, UsageItem, token_arg
-from ledger.core.fields import ADDRESS, HASH, SIGNATURE_65
 from ledger.core.hashing import to_hex
+from ledger.core.royalty.requests import CosignRequest, SplitSignatureRequest, asset_query
 from ledger.core.royalty.settlement import SETTLED, ItemLine, Proposal, ProposalStatus, entitlement
 from ledger.core.royalty.terms import AssetTerms, SplitSignature
 from ledger.errors import LedgerError, NotFound, SignatureError, Unavailable, ValidationError
@@ -40,7 +40,7 @@ class RoyaltyAccounts:
         """The EIP-712 typed data an asset's split owner signs for the service to register
         its next split version (``setSplitWithSig``), with a deadline a day away."""
         splitter = self._require_splitter()
-        terms = await self._terms(digest_hex, asset_id)
+        terms = await self._terms(*asset_query(digest_hex, asset_id))
         version = await splitter.latest_version(terms.asset_key) + 1
         deadline = int(time.time()) + _SPLIT_DEADLINE_S
         typed = splitter.split_terms_typed_data(self._chain_id, terms.owner, terms.split,
@@ -52,41 +52,26 @@ class RoyaltyAccounts:
         """Keep an owner's signature of split terms; the settler relays it once the
         manifest is anchored. ValidationError or SignatureError names the member."""
         splitter = self._require_splitter()
-        if not isinstance(obj, dict) or set(obj) != _SPLIT_MEMBERS:
-            raise ValidationError(f"must be an object with exactly {sorted(_SPLIT_MEMBERS)}")
-        terms = await self._terms(obj["manifestDigest"], obj["assetId"])
-        version, deadline = obj["version"], obj["deadline"]
-        for name, value in (("version", version), ("deadline", deadline)):
-            if type(value) is not int or not 1 <= value < 2**53:
-                raise ValidationError("must be a positive integer", field=name)
-        if deadline <= time.time():
+        request = SplitSignatureRequest.from_obj(obj)
+        terms = await self._terms(request.manifest_digest, request.asset_id)
+        if request.deadline <= time.time():
             raise ValidationError("has passed", field="deadline")
-        signature = obj["signature"]
-        if not isinstance(signature, str) or not SIGNATURE_65.fullmatch(signature):
-            raise ValidationError("must be 0x and 130 lower-case hex digits", field="signature")
-        raw = bytes.fromhex(signature[2:])
         typed = splitter.split_terms_typed_data(self._chain_id, terms.owner, terms.split,
-                                                version, deadline)
+                                                request.version, request.deadline)
         try:
-            signer = recover_signer(typed, raw)
+            signer = recover_signer(typed, request.signature)
         except LedgerError as exc:
             raise SignatureError(exc.message, field="signature") from exc
         if signer != terms.owner:
             raise SignatureError(f"signed by {signer}, not the split owner {terms.owner}",
                                  field="signature")
         await self.store.add_split_signature(
-            SplitSignature(terms.manifest_digest, terms.asset_id, version, deadline, raw,
-                           "waiting", None), now_ms())
-        return {"assetKey": to_hex(terms.asset_key), "owner": terms.owner, "version": version,
-                "status": "waiting"}
+            SplitSignature(terms.manifest_digest, terms.asset_id, request.version,
+                           request.deadline, request.signature, "waiting", None), now_ms())
+        return {"assetKey": to_hex(terms.asset_key), "owner": terms.owner,
+                "version": request.version, "status": "waiting"}
 
-    async def _terms(self, digest_hex: Any, asset_id: Any) -> AssetTerms:
-        if not isinstance(digest_hex, str) or not HASH.fullmatch(digest_hex):
-            raise ValidationError("must be 0x and 64 lower-case hex digits",
-                                  field="manifestDigest")
-        if not isinstance(asset_id, str):
-            raise ValidationError("must be a string", field="assetId")
-        digest = bytes.fromhex(digest_hex[2:])
+    async def _terms(self, digest: bytes, asset_id: str) -> AssetTerms:
         manifest = await self.terms_book.manifest(digest)
         if manifest is None:
             raise NotFound("no manifest with this digest", field="manifestDigest")
@@ -156,30 +141,21 @@ class RoyaltyAccounts:
         already signed or settled changes nothing. SignatureError (422) for a wrong
         signer, a high-s or malformed signature, or one over other items or total."""
         splitter = self._require_splitter()
-        if not isinstance(obj, dict) or set(obj) != _COSIGN_MEMBERS:
-            raise ValidationError(f"must be an object with exactly {sorted(_COSIGN_MEMBERS)}")
-        root, token, signature = obj["usageRoot"], obj["token"], obj["signature"]
-        if not isinstance(root, str) or not HASH.fullmatch(root):
-            raise ValidationError("must be 0x and 64 lower-case hex digits", field="usageRoot")
-        if not isinstance(token, str) or not (token == "ETH"
-                                              or ADDRESS.fullmatch(token)):
-            raise ValidationError('must be "ETH" or an 0x address', field="token")
-        if not isinstance(signature, str) or not SIGNATURE_65.fullmatch(signature):
-            raise ValidationError("must be 0x and 130 lower-case hex digits", field="signature")
-        found = await self.store.proposals(buyer=buyer, token=token_arg(token),
-                                           usage_root=bytes.fromhex(root[2:]))
+        request = CosignRequest.from_obj(obj)
+        found = await self.store.proposals(buyer=buyer, token=token_arg(request.token),
+                                           usage_root=request.usage_root)
         live = [p for p in found if p.status is not ProposalStatus.EXPIRED]
         if not live:
             raise NotFound("no live proposal of this usage root", field="usageRoot")
         proposal = live[-1]
-        answer = {"usageRoot": root, "token": proposal.token, "total": str(proposal.total),
-                  "deadline": proposal.deadline}
+        answer = {"usageRoot": to_hex(request.usage_root), "token": proposal.token,
+                  "total": str(proposal.total), "deadline": proposal.deadline}
         if proposal.status is not ProposalStatus.OPEN:
             return {**answer, "status": proposal.status.value}, False
         if proposal.deadline <= time.time():
             raise ValidationError("the proposal expired; fetch its new proposal",
                                   field="usageRoot")
-        raw = bytes.fromhex(signature[2:])
+        raw = request.signature
         try:
             signer = recover_signer(self._settlement_typed(splitter, proposal), raw)
         except LedgerError as exc:
@@ -271,9 +247,7 @@ class RoyaltyAccounts:
                 "payees": payees}
 
 
-_SPLIT_MEMBERS = frozenset({"manifestDigest", "assetId", "version", "deadline", "signature"})
 _SPLIT_DEADLINE_S = 24 * 3600
-_COSIGN_MEMBERS = frozenset({"usageRoot", "token", "signature"})
 
 
 def _jsonable(value: Any) -> Any:

@@ -148,9 +148,8 @@ class Fields:
         value = self.value
         if not isinstance(value, dict):
             self.fail(None, self._found("must be a JSON object", json_type(value)))
-        for name in value:
-            if name not in allowed:
-                self.fail(name, "unknown member")
+        if value.keys() - allowed:
+            self.fail(next(name for name in value if name not in allowed), "unknown member")
         for name in required:
             if name not in value:
                 self.fail(name, self.missing)
