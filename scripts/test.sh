@@ -12,6 +12,9 @@ echo "== forge test" && node_modules/.bin/forge test
 echo "== slither" && scripts/slither.sh
 echo "== pytest"
 status=0
+# Unbuffered, so a CI log cut off at its time limit ends at the test that was running
+# (piped, pytest's progress otherwise arrives in blocks, minutes behind).
+export PYTHONUNBUFFERED=1
 .venv/bin/pytest "$@" || status=$?
 # pytest exits 5 when it collected nothing: for this suite that is a broken
 # collection, never success.
