@@ -20,7 +20,7 @@ from ledger.keyfile import load_account_key
 
 ENV_PREFIX = "LEDGER_"
 
-#: The body limits of the routes that read one (`Settings.body_limit`).
+#: The body limits of the routes that read one (`HttpSettings.body_limit`).
 BodyRoute = Literal["manifest", "batch", "usage", "small"]
 
 
@@ -130,10 +130,6 @@ class Settings:
     # Tests only: fetch domain ids' /.well-known/ledger-creator.json from this base URL
     # (http allowed) instead of https://<domain>; refused unless the chain is embedded.
     creator_domain_url: str | None = None
-
-    def body_limit(self, route: BodyRoute) -> int:
-        """The largest body `route` accepts (see `HttpSettings.body_limit`)."""
-        return self.http.body_limit(route)
 
     @property
     def http(self) -> HttpSettings:

@@ -150,7 +150,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def read_body(request: web.Request, route: BodyRoute) -> bytes:
-    """The request body, at most the `route`'s limit (`Settings.body_limit`) read within
+    """The request body, at most the `route`'s limit (`HttpSettings.body_limit`) read within
     `body_timeout_s`: 413 naming the limit, 408 when too slow, 400 if badly framed.
 
     The declared length is checked before anything is read, and the running total

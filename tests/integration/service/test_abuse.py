@@ -135,8 +135,8 @@ async def test_chunked_body_is_cut_off_at_the_route_limit(limited: Running) -> N
 
 
 async def test_manifest_route_has_its_own_limit(svc: Running) -> None:
-    limit = svc.service.settings.body_limit("manifest")
-    assert limit < svc.service.settings.body_limit("batch")
+    limit = svc.service.settings.http.body_limit("manifest")
+    assert limit < svc.service.settings.http.body_limit("batch")
     reader, writer = await connect(svc.url)
     writer.write(request_head("POST", "/v1/manifests", {
         "Content-Type": "application/json", "Content-Length": str(limit + 1)}))
@@ -205,7 +205,7 @@ async def test_unauthenticated_usage_upload_is_401_before_its_body(limited: Runn
 
 
 async def test_oversized_usage_upload_of_a_known_source_is_413(limited: Running) -> None:
-    limit = limited.service.settings.body_limit("usage")
+    limit = limited.service.settings.http.body_limit("usage")
     stamp = str(int(time.time()))
     reader, writer = await connect(limited.url)
     writer.write(request_head("POST", "/v1/usage", {
