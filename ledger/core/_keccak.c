@@ -163,18 +163,19 @@ static inline void squeeze(const LANE s[25], uint8_t *out, int n)
     }
 }
 
-/* keccak256(keccak256(d)) for each 32-byte d; the inner digest stays in lanes. */
-MULTIVERSIONED static void leaves(const uint8_t *in, uint8_t *out, Py_ssize_t count)
+/* keccak256(keccak256(r)) for each record r of `lanes` 8-byte lanes (4: a 32-byte
+ * digest, 8: an abi-encoded pair); the inner digest stays in lanes. */
+static inline void double_hashes(const uint8_t *in, uint8_t *out, Py_ssize_t count, int lanes)
 {
     for (Py_ssize_t first = 0; first < count; first += WAYS) {
         int n = count - first < WAYS ? (int)(count - first) : WAYS;
         LANE s[25] = {0};
         for (int j = 0; j < n; j++) {
-            for (int i = 0; i < 4; i++) {
-                s[i][j] = load64(in + 32 * (first + j) + 8 * i);
+            for (int i = 0; i < lanes; i++) {
+                s[i][j] = load64(in + 8 * lanes * (first + j) + 8 * i);
             }
         }
-        pad(s, 4);
+        pad(s, lanes);
         keccak_f1600(s);
         LANE inner[4] = {s[0], s[1], s[2], s[3]};
         memset(s, 0, sizeof s);
@@ -183,6 +184,19 @@ MULTIVERSIONED static void leaves(const uint8_t *in, uint8_t *out, Py_ssize_t co
         keccak_f1600(s);
         squeeze(s, out + 32 * first, n);
     }
+}
+
+/* The batch tree's leaves: keccak256(keccak256(d)) for each 32-byte digest d. */
+MULTIVERSIONED static void leaves(const uint8_t *in, uint8_t *out, Py_ssize_t count)
+{
+    double_hashes(in, out, count, 4);
+}
+
+/* The assets tree's leaves: keccak256(keccak256(i || e)) for each 64-byte record
+ * of a 32-byte big-endian index i and a 32-byte entry hash e. */
+MULTIVERSIONED static void records64(const uint8_t *in, uint8_t *out, Py_ssize_t count)
+{
+    double_hashes(in, out, count, 8);
 }
 
 /* keccak256(min(a,b) || max(a,b)) for each 64-byte pair a||b. */
@@ -244,6 +258,12 @@ static PyObject *py_hash_leaves(PyObject *self, PyObject *arg)
     return hash_records(arg, 32, leaves);
 }
 
+static PyObject *py_hash_records64(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    return hash_records(arg, 64, records64);
+}
+
 static PyObject *py_hash_pairs(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -253,6 +273,8 @@ static PyObject *py_hash_pairs(PyObject *self, PyObject *arg)
 static PyMethodDef methods[] = {
     {"hash_leaves", py_hash_leaves, METH_O,
      "keccak256(keccak256(d)) of each 32-byte d in the buffer, concatenated."},
+    {"hash_records64", py_hash_records64, METH_O,
+     "keccak256(keccak256(r)) of each 64-byte record r in the buffer, concatenated."},
     {"hash_pairs", py_hash_pairs, METH_O,
      "keccak256(min(a,b) || max(a,b)) of each 64-byte pair a||b, concatenated."},
     {NULL, NULL, 0, NULL},

@@ -1,4 +1,4 @@
-"""The creator manifest, format version "1.0": strict parsing, validation, digest.
+"""The creator manifest, format versions "1.0" and "1.1": strict parsing, validation, digest.
 
 A manifest lists a creator's assets (content hashes, licenses, price model,
 payees, consent and privacy flags) and carries the creator's signature.
@@ -14,6 +14,10 @@ this module checks syntax only.
 The assets and their terms are in ``ledger.core.assets``; both read their
 input through ``ledger.core.fields``, whose error paths are only built when
 there is an error.
+
+A 1.0 manifest carries its assets. A 1.1 manifest (`ManifestHeader`) is a small
+signed header committing to its assets through a Merkle root and a count; the
+entries travel apart and each can be disclosed alone (``ledger.core.asset_tree``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ from ledger.core.hashing import sha256, to_hex
 
 MANIFEST_VERSION = "1.0"
 MAX_ASSETS = 100_000
+HEADER_VERSION = "1.1"
+MAX_HEADER_ASSETS = 2**24
+"""Assets a 1.1 manifest may commit to."""
 
 #: The one creator-id rule: the manifest parser, the service's creator actions, the
 #: OpenAPI document and docs/manifest.schema.json all use this pattern (a test checks).
@@ -212,6 +219,11 @@ class Manifest:
         """
         return self._signing_payload
 
+    @property
+    def asset_count(self) -> int:
+        """How many assets the manifest holds (what an EIP-712 signature states)."""
+        return len(self.assets)
+
     def digest(self) -> bytes:
         """SHA-256 of the canonical manifest with its signature: what the Merkle leaf commits to."""
         return sha256(self.to_json())
@@ -238,6 +250,106 @@ class Manifest:
         if self.extensions is not None:
             obj["extensions"] = copy_json(self.extensions, EXTENSIONS, None)
         return obj
+
+
+@dataclass(frozen=True)
+class ManifestHeader:
+    """A 1.1 manifest: the creator's signed commitment to ``asset_count`` assets.
+
+    The assets are not here: ``assets_root`` is the root of their tree
+    (``ledger.core.asset_tree``), so one asset can be proven without the others.
+    Signed, digested and anchored exactly as a 1.0 manifest is.
+    """
+
+    creator: Creator
+    asset_count: int
+    assets_root: bytes
+    signature: str | None = None
+    created_at: str | None = None
+    extensions: Mapping[str, Any] | None = None
+    manifest_version: str = HEADER_VERSION
+
+    _MEMBERS = frozenset(
+        {"manifestVersion", "creator", "assetCount", "assetsRoot", "signature", "createdAt",
+         "extensions"}
+    )
+
+    @classmethod
+    def from_json(cls, data: bytes | str, *, allow_unsigned: bool = False) -> ManifestHeader:
+        """Parse header JSON strictly and validate it (errors name the field)."""
+        return cls.from_obj(parse_strict(data), allow_unsigned=allow_unsigned)
+
+    @classmethod
+    def from_obj(cls, obj: Any, *, allow_unsigned: bool = False) -> ManifestHeader:
+        """Validate a parsed 1.1 header; raises ValidationError naming the field."""
+        required = ("manifestVersion", "creator", "assetCount", "assetsRoot")
+        fields = Fields.of_object(
+            obj, allowed=cls._MEMBERS,
+            required=required if allow_unsigned else (*required, "signature"),
+        )
+        fields.choice("manifestVersion", (HEADER_VERSION,))
+        return cls(
+            creator=Creator.from_obj(obj["creator"], allow_unsigned=allow_unsigned),
+            asset_count=fields.integer("assetCount", 1, MAX_HEADER_ASSETS),
+            assets_root=fields.hex_bytes("assetsRoot"),
+            signature=check_signature(obj["signature"]) if "signature" in obj else None,
+            created_at=fields.optional("createdAt", fields.timestamp),
+            extensions=extensions(fields, "extensions") if "extensions" in obj else None,
+        )
+
+    def to_obj(self) -> dict[str, Any]:
+        """The header as a JSON object: ``to_obj(from_obj(x)) == x``."""
+        obj = self._unsigned_obj()
+        put(obj, "signature", self.signature)
+        return obj
+
+    def to_json(self) -> bytes:
+        """The canonical (RFC 8785) bytes of the whole header, signature included."""
+        return canonicalize(self.to_obj())
+
+    def signing_payload(self) -> bytes:
+        """U: the canonical bytes of the header without its ``signature`` member."""
+        return canonicalize(self._unsigned_obj())
+
+    def digest(self) -> bytes:
+        """SHA-256 of the canonical header with its signature: what the batch leaf commits to."""
+        return sha256(self.to_json())
+
+    def digest_hex(self) -> str:
+        """``digest()`` written as ``0x`` and 64 lowercase hex digits."""
+        return to_hex(self.digest())
+
+    def with_signature(self, signature: str) -> ManifestHeader:
+        """This header carrying ``signature`` (syntax checked, not verified)."""
+        return replace(self, signature=check_signature(signature))
+
+    def _unsigned_obj(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {
+            "manifestVersion": self.manifest_version,
+            "creator": self.creator.to_obj(),
+            "assetCount": self.asset_count,
+            "assetsRoot": to_hex(self.assets_root),
+        }
+        put(obj, "createdAt", self.created_at)
+        if self.extensions is not None:
+            obj["extensions"] = copy_json(self.extensions, EXTENSIONS, None)
+        return obj
+
+
+AnyManifest = Manifest | ManifestHeader
+"""A manifest of either format: what is signed, digested and anchored."""
+
+
+def parse_manifest(obj: Any, *, allow_unsigned: bool = False) -> AnyManifest:
+    """A 1.0 `Manifest` or a 1.1 `ManifestHeader`, by its ``manifestVersion``."""
+    if isinstance(obj, dict) and obj.get("manifestVersion") == HEADER_VERSION:
+        return ManifestHeader.from_obj(obj, allow_unsigned=allow_unsigned)
+    return Manifest.from_obj(obj, allow_unsigned=allow_unsigned)
+
+
+def parse_manifest_json(data: bytes | str, *, allow_unsigned: bool = False) -> AnyManifest:
+    """`parse_manifest` of strictly parsed JSON."""
+    return parse_manifest(parse_strict(data), allow_unsigned=allow_unsigned)
 
 
 def _check_unique_ids(assets: tuple[Asset, ...]) -> None:

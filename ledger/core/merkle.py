@@ -54,17 +54,30 @@ def reference_hash_pairs(pairs: BytesLike) -> bytes:
     return b"".join(out)
 
 
+def reference_hash_records64(records: BytesLike) -> bytes:
+    """Pure-Python ``keccak256(keccak256(r))`` of each 64-byte ``r``, concatenated."""
+    records = bytes(records)
+    return b"".join(
+        keccak256(keccak256(records[i : i + 2 * HASH_LEN]))
+        for i in range(0, len(records), 2 * HASH_LEN)
+    )
+
+
 _BatchHash = Callable[[BytesLike], bytes]
 _hash_leaves: _BatchHash
 _hash_pairs: _BatchHash
+hash_records64: _BatchHash
+"""``keccak256(keccak256(r))`` of each 64-byte record: the leaves of two-value entries."""
 try:
     from ledger.core import _keccak
 except ImportError:  # not built (no compiler at install): same bytes, ~30x slower
     ACCELERATED = False
     _hash_leaves, _hash_pairs = reference_hash_leaves, reference_hash_pairs
+    hash_records64 = reference_hash_records64
 else:
     ACCELERATED = True
     _hash_leaves, _hash_pairs = _keccak.hash_leaves, _keccak.hash_pairs
+    hash_records64 = _keccak.hash_records64
 
 
 def leaf_hash(digest: bytes) -> bytes:
@@ -145,6 +158,20 @@ class MerkleTree:
         Raises ProofError for an empty sequence or a value that is not 32 bytes.
         """
         self._levels = _build_levels(_hash_leaves(_join_digests(leaves)))
+
+    @classmethod
+    def from_leaf_hashes(cls, leaves: BytesLike) -> MerkleTree:
+        """The tree over already-hashed leaves (concatenated 32-byte nodes, at least one).
+
+        For trees whose leaves are not ``leaf_hash`` of a digest: the assets tree
+        (`ledger.core.asset_tree`), and the upper part of a tree above a level.
+        """
+        blob = bytes(leaves)
+        if not blob or len(blob) % HASH_LEN:
+            raise ProofError("leaves must be one or more 32-byte hashes")
+        tree = cls.__new__(cls)
+        tree._levels = _build_levels(blob)
+        return tree
 
     @classmethod
     def from_levels(cls, levels: Sequence[BytesLike]) -> MerkleTree:

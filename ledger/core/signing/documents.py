@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ledger.core.manifest import Manifest, check_signature, check_signing_key
+from ledger.core.manifest import AnyManifest, check_signature, check_signing_key, parse_manifest
 from ledger.core.signing.registry import scheme_of_key
 from ledger.core.signing.scheme import MANIFEST_TAG, SigningKey
 from ledger.errors import SignatureError, ValidationError
@@ -28,7 +28,7 @@ def sign_manifest(manifest_obj: dict[str, Any], key: SigningKey) -> dict[str, An
     creator = obj.get("creator")
     if isinstance(creator, dict) and "signingKey" not in creator:
         obj["creator"] = {**creator, "signingKey": key.public_id}
-    manifest = Manifest.from_obj(obj, allow_unsigned=True)
+    manifest = parse_manifest(obj, allow_unsigned=True)
     if manifest.creator.signing_key != key.public_id:
         raise SignatureError(
             f"the manifest names {manifest.creator.signing_key} but the key is {key.public_id}",
@@ -37,7 +37,7 @@ def sign_manifest(manifest_obj: dict[str, Any], key: SigningKey) -> dict[str, An
     return manifest.with_signature(key.sign_manifest(manifest)).to_obj()
 
 
-def verify_manifest(manifest: Manifest) -> None:
+def verify_manifest(manifest: AnyManifest) -> None:
     """Check a manifest's signature against ``creator.signingKey``.
 
     Raises SignatureError saying why: unsigned, malformed signature, scheme not

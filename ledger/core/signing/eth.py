@@ -16,7 +16,7 @@ from ledger.core.signing.scheme import Scheme, SigningKey
 from ledger.errors import SignatureError
 
 if TYPE_CHECKING:
-    from ledger.core.manifest import Manifest
+    from ledger.core.manifest import AnyManifest
 
 EIP712_DOMAIN = {"name": "ledger", "version": "1"}
 """The EIP-712 domain: no chainId, because manifests are chain-independent."""
@@ -95,7 +95,7 @@ class EthSigningKey(SigningKey):
             s, v = SECP256K1_ORDER - s, 55 - v
         return "eip712:0x" + r.to_bytes(32, "big").hex() + s.to_bytes(32, "big").hex() + f"{v:02x}"
 
-    def sign_manifest(self, manifest: Manifest) -> str:
+    def sign_manifest(self, manifest: AnyManifest) -> str:
         """The signature of the manifest's ``LedgerManifest`` typed data."""
         return self.sign_typed_data(manifest_typed_data(manifest))
 
@@ -117,7 +117,7 @@ class EthScheme(Scheme):
         return checksum_address(key_id[len(self.key_prefix) :])
 
     def verify_manifest(
-        self, key_id: str, signature: str, manifest: Manifest, *, key_field: str
+        self, key_id: str, signature: str, manifest: AnyManifest, *, key_field: str
     ) -> None:
         """Check ``signature`` over the manifest's ``LedgerManifest`` hash."""
         self._verify(key_id, signature, _manifest_hash(manifest), key_field)
@@ -163,7 +163,7 @@ def _recover(digest: bytes, v: int, r: int, s: int) -> bytes:
     return keccak256(public_key.to_bytes())[12:]
 
 
-def manifest_typed_data(manifest: Manifest) -> dict[str, Any]:
+def manifest_typed_data(manifest: AnyManifest) -> dict[str, Any]:
     """The EIP-712 typed data an Ethereum creator signs (e.g. with eth_signTypedData_v4)."""
     return {
         "types": {name: _EIP712_TYPES[name] for name in ("EIP712Domain", "LedgerManifest")},
@@ -172,7 +172,7 @@ def manifest_typed_data(manifest: Manifest) -> dict[str, Any]:
         "message": {
             "manifestVersion": manifest.manifest_version,
             "creatorId": manifest.creator.id,
-            "assetCount": len(manifest.assets),
+            "assetCount": manifest.asset_count,
             "contentHash": keccak256(manifest.signing_payload()),
         },
     }
@@ -188,12 +188,12 @@ def message_typed_data(tag: str, payload: bytes) -> dict[str, Any]:
     }
 
 
-def _manifest_hash(manifest: Manifest) -> bytes:
+def _manifest_hash(manifest: AnyManifest) -> bytes:
     struct = keccak256(
         _MANIFEST_TYPEHASH
         + keccak256(manifest.manifest_version.encode())
         + keccak256(manifest.creator.id.encode())
-        + len(manifest.assets).to_bytes(32, "big")
+        + manifest.asset_count.to_bytes(32, "big")
         + keccak256(manifest.signing_payload())
     )
     return keccak256(b"\x19\x01" + _DOMAIN_SEPARATOR + struct)

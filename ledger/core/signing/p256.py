@@ -24,7 +24,7 @@ from ledger.core.signing.scheme import MANIFEST_TAG, Scheme, SigningKey, tagged
 from ledger.errors import SignatureError
 
 if TYPE_CHECKING:
-    from ledger.core.manifest import Manifest
+    from ledger.core.manifest import AnyManifest
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
@@ -80,7 +80,7 @@ class P256SigningKey(SigningKey):
             der = encode_dss_signature(r, P256_ORDER - s)
         return "p256ecdsa:" + base64.b64encode(der).decode("ascii")
 
-    def sign_manifest(self, manifest: Manifest) -> str:
+    def sign_manifest(self, manifest: AnyManifest) -> str:
         """The signature of the tagged manifest payload U."""
         return self.sign_bytes(tagged(MANIFEST_TAG, manifest.signing_payload()))
 
@@ -98,7 +98,7 @@ class P256Scheme(Scheme):
     needs = "a p256 signingKey needs a p256ecdsa: signature"
 
     def verify_manifest(
-        self, key_id: str, signature: str, manifest: Manifest, *, key_field: str
+        self, key_id: str, signature: str, manifest: AnyManifest, *, key_field: str
     ) -> None:
         """Check ``signature`` over the tagged manifest payload U."""
         self._verify(key_id, signature, tagged(MANIFEST_TAG, manifest.signing_payload()),

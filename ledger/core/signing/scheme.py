@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 from ledger.errors import SignatureError
 
 if TYPE_CHECKING:
-    from ledger.core.manifest import Manifest
+    from ledger.core.manifest import AnyManifest
 
 MANIFEST_TAG = "ledger-manifest-v1"
 """Domain tag of manifest signatures; other messages must use other tags."""
@@ -24,7 +24,7 @@ class SigningKey(ABC):
         """The public key as a manifest's ``creator.signingKey`` writes it."""
 
     @abstractmethod
-    def sign_manifest(self, manifest: Manifest) -> str:
+    def sign_manifest(self, manifest: AnyManifest) -> str:
         """The signature of ``manifest`` (its ``signing_payload``, domain-separated)."""
 
     @abstractmethod
@@ -53,7 +53,7 @@ class Scheme(ABC):
 
     @abstractmethod
     def verify_manifest(
-        self, key_id: str, signature: str, manifest: Manifest, *, key_field: str
+        self, key_id: str, signature: str, manifest: AnyManifest, *, key_field: str
     ) -> None:
         """Check ``signature`` over ``manifest`` by ``key_id``."""
 
