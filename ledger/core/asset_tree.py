@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
-from ledger.core.assets import Asset
+from ledger.core.assets import Asset, plain_entry_bytes
 from ledger.core.canonical import canonicalize, parse_strict
 from ledger.core.fields import Fields, show
 from ledger.core.hashing import sha256, to_hex
@@ -55,6 +55,9 @@ T = TypeVar("T")
 
 def entry_bytes(obj: Any, where: str = "asset") -> bytes:
     """Validate one asset entry (errors name ``where.member``) and return ``JCS(entry)``."""
+    plain = plain_entry_bytes(obj)
+    if plain is not None:
+        return plain
     Asset.from_obj(obj, where)
     try:
         return canonicalize(obj)

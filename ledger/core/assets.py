@@ -9,12 +9,14 @@ the manifest is (see ``ledger.core.manifest``).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ledger.core.fields import ASSET_ID, SHA256_ID, Fields, Name
+from ledger.core.fields import ADDRESS, ASSET_ID, SHA256_ID, Fields, Name, checksummed
+from ledger.errors import LedgerError
 
 MAX_PAYEES = 32
 TOTAL_SHARE_BPS = 10_000
@@ -411,3 +413,128 @@ def _tags(fields: Fields) -> tuple[str, ...]:
                 entries.fail(index, f'"{tag}" is listed twice')
             seen.add(tag)
     return tags
+
+
+# -- the fast path for plain entries --------------------------------------------------
+
+_PLAIN_MEMBERS = frozenset(
+    {"id", "type", "url", "hash", "captureDate", "licenses", "priceModel", "payees"}
+    | {"consent", "privacy", "attribution", "tags"}
+)
+_PLAIN_PRICE = frozenset({"type", "rate", "currency", "minPayout", "unit"})
+_PAYEE_MEMBERS = frozenset({"account", "shareBps", "role"})
+_CONSENT_TEXTS = ("modelRelease", "propertyRelease")
+_SAFE_INT = 2**53
+
+
+def plain_entry_bytes(obj: Any) -> bytes | None:
+    """``JCS(obj)`` if ``obj`` is a valid asset of the common shape, else None.
+
+    A library's entries are checked a million at a time, and `Asset.from_obj`
+    costs ~40 µs an entry. This checks the same rules in one pass for entries
+    without license objects, ``amount``/``token``, ``extensions`` or numbers
+    whose JSON spelling differs between Python and RFC 8785 (integral or
+    exponent-form floats), and then lets the C encoder write them: for such
+    values its output is the canonical form. None means "not decided here":
+    `Asset.from_obj` and ``canonicalize`` then give the answer or the error.
+    Never accepts what `Asset.from_obj` refuses (a property test holds it).
+    """
+    if type(obj) is not dict or not obj.keys() <= _PLAIN_MEMBERS or not (
+        _plain_head(obj) and _plain_licenses(obj.get("licenses"))
+    ):
+        return None
+    for name, check in _PLAIN_PARTS:
+        if name in obj and not check(obj[name]):
+            return None
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"),
+                          sort_keys=True).encode()
+    except UnicodeEncodeError:  # a lone surrogate: canonicalize names it
+        return None
+
+
+def _plain_head(obj: dict[str, Any]) -> bool:
+    ident, kind, hash_ = obj.get("id"), obj.get("type"), obj.get("hash")
+    if not (type(ident) is str and ASSET_ID.fullmatch(ident) and type(kind) is str
+            and _MEDIA_TYPE.fullmatch(kind) and type(hash_) is str
+            and SHA256_ID.fullmatch(hash_)):
+        return False
+    if "url" in obj:
+        link = obj["url"]
+        if not (type(link) is str and len(link) <= _MAX_URL and _URL.fullmatch(link)):
+            return False
+    if "captureDate" in obj:
+        try:
+            Fields(obj).timestamp("captureDate")
+        except LedgerError:
+            return False
+    return True
+
+
+def _plain_licenses(value: Any) -> bool:
+    return (type(value) is list and 1 <= len(value) <= _MAX_LICENSES and all(
+        type(item) is str and _LICENSE_ID.fullmatch(item) for item in value))
+
+
+def _plain_text(value: Any, most: int) -> bool:
+    return type(value) is str and 0 < len(value) <= most
+
+
+def _plain_number(value: Any) -> bool:
+    if type(value) is int:
+        return 0 <= value <= _SAFE_INT
+    # Python and RFC 8785 spell these floats alike: no exponent, not integral.
+    return type(value) is float and 1e-4 <= value < 1e16 and not value.is_integer()
+
+
+def _plain_price(value: Any) -> bool:
+    return (type(value) is dict and value.keys() <= _PLAIN_PRICE
+            and value.get("type") in PRICE_TYPES and _plain_number(value.get("rate"))
+            and type(value.get("currency")) is str and bool(_CURRENCY.fullmatch(value["currency"]))
+            and ("minPayout" not in value or _plain_number(value["minPayout"]))
+            and ("unit" not in value or value["unit"] in PRICE_UNITS))
+
+
+def _plain_payees(value: Any) -> bool:
+    if type(value) is not list or not 1 <= len(value) <= MAX_PAYEES:
+        return False
+    seen, total = set(), 0
+    for payee in value:
+        if type(payee) is not dict or payee.keys() != _PAYEE_MEMBERS:
+            return False
+        account, share = payee["account"], payee["shareBps"]
+        if not (type(account) is str and ADDRESS.fullmatch(account)
+                and (account[2:] == account[2:].lower() or checksummed(account) == account)
+                and type(share) is int and 1 <= share <= TOTAL_SHARE_BPS
+                and payee["role"] in PAYEE_ROLES and account.lower() not in seen):
+            return False
+        seen.add(account.lower())
+        total += share
+    return total == TOTAL_SHARE_BPS
+
+
+def _plain_consent(value: Any) -> bool:
+    return (type(value) is dict and value.keys() <= Consent._MEMBERS
+            and all(_plain_text(value[n], _MAX_URL) for n in _CONSENT_TEXTS if n in value)
+            and ("piiRedacted" not in value or type(value["piiRedacted"]) is bool))
+
+
+def _plain_privacy(value: Any) -> bool:
+    return (type(value) is dict and value.keys() <= Privacy._MEMBERS
+            and all(type(flag) is bool for flag in value.values()))
+
+
+def _plain_tags(value: Any) -> bool:
+    return (type(value) is list and len(value) <= _MAX_TAGS
+            and all(_plain_text(tag, _MAX_TAG) for tag in value)
+            and len(set(value)) == len(value))
+
+
+_PLAIN_PARTS: tuple[tuple[str, Callable[[Any], bool]], ...] = (
+    ("priceModel", _plain_price),
+    ("payees", _plain_payees),
+    ("consent", _plain_consent),
+    ("privacy", _plain_privacy),
+    ("attribution", lambda value: _plain_text(value, _MAX_ATTRIBUTION)),
+    ("tags", _plain_tags),
+)

@@ -27,6 +27,7 @@ from ledger.core.asset_tree import (
     entry_hashes,
     verify_chunk,
 )
+from ledger.core.assets import Asset, plain_entry_bytes
 from ledger.core.canonical import canonicalize
 from ledger.core.hashing import keccak256
 from ledger.core.manifest import ManifestHeader, parse_manifest
@@ -273,3 +274,79 @@ def test_an_asset_proof_names_the_link_that_fails() -> None:
         with pytest.raises(LedgerError) as raised:
             AssetProof.from_obj(bad)
         assert raised.value.field == field, field
+
+
+# -- the fast path for plain entries ---------------------------------------------------
+
+_TEXT = st.text(min_size=0, max_size=6)
+_ODD = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**60), st.floats(allow_nan=True),
+                 _TEXT, st.lists(_TEXT, max_size=3), st.dictionaries(_TEXT, _TEXT, max_size=2))
+_GOOD_VALUES: dict[str, Any] = {
+    "url": "https://cdn.example.com/a.jpg",
+    "captureDate": "2024-02-29T12:00:00Z",
+    "priceModel": {"type": "per-unit", "rate": 2.5, "currency": "USD", "minPayout": 10,
+                   "unit": "sample"},
+    "payees": [{"account": "0x" + "ab" * 20, "shareBps": 6000, "role": "creator"},
+               {"account": "0x52908400098527886E0F7030069857D2E4169EE7", "shareBps": 4000,
+                "role": "co-creator"}],
+    "consent": {"modelRelease": "release-1", "piiRedacted": True},
+    "privacy": {"faces": False, "minors": False},
+    "attribution": "Ada",
+    "tags": ["a", "b"],
+}
+_NEAR_MISSES: dict[str, list[Any]] = {
+    "id": ["asset:A", "asset:", "asset:a-", 7],
+    "type": ["image", "image/jpeg; q=1"],
+    "hash": ["sha256:" + "A" * 64, "sha256:" + "a" * 63],
+    "url": ["http://x.example", "https://", "https://a.b/" + "x" * 2048],
+    "captureDate": ["2023-02-29T12:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01 00:00:00Z"],
+    "licenses": [[], ["bad license"], [{"id": "x"}], ["a"] * 65],
+    "priceModel": [{"type": "per-unit", "rate": -1, "currency": "USD"},
+                   {"type": "per-unit", "rate": 5.0, "currency": "USD"},
+                   {"type": "per-unit", "rate": 1e-7, "currency": "USD"},
+                   {"type": "per-unit", "rate": True, "currency": "USD"},
+                   {"type": "per-unit", "rate": 1, "currency": "usd"},
+                   {"type": "per-unit", "rate": 1, "currency": "USD", "amount": "5"},
+                   {"type": "free", "rate": 1, "currency": "USD"}],
+    "payees": [[{"account": "0x" + "ab" * 20, "shareBps": 9999, "role": "creator"}],
+               [{"account": "0x" + "AB" * 20, "shareBps": 10000, "role": "creator"}],
+               [{"account": "0x52908400098527886e0F7030069857D2E4169EE7", "shareBps": 10000,
+                 "role": "creator"}],
+               [{"account": "0x" + "ab" * 20, "shareBps": 5000, "role": "creator"},
+                {"account": "0x" + "AB" * 20, "shareBps": 5000, "role": "creator"}]],
+    "consent": [{"modelRelease": ""}, {"piiRedacted": 1}, {"other": True}],
+    "privacy": [{"faces": "no"}, {"eyes": True}],
+    "attribution": ["", "x" * 4097],
+    "tags": [["a", "a"], [""], ["x" * 129]],
+}
+
+
+@st.composite
+def _asset_like(draw: st.DrawFn) -> dict[str, Any]:
+    obj: dict[str, Any] = dict(_entry(draw(st.integers(0, 9))))
+    for name, value in _GOOD_VALUES.items():
+        if draw(st.booleans()):
+            obj[name] = copy.deepcopy(value)
+    for name in draw(st.lists(st.sampled_from(sorted(_NEAR_MISSES)), max_size=2)):
+        obj[name] = copy.deepcopy(draw(st.sampled_from(_NEAR_MISSES[name])))
+    if draw(st.integers(0, 9)) == 0:
+        obj[draw(st.sampled_from([*sorted(obj), "extra"]))] = draw(_ODD)
+    return obj
+
+
+@given(_asset_like())
+@settings(max_examples=400, deadline=None)
+def test_the_plain_fast_path_never_accepts_what_the_full_rules_refuse(obj: dict[str, Any]) -> None:
+    fast = plain_entry_bytes(obj)
+    try:
+        Asset.from_obj(obj)
+        full: bytes | None = canonicalize(obj)
+    except LedgerError:
+        full = None
+    if fast is not None:
+        assert fast == full
+
+
+def test_the_plain_fast_path_takes_the_common_shapes() -> None:
+    obj = {**_entry(3), **copy.deepcopy(_GOOD_VALUES)}
+    assert plain_entry_bytes(obj) == canonicalize(obj)
