@@ -21,7 +21,7 @@ from ledger.keyfile import load_account_key
 ENV_PREFIX = "LEDGER_"
 
 #: The body limits of the routes that read one (`HttpSettings.body_limit`).
-BodyRoute = Literal["manifest", "batch", "usage", "small"]
+BodyRoute = Literal["manifest", "batch", "usage", "small", "chunk"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class HttpSettings:
     manifest_body_bytes: int
     usage_body_bytes: int
     small_body_bytes: int
+    #: A 1.1 upload's chunk PUT: its own limit, not capped by `max_body_bytes`.
+    chunk_body_bytes: int
     body_timeout_s: float
     idle_timeout_s: float
     batch_endpoint_max: int
@@ -42,7 +44,9 @@ class HttpSettings:
 
     def body_limit(self, route: BodyRoute) -> int:
         """The largest body `route` accepts: its own setting, never above `max_body_bytes`
-        (which is the batch route's)."""
+        (which is the batch route's), but for a chunk PUT's (up to 16,384 assets)."""
+        if route == "chunk":
+            return self.chunk_body_bytes
         own = {"manifest": self.manifest_body_bytes, "usage": self.usage_body_bytes,
                "small": self.small_body_bytes}.get(route, self.max_body_bytes)
         return min(own, self.max_body_bytes)
@@ -108,6 +112,7 @@ class Settings:
     manifest_body_bytes: int = 1024 * 1024
     usage_body_bytes: int = 4 * 1024 * 1024
     small_body_bytes: int = 64 * 1024
+    chunk_body_bytes: int = 32 * 1024 * 1024
     body_timeout_s: float = 30.0
     idle_timeout_s: float = 15.0
     admin_token: str | None = field(default=None, repr=False)
@@ -137,7 +142,8 @@ class Settings:
         return HttpSettings(
             max_body_bytes=self.max_body_bytes, manifest_body_bytes=self.manifest_body_bytes,
             usage_body_bytes=self.usage_body_bytes, small_body_bytes=self.small_body_bytes,
-            body_timeout_s=self.body_timeout_s, idle_timeout_s=self.idle_timeout_s,
+            chunk_body_bytes=self.chunk_body_bytes, body_timeout_s=self.body_timeout_s,
+            idle_timeout_s=self.idle_timeout_s,
             batch_endpoint_max=self.batch_endpoint_max, admin_token=self.admin_token,
             signed_window_s=self.usage_window_s,
         )
@@ -183,7 +189,8 @@ class Settings:
         _positive("poll_interval_s", self.poll_interval_s)
         _positive("rpc_timeout_s", self.rpc_timeout_s, upper=300)
         _positive("max_body_bytes", self.max_body_bytes)
-        for name in ("manifest_body_bytes", "usage_body_bytes", "small_body_bytes"):
+        for name in ("manifest_body_bytes", "usage_body_bytes", "small_body_bytes",
+                     "chunk_body_bytes"):
             _positive(name, getattr(self, name))
         _positive("body_timeout_s", self.body_timeout_s, upper=3600)
         _positive("idle_timeout_s", self.idle_timeout_s, upper=3600)

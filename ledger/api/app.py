@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 
 from aiohttp import web
 
-from ledger.api import provenance, royalty
+from ledger.api import assets, provenance, royalty
 from ledger.api.appkeys import CONTEXT, HTTP, METRICS
 from ledger.api.errors import json_errors
 from ledger.app.provenance import ServiceContext
@@ -25,6 +25,11 @@ def routes() -> list[web.RouteDef]:
         web.post("/v1/manifests:batch", provenance.post_manifest_batch),
         web.get("/v1/manifests/{digest}", provenance.get_manifest),
         web.get("/v1/manifests/{digest}/proof", provenance.get_proof),
+        web.get("/v1/manifests/{digest}/assets/{index}/proof", assets.get_asset_proof),
+        web.post("/v1/uploads", assets.post_upload),
+        web.get("/v1/uploads/{digest}", assets.get_upload),
+        web.put("/v1/uploads/{digest}/chunks/{index}", assets.put_chunk),
+        web.get("/v1/assets/by-hash/{sha256}", assets.get_by_hash),
         web.get("/v1/batches", provenance.list_batches),
         web.get("/v1/batches/{number}", provenance.get_batch),
         web.get("/v1/roots/{root}", provenance.get_root),

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ledger.app.chunks import CheckedChunk, ChunkJob, check_chunks
 from ledger.app.clock import now_ms
 from ledger.app.group_commit import GroupCommitWriter
 from ledger.core.hashing import sha256
-from ledger.core.manifest import Manifest
+from ledger.core.manifest import HEADER_VERSION, MANIFEST_VERSION, Manifest, ManifestHeader
 from ledger.core.receipt import Receipt, ReceiptSigner
 from ledger.core.records import ManifestRecord, NewManifest
 from ledger.core.signing import verify_manifest
@@ -113,13 +114,31 @@ class Checked:
 
 
 def check_manifest(obj: Any) -> Checked:
-    """Validate a parsed manifest and verify its signature; LedgerError says what is wrong."""
+    """Validate a parsed 1.0 manifest and verify its signature; LedgerError says what is
+    wrong."""
+    if isinstance(obj, dict) and obj.get("manifestVersion") == HEADER_VERSION:
+        raise ValidationError("a 1.1 manifest is registered through POST /v1/uploads",
+                              field="manifestVersion")
     manifest = Manifest.from_obj(obj)
     verify_manifest(manifest)
     signing_key = manifest.creator.signing_key
     assert signing_key is not None  # verify_manifest refuses an unsigned draft
     body = manifest.to_json()
     return Checked(sha256(body), manifest.creator.id, signing_key, body)
+
+
+def check_header(obj: Any) -> tuple[Checked, ManifestHeader]:
+    """Validate a parsed 1.1 header and verify its signature; LedgerError says what is
+    wrong (a 1.0 manifest is refused naming ``manifestVersion``)."""
+    if isinstance(obj, dict) and obj.get("manifestVersion") == MANIFEST_VERSION:
+        raise ValidationError("a 1.0 manifest is registered through POST /v1/manifests",
+                              field="manifestVersion")
+    header = ManifestHeader.from_obj(obj)
+    verify_manifest(header)
+    signing_key = header.creator.signing_key
+    assert signing_key is not None  # verify_manifest refuses an unsigned draft
+    body = header.to_json()
+    return Checked(sha256(body), header.creator.id, signing_key, body), header
 
 
 def check_all(objs: Sequence[Any]) -> list[Checked | LedgerError]:
@@ -211,6 +230,10 @@ class Verifier:
         """`check_all(objs)`, computed by the workers."""
         return await self._call(check_all, _check_here, objs)
 
+    async def check_chunks(self, jobs: Sequence[ChunkJob]) -> list[CheckedChunk | LedgerError]:
+        """`check_chunks(jobs)`, computed by the workers, one chunk a worker call."""
+        return await self._call(check_chunks, _check_chunk_here, jobs)
+
     async def sign(self, wanted: Sequence[Wanted]) -> list[Receipt]:
         """The service's receipts for `wanted`, signed by the workers."""
         signer = self._signer
@@ -280,7 +303,7 @@ class Verifier:
         pool = self._pool
         if pool is None:  # closed meanwhile
             return [_here(here, item) for item, here in items]
-        chunks = math.ceil(len(items) / self._chunk)
+        chunks = math.ceil(len(items) / _PART_SIZE.get(job, self._chunk))
         size = math.ceil(len(items) / chunks)
         parts = [items[start : start + size] for start in range(0, len(items), size)]
         results = await asyncio.gather(
@@ -334,6 +357,15 @@ def _here(here: Callable[[Any], Any], item: Any) -> Any:
 
 def _check_here(obj: Any) -> Checked | LedgerError:
     return check_all([obj])[0]
+
+
+def _check_chunk_here(job: ChunkJob) -> CheckedChunk | LedgerError:
+    return check_chunks([job])[0]
+
+
+#: Items a worker call takes, where not `Verifier`'s `chunk`: a chunk of assets is
+#: milliseconds of work, so chunks sent together spread over the workers one each.
+_PART_SIZE: dict[Callable[[list[Any]], list[Any]], int] = {check_chunks: 1}
 
 
 # Set in each worker process by `_worker_started`.

@@ -20,8 +20,10 @@ from ledger.app.intake import (
     Wanted,
     verify_many,
 )
+from ledger.app.library import Library
 from ledger.app.royalty import UsageService
 from ledger.config import AnchoringSettings
+from ledger.core.asset_tree import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
 from ledger.core.creators import (
     DOMAIN,
     KEY,
@@ -39,8 +41,10 @@ from ledger.core.records import BatchRecord, BatchStatus, ManifestRecord, NewMan
 from ledger.core.trust import LOCAL_CHAIN_IDS
 from ledger.errors import AlreadyExists, LedgerError, NotFound, StorageError
 from ledger.metrics import Metrics
+from ledger.storage.assets import AssetStore
 from ledger.storage.creators import Creator, CreatorStore, Verification
 from ledger.storage.manifests import ManifestStore
+from ledger.storage.uploads import UploadStore
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +88,9 @@ class ServiceParts:
     accounts: RoyaltyAccounts
     #: Checks manifests and signs receipts in worker processes; None checks in this one.
     verifier: Verifier | None
+    #: 1.1 uploads and their chunks, and every manifest's asset rows.
+    uploads: UploadStore
+    assets: AssetStore
 
 
 class ServiceContext:
@@ -127,6 +134,9 @@ class ServiceContext:
             )
         self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
         self.queue_depth = 0
+        self.library = Library(parts.uploads, parts.assets, parts.manifests, self._keys,
+                               parts.verifier, receipt=self.receipt,
+                               batch_bundle=self.batch_bundle)
 
     def service_json(self) -> dict[str, Any]:
         """What a client pins before trusting this service's receipts and proofs: the
@@ -142,6 +152,9 @@ class ServiceContext:
             # Blocks on top of an anchor before its proofs are served: what
             # `ledger submit --wait` counts toward (issue 12).
             "confirmations": self.anchoring.confirmations,
+            # How a 1.1 manifest's assets may be sent (POST /v1/uploads).
+            "assetChunkSizeMax": MAX_CHUNK_SIZE,
+            "assetChunkSizeDefault": DEFAULT_CHUNK_SIZE,
         }
 
     # -- intake --------------------------------------------------------------------
@@ -200,11 +213,20 @@ class ServiceContext:
         self, record: ManifestRecord, batch: BatchRecord | None
     ) -> ProofBundle | None:
         """The bundle of a confirmed manifest in `batch`, or None while it is not confirmed."""
-        if record.status != BatchStatus.CONFIRMED or batch is None:
+        if record.status != BatchStatus.CONFIRMED or batch is None or batch.anchor is None:
             return None
-        if batch.anchor is None or record.leaf_index is None:
+        return await self.batch_bundle(record, batch)
+
+    async def batch_bundle(
+        self, record: ManifestRecord, batch: BatchRecord | None
+    ) -> ProofBundle | None:
+        """The bundle of a manifest in `batch`, its anchor None until the batch is confirmed;
+        None while the manifest awaits a batch."""
+        if batch is None or record.leaf_index is None:
             return None
         tree = await self._tree(batch.number, batch.leaf_count)
+        if record.status != BatchStatus.CONFIRMED or batch.anchor is None:
+            return ProofBundle.build(tree, record.leaf_index, record.digest)
         anchor = Anchor(
             chain_id=self.chain.chain_id,
             contract=self.chain.registry,

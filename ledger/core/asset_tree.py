@@ -24,6 +24,7 @@ followed by its chunk's.
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from array import array
@@ -337,7 +338,7 @@ class AssetProof:
         """The JSON object `from_obj` reads."""
         return {
             "version": ASSET_PROOF_VERSION,
-            "asset": self.asset,
+            "asset": copy.deepcopy(self.asset),
             "assetIndex": self.asset_index,
             "assetProof": [to_hex(sibling) for sibling in self.asset_proof],
             "manifest": self.manifest.to_obj(),

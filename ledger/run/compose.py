@@ -43,12 +43,14 @@ from ledger.errors import ChainError, ConfigError
 from ledger.keyfile import generate_key, load_key, write_key
 from ledger.metrics import Metrics
 from ledger.run.duties import LeaderDuties, forever, royalty_splitter, withdrawal_watch
+from ledger.storage.assets import AssetStore
 from ledger.storage.creators import CreatorStore
 from ledger.storage.engine import open_engine
 from ledger.storage.leases import LeaseStore
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.schema import prepare
 from ledger.storage.txdocs import TxDocStore
+from ledger.storage.uploads import UploadStore
 from ledger.storage.usage import UsageStore
 from ledger.workers.anchoring import stop_tasks
 from ledger.workers.leader import Leadership, default_replica_id
@@ -224,7 +226,8 @@ def _parts(settings: Settings, opened: _Opened, replica: str | None, usage_store
     deployment, manifests = opened.deployment, opened.manifests
     service_key = settings.data_dir / "service-key.pem"
     splitter = royalty_splitter(opened.w3, deployment)
-    terms_book = TermsBook(manifests)
+    assets = AssetStore(opened.engine)
+    terms_book = TermsBook(manifests, assets=assets)
     usage = UsageService(
         settings.royalty, usage_store, manifests, events_writer, chain_id=deployment.chain_id,
         registry=deployment.registry.address, terms_book=terms_book,
@@ -240,6 +243,8 @@ def _parts(settings: Settings, opened: _Opened, replica: str | None, usage_store
         usage=usage,
         accounts=accounts,
         verifier=_verifier(settings, replica, service_key),
+        uploads=UploadStore(opened.engine),
+        assets=assets,
     )
 
 

@@ -20,6 +20,12 @@ from ledger.core.records import (
     stored_answers,
 )
 from ledger.storage import batching
+from ledger.storage.assets import (
+    NewAsset,
+    insert_assets,
+    insert_assets_plain,
+    manifest_asset_rows,
+)
 from ledger.storage.batching import claim_leaves, insert_batch
 from ledger.storage.engine import repository, storage_errors
 from ledger.storage.models import MANIFEST_COLUMNS, BatchLevelsRow, BatchRow, ManifestRow
@@ -48,7 +54,8 @@ class ManifestStore:
 
         Returns, in input order, each manifest's record and whether this call
         created it; a digest already stored keeps its first record (idempotent intake),
-        and so does a digest repeated within `manifests`.
+        and so does a digest repeated within `manifests`. A 1.0 manifest's assets get
+        their rows (`ledger.storage.assets`) in the same transaction.
         """
         if self._fast is not None:
             group = list(manifests)
@@ -77,6 +84,7 @@ class ManifestStore:
                 for start in range(0, len(rows), _CHUNK):
                     result = await conn.execute(stmt, rows[start : start + _CHUNK])
                     created.update(result.scalars())
+                await insert_assets(conn, _new_assets(manifests, created), indexed=True)
                 known = await self._existing(
                     conn, [m.digest for m in manifests if m.digest not in created]
                 )
@@ -324,6 +332,14 @@ _PLAIN_EXISTING = _plain(
 )
 
 
+def _new_assets(manifests: Sequence[NewManifest], created: set[bytes]) -> list[NewAsset]:
+    """The asset rows of the manifests this write created (each digest once)."""
+    rows: list[NewAsset] = []
+    for m in {m.digest: m for m in manifests if m.digest in created}.values():
+        rows.extend(manifest_asset_rows(m.digest, m.body))
+    return rows
+
+
 def _write_plain(
     conn: sqlite3.Connection, manifests: Sequence[NewManifest]
 ) -> tuple[set[bytes], dict[bytes, ManifestRecord]]:
@@ -333,6 +349,7 @@ def _write_plain(
         params = (m.digest, m.creator_id, m.signing_key, m.body, m.accepted_at)
         if conn.execute(_PLAIN_INSERT, params).fetchone() is not None:
             created.add(m.digest)
+    insert_assets_plain(conn, _new_assets(manifests, created), indexed=True)
     # Only digests stored before (rare: resubmissions) are read back.
     known: dict[bytes, ManifestRecord] = {}
     for digest in dict.fromkeys(m.digest for m in manifests if m.digest not in created):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.api.openapi.assets import OPERATIONS as ASSETS
 from ledger.api.openapi.operation import Operation
 from ledger.api.openapi.provenance import OPERATIONS as PROVENANCE
 from ledger.api.openapi.royalty import OPERATIONS as ROYALTY
@@ -13,7 +14,7 @@ from ledger.api.schemas import components
 
 def operations() -> list[Operation]:
     """Every operation of HTTP API v1, provenance first."""
-    return [*PROVENANCE, *ROYALTY]
+    return [*PROVENANCE, *ASSETS, *ROYALTY]
 
 
 def openapi_document() -> dict[str, Any]:

@@ -6,7 +6,7 @@ under ``components/schemas`` and its operations refer to them by name.
 
 from __future__ import annotations
 
-from ledger.api.schemas import provenance, royalty
+from ledger.api.schemas import assets, provenance, royalty
 from ledger.api.schemas.common import ERROR, Schema
 from ledger.api.schemas.manifest import manifest_schema
 from ledger.api.schemas.openapi import OPENAPI_DOCUMENT
@@ -19,5 +19,6 @@ def components() -> dict[str, Schema]:
         "Manifest": manifest_schema(),
         "OpenApiDocument": OPENAPI_DOCUMENT,
         **provenance.SCHEMAS,
+        **assets.SCHEMAS,
         **royalty.SCHEMAS,
     }

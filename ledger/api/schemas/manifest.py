@@ -35,6 +35,20 @@ def manifest_schema() -> dict[str, Any]:
     return inlined
 
 
+def manifest_part(definition: str) -> dict[str, Any]:
+    """The manifest schema's definition `definition` (``asset``, ``creator``…), self-contained."""
+    document = _document()
+    part: dict[str, Any] = _inline(document["$defs"][definition], document["$defs"])
+    return part
+
+
+def manifest_member(member: str) -> dict[str, Any]:
+    """The manifest schema's top-level member `member` (``createdAt``…), self-contained."""
+    document = _document()
+    part: dict[str, Any] = _inline(document["properties"][member], document["$defs"])
+    return part
+
+
 def manifest_pattern(definition: str, member: str) -> str:
     """The ``pattern`` of `member` in the manifest schema's definition `definition`."""
     pattern: str = _document()["$defs"][definition]["properties"][member]["pattern"]

@@ -26,7 +26,7 @@ OPENAPI_DOCUMENT = closed(
      "info": closed({"title": STRING, "version": STRING}),
      "paths": {"type": "object", "description": "path → method → operation",
                "additionalProperties": {"type": "object", "additionalProperties": _OPERATION,
-                                        "propertyNames": {"enum": ["get", "post"]}}},
+                                        "propertyNames": {"enum": ["get", "post", "put"]}}},
      "components": closed({"schemas": {"type": "object", "additionalProperties": JSON_SCHEMA,
                                        "description": "name → shape"}})},
     description="OpenAPI 3.1 (https://spec.openapis.org/oas/v3.1.0)",

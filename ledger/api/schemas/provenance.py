@@ -97,7 +97,8 @@ CREATOR = closed({
 SERVICE = closed(
     {"receiptKey": STRING, "receiptVersion": {"const": RECEIPT_VERSION}, "chainId": INTEGER,
      "registry": ADDRESS, "deployment": DEPLOYMENT, "splitter": nullable(ADDRESS),
-     "rpcUrl": nullable(STRING), "confirmations": INTEGER},
+     "rpcUrl": nullable(STRING), "confirmations": INTEGER, "assetChunkSizeMax": INTEGER,
+     "assetChunkSizeDefault": INTEGER},
     description="What a client pins before trusting receipts and proofs",
 )
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from ledger.app.clock import now_ms
@@ -19,6 +21,7 @@ from ledger.core.signing import P256SigningKey, SigningKey, sign_manifest
 from ledger.keyfile import generate_key
 from ledger.run.compose import Service
 from ledger.run.serve import running
+from tests.integration.service.libraries import Http
 
 FAST = Settings(
     port=0,
@@ -45,6 +48,39 @@ async def svc(tmp_path: Path) -> AsyncIterator[Running]:
     settings = replace(FAST, data_dir=tmp_path / "data")
     async with running(settings) as (service, url), LedgerClient(url) as client:
         yield Running(service, url, client)
+
+
+#: The creator of the libraries the `http` fixture's service knows.
+LIB_CREATOR = "creator:lib"
+LIB_KEY = generate_key("p256")
+
+
+@pytest.fixture
+async def http(tmp_path: Path) -> AsyncIterator[Http]:
+    """The embedded service (chunk bodies limited to 256 KiB) with `LIB_CREATOR`
+    registered, called over raw HTTP."""
+    async with _library_service(tmp_path, None) as found:
+        yield found
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def http_any_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Http]:
+    """`http` on SQLite, then on a fresh PostgreSQL database."""
+    db_url = None
+    if request.param == "postgresql":
+        db_url = request.getfixturevalue("postgres").new_database()
+    async with _library_service(tmp_path, db_url) as found:
+        yield found
+
+
+@asynccontextmanager
+async def _library_service(tmp_path: Path, db_url: str | None) -> AsyncIterator[Http]:
+    settings = replace(FAST, data_dir=tmp_path / "data", chunk_body_bytes=256 * 1024,
+                       db_url=db_url)
+    async with running(settings) as (service, url), aiohttp.ClientSession() as session:
+        async with LedgerClient(url) as client:
+            await register(client, LIB_CREATOR, LIB_KEY)
+        yield Http(url, session, service)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -35,6 +35,7 @@ from ledger.core.signing import EthSigningKey, sign_manifest
 from ledger.run.serve import running
 from tests.contract import answer_problems, operation, validator
 from tests.integration.service.conftest import FAST, now_ms, p256
+from tests.integration.service.libraries import library
 
 pytestmark = pytest.mark.chain
 
@@ -132,6 +133,7 @@ async def test_every_route_answers_as_declared(world: World) -> None:
     await _creators(world)
     manifest = await _manifests(world.api)
     await _batches(world.api, manifest)
+    await _uploads(world.api, manifest)
     await _fund_cosigning_buyer(world.chain, manifest)
     event = await _usage(world.api, manifest)
     await _usage_reads(world.api, event)
@@ -195,6 +197,37 @@ async def _manifests(api: Api) -> Manifest:
     for route in ("/v1/manifests/{digest}", "/v1/manifests/{digest}/proof"):
         assert (await api.call("GET", route, params={"digest": MISSING}))[0] == 404
     return manifest
+
+
+async def _uploads(api: Api, manifest: Manifest) -> None:
+    lib = library(CREATOR, EthSigningKey.from_hex(CREATOR_KEY), 3, tag="resp", chunk_size=2,
+                  content=lambda i: "ab" * 32 if i == 0 else None)
+    digest = {"digest": lib.digest}
+    assert (await api.call("POST", "/v1/uploads", body=lib.start_body()))[0] == 201
+    assert (await api.call("POST", "/v1/uploads", body=lib.start_body()))[0] == 200
+    assert (await api.call("POST", "/v1/uploads", body=lib.start_body(4)))[0] == 409
+    assert (await api.call("GET", "/v1/uploads/{digest}", params=digest))[0] == 200
+    assert (await api.call("GET", "/v1/uploads/{digest}", params={"digest": MISSING}))[0] \
+        == 404
+    chunk = "/v1/uploads/{digest}/chunks/{index}"
+    for index in range(lib.chunks):
+        body = json.loads(lib.chunk_body(index))
+        assert (await api.call("PUT", chunk, params={**digest, "index": str(index)},
+                               body=body))[0] == 200
+    assert (await api.call("PUT", chunk, params={**digest, "index": "0"},
+                           raw=lib.chunk_body(0, proof_of=1)))[0] == 422
+    proof = "/v1/manifests/{digest}/assets/{index}/proof"
+
+    async def proved() -> bool:
+        return (await api.call("GET", proof, params={**digest, "index": "2"}))[0] == 200
+
+    await until(proved)
+    one_0 = {"digest": manifest.digest_hex(), "index": "0"}
+    assert (await api.call("GET", proof, params=one_0))[0] == 422
+    lookup = "/v1/assets/by-hash/{sha256}"
+    status, found = await api.call("GET", lookup, params={"sha256": "ab" * 32})
+    assert status == 200 and found["conflict"] is False and len(found["registrations"]) == 2
+    assert (await api.call("GET", lookup, params={"sha256": "AB" * 32}))[0] == 422
 
 
 async def _batches(api: Api, manifest: Manifest) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from ledger.app.terms import TermsBook
-from ledger.core.manifest import Manifest
+from ledger.core.canonical import canonicalize
+from ledger.core.manifest import Manifest, parse_manifest_json
 from ledger.core.royalty.terms import asset_terms
 from ledger.errors import ValidationError
 
@@ -75,3 +76,34 @@ async def test_the_oldest_entries_go_first() -> None:
     await book.manifest(OTHER)
     await book.manifest(DIGEST)
     assert bodies.reads == 4
+
+
+HEADER = {"manifestVersion": "1.1", "creator": DOC["creator"], "assetCount": 2,
+          "assetsRoot": "0x" + "ab" * 32, "signature": "eip712:0x" + "00" * 65}
+HEADER_BODY = json.dumps(HEADER).encode()
+HEADER_DIGEST = parse_manifest_json(HEADER_BODY).digest()
+
+
+class Entries:
+    """A 1.1 manifest's stored entries."""
+
+    async def entry_by_id(self, digest: bytes, asset_id: str) -> bytes | None:
+        found = {e["id"]: canonicalize(e) for e in DOC["assets"]}.get(asset_id)
+        return found if digest == HEADER_DIGEST else None
+
+
+class HeaderBodies:
+    async def body(self, digest: bytes) -> bytes | None:
+        return HEADER_BODY if digest == HEADER_DIGEST else None
+
+
+async def test_a_1_1_asset_s_terms_come_from_its_stored_entry() -> None:
+    book = TermsBook(HeaderBodies(), assets=Entries())
+    terms = await book.asset_terms(HEADER_DIGEST, "asset:a")
+    expected = asset_terms(Manifest.from_json(BODY), HEADER_DIGEST, "asset:a")
+    assert terms == expected
+    with pytest.raises(ValidationError, match="no asset asset:c") as info:
+        await book.asset_terms(HEADER_DIGEST, "asset:c", "events[0].asset")
+    assert info.value.field == "events[0].asset.assetId"
+    with pytest.raises(ValidationError, match="no asset"):
+        await TermsBook(HeaderBodies()).asset_terms(HEADER_DIGEST, "asset:a")

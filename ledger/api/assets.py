@@ -1,0 +1,118 @@
+"""Handlers of 1.1 uploads, one asset's proof and lookup by content hash."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ledger.api.appkeys import CONTEXT
+from ledger.api.provenance import manifest_json, parse_hex32, read_body
+from ledger.app.library import ChunkAnswer
+from ledger.core.asset_tree import AssetProof
+from ledger.core.canonical import parse_strict
+from ledger.errors import ValidationError
+from ledger.storage.assets import Registration
+
+# A chunk or asset index: below 2**24 (the most assets a manifest holds), so 8 digits.
+_INDEX = re.compile(r"(?:0|[1-9][0-9]{0,7})")
+# A content hash: 64 lower-case hex digits, bare or as a manifest writes it ("sha256:…").
+_SHA256 = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
+
+
+async def post_upload(request: web.Request) -> web.Response:
+    """POST /v1/uploads: start (or resume) the upload of a signed 1.1 header."""
+    obj = parse_strict(await read_body(request, "manifest"))
+    view, created = await request.app[CONTEXT].library.start(obj)
+    return _json(view.to_obj(), status=201 if created else 200)
+
+
+async def get_upload(request: web.Request) -> web.Response:
+    """GET /v1/uploads/{digest}: where an upload stands."""
+    digest = parse_hex32(request.match_info["digest"], "digest")
+    view = await request.app[CONTEXT].library.upload(digest)
+    return _json(view.to_obj())
+
+
+async def put_chunk(request: web.Request) -> web.Response:
+    """PUT /v1/uploads/{digest}/chunks/{index}: one chunk of assets with its proof."""
+    digest = parse_hex32(request.match_info["digest"], "digest")
+    index = _index(request.match_info["index"])
+    body = await read_body(request, "chunk")
+    answer = await request.app[CONTEXT].library.put_chunk(digest, index, body)
+    return _json(chunk_json(answer))
+
+
+async def get_asset_proof(request: web.Request) -> web.Response:
+    """GET /v1/manifests/{digest}/assets/{index}/proof: one asset disclosed alone, with
+    its proof; 202 and the manifest's status while it awaits its batch."""
+    digest = parse_hex32(request.match_info["digest"], "digest")
+    index = _index(request.match_info["index"])
+    found = await request.app[CONTEXT].library.asset_proof(digest, index)
+    if not isinstance(found, AssetProof):
+        return _json(manifest_json(found), status=202)
+    return web.Response(body=found.to_json(), content_type="application/json")
+
+
+async def get_by_hash(request: web.Request) -> web.Response:
+    """GET /v1/assets/by-hash/{sha256}: every registration of these bytes."""
+    matched = _SHA256.fullmatch(request.match_info["sha256"])
+    if matched is None:
+        raise ValidationError('must be 64 lower-case hex digits, optionally after "sha256:"',
+                              field="sha256")
+    ctx = request.app[CONTEXT]
+    found = await ctx.library.by_hash(bytes.fromhex(matched.group(1)))
+    chain = {"chainId": ctx.chain.chain_id, "contract": ctx.chain.registry}
+    return _json({
+        "sha256": matched.group(1),
+        "registrations": [registration_json(r, chain) for r in found],
+        "conflict": len({r.creator_id for r in found}) > 1,
+    })
+
+
+def chunk_json(answer: ChunkAnswer) -> dict[str, Any]:
+    """The answer to a chunk PUT."""
+    return {"index": answer.index, "stored": answer.stored, "upload": answer.view.to_obj()}
+
+
+def registration_json(found: Registration, chain: dict[str, Any]) -> dict[str, Any]:
+    """One registration of a content hash, as the lookup shows it."""
+    entry = orjson.loads(found.entry)
+    out: dict[str, Any] = {
+        "creatorId": found.creator_id,
+        "creatorVerification": {"method": found.verification_method,
+                                "detail": found.verification_detail},
+        "assetId": found.asset_id,
+        "assetIndex": found.asset_index,
+        "manifestDigest": "0x" + found.manifest_digest.hex(),
+        "manifestVersion": found.manifest_version,
+        "licenses": entry["licenses"],
+    }
+    for member in ("priceModel", "payees"):
+        if member in entry:
+            out[member] = entry[member]
+    anchor = found.anchor
+    out.update({
+        "status": found.status,
+        "acceptedAt": found.accepted_at,
+        "anchor": None if anchor is None else {
+            **chain,
+            "batchNumber": anchor.batch_number,
+            "blockNumber": anchor.block_number,
+            "blockTimestamp": anchor.block_timestamp,
+            "txHash": "0x" + anchor.tx_hash.hex(),
+        },
+    })
+    return out
+
+
+def _index(text: str) -> int:
+    if not _INDEX.fullmatch(text):
+        raise ValidationError("must be an integer from 0 to 99999999", field="index")
+    return int(text)
+
+
+def _json(data: Any, *, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")

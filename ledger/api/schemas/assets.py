@@ -1,0 +1,91 @@
+"""Shapes of 1.1 uploads, asset proofs and lookups by content hash."""
+
+from __future__ import annotations
+
+from ledger.api.schemas.common import (
+    ADDRESS,
+    ASSET_ID,
+    BATCH_STATES,
+    BOOLEAN,
+    CREATOR_ID,
+    HEX32,
+    INTEGER,
+    MS,
+    STRING,
+    Schema,
+    array,
+    closed,
+    nullable,
+    ref,
+    text,
+)
+from ledger.api.schemas.manifest import manifest_member, manifest_part
+from ledger.core.asset_tree import ASSET_PROOF_VERSION, MAX_CHUNK_SIZE
+from ledger.core.creators import DOMAIN, KEY, OPERATOR
+from ledger.core.manifest import HEADER_VERSION, MAX_HEADER_ASSETS
+from ledger.core.records import PENDING
+
+MANIFEST_HEADER = closed(
+    {"manifestVersion": {"const": HEADER_VERSION}, "creator": manifest_part("creator"),
+     "assetCount": {"type": "integer", "minimum": 1, "maximum": MAX_HEADER_ASSETS},
+     "assetsRoot": HEX32, "signature": manifest_member("signature")},
+    {"createdAt": manifest_member("createdAt"), "extensions": manifest_member("extensions")},
+    description="A signed 1.1 manifest: the assets are committed to by assetsRoot "
+    "(docs/manifest.md)",
+)
+UPLOAD_START = closed(
+    {"manifest": ref("ManifestHeader")},
+    {"chunkSize": {"type": "integer", "minimum": 1, "maximum": MAX_CHUNK_SIZE,
+                   "description": "a power of two; 4096 when left out"}},
+)
+UPLOAD = closed(
+    {"digest": HEX32, "creatorId": CREATOR_ID,
+     "assetCount": {"type": "integer", "minimum": 1, "maximum": MAX_HEADER_ASSETS},
+     "assetsRoot": HEX32, "chunkSize": INTEGER, "chunkCount": INTEGER,
+     "chunksReceived": INTEGER, "missingChunks": array(INTEGER, maxItems=1000),
+     "status": {"enum": ["uploading", "complete"]}, "receipt": nullable(ref("Receipt"))},
+    description="Where a 1.1 upload stands; the receipt once its last chunk is stored",
+)
+CHUNK = closed(
+    {"assets": array(manifest_part("asset"), minItems=1, maxItems=MAX_CHUNK_SIZE),
+     "proof": array(HEX32)},
+    description="The chunk's entries in index order, and its root's proof up to assetsRoot",
+)
+CHUNK_STORED = closed({"index": INTEGER, "stored": BOOLEAN, "upload": ref("Upload")})
+ASSET_PROOF = closed(
+    {"version": {"const": ASSET_PROOF_VERSION}, "asset": manifest_part("asset"),
+     "assetIndex": INTEGER, "assetProof": array(HEX32), "manifest": ref("ManifestHeader"),
+     "manifestProof": ref("ProofBundle")},
+    description="One asset disclosed alone (docs/proof-format.md)",
+)
+REGISTRATION = closed(
+    {"creatorId": CREATOR_ID,
+     "creatorVerification": closed({"method": nullable({"enum": [KEY, DOMAIN, OPERATOR]}),
+                                    "detail": nullable(STRING)}),
+     "assetId": ASSET_ID, "assetIndex": INTEGER, "manifestDigest": HEX32,
+     "manifestVersion": {"enum": ["1.0", HEADER_VERSION]},
+     "licenses": manifest_part("asset")["properties"]["licenses"],
+     "status": {"enum": [PENDING, *BATCH_STATES]}, "acceptedAt": MS,
+     "anchor": nullable(closed({"chainId": INTEGER, "contract": ADDRESS,
+                                "batchNumber": INTEGER, "blockNumber": INTEGER,
+                                "blockTimestamp": INTEGER, "txHash": HEX32}))},
+    {"priceModel": manifest_part("priceModel"),
+     "payees": manifest_part("asset")["properties"]["payees"]},
+)
+LOOKUP = closed(
+    {"sha256": text("^[0-9a-f]{64}$"), "registrations": array(ref("Registration")),
+     "conflict": BOOLEAN},
+    description="Every registration of these bytes, earliest anchor first; conflict when "
+    "more than one creator registered them",
+)
+
+SCHEMAS: dict[str, Schema] = {
+    "ManifestHeader": MANIFEST_HEADER,
+    "UploadStart": UPLOAD_START,
+    "Upload": UPLOAD,
+    "Chunk": CHUNK,
+    "ChunkStored": CHUNK_STORED,
+    "AssetProof": ASSET_PROOF,
+    "Registration": REGISTRATION,
+    "AssetLookup": LOOKUP,
+}
