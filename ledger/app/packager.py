@@ -6,7 +6,12 @@ and folders (name starting with ".") are skipped, as is any path passed in
 ``exclude`` (the manifest being written, typically). Symbolic links and special
 files (pipes, sockets, devices) are refused, named: a link is not followed, so a
 manifest describes exactly the regular files inside the folder and reads nothing
-else. Content is read as bytes and hashed in 1 MiB chunks, so size does not matter.
+else. Content is read as bytes, in parallel and in 1 MiB blocks, so size does not
+matter (`ledger.app.file_hashes`).
+
+``package_dir`` makes a 1.0 manifest, assets inline. ``package_library`` makes a
+1.1 one: it streams the entries to ``assets.jsonl`` and returns the small header
+that commits to them through their Merkle root, for a library of up to 2**24 files.
 
 Asset ids are lower-case slugs of the relative path (the manifest's id rule), so
 ``Photo.JPG`` and ``photo.jpg`` would share one: such a collision is refused rather
@@ -16,26 +21,44 @@ is added (docs/manifest.md, "Packaging a folder").
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mimetypes
 import os
 import re
-import stat
+import tempfile
 import unicodedata
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.app.file_hashes import (
+    FolderListing,
+    HashCache,
+    ProgressFn,
+    hash_listing,
+    list_folder,
+)
+from ledger.core.asset_tree import AssetTree, entry_bytes
 from ledger.core.assets import PAYEE_ROLES
-from ledger.core.manifest import MANIFEST_VERSION, MAX_ASSETS, Manifest
+from ledger.core.canonical import canonicalize
+from ledger.core.fields import ASSET_ID
+from ledger.core.hashing import to_hex
+from ledger.core.manifest import (
+    HEADER_VERSION,
+    MANIFEST_VERSION,
+    MAX_ASSETS,
+    MAX_HEADER_ASSETS,
+    Manifest,
+    ManifestHeader,
+)
 from ledger.errors import ValidationError
 
-CHUNK_SIZE = 1024 * 1024
 MAX_ID_LENGTH = 128
-
-ProgressFn = Callable[[int, int], None]
-"""Called as ``progress(bytes_done, bytes_total)`` while hashing."""
+ASSETS_FILE = "assets.jsonl"
+"""A 1.1 package's entries, beside its manifest.json."""
 
 # A MimeTypes of its own uses only Python's built-in table, not the machine's
 # /etc/mime.types, so a folder gets the same media types everywhere.
@@ -51,154 +74,260 @@ _NOT_SLUG = re.compile(r"[^a-z0-9._-]+")
 _EDGES = re.compile(r"^[^a-z0-9]+|[^a-z0-9]+$")
 
 
+@dataclass(frozen=True)
+class PackageSpec:
+    """Who packages, and the licences and terms every asset of the package shares."""
+
+    creator_id: str
+    licenses: Sequence[str | dict[str, Any]]
+    signing_key: str | None = None
+    wallet: str | None = None
+    payout: str | None = None
+    creator_name: str | None = None
+    price_model: dict[str, Any] | None = None
+    payees: Sequence[dict[str, Any]] | None = None
+    consent: dict[str, Any] | None = None
+    privacy: dict[str, Any] | None = None
+    tags: Sequence[str] | None = None
+    attribution: str | None = None
+    url_base: str | None = None
+    created_at: str | None = None
+
+    def creator(self) -> dict[str, Any]:
+        """The manifest's ``creator`` object."""
+        creator: dict[str, Any] = {"id": self.creator_id}
+        for member, value in (
+            ("signingKey", self.signing_key),
+            ("wallet", self.wallet),
+            ("payout", self.payout),
+            ("name", self.creator_name),
+        ):
+            if value is not None:
+                creator[member] = value
+        return creator
+
+    def asset(self, relative: str, asset_id: str, digest: bytes) -> dict[str, Any]:
+        """The asset entry of the file at ``relative`` with SHA-256 ``digest``."""
+        asset = self.file_members(relative, asset_id, digest)
+        asset.update(_copy(self.terms()))
+        return asset
+
+    def file_members(self, relative: str, asset_id: str, digest: bytes) -> dict[str, Any]:
+        """The members of an entry that differ from file to file: id, type, hash, url."""
+        members: dict[str, Any] = {
+            "id": asset_id, "type": media_type(relative), "hash": "sha256:" + digest.hex(),
+        }
+        if self.url_base is not None:
+            members["url"] = self.url_base.rstrip("/") + "/" + urllib.parse.quote(relative)
+        return members
+
+    def terms(self) -> dict[str, Any]:
+        """The members every entry shares: licences and terms."""
+        terms: dict[str, Any] = {"licenses": list(self.licenses)}
+        optional = {
+            "priceModel": self.price_model,
+            "payees": list(self.payees) if self.payees else None,
+            "consent": self.consent,
+            "privacy": self.privacy,
+            "attribution": self.attribution,
+            "tags": list(self.tags) if self.tags else None,
+        }
+        terms.update({name: value for name, value in optional.items() if value is not None})
+        return terms
+
+
 def package_dir(
     path: str | os.PathLike[str],
-    creator_id: str,
-    licenses: Sequence[str | dict[str, Any]],
+    spec: PackageSpec,
     *,
-    signing_key: str | None = None,
-    wallet: str | None = None,
-    payout: str | None = None,
-    creator_name: str | None = None,
-    price_model: dict[str, Any] | None = None,
-    payees: Sequence[dict[str, Any]] | None = None,
-    consent: dict[str, Any] | None = None,
-    privacy: dict[str, Any] | None = None,
-    tags: Sequence[str] | None = None,
-    attribution: str | None = None,
-    url_base: str | None = None,
-    created_at: str | None = None,
     exclude: Iterable[str | os.PathLike[str]] = (),
     progress: ProgressFn | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """An unsigned manifest object describing every file under ``path``.
+    """An unsigned 1.0 manifest object describing every file under ``path``.
 
     Each file becomes one asset with its SHA-256, a media type guessed from its
-    name, an id derived from its relative path, and the licenses and terms
-    given here. ``url_base`` (https:// or r2://) plus the relative path gives
+    name, an id derived from its relative path, and the licenses and terms of
+    ``spec``; ``spec.url_base`` (https:// or r2://) plus the relative path gives
     each asset's url. The result is validated (ValidationError on bad input)
     and ready for ``ledger.core.signing.sign_manifest``.
     """
-    root = Path(path)
-    if not root.is_dir():
-        raise ValidationError(f"{root} is not a folder")
-    files = list_files(root, exclude)
-    if not files:
-        raise ValidationError(f"{root} has no files to package")
-    if len(files) > MAX_ASSETS:
-        raise ValidationError(
-            f"{root} has {len(files)} files; a manifest holds at most {MAX_ASSETS}"
-        )
-    digests = hash_files([file for _, file in files], progress)
-    ids = asset_ids([relative for relative, _ in files])
-    terms = _asset_terms(licenses, price_model, payees, consent, privacy, tags, attribution)
-    assets = []
-    for (relative, _), asset_id, digest in zip(files, ids, digests, strict=True):
-        asset: dict[str, Any] = {"id": asset_id, "type": media_type(relative), "hash": digest}
-        if url_base is not None:
-            asset["url"] = url_base.rstrip("/") + "/" + urllib.parse.quote(relative)
-        asset.update(_copy(terms))
-        assets.append(asset)
-    manifest = {
-        "manifestVersion": MANIFEST_VERSION,
-        "creator": _creator(creator_id, signing_key, wallet, payout, creator_name),
-        "assets": assets,
-    }
-    if created_at is not None:
-        manifest["createdAt"] = created_at
+    ids, listing = _listed(Path(path), exclude, MAX_ASSETS, "a manifest holds")
+    digests = hash_listing(listing, workers=workers, progress=progress)
+    assets = [spec.asset(relative, asset_id, digest)
+              for (asset_id, relative), digest in zip(ids.items(), digests, strict=True)]
+    manifest = {"manifestVersion": MANIFEST_VERSION, "creator": spec.creator(), "assets": assets}
+    if spec.created_at is not None:
+        manifest["createdAt"] = spec.created_at
     Manifest.from_obj(manifest, allow_unsigned=True)
     return manifest
 
 
-def list_files(
-    root: Path, exclude: Iterable[str | os.PathLike[str]] = ()
-) -> list[tuple[str, Path]]:
-    """``(relative POSIX path, path)`` of each regular file to package, sorted.
+def package_library(
+    path: str | os.PathLike[str],
+    spec: PackageSpec,
+    assets_file: Path,
+    *,
+    cache_file: Path | None = None,
+    exclude: Iterable[str | os.PathLike[str]] = (),
+    progress: ProgressFn | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Package the files under ``path`` as a 1.1 manifest: write ``assets_file`` (one
+    canonical entry per line, in index order) and return the unsigned header.
 
-    Raises ValidationError naming the symbolic links and special files found (links
-    to folders included): none is followed or read.
+    The entries are those ``package_dir`` would make, checked one by one (errors name
+    ``assets[i].member``). ``cache_file`` keeps every hash as it is computed
+    (`ledger.app.file_hashes.HashCache`), so a rerun after an interruption reads only
+    the files not hashed yet. ``assets_file`` is replaced only once it is complete.
     """
-    skipped = {os.path.realpath(item) for item in exclude}
-    found: list[tuple[str, Path]] = []
-    refused: list[str] = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        for name in [name for name in subfolders if Path(folder, name).is_symlink()]:
-            subfolders.remove(name)
-            refused.append(_refusal(root, Path(folder, name), stat.S_IFLNK))
-        for name in names:
-            file = Path(folder, name)
-            if name.startswith(".") or os.path.realpath(file) in skipped:
-                continue
-            mode = file.lstat().st_mode
-            if stat.S_ISREG(mode):
-                found.append((file.relative_to(root).as_posix(), file))
-            else:
-                refused.append(_refusal(root, file, mode))
-    if refused:
-        refused.sort()
-        more = f" and {len(refused) - 3} more" if len(refused) > 3 else ""
-        raise ValidationError(
-            f"{'; '.join(refused[:3])}{more}: links are not followed and only regular files "
-            "are read, so that a manifest describes exactly the files in the folder; "
-            "replace them with the files or remove them"
-        )
-    found.sort(key=lambda item: item[0])
-    return found
+    ids, listing = _listed(Path(path), (*exclude, assets_file), MAX_HEADER_ASSETS,
+                           "a 1.1 manifest holds")
+    # The header is checked before hours of hashing, with a stand-in root.
+    _header(spec, len(listing), bytes(32))
+    with HashCache(cache_file) as cache:
+        digests = hash_listing(listing, cache, workers=workers, progress=progress)
+        hashes = _write_entries(assets_file, spec, ids.items(), digests)
+    return _header(spec, len(listing), AssetTree.from_hashes(hashes).root)
 
 
-def _refusal(root: Path, path: Path, mode: int) -> str:
-    relative = path.relative_to(root).as_posix()
-    if stat.S_ISLNK(mode):
-        return f"{relative} is a symbolic link (to {os.readlink(path)})"
-    return f"{relative} is not a regular file"
+def _header(spec: PackageSpec, count: int, root: bytes) -> dict[str, Any]:
+    """The unsigned, validated 1.1 header."""
+    header = {
+        "manifestVersion": HEADER_VERSION,
+        "creator": spec.creator(),
+        "assetCount": count,
+        "assetsRoot": to_hex(root),
+    }
+    if spec.created_at is not None:
+        header["createdAt"] = spec.created_at
+    ManifestHeader.from_obj(header, allow_unsigned=True)
+    return header
 
 
-def hash_files(files: Sequence[Path], progress: ProgressFn | None = None) -> list[str]:
-    """``sha256:<hex>`` of each file, read in ``CHUNK_SIZE`` pieces."""
-    total = sum(file.stat().st_size for file in files) if progress else 0
-    done = 0
-    buffer = bytearray(CHUNK_SIZE)
-    view = memoryview(buffer)
-    digests = []
-    for file in files:
-        hasher = hashlib.sha256()
-        with open(file, "rb") as handle:
-            while count := handle.readinto(buffer):
-                hasher.update(view[:count])
-                if progress:
-                    done += count
-                    progress(done, total)
-        digests.append("sha256:" + hasher.hexdigest())
-    return digests
+def _listed(
+    root: Path, exclude: Iterable[str | os.PathLike[str]], limit: int, holds: str
+) -> tuple[dict[str, str], FolderListing]:
+    """The folder's files as {asset id: relative path} in order, and their listing."""
+    if not root.is_dir():
+        raise ValidationError(f"{root} is not a folder")
+    listing = list_folder(root, exclude)
+    if not listing:
+        raise ValidationError(f"{root} has no files to package")
+    if len(listing) > limit:
+        raise ValidationError(f"{root} has {len(listing)} files; {holds} at most {limit}")
+    return asset_ids(listing.relatives), listing
+
+
+class _Entries:
+    """The canonical bytes of a package's entries, a million in seconds.
+
+    ``entry_bytes`` (validate, then canonicalize) runs at some 15,000 entries a second.
+    Here the shared terms are validated and encoded once, and each entry's canonical
+    form is composed from the canonical bytes of its members: RFC 8785 writes an object
+    as its members sorted by name, each ``name:value`` in canonical form, and every
+    member name here is ASCII, so sorting them as strings is the RFC's order. The file
+    members are right by construction (a slug id, a media type from the table, a
+    SHA-256, the checked URL base plus a percent-encoded path); an entry the shortcut
+    cannot vouch for (an id off the rule, a long URL) and the first one, whose composed
+    bytes must equal ``entry_bytes``, are checked in full, so an error names the field.
+    """
+
+    _SURE_URL = 1024  # the rule allows 2048 characters; longer ones get the full check
+
+    def __init__(self, spec: PackageSpec) -> None:
+        self._spec = spec
+        self._terms = spec.terms()
+        self._encoded = {name: canonicalize(name) + b":" + canonicalize(value)
+                         for name, value in self._terms.items()}
+        files = spec.file_members("x", "asset:x", bytes(32))
+        self._names = sorted([*self._terms, *files])
+        self._keys = {name: canonicalize(name) + b":" for name in files}
+
+    def __call__(self, index: int, relative: str, asset_id: str, digest: bytes) -> bytes:
+        """Entry ``index``'s canonical bytes; ValidationError naming ``assets[index].…``."""
+        files = self._spec.file_members(relative, asset_id, digest)
+        composed = b"{" + b",".join(
+            self._encoded[name] if name in self._encoded
+            else self._keys[name] + canonicalize(files[name])
+            for name in self._names
+        ) + b"}"
+        if index and ASSET_ID.fullmatch(asset_id) and len(files.get("url", "")) <= self._SURE_URL:
+            return composed
+        checked = entry_bytes({**files, **_copy(self._terms)}, f"assets[{index}]")
+        if checked != composed:
+            raise AssertionError("composed entry bytes differ from RFC 8785")
+        return checked
+
+
+def _write_entries(
+    target: Path,
+    spec: PackageSpec,
+    files: Iterable[tuple[str, str]],
+    digests: Iterator[bytes],
+) -> bytes:
+    """Write one canonical entry per line to ``target`` atomically; their hashes, joined."""
+    encode = _Entries(spec)
+    hashes = bytearray()
+    directory = target.parent if str(target.parent) else Path(".")
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.",
+                                             suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb", buffering=1 << 20) as handle:
+            for index, ((asset_id, relative), digest) in enumerate(
+                zip(files, digests, strict=True)
+            ):
+                entry = encode(index, relative, asset_id, digest)
+                hashes += hashlib.sha256(entry).digest()
+                handle.write(entry + b"\n")
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return bytes(hashes)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def media_type(name: str) -> str:
     """The media type of a file, guessed from its name; application/octet-stream if unknown."""
+    # Only the last two suffixes count (a type, then maybe a compression), so a library
+    # of a million files asks the table once per kind of name.
+    base = name.rpartition("/")[2]
+    if base.startswith("."):
+        return _media_type.__wrapped__(base)
+    return _media_type("x" + "".join("." + part for part in base.split(".")[1:][-2:]))
+
+
+@functools.lru_cache(maxsize=1024)
+def _media_type(name: str) -> str:
     guessed, encoding = _MIME.guess_type(name, strict=False)
     if encoding is not None:
         return _COMPRESSED.get(encoding, "application/octet-stream")
     return guessed or "application/octet-stream"
 
 
-def asset_ids(relative_paths: Sequence[str]) -> list[str]:
-    """One ``asset:<slug>`` per path, in order, each made from its own path alone.
+def asset_ids(relative_paths: Iterable[str]) -> dict[str, str]:
+    """``{"asset:<slug>": path}`` for each path, in order, each id made from its own path.
 
     Raises ValidationError naming both paths when two give the same id (they differ
     only in case or punctuation: ``Photo.JPG`` and ``photo.jpg``).
     """
     owners: dict[str, str] = {}
-    ids = []
     for relative in relative_paths:
-        slug = slugify(relative)
-        if slug in owners:
+        asset_id = "asset:" + slugify(relative)
+        if asset_id in owners:
             raise ValidationError(
-                f"{owners[slug]} and {relative} would both be asset:{slug} (asset ids are "
+                f"{owners[asset_id]} and {relative} would both be {asset_id} (asset ids are "
                 "lower-case slugs of the path): rename one"
             )
-        owners[slug] = relative
-        ids.append("asset:" + slug)
-    return ids
+        owners[asset_id] = relative
+    return owners
 
 
 def slugify(relative_path: str) -> str:
@@ -221,48 +350,6 @@ def parse_payee(text: str) -> dict[str, Any]:
     if parts[2] not in PAYEE_ROLES:
         raise ValidationError(f"payee role {parts[2]!r} must be one of {', '.join(PAYEE_ROLES)}")
     return {"account": parts[0], "shareBps": int(parts[1]), "role": parts[2]}
-
-
-def _creator(
-    creator_id: str,
-    signing_key: str | None,
-    wallet: str | None,
-    payout: str | None,
-    name: str | None,
-) -> dict[str, Any]:
-    creator: dict[str, Any] = {"id": creator_id}
-    for member, value in (
-        ("signingKey", signing_key),
-        ("wallet", wallet),
-        ("payout", payout),
-        ("name", name),
-    ):
-        if value is not None:
-            creator[member] = value
-    return creator
-
-
-def _asset_terms(
-    licenses: Sequence[str | dict[str, Any]],
-    price_model: dict[str, Any] | None,
-    payees: Sequence[dict[str, Any]] | None,
-    consent: dict[str, Any] | None,
-    privacy: dict[str, Any] | None,
-    tags: Sequence[str] | None,
-    attribution: str | None,
-) -> dict[str, Any]:
-    """The members every asset of the package shares."""
-    terms: dict[str, Any] = {"licenses": list(licenses)}
-    optional = {
-        "priceModel": price_model,
-        "payees": list(payees) if payees else None,
-        "consent": consent,
-        "privacy": privacy,
-        "attribution": attribution,
-        "tags": list(tags) if tags else None,
-    }
-    terms.update({name: value for name, value in optional.items() if value is not None})
-    return terms
 
 
 def _copy(value: Any) -> Any:

@@ -70,6 +70,36 @@ class LedgerClient:
         """(200, bundle) once confirmed, else (202, status record)."""
         return await self._request("GET", f"/v1/manifests/{digest}/proof")
 
+    async def start_upload(self, header: Any, chunk_size: int | None = None) -> tuple[int, Any]:
+        """POST a signed 1.1 header; (201, upload view) when started, (200, view) when this
+        digest's upload already exists or the manifest is complete."""
+        body: dict[str, Any] = {"manifest": header}
+        if chunk_size is not None:
+            body["chunkSize"] = chunk_size
+        return await self._request("POST", "/v1/uploads", body)
+
+    async def upload(self, digest: str) -> Any:
+        """Where an upload stands: its view, with ``missingChunks``."""
+        return (await self._request("GET", f"/v1/uploads/{digest}"))[1]
+
+    async def put_chunk(
+        self, digest: str, index: int, entries: Sequence[bytes], proof: Sequence[bytes]
+    ) -> Any:
+        """PUT chunk ``index``: its canonical entries as they are (no re-encoding) and the
+        chunk's proof up to ``assetsRoot``; the answer carries the upload view."""
+        hashes = ",".join(f'"0x{node.hex()}"' for node in proof).encode()
+        body = b'{"assets":[' + b",".join(entries) + b'],"proof":[' + hashes + b"]}"
+        return (await self._request("PUT", f"/v1/uploads/{digest}/chunks/{index}", raw=body))[1]
+
+    async def asset_proof(self, digest: str, index: int) -> tuple[int, Any]:
+        """(200, ``ledger-asset-proof/1``) once the manifest is in a batch, else (202, its
+        status record)."""
+        return await self._request("GET", f"/v1/manifests/{digest}/assets/{index}/proof")
+
+    async def lookup(self, sha256_hex: str) -> Any:
+        """Every registration of the content with this SHA-256 (64 hex digits)."""
+        return (await self._request("GET", f"/v1/assets/by-hash/{sha256_hex}"))[1]
+
     async def batches(self, after: int = 0, limit: int = 1000) -> list[Any]:
         """A page of batches."""
         _, body = await self._request("GET", f"/v1/batches?after={after}&limit={limit}")
@@ -117,10 +147,10 @@ class LedgerClient:
 
     async def _request(
         self, method: str, path: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201, 202),
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, raw: bytes | None = None,
     ) -> tuple[int, Any]:
         assert self._session is not None, "use LedgerClient in `async with`"
-        data = None if body is None else json.dumps(body).encode()
+        data = raw if body is None else json.dumps(body).encode()
         headers = {**(headers or {}),
                    **({"Content-Type": "application/json"} if data is not None else {})}
         try:

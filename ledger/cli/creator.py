@@ -129,10 +129,10 @@ def _add_money_actions(actions: Commands[argparse.ArgumentParser]) -> None:
 def _action(
     actions: Commands[argparse.ArgumentParser], name: str, handler: Any, text: str
 ) -> argparse.ArgumentParser:
-    from ledger.cli.service import _url_option
+    from ledger.cli.common import url_option
 
     command = actions.add_parser(name, help=text, description=text)
-    _url_option(command)
+    url_option(command)
     command.set_defaults(handler=handler)
     return command
 
@@ -188,7 +188,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """Print a creator's verification and keys."""
     from ledger.cli.client import LedgerClient
-    from ledger.cli.service import service_url
+    from ledger.cli.common import service_url
 
     async def show() -> Any:
         async with LedgerClient(service_url(args.url)) as client:
@@ -203,7 +203,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
     from urllib.parse import quote
 
     from ledger.cli.client import LedgerClient
-    from ledger.cli.service import service_url
+    from ledger.cli.common import service_url
 
     creator_id = _checked_id(args.creator_id)
     key = _load(args.key)
@@ -251,7 +251,7 @@ def _send(
     recovery_key: str | None = None,
 ) -> int:
     from ledger.cli.client import LedgerClient
-    from ledger.cli.service import service_url
+    from ledger.cli.common import service_url
     from ledger.core.creators import sign_action
 
     creator_id = _checked_id(creator_id)

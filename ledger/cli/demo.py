@@ -4,7 +4,9 @@ Generates sample assets for three creators (P-256 and Ethereum keys), packages
 and signs 1,000 manifests, registers the creators, submits through the batch
 endpoint, waits for every anchor, then verifies every proof three ways: our
 verifier, the registry's `verifyInclusion` on chain, and OpenZeppelin's
-`StandardMerkleTree.verify` in node. Exits non-zero if anything fails.
+`StandardMerkleTree.verify` in node. One creator also registers a library of 300
+files as a 1.1 manifest (`ledger.cli.demo_library`), and one of its assets is proven
+alone. Exits non-zero if anything fails.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from ledger.app.clock import now_ms
-from ledger.app.packager import package_dir
+from ledger.app.packager import PackageSpec, package_dir
 from ledger.chain.anvil import repo_root
 from ledger.chain.contracts.artifacts import load_artifact
 from ledger.chain.contracts.registry import AnchorRegistry
 from ledger.cli.client import LedgerClient
+from ledger.cli.demo_library import LibraryOutcome, prove_one_asset, submit_library
 from ledger.cli.demo_royalty import RoyaltyOutcome, demo_usage_keys, run_royalties
 from ledger.config import Settings
 from ledger.core.creators import sign_action
@@ -58,12 +61,15 @@ class Outcome:
     on_chain: int
     openzeppelin: int
     royalties: RoyaltyOutcome | None = None
+    library: LibraryOutcome | None = None
 
     @property
     def ok(self) -> bool:
-        """Every manifest verified three ways (and the royalty step matched the chain)."""
+        """Every manifest verified three ways (and the royalty step matched the chain, and
+        the library's asset proof verified)."""
         paid = self.royalties is None or self.royalties.ok
-        return paid and self.manifests == self.ours == self.on_chain == self.openzeppelin
+        proven = self.library is None or self.library.verified
+        return paid and proven and self.manifests == self.ours == self.on_chain == self.openzeppelin
 
     def table(self) -> str:
         """A short summary table."""
@@ -78,6 +84,7 @@ class Outcome:
             ("verified: ledger", f"{self.ours}/{self.manifests}"),
             ("verified: verifyInclusion", f"{self.on_chain}/{self.manifests}"),
             ("verified: OpenZeppelin", f"{self.openzeppelin}/{self.manifests}"),
+            *(self.library.rows() if self.library else []),
             *(self.royalties.rows() if self.royalties else []),
         ]
         width = max(len(name) for name, _ in rows)
@@ -106,8 +113,13 @@ async def run_demo(settings: Settings, *, manifests: int = 1000, say: Say = prin
                 )
                 await client.creator_action(action)
             submitted = await _submit(client, docs)
-            say(f"submitted {len(submitted)} manifests; waiting for anchors")
+            creator_id = CREATORS[0][0]
+            library = await submit_library(client, Path(scratch), creator_id, keys[creator_id],
+                                           "0x" + f"{1:040x}")
+            say(f"submitted {len(submitted)} manifests and a 1.1 library of "
+                f"{library.assets} assets; waiting for anchors")
             bundles, latencies = await _collect(client, submitted)
+            await prove_one_asset(client, library)
             registry = AnchorRegistry(
                 service.w3, service.deployment.registry.address, load_artifact("AnchorRegistry")
             )
@@ -129,6 +141,7 @@ async def run_demo(settings: Settings, *, manifests: int = 1000, say: Say = prin
             on_chain=on_chain,
             openzeppelin=verify_with_openzeppelin(bundles),
             royalties=royalties,
+            library=library,
         )
 
 
@@ -143,13 +156,9 @@ def _signed_manifests(
         folder.mkdir()
         for n in range(share):
             (folder / f"sample-{n:05d}.jpg").write_bytes(os.urandom(256))
-        draft = package_dir(
-            folder,
-            creator_id,
-            ["non-exclusive-training"],
-            wallet="0x" + f"{index + 1:040x}",
-            tags=["demo", "sample"],
-        )
+        spec = PackageSpec(creator_id, ["non-exclusive-training"],
+                           wallet="0x" + f"{index + 1:040x}", tags=["demo", "sample"])
+        draft = package_dir(folder, spec)
         # One manifest per asset: each is its own provenance claim and leaf.
         for asset in draft["assets"]:
             docs.append(sign_manifest({**draft, "assets": [asset]}, keys[creator_id]))

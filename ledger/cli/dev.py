@@ -69,7 +69,7 @@ def cmd_dev_rpc_url(args: argparse.Namespace) -> int:
 
 
 def _local_rpc_url(data_dir: Path) -> str:
-    from ledger.cli.service import endpoint_record
+    from ledger.cli.common import endpoint_record
 
     rpc_url = endpoint_record(data_dir).get("rpcUrl")
     if not rpc_url:

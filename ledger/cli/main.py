@@ -18,6 +18,7 @@ from ledger import __version__
 # Only light modules at the top: `ledger --help` must not pay for web3, eth_account
 # (py_ecc), aiohttp or SQLAlchemy; each handler imports what it uses
 # (tests/unit/test_cli_startup.py).
+from ledger.cli.assets import add_lookup_command
 from ledger.cli.common import EXIT_ERROR
 from ledger.cli.creator import add_creator_commands
 from ledger.cli.db import add_db_commands
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_manifest_commands,
         add_verify_command,
         add_service_commands,
+        add_lookup_command,
         add_creator_commands,
         add_royalty_commands,
         add_usage_commands,

@@ -11,12 +11,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ledger.cli.common import EXIT_OK, Commands
 from ledger.core.assets import PRICE_TYPES, PRICE_UNITS
 from ledger.core.canonical import parse_strict
 from ledger.errors import ValidationError
+
+if TYPE_CHECKING:  # building the parser imports no hashing machinery nor crypto
+    from ledger.app.file_hashes import HashProgress, ProgressFn
+    from ledger.app.packager import PackageSpec
+    from ledger.core.signing import SigningKey
 
 # ledger.keyfile.KEY_TYPES, repeated so that building the parser imports no crypto
 # (a unit test keeps the two equal).
@@ -79,6 +84,14 @@ def _add_package(commands: Commands[argparse.ArgumentParser]) -> None:
     )
     command.add_argument("--attribution", help="attribution text for every asset")
     command.add_argument("--created-at", help="createdAt, YYYY-MM-DDTHH:MM:SSZ")
+    command.add_argument(
+        "--manifest-version", choices=("1.0", "1.1"), default="1.0",
+        help="1.0 (default): the assets inside manifest.json (up to 100,000); 1.1: a signed "
+        "header in manifest.json and one entry per line in assets.jsonl beside it (up to "
+        "16,777,216 files, hashing resumable: docs/manifest.md)",
+    )
+    command.add_argument("--workers", type=int,
+                         help="files hashed at once (default: the number of CPUs)")
     price = command.add_argument_group("price model (all assets)")
     price.add_argument("--price-type", choices=PRICE_TYPES, help="default per-unit")
     price.add_argument("--rate", type=_number, help="price rate (>= 0)")
@@ -100,21 +113,22 @@ def _add_package(commands: Commands[argparse.ArgumentParser]) -> None:
 
 
 def cmd_package(args: argparse.Namespace) -> int:
-    """Hash a folder into a manifest; sign it when --key is given."""
-    from ledger.app.packager import package_dir, parse_payee
-    from ledger.core.manifest import Manifest
-    from ledger.core.signing import address_of, sign_manifest
+    """Hash a folder into a manifest (1.0, or 1.1 with assets.jsonl); sign it when --key
+    is given."""
+    from ledger.app.packager import PackageSpec, parse_payee
+    from ledger.core.signing import address_of
     from ledger.keyfile import load_key
 
     output: Path = args.output or args.directory / "manifest.json"
+    if args.workers is not None and not 1 <= args.workers <= 256:
+        raise ValidationError("must be from 1 to 256", field="--workers")
     key = load_key(args.key) if args.key else None
     wallet = args.wallet
     if wallet is None and args.payout is None and key is not None:
         wallet = address_of(key.public_id)
     if wallet is None and args.payout is None:
         raise ValidationError("give --wallet or --payout (where the creator is paid)")
-    manifest = package_dir(
-        args.directory,
+    spec = PackageSpec(
         args.creator,
         args.licenses,
         signing_key=key.public_id if key else None,
@@ -129,19 +143,47 @@ def cmd_package(args: argparse.Namespace) -> int:
         attribution=args.attribution,
         url_base=args.url_base,
         created_at=args.created_at,
-        exclude=[output],
-        progress=_progress_bar() if sys.stderr.isatty() else None,
     )
+    progress = hash_progress(sys.stderr) if sys.stderr.isatty() else None
+    if args.manifest_version == "1.1":
+        return _package_library(args, spec, output, key, progress)
+    from ledger.app.packager import package_dir
+
+    manifest = package_dir(args.directory, spec, exclude=[output], progress=progress,
+                           workers=args.workers)
+    _write_signed(output, manifest, key, f"{len(manifest['assets'])} assets")
+    return EXIT_OK
+
+
+def _package_library(
+    args: argparse.Namespace, spec: PackageSpec, output: Path, key: SigningKey | None,
+    progress: ProgressFn | None,
+) -> int:
+    from ledger.app.file_hashes import CACHE_NAME
+    from ledger.app.packager import ASSETS_FILE, package_library
+
+    folder = output.parent if str(output.parent) else Path(".")
+    assets = folder / ASSETS_FILE
+    header = package_library(args.directory, spec, assets, cache_file=folder / CACHE_NAME,
+                             exclude=[output], progress=progress, workers=args.workers)
+    _write_signed(output, header, key, f"{header['assetCount']} assets in {assets}")
+    return EXIT_OK
+
+
+def _write_signed(
+    output: Path, manifest: dict[str, Any], key: SigningKey | None, what: str
+) -> None:
+    """Write the draft, or sign and write it; print what was written."""
+    from ledger.core.manifest import parse_manifest
+    from ledger.core.signing import sign_manifest
+
     if key is None:
         _write_json(output, manifest)
-        print(
-            f"wrote unsigned {output} ({len(manifest['assets'])} assets); sign it with: ledger sign"
-        )
-        return EXIT_OK
+        print(f"wrote unsigned {output} ({what}); sign it with: ledger sign")
+        return
     signed = sign_manifest(manifest, key)
     _write_json(output, signed)
-    print(f"{Manifest.from_obj(signed).digest_hex()}  {output} ({len(signed['assets'])} assets)")
-    return EXIT_OK
+    print(f"{parse_manifest(signed).digest_hex()}  {output} ({what})")
 
 
 def _price_model(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -201,7 +243,7 @@ def _add_sign(commands: Commands[argparse.ArgumentParser]) -> None:
 
 def cmd_sign(args: argparse.Namespace) -> int:
     """Sign a manifest (replacing any signature); print it, or write it and print its digest."""
-    from ledger.core.manifest import Manifest
+    from ledger.core.manifest import parse_manifest
     from ledger.core.signing import sign_manifest
     from ledger.keyfile import load_key
 
@@ -214,23 +256,37 @@ def cmd_sign(args: argparse.Namespace) -> int:
         sys.stdout.write(_pretty(signed))
         return EXIT_OK
     _write_json(args.output, signed)
-    print(f"{Manifest.from_obj(signed).digest_hex()}  {args.output}")
+    print(f"{parse_manifest(signed).digest_hex()}  {args.output}")
     return EXIT_OK
 
 
 def _add_verify_manifest(commands: Commands[argparse.ArgumentParser]) -> None:
     command = commands.add_parser("verify-manifest", help="check a manifest and its signature")
     command.add_argument("manifest", help="manifest JSON file, or - for stdin")
+    command.add_argument("--assets", type=Path, metavar="FILE",
+                         help="1.1: its entries (default: assets.jsonl beside the manifest)")
     command.set_defaults(handler=cmd_verify_manifest)
 
 
 def cmd_verify_manifest(args: argparse.Namespace) -> int:
-    """Validate a manifest, verify its signature and print its digest."""
-    from ledger.core.manifest import Manifest
+    """Validate a manifest, verify its signature and print its digest; for a 1.1 header,
+    check every entry of its assets file and that they are the ones it signed."""
+    from ledger.core.manifest import ManifestHeader, parse_manifest_json
     from ledger.core.signing import verify_manifest
 
-    manifest = Manifest.from_json(read_source(args.manifest))
+    manifest = parse_manifest_json(read_source(args.manifest))
     verify_manifest(manifest)
+    if isinstance(manifest, ManifestHeader):
+        from ledger.app.packager import ASSETS_FILE
+        from ledger.cli.upload import check_entries
+
+        beside = None if args.manifest == "-" else Path(args.manifest).parent / ASSETS_FILE
+        assets = args.assets or beside
+        if assets is not None and (args.assets is not None or assets.exists()):
+            check_entries(manifest, assets)
+        else:
+            print(f"note: no {ASSETS_FILE} beside the manifest (give --assets FILE): only the "
+                  "header and its signature were checked", file=sys.stderr)
     print(manifest.digest_hex())
     return EXIT_OK
 
@@ -245,9 +301,9 @@ def _add_digest(commands: Commands[argparse.ArgumentParser]) -> None:
 
 def cmd_digest(args: argparse.Namespace) -> int:
     """Print the digest of a valid signed manifest without verifying the signature."""
-    from ledger.core.manifest import Manifest
+    from ledger.core.manifest import parse_manifest_json
 
-    print(Manifest.from_json(read_source(args.manifest)).digest_hex())
+    print(parse_manifest_json(read_source(args.manifest)).digest_hex())
     return EXIT_OK
 
 
@@ -287,20 +343,23 @@ def _umask() -> int:
     return mask
 
 
-def _progress_bar() -> Callable[[int, int], None]:
+def hash_progress(stream: TextIO) -> Callable[[HashProgress], None]:
+    """A progress line for hashing on ``stream`` (a terminal), redrawn at most 10 times
+    a second: files done, bytes done, and the rate of what was read."""
     last = 0.0
 
-    def show(done: int, total: int) -> None:
+    def show(state: HashProgress) -> None:
         nonlocal last
         now = time.monotonic()
-        if now - last < 0.1 and done < total:
+        done = state.files_done >= state.files_total
+        if now - last < 0.1 and not done:
             return
         last = now
-        share = done / total if total else 1.0
-        bar = "#" * int(share * 30)
-        sys.stderr.write(f"\rhashing [{bar:<30}] {share:6.1%} {done / 2**20:,.1f} MiB")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        rate = (state.bytes_done / 1e6) / max(state.elapsed, 1e-6)
+        cached = f", {state.cached:,} from the cache" if state.cached else ""
+        stream.write(f"\rhashing {state.files_done:,}/{state.files_total:,} files, "
+                     f"{state.bytes_done / 2**20:,.1f}/{state.bytes_total / 2**20:,.1f} MiB, "
+                     f"{rate:,.1f} MB/s{cached}" + ("\n" if done else ""))
+        stream.flush()
 
     return show

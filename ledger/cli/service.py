@@ -13,13 +13,15 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger.cli.common import EXIT_OK, Commands
+from ledger.cli.common import EXIT_OK, Commands, service_url, url_option
 from ledger.errors import ConfigError
 
+if TYPE_CHECKING:  # the parser is built without the 1.1 machinery
+    from ledger.cli.upload import Library
+
 EXIT_FAILED = 1
-DEFAULT_URL = "http://127.0.0.1:8710"
 
 
 def add_service_commands(commands: Commands[argparse.ArgumentParser]) -> None:
@@ -192,42 +194,25 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 # -- HTTP clients ---------------------------------------------------------------------
 
 
-def _url_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--url", help=f"service URL (default: $LEDGER_URL, .ledger/endpoint.json, {DEFAULT_URL})"
-    )
-
-
-def endpoint_record(data_dir: Path) -> dict[str, Any]:
-    """What a local service started with ``data_dir`` recorded in its endpoint.json
-    (url, rpcUrl, chainId, registry), or {} when there is none."""
-    path = data_dir / "endpoint.json"
-    if not path.exists():
-        return {}
-    doc = json.loads(path.read_text())
-    return doc if isinstance(doc, dict) else {}
-
-
-def service_url(explicit: str | None) -> str:
-    """The service to talk to: the flag, $LEDGER_URL, a local endpoint file, or the default."""
-    if explicit:
-        return explicit
-    if os.environ.get("LEDGER_URL"):
-        return os.environ["LEDGER_URL"]
-    endpoint = Path(".ledger") / "endpoint.json"
-    if endpoint.exists():
-        return str(json.loads(endpoint.read_text())["url"])
-    return DEFAULT_URL
-
-
 def _add_submit(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("submit", help="submit signed manifests to the service")
+    command = commands.add_parser(
+        "submit", help="submit signed manifests to the service",
+        description="A 1.1 manifest is sent as its header, then its assets (assets.jsonl "
+        "beside it) in chunks, a few at a time; run the command again after an "
+        "interruption and only the missing chunks are sent.",
+    )
     command.add_argument("files", nargs="+", type=Path, help="signed manifest files")
+    command.add_argument("--assets", type=Path, metavar="FILE",
+                         help="1.1: the entries of the one 1.1 manifest given (default: "
+                              "assets.jsonl beside it)")
+    command.add_argument("--chunk-size", type=int, default=4096,
+                         help="1.1: assets per chunk, a power of two up to 16384 "
+                              "(default 4096)")
     command.add_argument("--receipts", type=Path, metavar="DIR",
                          help="save each intake receipt (the service's signed promise to "
                               "anchor by a deadline) as DIR/<digest>.receipt.json")
     _wait_options(command, "wait until every proof is ready, reporting progress on stderr")
-    _url_option(command)
+    url_option(command)
     command.set_defaults(handler=cmd_submit)
 
 
@@ -240,42 +225,82 @@ def _wait_options(command: argparse.ArgumentParser, wait_help: str) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    """Submit manifests (in chunks through the batch endpoint); print each digest, then
-    with --wait follow them to their proofs."""
+    """Submit manifests (1.0 in chunks through the batch endpoint, 1.1 as uploads); print
+    each digest, then with --wait follow them to their proofs."""
     import asyncio
 
     from ledger.cli.client import LedgerClient
     from ledger.core.canonical import parse_strict
 
     docs = [parse_strict(path.read_bytes()) for path in args.files]
+    headers = [(path, doc) for path, doc in zip(args.files, docs, strict=True)
+               if isinstance(doc, dict) and doc.get("manifestVersion") == "1.1"]
+    plain = [(path, doc) for path, doc in zip(args.files, docs, strict=True)
+             if not any(path is other for other, _ in headers)]
+    # Every library's entries are checked against its header before anything is sent.
+    libraries = _read_libraries(args, headers)
 
     async def submit() -> list[Any]:
         async with LedgerClient(service_url(args.url)) as client:
             results: list[Any] = []
-            for start in range(0, len(docs), 500):
-                results += await client.submit_many(docs[start : start + 500])
-                _progress(len(results), len(docs))
+            for start in range(0, len(plain), 500):
+                results += await client.submit_many([d for _, d in plain[start : start + 500]])
+                _progress(len(results), len(plain))
             return results
 
     failed = 0
     accepted = []
     if args.receipts is not None:
         args.receipts.mkdir(parents=True, exist_ok=True)
-    for path, result in zip(args.files, asyncio.run(submit()), strict=True):
+    for (path, _), result in zip(plain, asyncio.run(submit()) if plain else [], strict=True):
         if "error" in result:
             failed += 1
             say_refused(str(path), result["error"])
         else:
-            accepted.append(result["manifestDigest"])
-            print(f"{result['manifestDigest']}  {path}", flush=True)
-            if args.receipts is not None:
-                receipt = args.receipts / f"{result['manifestDigest']}.receipt.json"
-                receipt.write_text(json.dumps(result["receipt"], indent=2) + "\n")
+            accepted.append(_accepted(args, path, result["manifestDigest"], result["receipt"]))
+    for path, library in libraries:
+        accepted.append(_submit_library(args, path, library))
     if args.wait and accepted:
         _say(f"{len(accepted)} accepted; waiting for their proofs (up to {args.timeout:g} s)")
         asyncio.run(_wait_proofs(args, accepted))
         _say("every proof is ready: ledger proof DIGEST -o bundle.json")
     return 2 if failed else EXIT_OK
+
+
+def _accepted(args: argparse.Namespace, path: Path, digest: str, receipt: Any) -> str:
+    print(f"{digest}  {path}", flush=True)
+    if args.receipts is not None:
+        (args.receipts / f"{digest}.receipt.json").write_text(json.dumps(receipt, indent=2) + "\n")
+    return digest
+
+
+def _read_libraries(
+    args: argparse.Namespace, headers: list[tuple[Path, Any]]
+) -> list[tuple[Path, Library]]:
+    from ledger.app.packager import ASSETS_FILE
+    from ledger.cli.upload import read_library
+
+    if args.assets is not None and len(headers) != 1:
+        raise ConfigError("goes with exactly one 1.1 manifest", field="--assets")
+    return [(path, read_library(header, args.assets or path.parent / ASSETS_FILE,
+                                args.chunk_size)) for path, header in headers]
+
+
+def _submit_library(args: argparse.Namespace, path: Path, library: Library) -> str:
+    """Upload one 1.1 manifest and its assets; its digest once the service accepted it."""
+    import asyncio
+
+    from ledger.cli.client import LedgerClient
+    from ledger.cli.upload import upload_library, upload_progress
+
+    progress = upload_progress(sys.stderr) if sys.stderr.isatty() else None
+
+    async def upload() -> dict[str, Any]:
+        async with LedgerClient(service_url(args.url)) as client:
+            return await upload_library(client, library, progress=progress)
+
+    view = asyncio.run(upload())
+    return _accepted(args, path, view["digest"], view["receipt"])
 
 
 async def _wait_proofs(args: argparse.Namespace, digests: list[str]) -> dict[str, Any]:
@@ -290,11 +315,18 @@ async def _wait_proofs(args: argparse.Namespace, digests: list[str]) -> dict[str
 
 
 def _add_proof(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("proof", help="fetch a manifest's proof bundle")
+    command = commands.add_parser(
+        "proof", help="fetch a manifest's proof bundle, or one asset's proof (--asset)")
     command.add_argument("digest", help="the manifest digest (0x…)")
     command.add_argument("-o", "--output", type=Path, help="write the bundle here")
+    command.add_argument(
+        "--asset", metavar="INDEX|ID",
+        help="1.1 manifests: fetch this asset's ledger-asset-proof/1, which discloses it "
+        "alone (an id is looked up in --assets)")
+    command.add_argument("--assets", type=Path, metavar="FILE",
+                         help="with --asset ID: the manifest's assets.jsonl")
     _wait_options(command, "wait until the proof is ready, reporting progress on stderr")
-    _url_option(command)
+    url_option(command)
     command.set_defaults(handler=cmd_proof)
 
 
@@ -302,11 +334,16 @@ def cmd_proof(args: argparse.Namespace) -> int:
     """Print or save the proof bundle; exit 1 while it is not anchored yet."""
     import asyncio
 
+    from ledger.cli.assets import fetch_asset_proof, write_document
     from ledger.cli.client import LedgerClient
 
     async def fetch() -> tuple[int, Any]:
         if args.wait:
-            return 200, (await _wait_proofs(args, [args.digest]))[args.digest]
+            bundle = (await _wait_proofs(args, [args.digest]))[args.digest]
+            if args.asset is None:
+                return 200, bundle
+        if args.asset is not None:
+            return await asyncio.to_thread(fetch_asset_proof, args)
         async with LedgerClient(service_url(args.url)) as client:
             return await client.proof(args.digest)
 
@@ -314,17 +351,13 @@ def cmd_proof(args: argparse.Namespace) -> int:
     if status != 200:
         print(f"not anchored yet: {body['status']}", file=sys.stderr)
         return EXIT_FAILED
-    text = json.dumps(body, indent=2) + "\n"
-    if args.output:
-        args.output.write_text(text)
-    else:
-        sys.stdout.write(text)
+    write_document(body, args.output)
     return EXIT_OK
 
 
 def _add_status(commands: Commands[argparse.ArgumentParser]) -> None:
     command = commands.add_parser("status", help="the service's health and recent batches")
-    _url_option(command)
+    url_option(command)
     command.add_argument(
         "--wait", type=float, metavar="SECONDS", default=0.0,
         help="keep asking until the service answers healthy, for at most SECONDS "

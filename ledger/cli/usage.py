@@ -77,7 +77,8 @@ def cmd_usage_send(args: argparse.Namespace) -> int:
     import asyncio
 
     from ledger.cli.client import send_usage
-    from ledger.cli.service import DEFAULT_URL, endpoint_record, say_refused
+    from ledger.cli.common import DEFAULT_URL, endpoint_record
+    from ledger.cli.service import say_refused
 
     if not 1 <= args.batch_size <= 10_000:
         raise ValidationError("must be 1 to 10000", field="batch-size")

@@ -11,17 +11,22 @@ from ledger.cli.manifests import read_source
 from ledger.core.canonical import parse_strict
 from ledger.errors import ValidationError
 
+# ledger.core.asset_tree.ASSET_PROOF_VERSION, repeated so that building the parser imports
+# no crypto (tests/unit/test_cli_verify.py keeps the two equal).
+ASSET_PROOF_VERSION = "ledger-asset-proof/1"
+
 # -- verify (proof bundles) ------------------------------------------------------
 
 
 def add_verify_command(commands: Commands[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
         "verify",
-        help="check a proof bundle (offline, or on chain against a registry you pin) or an "
-        "intake receipt (against a service key you pin)",
+        help="check a proof bundle or one asset's proof (offline, or on chain against a "
+        "registry you pin) or an intake receipt (against a service key you pin)",
     )
     command.add_argument(
-        "document", nargs="?", help="proof bundle or receipt JSON file, or - for stdin"
+        "document", nargs="?",
+        help="proof bundle, asset proof or receipt JSON file, or - for stdin"
     )
     command.add_argument(
         "--rpc-url", help="bundles: also check the anchor on this chain node (needs a pin)"
@@ -60,7 +65,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise ValidationError("give a proof bundle or receipt file (or --print-code-hash)")
     data = read_source(args.document)
     document = parse_strict(data)
-    is_receipt = isinstance(document, dict) and document.get("version") == RECEIPT_VERSION
+    version = document.get("version") if isinstance(document, dict) else None
+    if version == ASSET_PROOF_VERSION:
+        from ledger.core.asset_tree import AssetProof
+
+        asset_proof = AssetProof.from_obj(document)
+        verify_bundle(asset_proof.manifest_proof)
+        trust = verify_checks.pin_trust(args)
+        verify_checks.verify_asset_proof(asset_proof, trust, args.rpc_url, args.code_hash)
+        return EXIT_OK
+    is_receipt = version == RECEIPT_VERSION
     receipt = Receipt.from_obj(document) if is_receipt else None
     bundle = None if is_receipt else ProofBundle.from_json(data)
     if bundle is not None:

@@ -21,6 +21,7 @@ from ledger.core.trust import TrustRoot, is_local_chain
 from ledger.errors import ConfigError
 
 if TYPE_CHECKING:  # the CLI's --help must not load the crypto these pull in
+    from ledger.core.asset_tree import AssetProof
     from ledger.core.proof import ProofBundle
     from ledger.core.receipt import Receipt
 
@@ -113,6 +114,33 @@ def verify_bundle_anchor(
           f"{trust.source}; its code is this release's AnchorRegistry "
           f"(code hash {to_hex(on_chain.code_hash)})")
     _notes(bundle, on_chain.chain_id)
+
+
+def verify_asset_proof(
+    proof: AssetProof, trust: TrustRoot | None, rpc_url: str | None,
+    code_hashes: Sequence[str] = (),
+) -> None:
+    """Print what an (already checked) asset proof proves of its asset, then check and
+    print its manifest's bundle as `verify_bundle_anchor` does."""
+    header = proof.manifest
+    asset = proof.asset
+    print(f"asset ok: {asset['id']} ({asset['hash']}) is asset {proof.asset_index} of "
+          f"{header.asset_count} in manifest {header.digest_hex()}, signed by "
+          f"{header.creator.id} with key {header.creator.signing_key}")
+    print(f"  proved: this entry (its licences {_licences(asset)} and every other term) is "
+          "exactly what that key signed; the proof shows nothing of the other assets but "
+          "their count")
+    print(f"  not proved here: that {header.creator.id} holds that key (the service's "
+          "creator record says how the id is verified: `ledger lookup FILE`), nor that "
+          "asset ids are unique in the manifest (the service checked that on intake)")
+    verify_bundle_anchor(proof.manifest_proof, trust, rpc_url, code_hashes)
+
+
+def _licences(asset: dict[str, object]) -> str:
+    items = asset.get("licenses")
+    names = [item if isinstance(item, str) else str(item.get("id"))
+             for item in items if isinstance(item, str | dict)] if isinstance(items, list) else []
+    return ", ".join(names)
 
 
 def print_code_hash() -> None:

@@ -43,7 +43,8 @@ def _imported_by(*argv: str) -> list[str]:
 @pytest.mark.parametrize(
     "argv",
     [("--help",), ("verify", "--help"), ("serve", "--help"), ("buyer", "deposit", "--help"),
-     ("usage", "send", "--help"), ("dev", "fund", "--help"), ("db", "check", "--help")],
+     ("usage", "send", "--help"), ("dev", "fund", "--help"), ("db", "check", "--help"),
+     ("lookup", "--help"), ("package", "--help"), ("submit", "--help")],
     ids=lambda argv: " ".join(argv),
 )
 def test_help_imports_no_heavy_library(argv: tuple[str, ...]) -> None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from ledger.app.file_hashes import BLOCK_SIZE, hash_listing, list_folder
 from ledger.app.packager import (
-    CHUNK_SIZE,
     MAX_ID_LENGTH,
+    PackageSpec,
     asset_ids,
-    hash_files,
-    list_files,
     media_type,
     package_dir,
     parse_payee,
@@ -21,6 +21,8 @@ from ledger.app.packager import (
 )
 from ledger.core.manifest import Manifest
 from ledger.errors import ValidationError
+
+ALICE = PackageSpec("creator:alice", ["cc-by-4.0"], wallet="stripe:acct_1")
 
 
 def _tree(root: Path, files: dict[str, bytes]) -> Path:
@@ -46,8 +48,16 @@ def test_walk_is_sorted_and_skips_hidden_and_excluded(tmp_path: Path) -> None:
         },
     )
     (root / ".link.jpg").symlink_to(root / "b.jpg")
-    names = [relative for relative, _ in list_files(root, [root / "manifest.json"])]
+    names = list_folder(root, [root / "manifest.json"]).relatives
     assert names == ["A.jpg", "a/b.txt", "a/z.png", "b.jpg"]
+
+
+def test_walk_order_is_the_sorted_order_of_the_relative_paths(tmp_path: Path) -> None:
+    """A folder is visited as "name/", so "a/x" comes after "a.jpg" and "a-b" as a
+    sorted list of paths has it (the 1.0 packager sorted the whole list)."""
+    names = ["a.jpg", "a/x.jpg", "a-b.jpg", "a0", "ab/c/d.jpg", "ab/c.jpg", "ab.jpg", "B"]
+    root = _tree(tmp_path / "pkg", {name: name.encode() for name in names})
+    assert list_folder(root).relatives == sorted(names)
 
 
 def test_links_and_special_files_are_refused_by_name(tmp_path: Path) -> None:
@@ -59,7 +69,7 @@ def test_links_and_special_files_are_refused_by_name(tmp_path: Path) -> None:
     (root / "linked-dir").symlink_to(root / "sub")
     (root / "sub" / "z.jpg").symlink_to(root / "b.jpg")
     with pytest.raises(ValidationError) as caught:
-        list_files(root)
+        list_folder(root)
     message = str(caught.value)
     assert "\n" not in message
     for part in (f"link.jpg is a symbolic link (to {root / 'b.jpg'})",
@@ -72,24 +82,18 @@ def test_a_pipe_is_refused_not_read(tmp_path: Path) -> None:
     root = _tree(tmp_path / "pkg", {"b.jpg": b"b"})
     os.mkfifo(root / "pipe")  # reading it would block for ever
     with pytest.raises(ValidationError, match=r"^pipe is not a regular file"):
-        list_files(root)
+        list_folder(root)
 
 
 def test_hashes_stream_large_files_and_report_progress(tmp_path: Path) -> None:
-    big = tmp_path / "big.bin"
-    content = os.urandom(3 * CHUNK_SIZE + 17)
-    big.write_bytes(content)
-    empty = tmp_path / "empty"
-    empty.write_bytes(b"")
-    seen: list[tuple[int, int]] = []
-    digests = hash_files([big, empty], lambda done, total: seen.append((done, total)))
-    assert digests == [
-        "sha256:" + hashlib.sha256(content).hexdigest(),
-        "sha256:" + hashlib.sha256(b"").hexdigest(),
-    ]
-    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
-    assert seen[-1] == (len(content), len(content))
-    assert len(seen) == 4
+    content = os.urandom(3 * BLOCK_SIZE + 17)
+    _tree(tmp_path, {"big.bin": content, "empty": b""})
+    seen: list[tuple[int, int, int, int]] = []
+    digests = list(hash_listing(list_folder(tmp_path), progress=lambda state: seen.append(
+        (state.files_done, state.files_total, state.bytes_done, state.bytes_total))))
+    assert digests == [hashlib.sha256(content).digest(), hashlib.sha256(b"").digest()]
+    assert seen[-1] == (2, 2, len(content), len(content))
+    assert seen == sorted(seen)
 
 
 @pytest.mark.parametrize(
@@ -113,9 +117,9 @@ def test_slugify_edge_cases() -> None:
 
 def test_asset_ids_are_unique_and_valid() -> None:
     paths = ["A.jpg", "a-jpg", "x" * 200, "x" * 200 + "/y"]
-    ids = asset_ids(paths)
+    ids = list(asset_ids(paths))
     assert ids[:2] == ["asset:a.jpg", "asset:a-jpg"]
-    assert len(set(ids)) == len(ids)
+    assert list(asset_ids(paths).values()) == paths
     assert all(len(asset_id) <= len("asset:") + MAX_ID_LENGTH for asset_id in ids)
 
 
@@ -135,7 +139,7 @@ def test_asset_ids_refuse_paths_that_differ_only_in_case(paths: list[str], named
 def test_package_dir_refuses_a_case_collision(tmp_path: Path) -> None:
     root = _tree(tmp_path / "pkg", {"Photo.JPG": b"1", "photo.jpg": b"2"})
     with pytest.raises(ValidationError, match=r"Photo\.JPG and photo\.jpg"):
-        package_dir(root, "creator:alice", ["cc-by-4.0"], wallet="stripe:acct_1")
+        package_dir(root, ALICE)
 
 
 @pytest.mark.parametrize(
@@ -168,36 +172,33 @@ def test_parse_payee() -> None:
 
 def test_package_dir_builds_a_valid_draft(tmp_path: Path) -> None:
     root = _tree(tmp_path, {"a.jpg": b"a", "sub/b c.png": b"b"})
-    obj = package_dir(
-        root,
-        "creator:alice",
-        ["cc-by-4.0"],
-        wallet="stripe:acct_1",
+    obj = package_dir(root, replace(
+        ALICE,
         price_model={"type": "per-unit", "rate": 0.01, "currency": "USD"},
         payees=[parse_payee("0x8ba1f109551bD432803012645Ac136ddd64DBA72:10000:creator")],
         privacy={"faces": True},
         tags=["outdoor"],
         url_base="https://cdn.example.com/pkg/",
         created_at="2026-01-01T00:00:00Z",
-    )
+    ))
     manifest = Manifest.from_obj(obj, allow_unsigned=True)
     assert [asset.id for asset in manifest.assets] == ["asset:a.jpg", "asset:sub-b-c.png"]
     assert manifest.assets[1].url == "https://cdn.example.com/pkg/sub/b%20c.png"
     assert manifest.assets[0].hash == "sha256:" + hashlib.sha256(b"a").hexdigest()
     assert obj["assets"][0]["priceModel"] is not obj["assets"][1]["priceModel"]
-    assert package_dir(root, "creator:alice", ["cc-by-4.0"], wallet="stripe:acct_1") == (
-        package_dir(root, "creator:alice", ["cc-by-4.0"], wallet="stripe:acct_1")
+    assert package_dir(root, ALICE) == (
+        package_dir(root, ALICE)
     )
 
 
 def test_package_dir_rejects_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="no files"):
-        package_dir(tmp_path, "creator:alice", ["cc-by-4.0"], wallet="stripe:acct_1")
+        package_dir(tmp_path, ALICE)
     with pytest.raises(ValidationError, match="not a folder"):
-        package_dir(tmp_path / "missing", "creator:alice", ["cc-by-4.0"], wallet="stripe:a")
+        package_dir(tmp_path / "missing", ALICE)
     _tree(tmp_path, {"a.jpg": b"a"})
     with pytest.raises(ValidationError) as caught:
-        package_dir(tmp_path, "creator:alice", ["bad license"], wallet="stripe:acct_1")
+        package_dir(tmp_path, replace(ALICE, licenses=["bad license"]))
     assert caught.value.field == "assets[0].licenses[0]"
 
 
@@ -208,6 +209,6 @@ def test_ten_thousand_files(tmp_path: Path) -> None:
         directory.mkdir(parents=True)
         for index in range(1000):
             (directory / f"f{index:04}.txt").write_bytes(b"%d" % index)
-    obj = package_dir(root, "creator:alice", ["cc-by-4.0"], wallet="stripe:acct_1")
+    obj = package_dir(root, ALICE)
     assert len(obj["assets"]) == 10_000
     assert obj["assets"][0]["id"] == "asset:d0-f0000.txt"

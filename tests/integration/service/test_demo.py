@@ -24,3 +24,6 @@ def test_ledger_demo_ends_green(tmp_path: Path) -> None:
     for check in ("ledger", "verifyInclusion", "OpenZeppelin"):
         assert re.search(rf"verified: {check}\s+60/60$", done.stdout, re.M), done.stdout
     assert re.search(r"balances = chain\s+yes$", done.stdout, re.M), done.stdout
+    # One 1.1 library too, one of its assets proven alone.
+    assert re.search(r"one asset's proof\s+[\d,]+ bytes, verified$", done.stdout, re.M), (
+        done.stdout)
