@@ -5,6 +5,12 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh
+# Set-up must leave a fresh clone clean (npm ci never rewrites the lock file; a lock
+# made on one platform alone once made `npm install` add the others' Foundry binaries).
+if [ -d .git ] && [ -n "$(git status --porcelain -- package-lock.json)" ]; then
+  echo "set-up changed package-lock.json: commit a lock file a fresh install keeps" >&2
+  exit 1
+fi
 
 echo "== ruff" && .venv/bin/ruff check ledger tests bench
 echo "== mypy --strict" && .venv/bin/mypy
