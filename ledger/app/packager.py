@@ -42,7 +42,6 @@ from ledger.app.file_hashes import (
     list_folder,
 )
 from ledger.core.asset_tree import AssetTree, entry_bytes
-from ledger.core.assets import PAYEE_ROLES
 from ledger.core.canonical import canonicalize
 from ledger.core.fields import ASSET_ID
 from ledger.core.hashing import to_hex
@@ -54,6 +53,7 @@ from ledger.core.manifest import (
     Manifest,
     ManifestHeader,
 )
+from ledger.core.vocabulary import PAYEE_ROLES
 from ledger.errors import ValidationError
 
 MAX_ID_LENGTH = 128

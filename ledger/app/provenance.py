@@ -36,9 +36,10 @@ from ledger.core.creators import (
 )
 from ledger.core.merkle import MerkleTree, split_levels
 from ledger.core.proof import Anchor, ProofBundle
-from ledger.core.receipt import RECEIPT_VERSION, Receipt, ReceiptSigner
+from ledger.core.receipt import Receipt, ReceiptSigner
 from ledger.core.records import BatchRecord, BatchStatus, ManifestRecord, NewManifest
 from ledger.core.trust import LOCAL_CHAIN_IDS
+from ledger.core.vocabulary import RECEIPT_VERSION
 from ledger.errors import AlreadyExists, LedgerError, NotFound, StorageError
 from ledger.metrics import Metrics
 from ledger.storage.assets import AssetStore

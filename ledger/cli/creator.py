@@ -9,7 +9,6 @@ the service's database; `split` and `withdraw` act on chain (docs/royalties.md).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -194,6 +193,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         async with LedgerClient(service_url(args.url)) as client:
             return await client.creator(args.creator_id)
 
+    import asyncio
+
     print(json.dumps(asyncio.run(show()), indent=2))
     return EXIT_OK
 
@@ -212,6 +213,8 @@ def cmd_statement(args: argparse.Namespace) -> int:
     async def read() -> Any:
         async with LedgerClient(service_url(args.url)) as client:
             return (await client.read_own(path + ("?format=csv" if args.csv else ""), key))[1]
+
+    import asyncio
 
     body = asyncio.run(read())
     print(body if args.csv else json.dumps(body, indent=2), end="\n" if not args.csv else "")
@@ -261,6 +264,8 @@ def _send(
             signed = sign_action(action, creator_id, keys, now_ms(), signers,
                                  deployment=await client.deployment(), recovery_key=recovery_key)
             return (await client.creator_action(signed))[1]
+
+    import asyncio
 
     print(json.dumps(asyncio.run(send()), indent=2))
     return EXIT_OK

@@ -14,7 +14,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ledger.cli.common import EXIT_OK, Commands
-from ledger.core.fields import ADDRESS
 from ledger.errors import ConfigError, ValidationError
 
 WEI_PER_ETH = 10**18
@@ -95,6 +94,8 @@ def parse_amount(text: str) -> int:
 
 
 def _address(who: str) -> str:
+    from ledger.core.fields import ADDRESS
+
     if ADDRESS.fullmatch(who):
         return who
     if who.startswith("0x"):

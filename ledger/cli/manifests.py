@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ledger.cli.common import EXIT_OK, Commands
-from ledger.core.assets import PRICE_TYPES, PRICE_UNITS
 from ledger.core.canonical import parse_strict
+from ledger.core.vocabulary import PRICE_TYPES, PRICE_UNITS
 from ledger.errors import ValidationError
 
 if TYPE_CHECKING:  # building the parser imports no hashing machinery nor crypto
@@ -152,7 +152,16 @@ def cmd_package(args: argparse.Namespace) -> int:
     manifest = package_dir(args.directory, spec, exclude=[output], progress=progress,
                            workers=args.workers)
     _write_signed(output, manifest, key, f"{len(manifest['assets'])} assets")
+    size = output.stat().st_size
+    if size > _DEFAULT_BODY_LIMIT:
+        print(f"note: {output} is {size / 2**20:.1f} MiB, over the 8 MiB a service takes in one "
+              "request by default; package it with --manifest-version 1.1, which ledger submit "
+              "sends in chunks", file=sys.stderr)
     return EXIT_OK
+
+
+# `max_body_bytes`' default (ledger.config), not imported: the CLI starts without it.
+_DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
 
 
 def _package_library(

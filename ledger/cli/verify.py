@@ -9,11 +9,8 @@ from pathlib import Path
 from ledger.cli.common import EXIT_OK, Commands
 from ledger.cli.manifests import read_source
 from ledger.core.canonical import parse_strict
+from ledger.core.vocabulary import ASSET_PROOF_VERSION, RECEIPT_VERSION
 from ledger.errors import ValidationError
-
-# ledger.core.asset_tree.ASSET_PROOF_VERSION, repeated so that building the parser imports
-# no crypto (tests/unit/test_cli_verify.py keeps the two equal).
-ASSET_PROOF_VERSION = "ledger-asset-proof/1"
 
 # -- verify (proof bundles) ------------------------------------------------------
 
@@ -56,7 +53,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
     pinned registry), or a receipt against a pinned service key; see verify_checks."""
     from ledger.cli import verify_checks
     from ledger.core.proof import ProofBundle, verify_bundle
-    from ledger.core.receipt import RECEIPT_VERSION, Receipt
 
     if args.print_code_hash:
         verify_checks.print_code_hash()
@@ -75,7 +71,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         verify_checks.verify_asset_proof(asset_proof, trust, args.rpc_url, args.code_hash)
         return EXIT_OK
     is_receipt = version == RECEIPT_VERSION
-    receipt = Receipt.from_obj(document) if is_receipt else None
+    if is_receipt:
+        from ledger.core.receipt import Receipt
+
+        receipt = Receipt.from_obj(document)
+    else:
+        receipt = None
     bundle = None if is_receipt else ProofBundle.from_json(data)
     if bundle is not None:
         verify_bundle(bundle)

@@ -11,7 +11,6 @@ offline check starts fast.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -102,6 +101,8 @@ def verify_bundle_anchor(
     from ledger.chain.verify import check_bundle_on_chain
 
     accepted = [_hash(value) for value in code_hashes] or None
+    import asyncio
+
     on_chain = asyncio.run(check_bundle_on_chain(rpc_url, bundle, trust, accepted))
     when = utc(on_chain.timestamp)
     print(f"proof ok: manifest {to_hex(bundle.manifest_digest)} existed no later than {when}")
@@ -196,6 +197,8 @@ def _from_service(url: str) -> TrustRoot:
     async def fetch() -> object:
         async with LedgerClient(url, timeout=30.0) as client:
             return await client.service()
+
+    import asyncio
 
     trust = TrustRoot.from_service_json(asyncio.run(fetch()), f"service {url}")
     print(f"pinned from {url.rstrip('/')}/v1/service (fetched now: compare with what its operator "

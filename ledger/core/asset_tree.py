@@ -40,12 +40,12 @@ from ledger.core.manifest import ManifestHeader
 from ledger.core.merkle import HASH_LEN, MerkleTree, hash_records64, node_hash, proof_nodes
 from ledger.core.proof import ProofBundle
 from ledger.core.signing import verify_manifest
+from ledger.core.vocabulary import ASSET_PROOF_VERSION
 from ledger.errors import CanonicalJSONError, LedgerError, ProofError, ValidationError
 
 MAX_CHUNK_SIZE = 2**14
 """The largest chunk a library may be sent in (assets)."""
 DEFAULT_CHUNK_SIZE = 4096
-ASSET_PROOF_VERSION = "ledger-asset-proof/1"
 
 
 T = TypeVar("T")

@@ -16,14 +16,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ledger.core.fields import ADDRESS, ASSET_ID, SHA256_ID, Fields, Name, checksummed
+from ledger.core.vocabulary import PAYEE_ROLES, PRICE_TYPES, PRICE_UNITS
 from ledger.errors import LedgerError
 
 MAX_PAYEES = 32
 TOTAL_SHARE_BPS = 10_000
 
-PRICE_TYPES = ("per-unit", "royalty", "one-time", "subscription")
-PRICE_UNITS = ("sample", "epoch", "1k-samples")
-PAYEE_ROLES = ("creator", "co-creator", "marketplace")
 
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,126}/[A-Za-z0-9][\w!#$&^.+-]{0,126}", re.ASCII)
 _URL = re.compile(

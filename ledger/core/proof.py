@@ -19,9 +19,8 @@ from ledger.core.canonical import canonicalize, parse_strict
 from ledger.core.fields import ADDRESS, Fields, checksummed, show
 from ledger.core.hashing import to_hex
 from ledger.core.merkle import MerkleTree, leaf_hash, proof_nodes, root_from_proof
+from ledger.core.vocabulary import PROOF_VERSION
 from ledger.errors import CanonicalJSONError, ProofError
-
-PROOF_VERSION = "ledger-proof/1"
 
 _MAX_LEAF_COUNT = 2**32 - 1  # uint32 leafCount in AnchorRegistry
 

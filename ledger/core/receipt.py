@@ -16,9 +16,9 @@ from typing import Any
 from ledger.core.canonical import canonicalize, parse_strict
 from ledger.core.fields import Fields
 from ledger.core.signing import SigningKey, sign_message, verify_message
+from ledger.core.vocabulary import RECEIPT_VERSION
 from ledger.errors import SignatureError, ValidationError
 
-RECEIPT_VERSION = "ledger-receipt/1"
 RECEIPT_TAG = "ledger-receipt-v1"
 
 _ANY_CASE_HASH = re.compile(r"0x[0-9a-fA-F]{64}")

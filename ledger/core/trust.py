@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.core.fields import ADDRESS, checksummed
 from ledger.core.proof import Anchor, ProofBundle
-from ledger.core.receipt import Receipt
 from ledger.errors import ConfigError, ProofError, SignatureError
+
+if TYPE_CHECKING:  # a pinned bundle is checked without loading the signature schemes
+    from ledger.core.receipt import Receipt
 
 #: Chain ids of local development chains (anvil, hardhat, ganache): whoever runs one
 #: can mine any block with any timestamp, so an anchor there proves nothing to anyone else.

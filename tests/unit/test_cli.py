@@ -284,3 +284,17 @@ def test_parser_lists_every_command() -> None:
     usage = build_parser().format_help()
     for command in ("keygen", "package", "sign", "verify-manifest", "digest", "verify"):
         assert command in usage
+
+
+def test_package_says_when_a_manifest_is_too_large_for_one_request(
+    p256_key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ledger.cli import manifests
+
+    monkeypatch.setattr(manifests, "_DEFAULT_BODY_LIMIT", 500)
+    folder = _folder(tmp_path / "f", 3)
+    code, _, err = run(capsys, "package", folder, "--creator", "creator:bob", "--license",
+                       "cc-by-4.0", "--payout", "stripe:acct_9", "--key", p256_key)
+    assert code == 0
+    assert "--manifest-version 1.1" in err

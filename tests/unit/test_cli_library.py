@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 
 from ledger.app.file_hashes import CACHE_NAME
-from ledger.cli import verify
 from ledger.cli.main import main
 from ledger.cli.upload import check_entries, read_library, upload_progress
-from ledger.core import asset_tree
 from ledger.core.asset_tree import check_entry_line
 from ledger.core.manifest import ManifestHeader
 from ledger.core.signing import verify_manifest
@@ -194,10 +192,6 @@ def test_upload_progress_line() -> None:
     text = stream.getvalue()
     assert text.startswith("\ruploading 1/3 chunks, 4,096 assets")
     assert "\ruploading 3/3 chunks, 9,000 assets" in text and text.endswith("assets/s\n")
-
-
-def test_asset_proof_version_matches_the_core() -> None:
-    assert verify.ASSET_PROOF_VERSION == asset_tree.ASSET_PROOF_VERSION
 
 
 def test_proof_asset_needs_an_index_or_an_id_with_its_assets_file(

@@ -20,10 +20,11 @@ from ledger.api.schemas.common import (
     text,
 )
 from ledger.api.schemas.manifest import manifest_member, manifest_part
-from ledger.core.asset_tree import ASSET_PROOF_VERSION, MAX_CHUNK_SIZE
+from ledger.core.asset_tree import MAX_CHUNK_SIZE
 from ledger.core.creators import DOMAIN, KEY, OPERATOR
 from ledger.core.manifest import HEADER_VERSION, MAX_HEADER_ASSETS
 from ledger.core.records import PENDING
+from ledger.core.vocabulary import ASSET_PROOF_VERSION
 
 MANIFEST_HEADER = closed(
     {"manifestVersion": {"const": HEADER_VERSION}, "creator": manifest_part("creator"),

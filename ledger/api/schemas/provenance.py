@@ -21,9 +21,8 @@ from ledger.api.schemas.common import (
     ref,
 )
 from ledger.core.creators import ACTIONS, DOMAIN, KEY, MAX_KEYS, OPERATOR
-from ledger.core.proof import PROOF_VERSION
-from ledger.core.receipt import RECEIPT_VERSION
 from ledger.core.records import PENDING
+from ledger.core.vocabulary import PROOF_VERSION, RECEIPT_VERSION
 
 RECEIPT = closed(
     {"version": {"const": RECEIPT_VERSION}, "manifestDigest": HEX32, "acceptedAt": MS,

@@ -17,10 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.core.assets import PRICE_TYPES, PRICE_UNITS, Asset, License
+from ledger.core.assets import Asset, License
 from ledger.core.canonical import canonicalize, parse_strict
 from ledger.core.manifest import Manifest
 from ledger.core.signing import verify_manifest
+from ledger.core.vocabulary import PRICE_TYPES, PRICE_UNITS
 from ledger.errors import CanonicalJSONError, LedgerError, SignatureError, ValidationError
 
 VECTORS = json.loads(

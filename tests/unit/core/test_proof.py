@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.core.merkle import MerkleTree
-from ledger.core.proof import PROOF_VERSION, Anchor, ProofBundle, verify_bundle
+from ledger.core.proof import Anchor, ProofBundle, verify_bundle
+from ledger.core.vocabulary import PROOF_VERSION
 from ledger.errors import ProofError
 
 VECTORS = json.loads(

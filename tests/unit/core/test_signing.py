@@ -20,7 +20,6 @@ from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_keys.datatypes import Signature as EthSignature
 
-from ledger.core.assets import PAYEE_ROLES, PRICE_TYPES, PRICE_UNITS
 from ledger.core.canonical import parse_strict
 from ledger.core.manifest import Manifest
 from ledger.core.signing import (
@@ -41,6 +40,7 @@ from ledger.core.signing import (
     verify_manifest,
     verify_message,
 )
+from ledger.core.vocabulary import PAYEE_ROLES, PRICE_TYPES, PRICE_UNITS
 from ledger.errors import SignatureError, ValidationError
 from ledger.keyfile import parse_key_file
 
