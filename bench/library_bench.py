@@ -32,14 +32,11 @@ import asyncio
 import hashlib
 import os
 import random
-import shutil
 import sqlite3
 import statistics
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +54,7 @@ from bench.service_bench import (
     register_creators,
     say,
     wait_idle,
+    workdir,
     write_lines,
 )
 
@@ -432,19 +430,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.small:
         args.assets, args.lookups, args.posts = 20_000, 300, 1000
     return args
-
-
-@contextmanager
-def workdir(keep: bool) -> Iterator[Path]:
-    """A scratch directory for data dirs and files."""
-    path = Path(tempfile.mkdtemp(prefix="ledger-library-bench-"))
-    try:
-        yield path
-    finally:
-        if keep:
-            say(f"kept {path}")
-        else:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -7,6 +7,12 @@ Third-party exceptions are wrapped with ``raise ... from`` so none escapes bare.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
 
 class LedgerError(Exception):
     """Base class of every error ledger raises on purpose."""
@@ -117,3 +123,15 @@ class LeaseLostError(StorageError):
     """This replica no longer leads the role it was acting for: another took the lease."""
 
     code = "lease_lost"
+
+
+def each_or_error(check: Callable[[In], Out], items: Iterable[In]) -> list[Out | LedgerError]:
+    """``check(item)`` for each item, or in its place the LedgerError it raised: how a
+    batch of independent inputs is answered item by item."""
+    out: list[Out | LedgerError] = []
+    for item in items:
+        try:
+            out.append(check(item))
+        except LedgerError as exc:
+            out.append(exc)
+    return out

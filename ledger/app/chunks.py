@@ -18,7 +18,7 @@ import orjson
 from ledger.core.asset_tree import asset_leaves, entry_bytes, entry_hashes, verify_chunk
 from ledger.core.canonical import parse_strict
 from ledger.core.merkle import MerkleTree
-from ledger.errors import LedgerError, ValidationError
+from ledger.errors import LedgerError, ValidationError, each_or_error
 
 _HASH_PREFIX = len("sha256:")
 _HEX32 = 66
@@ -78,13 +78,7 @@ def check_chunk(job: ChunkJob) -> CheckedChunk:
 
 def check_chunks(jobs: Sequence[ChunkJob]) -> list[CheckedChunk | LedgerError]:
     """`check_chunk` of each job, its LedgerError in its place when it fails."""
-    out: list[CheckedChunk | LedgerError] = []
-    for job in jobs:
-        try:
-            out.append(check_chunk(job))
-        except LedgerError as exc:
-            out.append(exc)
-    return out
+    return each_or_error(check_chunk, jobs)
 
 
 def _parse(body: bytes) -> Any:

@@ -26,7 +26,7 @@ from ledger.core.manifest import HEADER_VERSION, MANIFEST_VERSION, Manifest, Man
 from ledger.core.receipt import Receipt, ReceiptSigner
 from ledger.core.records import ManifestRecord, NewManifest
 from ledger.core.signing import verify_manifest
-from ledger.errors import LedgerError, ValidationError
+from ledger.errors import LedgerError, ValidationError, each_or_error
 from ledger.keyfile import load_key
 
 if TYPE_CHECKING:  # only types: the verifier's workers import this module, and need no storage
@@ -143,13 +143,7 @@ def check_header(obj: Any) -> tuple[Checked, ManifestHeader]:
 
 def check_all(objs: Sequence[Any]) -> list[Checked | LedgerError]:
     """`check_manifest` of each object, its LedgerError in its place when it fails."""
-    out: list[Checked | LedgerError] = []
-    for obj in objs:
-        try:
-            out.append(check_manifest(obj))
-        except LedgerError as exc:
-            out.append(exc)
-    return out
+    return each_or_error(check_manifest, objs)
 
 
 Wanted = tuple[bytes, int, int]

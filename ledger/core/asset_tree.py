@@ -38,7 +38,7 @@ from ledger.core.fields import Fields, show
 from ledger.core.hashing import sha256, to_hex
 from ledger.core.manifest import ManifestHeader
 from ledger.core.merkle import HASH_LEN, MerkleTree, hash_records64, node_hash, proof_nodes
-from ledger.core.proof import ProofBundle
+from ledger.core.proof import ProofBundle, parse_proof_json
 from ledger.core.signing import verify_manifest
 from ledger.core.vocabulary import ASSET_PROOF_VERSION
 from ledger.errors import CanonicalJSONError, LedgerError, ProofError, ValidationError
@@ -294,11 +294,7 @@ class AssetProof:
     @classmethod
     def from_json(cls, data: bytes | str) -> AssetProof:
         """Parse strictly and verify (`verify_asset_proof`); LedgerError names the member."""
-        try:
-            obj = parse_strict(data)
-        except CanonicalJSONError as exc:
-            raise ProofError(exc.message, field=exc.field) from exc
-        return cls.from_obj(obj)
+        return cls.from_obj(parse_proof_json(data))
 
     @classmethod
     def from_obj(cls, obj: Any) -> AssetProof:

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from json.encoder import encode_basestring as _quote
-from typing import Any
+from typing import Any, Self
 
 from ledger.core.assets import EXTENSIONS, Asset, account_ref, copy_json, extensions, put
 from ledger.core.canonical import canonicalize, parse_strict
@@ -145,8 +145,62 @@ def _value(value: Any, where: str, name: Name) -> Fields:
     return Fields(value, path(where, name))
 
 
+class _SignedDocument:
+    """What a manifest of either format does with its canonical bytes and signature.
+
+    Subclasses are frozen dataclasses with ``signature`` and ``_unsigned_obj()``.
+    """
+
+    signature: str | None
+
+    def _unsigned_obj(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_obj(self) -> dict[str, Any]:
+        """The document as a JSON object: ``to_obj(from_obj(x)) == x``."""
+        obj = self._unsigned_obj()
+        put(obj, "signature", self.signature)
+        return obj
+
+    def to_json(self) -> bytes:
+        """The canonical (RFC 8785) bytes of the whole document, signature included."""
+        payload = self.signing_payload()
+        if self.signature is None:
+            return payload
+        # "signature" sorts after every other top-level member name, so the
+        # canonical form is the unsigned one with the signature appended.
+        return payload[:-1] + b',"signature":' + _quote(self.signature).encode() + b"}"
+
+    def signing_payload(self) -> bytes:
+        """U: the canonical bytes of the document without its ``signature`` member.
+
+        Each signature scheme adds its own domain separation to U (see signing).
+        """
+        return self._signing_payload
+
+    def digest(self) -> bytes:
+        """SHA-256 of the canonical document with its signature: what the batch leaf
+        commits to."""
+        return sha256(self.to_json())
+
+    def digest_hex(self) -> str:
+        """``digest()`` written as ``0x`` and 64 lowercase hex digits."""
+        return to_hex(self.digest())
+
+    def with_signature(self, signature: str) -> Self:
+        """This document carrying ``signature`` (syntax checked, not verified)."""
+        # Every subclass is a dataclass; the mixin itself cannot be one (its
+        # defaulted ``signature`` would precede their required fields).
+        changed: Self = replace(self, signature=check_signature(signature))  # type: ignore[type-var]
+        return changed
+
+    @cached_property
+    def _signing_payload(self) -> bytes:
+        return canonicalize(self._unsigned_obj())
+
+
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(_SignedDocument):
     """A creator manifest (format "1.0"), validated but not yet verified.
 
     ``signature`` is None only for an unsigned draft (``allow_unsigned=True``).
@@ -197,48 +251,10 @@ class Manifest:
             extensions=extensions(fields, "extensions") if "extensions" in obj else None,
         )
 
-    def to_obj(self) -> dict[str, Any]:
-        """The manifest as a JSON object: ``to_obj(from_obj(x)) == x``."""
-        obj = self._unsigned_obj()
-        put(obj, "signature", self.signature)
-        return obj
-
-    def to_json(self) -> bytes:
-        """The canonical (RFC 8785) bytes of the whole manifest, signature included."""
-        payload = self.signing_payload()
-        if self.signature is None:
-            return payload
-        # "signature" sorts after every other top-level member name, so the
-        # canonical form is the unsigned one with the signature appended.
-        return payload[:-1] + b',"signature":' + _quote(self.signature).encode() + b"}"
-
-    def signing_payload(self) -> bytes:
-        """U: the canonical bytes of the manifest without its ``signature`` member.
-
-        Each signature scheme adds its own domain separation to U (see signing).
-        """
-        return self._signing_payload
-
     @property
     def asset_count(self) -> int:
         """How many assets the manifest holds (what an EIP-712 signature states)."""
         return len(self.assets)
-
-    def digest(self) -> bytes:
-        """SHA-256 of the canonical manifest with its signature: what the Merkle leaf commits to."""
-        return sha256(self.to_json())
-
-    def digest_hex(self) -> str:
-        """``digest()`` written as ``0x`` and 64 lowercase hex digits."""
-        return to_hex(self.digest())
-
-    def with_signature(self, signature: str) -> Manifest:
-        """This manifest carrying ``signature`` (syntax checked, not verified)."""
-        return replace(self, signature=check_signature(signature))
-
-    @cached_property
-    def _signing_payload(self) -> bytes:
-        return canonicalize(self._unsigned_obj())
 
     def _unsigned_obj(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -253,7 +269,7 @@ class Manifest:
 
 
 @dataclass(frozen=True)
-class ManifestHeader:
+class ManifestHeader(_SignedDocument):
     """A 1.1 manifest: the creator's signed commitment to ``asset_count`` assets.
 
     The assets are not here: ``assets_root`` is the root of their tree
@@ -296,32 +312,6 @@ class ManifestHeader:
             created_at=fields.optional("createdAt", fields.timestamp),
             extensions=extensions(fields, "extensions") if "extensions" in obj else None,
         )
-
-    def to_obj(self) -> dict[str, Any]:
-        """The header as a JSON object: ``to_obj(from_obj(x)) == x``."""
-        obj = self._unsigned_obj()
-        put(obj, "signature", self.signature)
-        return obj
-
-    def to_json(self) -> bytes:
-        """The canonical (RFC 8785) bytes of the whole header, signature included."""
-        return canonicalize(self.to_obj())
-
-    def signing_payload(self) -> bytes:
-        """U: the canonical bytes of the header without its ``signature`` member."""
-        return canonicalize(self._unsigned_obj())
-
-    def digest(self) -> bytes:
-        """SHA-256 of the canonical header with its signature: what the batch leaf commits to."""
-        return sha256(self.to_json())
-
-    def digest_hex(self) -> str:
-        """``digest()`` written as ``0x`` and 64 lowercase hex digits."""
-        return to_hex(self.digest())
-
-    def with_signature(self, signature: str) -> ManifestHeader:
-        """This header carrying ``signature`` (syntax checked, not verified)."""
-        return replace(self, signature=check_signature(signature))
 
     def _unsigned_obj(self) -> dict[str, Any]:
         obj: dict[str, Any] = {

@@ -123,11 +123,7 @@ class ProofBundle:
         Parsing is strict (UTF-8, no duplicate members, nothing after the
         object); any member order and whitespace is accepted.
         """
-        try:
-            obj = parse_strict(data)
-        except CanonicalJSONError as exc:
-            raise ProofError(exc.message, field=exc.field) from exc
-        return cls.from_obj(obj)
+        return cls.from_obj(parse_proof_json(data))
 
     @classmethod
     def from_obj(cls, obj: Any) -> ProofBundle:
@@ -165,6 +161,15 @@ class ProofBundle:
     def to_json(self) -> bytes:
         """The bundle as RFC 8785 canonical JSON (sorted members, no whitespace)."""
         return canonicalize(self.to_obj())
+
+
+def parse_proof_json(data: bytes | str) -> Any:
+    """Proof JSON parsed strictly (UTF-8, no duplicate members, nothing after the
+    value); a problem is a ProofError naming where it is."""
+    try:
+        return parse_strict(data)
+    except CanonicalJSONError as exc:
+        raise ProofError(exc.message, field=exc.field) from exc
 
 
 def verify_bundle(bundle: ProofBundle) -> None:
