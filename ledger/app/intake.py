@@ -22,7 +22,13 @@ from ledger.app.chunks import CheckedChunk, ChunkJob, check_chunks
 from ledger.app.clock import now_ms
 from ledger.app.group_commit import GroupCommitWriter
 from ledger.core.hashing import sha256
-from ledger.core.manifest import HEADER_VERSION, MANIFEST_VERSION, Manifest, ManifestHeader
+from ledger.core.manifest import (
+    HEADER_VERSION,
+    MANIFEST_VERSION,
+    AnyManifest,
+    Manifest,
+    ManifestHeader,
+)
 from ledger.core.receipt import Receipt, ReceiptSigner
 from ledger.core.records import ManifestRecord, NewManifest
 from ledger.core.signing import verify_manifest
@@ -119,12 +125,7 @@ def check_manifest(obj: Any) -> Checked:
     if isinstance(obj, dict) and obj.get("manifestVersion") == HEADER_VERSION:
         raise ValidationError("a 1.1 manifest is registered through POST /v1/uploads",
                               field="manifestVersion")
-    manifest = Manifest.from_obj(obj)
-    verify_manifest(manifest)
-    signing_key = manifest.creator.signing_key
-    assert signing_key is not None  # verify_manifest refuses an unsigned draft
-    body = manifest.to_json()
-    return Checked(sha256(body), manifest.creator.id, signing_key, body)
+    return _verified(Manifest.from_obj(obj))
 
 
 def check_header(obj: Any) -> tuple[Checked, ManifestHeader]:
@@ -134,11 +135,15 @@ def check_header(obj: Any) -> tuple[Checked, ManifestHeader]:
         raise ValidationError("a 1.0 manifest is registered through POST /v1/manifests",
                               field="manifestVersion")
     header = ManifestHeader.from_obj(obj)
-    verify_manifest(header)
-    signing_key = header.creator.signing_key
+    return _verified(header), header
+
+
+def _verified(manifest: AnyManifest) -> Checked:
+    verify_manifest(manifest)
+    signing_key = manifest.creator.signing_key
     assert signing_key is not None  # verify_manifest refuses an unsigned draft
-    body = header.to_json()
-    return Checked(sha256(body), header.creator.id, signing_key, body), header
+    body = manifest.to_json()
+    return Checked(sha256(body), manifest.creator.id, signing_key, body)
 
 
 def check_all(objs: Sequence[Any]) -> list[Checked | LedgerError]:

@@ -46,17 +46,9 @@ class NewUpload:
 
 
 @dataclass(frozen=True)
-class Upload:
+class Upload(NewUpload):
     """A stored upload: its header's facts and the chunks received so far."""
 
-    digest: bytes
-    creator_id: str
-    signing_key: str
-    body: bytes
-    asset_count: int
-    assets_root: bytes
-    chunk_size: int
-    created_at: int
     completed_at: int | None
     received: frozenset[int]
 
