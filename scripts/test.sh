@@ -21,7 +21,8 @@ status=0
 # Unbuffered, so a CI log cut off at its time limit ends at the test that was running
 # (piped, pytest's progress otherwise arrives in blocks, minutes behind).
 export PYTHONUNBUFFERED=1
-.venv/bin/pytest "$@" || status=$?
+# The 25 slowest tests close the log: where to look when the suite grows past ~15 min.
+.venv/bin/pytest --durations=25 "$@" || status=$?
 # pytest exits 5 when it collected nothing: for this suite that is a broken
 # collection, never success.
 if [ "$status" -eq 5 ]; then
