@@ -10,11 +10,10 @@ from aiohttp import web
 
 from ledger.api.appkeys import CONTEXT
 from ledger.api.provenance import manifest_json, parse_hex32, read_body
-from ledger.app.library import ChunkAnswer
+from ledger.app.library import ChunkAnswer, Registration
 from ledger.core.asset_tree import AssetProof
 from ledger.core.canonical import parse_strict
 from ledger.errors import ValidationError
-from ledger.storage.assets import Registration
 
 # A chunk or asset index: below 2**24 (the most assets a manifest holds), so 8 digits.
 _INDEX = re.compile(r"(?:0|[1-9][0-9]{0,7})")

@@ -8,7 +8,6 @@ database code, and the event loop only hands the bytes over.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +16,11 @@ import orjson
 
 from ledger.core.asset_tree import asset_leaves, entry_bytes, entry_hashes, verify_chunk
 from ledger.core.canonical import parse_strict
+from ledger.core.fields import Fields
 from ledger.core.merkle import MerkleTree
 from ledger.errors import LedgerError, ValidationError, each_or_error
 
 _HASH_PREFIX = len("sha256:")
-_HEX32 = 66
-_LOWER_HEX = re.compile("[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ def check_chunk(job: ChunkJob) -> CheckedChunk:
         raise ValidationError(
             f"chunk {job.index} holds {job.count} assets (indices {job.first}-{last}), "
             f"got {got}", field="assets")
-    proof = _proof(obj["proof"])
+    proof = _proof(obj)
     entries = [entry_bytes(item, f"assets[{k}]") for k, item in enumerate(items)]
     _unique_ids(items, job.first)
     leaves = asset_leaves(job.first, entry_hashes(entries))
@@ -92,17 +90,9 @@ def _parse(body: bytes) -> Any:
         return parse_strict(body)
 
 
-def _proof(value: Any) -> list[bytes]:
-    if not isinstance(value, list):
-        raise ValidationError("must be an array of 0x-prefixed 32-byte hashes", field="proof")
-    out = []
-    for k, item in enumerate(value):
-        if not isinstance(item, str) or len(item) != _HEX32 or not item.startswith("0x"):
-            raise ValidationError("must be 0x followed by 64 hex digits", field=f"proof[{k}]")
-        if not _LOWER_HEX.fullmatch(item, 2):
-            raise ValidationError("must be 0x followed by 64 hex digits", field=f"proof[{k}]")
-        out.append(bytes.fromhex(item[2:]))
-    return out
+def _proof(obj: dict[str, Any]) -> list[bytes]:
+    proof = Fields(obj).array("proof", expected="an array of 0x-prefixed 32-byte hashes")
+    return [proof.hex_bytes(k) for k in range(len(proof))]
 
 
 def _unique_ids(items: Sequence[Any], first: int) -> None:

@@ -33,7 +33,8 @@ from ledger.core.proof import ProofBundle
 from ledger.core.receipt import Receipt
 from ledger.core.records import BatchRecord, ManifestRecord
 from ledger.errors import Conflict, LedgerError, NotFound, StorageError, ValidationError
-from ledger.storage.assets import AssetStore, Registration
+from ledger.storage.assets import AssetStore
+from ledger.storage.assets import Registration as Registration  # the lookup's answer, for api/
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.uploads import NewChunk, NewUpload, Upload, UploadStore
 
