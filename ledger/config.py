@@ -60,11 +60,33 @@ class AnchoringSettings:
     batch_max_age_s: float
     confirmations: int
     anchor_deadline_s: float
+    #: How deep an anchor block must be before evidence packages point at it, and
+    #: proofs are served as immutable: 0 is the node's `finalized` block.
+    evidence_depth: int = 0
 
     @property
     def promise_ms(self) -> int:
         """How long after acceptance a manifest's batch is promised to be anchored."""
         return int((self.batch_max_age_s + self.anchor_deadline_s) * 1000)
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """How webhooks are delivered (docs/lifecycle.md, "Notifications")."""
+
+    #: Seconds a receiver has to answer one delivery.
+    timeout_s: float
+    #: Seconds an event is retried after its first failure before it is dead-lettered.
+    retry_for_s: float
+    #: The first retry's delay; each next one doubles, up to `backoff_max_s` (with jitter).
+    backoff_s: float
+    backoff_max_s: float
+    #: Deliveries in flight at once, over all subscribers.
+    concurrency: int
+    #: Whether subscriptions may name loopback and private addresses ("any") or not
+    #: ("public").
+    urls: Literal["public", "any"]
+    poll_interval_s: float
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,7 @@ class Settings:
     batch_max_age_s: float = 5.0
     confirmations: int = 2
     anchor_deadline_s: float = 300.0
+    evidence_depth: int = 0
     stuck_tx_after_s: float = 30.0
     max_fee_gwei: float = 500.0
     poll_interval_s: float = 0.5
@@ -132,6 +155,14 @@ class Settings:
     # Replicas (docs/operations.md): who may seal, anchor and settle, and for how long.
     replica_id: str | None = None
     lease_ttl_s: float = 10.0
+    # Webhooks (docs/lifecycle.md, "Notifications"); webhook_urls defaults to "any" on
+    # the embedded chain and to "public" on another.
+    webhook_timeout_s: float = 15.0
+    webhook_retry_for_s: float = 86_400.0
+    webhook_backoff_s: float = 5.0
+    webhook_backoff_max_s: float = 3_600.0
+    webhook_concurrency: int = 16
+    webhook_urls: str | None = None
     # Tests only: fetch domain ids' /.well-known/ledger-creator.json from this base URL
     # (http allowed) instead of https://<domain>; refused unless the chain is embedded.
     creator_domain_url: str | None = None
@@ -154,7 +185,15 @@ class Settings:
         return AnchoringSettings(
             batch_max_size=self.batch_max_size, batch_max_age_s=self.batch_max_age_s,
             confirmations=self.confirmations, anchor_deadline_s=self.anchor_deadline_s,
+            evidence_depth=self.evidence_depth or self._local_evidence_depth(),
         )
+
+    def _local_evidence_depth(self) -> int:
+        """0 (the node's finalized block), except on the embedded chain: a local test
+        chain, where nothing is final to anyone else and anvil's finalized block is 64
+        blocks behind a head that moves only with transactions, so evidence would never
+        be issued. There it is the anchors' confirmation depth."""
+        return max(1, self.confirmations) if self.embedded_chain else 0
 
     @property
     def royalty(self) -> RoyaltySettings:
@@ -164,6 +203,17 @@ class Settings:
             usage_window_s=self.usage_window_s, usage_batch_max_size=self.usage_batch_max_size,
             usage_batch_max_age_s=self.usage_batch_max_age_s,
             settle_interval_s=self.settle_interval_s, settle_max_items=self.settle_max_items,
+        )
+
+    @property
+    def webhooks(self) -> WebhookSettings:
+        """How webhooks are delivered."""
+        urls = self.webhook_urls or ("any" if self.embedded_chain else "public")
+        return WebhookSettings(
+            timeout_s=self.webhook_timeout_s, retry_for_s=self.webhook_retry_for_s,
+            backoff_s=self.webhook_backoff_s, backoff_max_s=self.webhook_backoff_max_s,
+            concurrency=self.webhook_concurrency, urls="any" if urls == "any" else "public",
+            poll_interval_s=min(self.poll_interval_s, 0.25),
         )
 
     @property
@@ -210,6 +260,9 @@ class Settings:
             raise ConfigError("must be 1 to 100 characters", field="replica_id")
         if self.confirmations < 0:
             raise ConfigError("must be 0 or more", field="confirmations")
+        if not 0 <= self.evidence_depth <= 1_000_000:
+            raise ConfigError("must be 0 (the node's finalized block) to 1000000",
+                              field="evidence_depth")
         if self.anchor_deadline_s <= self.batch_max_age_s:
             raise ConfigError("must exceed batch_max_age_s", field="anchor_deadline_s")
         if self.db_url and not self.db_url.startswith(
@@ -237,6 +290,13 @@ class Settings:
                 "is for tests on the embedded chain only, and must be an http(s) URL",
                 field="creator_domain_url",
             )
+        _positive("webhook_timeout_s", self.webhook_timeout_s, upper=300)
+        _positive("webhook_retry_for_s", self.webhook_retry_for_s)
+        _positive("webhook_backoff_s", self.webhook_backoff_s)
+        _positive("webhook_backoff_max_s", self.webhook_backoff_max_s)
+        _positive("webhook_concurrency", self.webhook_concurrency, upper=1_000)
+        if self.webhook_urls not in (None, "public", "any"):
+            raise ConfigError("must be public or any", field="webhook_urls")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError("must be debug, info, warning or error", field="log_level")
         return self

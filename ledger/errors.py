@@ -95,6 +95,21 @@ class BuyerWithdrawing(Conflict):
     code = "buyer_withdrawing"
 
 
+class LicenceRefused(Conflict):
+    """Usage at a time the asset's lifecycle statements refuse it (revoked, withdrawn,
+    taken down, or exclusive to another buyer): never stored, never settled."""
+
+    code = "licence_refused"
+
+    def __init__(self, message: str, *, statement: bytes, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.statement = statement
+
+    def to_dict(self) -> dict[str, str]:
+        """The error with the digest of the statement that refuses the usage."""
+        return {**super().to_dict(), "statement": "0x" + self.statement.hex()}
+
+
 class Unauthenticated(LedgerError):
     """The request carries no credentials, or credentials that do not check."""
 

@@ -28,7 +28,7 @@ if fresh python pyproject.toml setup.py ledger/core/_keccak.c; then
 fi
 
 if [ ! -d node_modules/@foundry-rs ] || fresh npm package.json package-lock.json; then
-  echo "setup: installing npm packages (Foundry, solc, OpenZeppelin)" >&2
+  echo "setup: installing npm packages (Foundry, solc, OpenZeppelin, the verifier page's)" >&2
   # `npm ci` installs exactly the lock and never rewrites it, so a fresh clone stays
   # clean. The lock lists the Foundry binaries of every platform (npm installs only
   # this one's); a lock made on one platform alone made `npm install` add the others'.
@@ -41,6 +41,14 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
   echo "setup: installing PostgreSQL from the system's packages" >&2
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+fi
+
+# The verifier page's tests drive a real browser: Debian's Chromium, since a browser
+# build of Playwright's own cannot be downloaded here (tests/browser/page.py).
+if ! command -v chromium >/dev/null; then
+  echo "setup: installing Chromium from the system's packages" >&2
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
 # forge rebuilds only what changed, so this is cheap when nothing did.

@@ -7,7 +7,15 @@ from contextlib import AbstractAsyncContextManager
 
 from aiohttp import web
 
-from ledger.api import assets, provenance, royalty
+from ledger.api import (
+    assets,
+    dataset_checks,
+    lifecycle,
+    provenance,
+    royalty,
+    verifier_page,
+    webhooks,
+)
 from ledger.api.appkeys import CONTEXT, HTTP, METRICS
 from ledger.api.errors import json_errors
 from ledger.app.provenance import ServiceContext
@@ -26,15 +34,24 @@ def routes() -> list[web.RouteDef]:
         web.get("/v1/manifests/{digest}", provenance.get_manifest),
         web.get("/v1/manifests/{digest}/proof", provenance.get_proof),
         web.get("/v1/manifests/{digest}/assets/{index}/proof", assets.get_asset_proof),
+        web.get("/v1/manifests/{digest}/assets/{index}/evidence", assets.get_evidence),
         web.post("/v1/uploads", assets.post_upload),
         web.get("/v1/uploads/{digest}", assets.get_upload),
         web.put("/v1/uploads/{digest}/chunks/{index}", assets.put_chunk),
         web.get("/v1/assets/by-hash/{sha256}", assets.get_by_hash),
+        web.get("/v1/assets/by-hash/{sha256}/status", lifecycle.get_hash_status),
+        web.post("/v1/statements", lifecycle.post_statement),
+        web.get("/v1/statements/{digest}", lifecycle.get_statement),
+        web.get("/v1/manifests/{digest}/status", lifecycle.get_manifest_status),
+        web.get("/v1/manifests/{digest}/assets/{index}/status", lifecycle.get_asset_status),
+        web.post("/v1/dataset-checks", dataset_checks.post_dataset_check),
+        web.get("/v1/dataset-checks/{id}", dataset_checks.get_dataset_check),
         web.get("/v1/batches", provenance.list_batches),
         web.get("/v1/batches/{number}", provenance.get_batch),
         web.get("/v1/roots/{root}", provenance.get_root),
         web.post("/v1/creators", provenance.post_creator),
         web.get("/v1/creators/{id}", provenance.get_creator),
+        web.get("/v1/creators/{id}/records", provenance.get_creator_records),
         web.post("/v1/usage", royalty.post_usage),
         web.get("/v1/usage/{event_id}", royalty.get_usage),
         web.get("/v1/usage/{event_id}/proof", royalty.get_usage_proof),
@@ -46,10 +63,22 @@ def routes() -> list[web.RouteDef]:
         web.post("/v1/splits", royalty.post_split),
         web.get("/v1/service", provenance.get_service),
         web.get("/v1/openapi.json", provenance.openapi),
+        web.post("/v1/webhooks", webhooks.post_webhook),
+        web.get("/v1/webhooks", webhooks.list_webhooks),
+        web.get("/v1/webhooks/{id}", webhooks.get_webhook),
+        web.delete("/v1/webhooks/{id}", webhooks.delete_webhook),
+        web.get("/v1/webhooks/{id}/dead-letters", webhooks.get_dead_letters),
+        web.post("/v1/webhooks/{id}/dead-letters/{event}/redeliver", webhooks.post_redeliver),
+        web.get("/v1/events", webhooks.get_events),
         web.get("/healthz", provenance.healthz),
         web.get("/readyz", provenance.readyz),
         web.get("/metrics", provenance.metrics),
     ]
+
+
+def page_routes() -> list[web.RouteDef]:
+    """The pages served beside the API: the verifier page (docs/verifier-page.md)."""
+    return [web.get("/verify", verifier_page.get_verify)]
 
 
 def create_app(http: HttpSettings, open_context: ContextFactory) -> web.Application:
@@ -65,5 +94,5 @@ def create_app(http: HttpSettings, open_context: ContextFactory) -> web.Applicat
             yield
 
     app.cleanup_ctx.append(service)
-    app.add_routes(routes())
+    app.add_routes([*routes(), *page_routes()])
     return app

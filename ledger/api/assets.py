@@ -9,7 +9,9 @@ import orjson
 from aiohttp import web
 
 from ledger.api.appkeys import CONTEXT
+from ledger.api.caching import immutable, not_final, proof_response
 from ledger.api.provenance import manifest_json, parse_hex32, read_body
+from ledger.app.evidence import Pending
 from ledger.app.library import ChunkAnswer, Registration
 from ledger.core.asset_tree import AssetProof
 from ledger.core.canonical import parse_strict
@@ -17,6 +19,8 @@ from ledger.errors import ValidationError
 
 # A chunk or asset index: below 2**24 (the most assets a manifest holds), so 8 digits.
 _INDEX = re.compile(r"(?:0|[1-9][0-9]{0,7})")
+#: The Retry-After of a pending evidence package, in seconds.
+EVIDENCE_RETRY_S = 5
 # A content hash: 64 lower-case hex digits, bare or as a manifest writes it ("sha256:…").
 _SHA256 = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
 
@@ -46,13 +50,27 @@ async def put_chunk(request: web.Request) -> web.Response:
 
 async def get_asset_proof(request: web.Request) -> web.Response:
     """GET /v1/manifests/{digest}/assets/{index}/proof: one asset disclosed alone, with
-    its proof; 202 and the manifest's status while it awaits its batch."""
+    its proof (immutable once its anchor is final); 202 and the manifest's status while
+    it awaits its batch."""
     digest = parse_hex32(request.match_info["digest"], "digest")
     index = _index(request.match_info["index"])
     found = await request.app[CONTEXT].library.asset_proof(digest, index)
     if not isinstance(found, AssetProof):
-        return _json(manifest_json(found), status=202)
-    return web.Response(body=found.to_json(), content_type="application/json")
+        return not_final(_json(manifest_json(found), status=202))
+    return await proof_response(request, found.to_json(), found.manifest_proof.anchor)
+
+
+async def get_evidence(request: web.Request) -> web.Response:
+    """GET /v1/manifests/{digest}/assets/{index}/evidence: the evidence package of one
+    asset, immutable; 202 with the reason while an anchor it needs is not final."""
+    digest = parse_hex32(request.match_info["digest"], "digest")
+    index = _index(request.match_info["index"])
+    found = await request.app[CONTEXT].evidence.evidence(digest, index)
+    if isinstance(found, Pending):
+        answer = _json({"status": "pending", "reason": found.reason}, status=202)
+        answer.headers["Retry-After"] = str(EVIDENCE_RETRY_S)
+        return not_final(answer)
+    return immutable(request, found.to_json())
 
 
 async def get_by_hash(request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ import orjson
 from aiohttp import web
 
 from ledger.api.appkeys import CONTEXT, HTTP, METRICS
+from ledger.api.caching import not_final, proof_response
 from ledger.api.errors import (
     BodyTimeout,
     BodyTooLarge,
@@ -21,7 +22,7 @@ from ledger.api.errors import (
 from ledger.api.openapi import openapi_document
 from ledger.config import BodyRoute
 from ledger.core.canonical import parse_strict
-from ledger.core.records import BatchRecord, ManifestRecord
+from ledger.core.records import BatchKind, BatchRecord, ManifestRecord
 from ledger.errors import NotFound, ValidationError
 
 _HEX32 = 66
@@ -67,7 +68,8 @@ async def get_manifest(request: web.Request) -> web.Response:
 
 
 async def get_proof(request: web.Request) -> web.Response:
-    """GET /v1/manifests/{digest}/proof: the bundle once confirmed, else 202 + status."""
+    """GET /v1/manifests/{digest}/proof: the bundle once confirmed, else 202 + status;
+    immutable once its anchor is final."""
     ctx = request.app[CONTEXT]
     digest = parse_hex32(request.match_info["digest"], "digest")
     found = await ctx.manifests.get_with_batch(digest)
@@ -76,16 +78,20 @@ async def get_proof(request: web.Request) -> web.Response:
     record, batch = found
     bundle = await ctx.proof_bundle(record, batch)
     if bundle is None:
-        return web.json_response(manifest_json(record), status=202)
-    return web.Response(body=bundle.to_json(), content_type="application/json")
+        return not_final(web.json_response(manifest_json(record), status=202))
+    return await proof_response(request, bundle.to_json(), bundle.anchor)
 
 
 async def list_batches(request: web.Request) -> web.Response:
     """GET /v1/batches?after=N&limit=M."""
-    after = _int_query(request, "after", 0, 0, 2**62)
-    limit = _int_query(request, "limit", 100, 1, 1000)
-    batches = await request.app[CONTEXT].manifests.batches(after=after, limit=limit)
-    return web.json_response({"batches": [batch_json(b) for b in batches]})
+    after = int_query(request, "after", 0, 0, 2**62)
+    limit = int_query(request, "limit", 100, 1, 1000)
+    ctx = request.app[CONTEXT]
+    batches = await ctx.manifests.batches(after=after, limit=limit)
+    kinds = await ctx.batch_kinds(batches)
+    return web.json_response(
+        {"batches": [batch_json(b, k) for b, k in zip(batches, kinds, strict=True)]}
+    )
 
 
 async def get_batch(request: web.Request) -> web.Response:
@@ -94,19 +100,23 @@ async def get_batch(request: web.Request) -> web.Response:
     if not _BATCH_NUMBER.fullmatch(text) or int(text) > _MAX_BATCH_NUMBER:
         raise ValidationError(f"must be an integer from 0 to {_MAX_BATCH_NUMBER}", field="number")
     number = int(text)
-    batch = await request.app[CONTEXT].manifests.batch(number)
+    ctx = request.app[CONTEXT]
+    batch = await ctx.manifests.batch(number)
     if batch is None:
         raise NotFound(f"no batch {number}")
-    return web.json_response(batch_json(batch))
+    (kind,) = await ctx.batch_kinds([batch])
+    return web.json_response(batch_json(batch, kind))
 
 
 async def get_root(request: web.Request) -> web.Response:
     """GET /v1/roots/{root}: the batch whose tree has this root."""
     root = parse_hex32(request.match_info["root"], "root")
-    batch = await request.app[CONTEXT].manifests.batch_by_root(root)
+    ctx = request.app[CONTEXT]
+    batch = await ctx.manifests.batch_by_root(root)
     if batch is None:
         raise NotFound("no batch has this root")
-    return web.json_response(batch_json(batch))
+    (kind,) = await ctx.batch_kinds([batch])
+    return web.json_response(batch_json(batch, kind))
 
 
 async def post_creator(request: web.Request) -> web.Response:
@@ -119,6 +129,26 @@ async def post_creator(request: web.Request) -> web.Response:
 async def get_creator(request: web.Request) -> web.Response:
     """GET /v1/creators/{id}: how the creator's id was verified, and its keys."""
     return web.json_response(await request.app[CONTEXT].creator_json(request.match_info["id"]))
+
+
+async def get_creator_records(request: web.Request) -> web.Response:
+    """GET /v1/creators/{id}/records: every accepted action, each with its proof once
+    anchored."""
+    creator_id = request.match_info["id"]
+    history = await request.app[CONTEXT].creator_history.of(creator_id)
+    records = [
+        {
+            "record": orjson.Fragment(record.body),
+            "digest": "0x" + record.digest.hex(),
+            "acceptedAt": record.accepted_at,
+            "status": record.status,
+            "batchNumber": record.batch_number,
+            "proof": None if bundle is None or bundle.anchor is None
+            else orjson.Fragment(bundle.to_json()),
+        }
+        for record, bundle, _ in history
+    ]
+    return _json({"creatorId": creator_id, "records": records})
 
 
 async def get_service(request: web.Request) -> web.Response:
@@ -209,11 +239,12 @@ def manifest_json(record: ManifestRecord) -> dict[str, Any]:
     }
 
 
-def batch_json(batch: BatchRecord) -> dict[str, Any]:
-    """The public view of a batch."""
+def batch_json(batch: BatchRecord, kind: BatchKind) -> dict[str, Any]:
+    """The public view of a batch holding `kind` of leaves."""
     anchor = batch.anchor
     return {
         "number": batch.number,
+        "kind": kind.value,
         "root": "0x" + batch.root.hex(),
         "leafCount": batch.leaf_count,
         "status": batch.status.value,
@@ -248,7 +279,9 @@ async def _manifest_or_404(request: web.Request) -> ManifestRecord:
     return record
 
 
-def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """Query parameter `name` as an integer from `low` to `high` (`default` when absent);
+    ValidationError naming it otherwise."""
     raw = request.query.get(name)
     if raw is None:
         return default

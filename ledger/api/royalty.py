@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from ledger.api.appkeys import CONTEXT, METRICS
+from ledger.api.caching import not_final
 from ledger.api.errors import status_of
 from ledger.api.provenance import read_body
 from ledger.api.read_auth import require_buyer, require_creator, usage_reader
@@ -88,8 +89,8 @@ async def get_usage_proof(request: web.Request) -> web.Response:
     status = await usage.event_json(record)
     receipt = await usage.receipt(record)
     if receipt is None:
-        return web.json_response(status, status=202)
-    return web.json_response({**status, "receipt": receipt.to_obj()})
+        return not_final(web.json_response(status, status=202), private=True)
+    return not_final(web.json_response({**status, "receipt": receipt.to_obj()}), private=True)
 
 
 async def get_buyer(request: web.Request) -> web.Response:

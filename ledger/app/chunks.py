@@ -17,6 +17,7 @@ import orjson
 from ledger.core.asset_tree import asset_leaves, entry_bytes, entry_hashes, verify_chunk
 from ledger.core.canonical import parse_strict
 from ledger.core.fields import Fields
+from ledger.core.manifest import check_format_features
 from ledger.core.merkle import MerkleTree
 from ledger.errors import LedgerError, ValidationError, each_or_error
 
@@ -35,6 +36,7 @@ class ChunkJob:
     index: int
     first: int
     count: int
+    manifest_version: str
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ def check_chunk(job: ChunkJob) -> CheckedChunk:
             f"got {got}", field="assets")
     proof = _proof(obj)
     entries = [entry_bytes(item, f"assets[{k}]") for k, item in enumerate(items)]
+    for k, item in enumerate(items):
+        check_format_features(job.manifest_version, item, f"assets[{k}]")
     _unique_ids(items, job.first)
     leaves = asset_leaves(job.first, entry_hashes(entries))
     root = MerkleTree.from_leaf_hashes(leaves).root

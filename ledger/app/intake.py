@@ -23,11 +23,11 @@ from ledger.app.clock import now_ms
 from ledger.app.group_commit import GroupCommitWriter
 from ledger.core.hashing import sha256
 from ledger.core.manifest import (
-    HEADER_VERSION,
     MANIFEST_VERSION,
     AnyManifest,
     Manifest,
     ManifestHeader,
+    is_header_version,
 )
 from ledger.core.receipt import Receipt, ReceiptSigner
 from ledger.core.records import ManifestRecord, NewManifest
@@ -122,8 +122,9 @@ class Checked:
 def check_manifest(obj: Any) -> Checked:
     """Validate a parsed 1.0 manifest and verify its signature; LedgerError says what is
     wrong."""
-    if isinstance(obj, dict) and obj.get("manifestVersion") == HEADER_VERSION:
-        raise ValidationError("a 1.1 manifest is registered through POST /v1/uploads",
+    if isinstance(obj, dict) and is_header_version(obj.get("manifestVersion")):
+        raise ValidationError(f"a {obj['manifestVersion']} manifest is registered through "
+                              "POST /v1/uploads",
                               field="manifestVersion")
     return _verified(Manifest.from_obj(obj))
 

@@ -138,7 +138,8 @@ class Library:
         upload = await self._upload(digest)
         span = chunk_span(upload.asset_count, upload.chunk_size, index)
         job = ChunkJob(body, digest, upload.assets_root, upload.asset_count,
-                       upload.chunk_size, index, span.start, len(span))
+                       upload.chunk_size, index, span.start, len(span),
+                       _manifest_version(upload.body))
         checked = await self._check(job)
         count = chunk_count(upload.asset_count, upload.chunk_size)
         chunk = NewChunk(checked.index, checked.root, checked.leaves, checked.assets)
@@ -219,3 +220,8 @@ def _start_body(obj: Any) -> tuple[Any, int]:
     chunk_size = obj.get("chunkSize", DEFAULT_CHUNK_SIZE)
     return obj["manifest"], check_chunk_size(chunk_size)
 
+
+def _manifest_version(header: bytes) -> str:
+    """The format of a stored (checked) header: what its chunks' entries may use."""
+    version: str = orjson.loads(header)["manifestVersion"]
+    return version

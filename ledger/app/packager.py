@@ -50,6 +50,7 @@ from ledger.core.manifest import (
     MANIFEST_VERSION,
     MAX_ASSETS,
     MAX_HEADER_ASSETS,
+    NOTICE_VERSION,
     Manifest,
     ManifestHeader,
 )
@@ -173,7 +174,7 @@ def package_library(
     progress: ProgressFn | None = None,
     workers: int | None = None,
 ) -> dict[str, Any]:
-    """Package the files under ``path`` as a 1.1 manifest: write ``assets_file`` (one
+    """Package the files under ``path`` as a 1.1 (or 1.2) manifest: write ``assets_file`` (one
     canonical entry per line, in index order) and return the unsigned header.
 
     The entries are those ``package_dir`` would make, checked one by one (errors name
@@ -192,9 +193,12 @@ def package_library(
 
 
 def _header(spec: PackageSpec, count: int, root: bytes) -> dict[str, Any]:
-    """The unsigned, validated 1.1 header."""
+    """The unsigned, validated header: 1.2 when a licence declares a revocation notice
+    (the one 1.2 feature), else 1.1, which more readers know."""
+    notices = any(isinstance(item, dict) and "revocationNotice" in item
+                  for item in spec.licenses)
     header = {
-        "manifestVersion": HEADER_VERSION,
+        "manifestVersion": NOTICE_VERSION if notices else HEADER_VERSION,
         "creator": spec.creator(),
         "assetCount": count,
         "assetsRoot": to_hex(root),

@@ -13,6 +13,10 @@ from typing import Any
 from ledger.app.accounts import RoyaltyAccounts
 from ledger.app.clock import now_ms
 from ledger.app.creator_domains import fetch_document
+from ledger.app.creator_records import CreatorHistory
+from ledger.app.dataset_check import DatasetChecks
+from ledger.app.events import Announcer
+from ledger.app.evidence import EvidenceIssuer, Finality
 from ledger.app.intake import (
     CreatorKeys,
     IntakeWriter,
@@ -22,8 +26,13 @@ from ledger.app.intake import (
 )
 from ledger.app.library import Library
 from ledger.app.royalty import UsageService
+from ledger.app.statements import Statements
+from ledger.app.status_book import StatusBook
+from ledger.app.webhooks import Webhooks
+from ledger.chain.state_proofs import StateProofs
 from ledger.config import AnchoringSettings
 from ledger.core.asset_tree import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
+from ledger.core.canonical import canonicalize
 from ledger.core.creators import (
     DOMAIN,
     KEY,
@@ -32,19 +41,31 @@ from ledger.core.creators import (
     check_domain_document,
     deployment_id,
     domain_of,
+    record_digest,
     verification_method,
 )
 from ledger.core.merkle import MerkleTree, split_levels
 from ledger.core.proof import Anchor, ProofBundle
 from ledger.core.receipt import Receipt, ReceiptSigner
-from ledger.core.records import BatchRecord, BatchStatus, ManifestRecord, NewManifest
+from ledger.core.records import (
+    BatchKind,
+    BatchRecord,
+    BatchStatus,
+    ManifestRecord,
+    NewCreatorRecord,
+    NewManifest,
+)
 from ledger.core.trust import LOCAL_CHAIN_IDS
 from ledger.core.vocabulary import RECEIPT_VERSION
 from ledger.errors import AlreadyExists, LedgerError, NotFound, StorageError
 from ledger.metrics import Metrics
 from ledger.storage.assets import AssetStore
-from ledger.storage.creators import Creator, CreatorStore, Verification
+from ledger.storage.chain_proofs import ChainProofStore
+from ledger.storage.creator_records import CreatorRecordStore
+from ledger.storage.creators import CreatorStore, Verification
+from ledger.storage.dataset_checks import DatasetCheckStore
 from ledger.storage.manifests import ManifestStore
+from ledger.storage.statements import StatementStore
 from ledger.storage.uploads import UploadStore
 
 log = logging.getLogger(__name__)
@@ -92,6 +113,19 @@ class ServiceParts:
     #: 1.1 uploads and their chunks, and every manifest's asset rows.
     uploads: UploadStore
     assets: AssetStore
+    #: Every accepted creator action, as anchored.
+    creator_records: CreatorRecordStore
+    #: Block headers and state proofs from the node, and their cache (evidence).
+    state_proofs: StateProofs
+    chain_proofs: ChainProofStore
+    #: Lifecycle statements, and the asset histories replayed from them (issue 17).
+    statements: StatementStore
+    status_book: StatusBook
+    #: Dataset checks' licence snapshots, as anchored.
+    dataset_checks: DatasetCheckStore
+    #: The event outbox and its pull feed, and webhook subscriptions (issue 17).
+    events: Announcer
+    webhooks: Webhooks
 
 
 class ServiceContext:
@@ -112,8 +146,12 @@ class ServiceContext:
         self.metrics = metrics
         self.manifests = parts.manifests
         self.creators = parts.creators
+        self._records = parts.creator_records
         self.usage = parts.usage
         self.accounts = parts.accounts
+        #: Announce events here (`ledger.app.events`); the feed and subscriptions.
+        self.events = parts.events
+        self.webhooks = parts.webhooks
         self.verifier = parts.verifier
         self.chain = chain
         self._writer = parts.writer
@@ -135,9 +173,27 @@ class ServiceContext:
             )
         self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
         self.queue_depth = 0
+        #: Each creator's accepted actions, with their proofs.
+        self.creator_history = CreatorHistory(parts.creators, parts.creator_records,
+                                              parts.manifests, self._leaf_bundle)
         self.library = Library(parts.uploads, parts.assets, parts.manifests, self._keys,
                                parts.verifier, receipt=self.receipt,
                                batch_bundle=self.batch_bundle)
+        self.statements = Statements(
+            parts.statements, parts.manifests, parts.assets, self._keys, parts.status_book,
+            deployment=self.deployment, operator_key=parts.receipts.public_key,
+            leaf_bundle=self.stored_leaf_bundle, events=parts.events,
+        )
+        self.dataset_checks = DatasetChecks(
+            parts.dataset_checks, parts.assets, parts.statements, parts.receipts,
+            deployment=self.deployment, leaf_bundle=self.stored_leaf_bundle,
+        )
+        self.evidence = EvidenceIssuer(
+            parts.manifests, self.library,
+            Finality(parts.state_proofs, anchoring.evidence_depth), parts.state_proofs,
+            parts.chain_proofs, receipt=self.receipt, batch_bundle=self.batch_bundle,
+            creator_records=self.creator_history.actions, statements=self.statements.about_asset,
+        )
 
     def service_json(self) -> dict[str, Any]:
         """What a client pins before trusting this service's receipts and proofs: the
@@ -225,9 +281,15 @@ class ServiceContext:
         None while the manifest awaits a batch."""
         if batch is None or record.leaf_index is None:
             return None
+        return await self._leaf_bundle(record.digest, record.leaf_index, record.status, batch)
+
+    async def _leaf_bundle(
+        self, digest: bytes, leaf_index: int, status: str, batch: BatchRecord
+    ) -> ProofBundle:
+        """The bundle of leaf `digest` of `batch`, anchored once its `status` is confirmed."""
         tree = await self._tree(batch.number, batch.leaf_count)
-        if record.status != BatchStatus.CONFIRMED or batch.anchor is None:
-            return ProofBundle.build(tree, record.leaf_index, record.digest)
+        if status != BatchStatus.CONFIRMED or batch.anchor is None:
+            return ProofBundle.build(tree, leaf_index, digest)
         anchor = Anchor(
             chain_id=self.chain.chain_id,
             contract=self.chain.registry,
@@ -237,7 +299,18 @@ class ServiceContext:
             block_hash=batch.anchor.block_hash,
             block_timestamp=batch.anchor.block_timestamp,
         )
-        return ProofBundle.build(tree, record.leaf_index, record.digest, anchor=anchor)
+        return ProofBundle.build(tree, leaf_index, digest, anchor=anchor)
+
+    async def stored_leaf_bundle(self, digest: bytes, batch_number: int | None,
+                                 leaf_index: int | None) -> ProofBundle | None:
+        """The bundle of a leaf stored with its batch and place (a statement): anchored once
+        the batch is confirmed; None while it awaits a batch."""
+        if batch_number is None or leaf_index is None:
+            return None
+        batch = await self.manifests.batch(batch_number)
+        if batch is None:
+            return None
+        return await self._leaf_bundle(digest, leaf_index, batch.status, batch)
 
     async def _tree(self, number: int, leaf_count: int) -> MerkleTree:
         tree = self._trees.get(number)
@@ -263,8 +336,12 @@ class ServiceContext:
     async def creator_action(self, obj: Any) -> tuple[dict[str, Any], bool]:
         """Apply a signed register / add-key / revoke-key / recover; return the creator's
         view and whether the action changed anything (revoking a key revoked already
-        does not). Nothing is stored unless every check passes."""
+        does not). Nothing is stored unless every check passes; an action that changed
+        something is kept as a creator record, in the same transaction."""
         action = CreatorAction.from_obj(obj)
+        record = NewCreatorRecord(
+            action.action, record_digest(action), canonicalize(action.to_obj())
+        )
         now = now_ms()
         action.check_context(now, self.deployment)
         creator = await self.creators.get(action.creator_id)
@@ -273,21 +350,23 @@ class ServiceContext:
                 raise AlreadyExists(f"creator {action.creator_id} already exists")
             action.check_id()
             action.verify(None)
-            await self._register(action, now)
+            await self._register(action, record, now)
             changed = True
         else:
             if creator is None:
                 raise NotFound(f"no creator {action.creator_id}")
             action.verify(creator.key_state())
-            changed = await self._apply_action(action, creator, now)
+            changed = await self._apply_action(action, record, now)
         self._keys.forget(action.creator_id)
         return await self.creator_json(action.creator_id), changed
 
-    async def _register(self, action: CreatorAction, now: int) -> None:
+    async def _register(self, action: CreatorAction, record: NewCreatorRecord, now: int
+                        ) -> None:
         assert action.recovery_key is not None  # from_obj requires it in a register
         verification = await self._verify_id(action, now)
         if not await self.creators.register(
-            action.creator_id, action.keys, action.recovery_key, verification, now
+            action.creator_id, action.keys, action.recovery_key, verification, now,
+            record=record,
         ):
             raise AlreadyExists(f"creator {action.creator_id} already exists")
 
@@ -308,17 +387,20 @@ class ServiceContext:
             return Verification(OPERATOR, now, "operator (local chain: approved automatically)")
         return Verification(OPERATOR, None, "operator: awaiting approval")
 
-    async def _apply_action(self, action: CreatorAction, creator: Creator, now: int) -> bool:
+    async def _apply_action(self, action: CreatorAction, record: NewCreatorRecord, now: int
+                            ) -> bool:
         creator_id = action.creator_id
         if action.action == "add-key":
             signers = [key for key, _ in action.signatures if key != action.keys[0]]
-            await self.creators.add_key(creator_id, action.keys[0], now, authorised_by=signers)
+            await self.creators.add_key(creator_id, action.keys[0], now, authorised_by=signers,
+                                        record=record)
             return True
         if action.action == "recover":
             assert action.recovery_key is not None  # from_obj requires it in a recover
-            await self.creators.recover(creator_id, action.keys, action.recovery_key, now)
+            await self.creators.recover(creator_id, action.keys, action.recovery_key, now,
+                                        record=record)
             return True
-        return await self.creators.revoke_key(creator_id, action.keys[0], now)
+        return await self.creators.revoke_key(creator_id, action.keys[0], now, record=record)
 
     async def creator_json(self, creator_id: str) -> dict[str, Any]:
         """A creator's verification and keys with their roles and validity; NotFound for
@@ -345,6 +427,11 @@ class ServiceContext:
                 for k in creator.keys
             ],
         }
+
+    async def batch_kinds(self, batches: Sequence[BatchRecord]) -> list[BatchKind]:
+        """What each batch's leaves are the digests of, in order."""
+        kinds = await self._records.batch_kinds([b.number for b in batches])
+        return [kinds[b.number] for b in batches]
 
     async def refresh_queue_depth(self) -> None:
         """Update `queue_depth` (manifests waiting for a batch) for the metrics gauge."""

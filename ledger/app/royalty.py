@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ledger.app.clock import now_ms
+from ledger.app.events import Announcer
 from ledger.app.group_commit import GroupCommitWriter
+from ledger.app.histories import Histories
 from ledger.app.terms import TermsBook
 from ledger.app.withdrawals import WithdrawalWatch
 from ledger.config import RoyaltySettings
 from ledger.core.canonical import parse_strict
+from ledger.core.events import USAGE_REFUSED
 from ledger.core.hashing import to_hex
 from ledger.core.merkle import split_levels
 from ledger.core.proof import Anchor, ProofBundle
@@ -47,6 +50,7 @@ from ledger.errors import (
     ConfigError,
     Conflict,
     LedgerError,
+    LicenceRefused,
     NotFound,
     StorageError,
 )
@@ -138,6 +142,8 @@ class UsageService:
         registry: str,
         withdrawals: WithdrawalWatch | None = None,
         terms_book: TermsBook | None = None,
+        histories: Histories | None = None,
+        events: Announcer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -148,6 +154,8 @@ class UsageService:
         self._chain_id = chain_id
         self._registry = registry
         self._withdrawals = withdrawals
+        self._histories = histories
+        self._events = events
 
     async def close(self) -> None:
         """Flush pending writes."""
@@ -224,6 +232,7 @@ class UsageService:
         units = chain_units(event.units, event.unit, terms.price.unit, where)
         canonical = event.canonical()
         digest = event_digest(canonical)
+        await self._refuse_unlicensed(event, terms.creator_id, where, (source, digest))
         await self._refuse_withdrawing(event.buyer, terms.price.token, where,
                                        retry_of=(source, event.event_id, digest))
         return NewUsage(
@@ -233,6 +242,33 @@ class UsageService:
             asset_key=terms.asset_key, token=terms.price.token, units=units,
             event_time=event.time_ms, accepted_at=now,
         )
+
+    async def _refuse_unlicensed(self, event: UsageEvent, creator_id: str, where: str,
+                                 sent: tuple[str, bytes]) -> None:
+        """LicenceRefused, naming the statement, when the asset's lifecycle refuses
+        ``event.buyer``'s usage at the event's time (revoked, withdrawn, taken down, or
+        exclusive to another buyer): such usage is never stored, so never settled; the
+        refusal is announced (``usage.refused``) once per event, however often it is
+        sent. A notice period or an open dispute refuses nothing."""
+        if self._histories is None:
+            return
+        history = await self._histories.history(event.asset.manifest_digest,
+                                                event.asset.asset_id)
+        refusal = history.refusal(event.buyer, event.time_ms)
+        if refusal is None:
+            return
+        source, digest = sent
+        if self._events is not None:
+            await self._events.announce(None, USAGE_REFUSED, {
+                "source": source, "eventId": event.event_id, "eventDigest": to_hex(digest),
+                "buyer": event.buyer, "creatorId": creator_id,
+                "manifestDigest": to_hex(event.asset.manifest_digest),
+                "assetId": event.asset.asset_id, "time": event.time_ms,
+                "statement": to_hex(refusal.statement), "reason": refusal.reason,
+            }, key=f"{source}:{digest.hex()}")
+        raise LicenceRefused(f"usage at {event.time_ms} is refused: {refusal.reason}",
+                             statement=refusal.statement,
+                             field=f"{where}.asset" if where else "asset")
 
     async def _refuse_withdrawing(self, buyer: str, token: str, where: str, *,
                                   retry_of: tuple[str, str, bytes]) -> None:

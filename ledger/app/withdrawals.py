@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ledger.chain.contracts.splitter import RoyaltySplitter, WithdrawalNotice
 from ledger.chain.rpc import Web3Client
-from ledger.errors import ChainError
+from ledger.errors import ChainError, LedgerError
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,12 @@ class WithdrawalWatch:
     """Follows the splitter's withdrawal events from ``from_block`` on."""
 
     def __init__(self, w3: Web3Client, splitter: RoyaltySplitter, from_block: int, *,
-                 interval_s: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+                 interval_s: float = 1.0, clock: Callable[[], float] = time.time,
+                 on_request: Callable[[Withdrawing], Awaitable[None]] | None = None) -> None:
         self._w3 = w3
+        # Told of each live request once per watch (so again after a restart: the
+        # callee deduplicates), e.g. to announce deposit.leaving.
+        self._on_request = on_request
         self._splitter = splitter
         self._next_block = from_block
         self._interval_s = interval_s
@@ -65,12 +69,28 @@ class WithdrawalWatch:
             if time.monotonic() - self._checked < self._interval_s:
                 return
             try:
-                await self._read()
+                seen = await self._read()
             except ChainError as exc:
                 log.warning("withdrawal requests not refreshed: %s", exc)
+                seen = []
             self._checked = time.monotonic()
+        await self._tell(seen)
 
-    async def _read(self) -> None:
+    async def _tell(self, seen: list[tuple[str, str]]) -> None:
+        if self._on_request is None:
+            return
+        for buyer, token in seen:
+            live = self.withdrawing(buyer, token)
+            if live is None:
+                continue
+            try:
+                await self._on_request(live)
+            except LedgerError as exc:
+                log.warning("withdrawal request of %s not announced: %s", buyer, exc)
+
+    async def _read(self) -> list[tuple[str, str]]:
+        """Read new events; the (buyer, token) of each request made or changed."""
+        seen: list[tuple[str, str]] = []
         if self._notice is None:
             self._notice = await self._splitter.notice_period()
         head = int(await self._w3.eth.block_number)
@@ -85,7 +105,9 @@ class WithdrawalWatch:
                         log.info("buyer %s asked to withdraw %d of %s from %d", notice.buyer,
                                  notice.amount, notice.token, notice.withdrawable_at)
                     self._requests[key] = notice
+                    seen.append(key)
             self._next_block = last + 1
+        return seen
 
     def withdrawing(self, buyer: str, token: str) -> Withdrawing | None:
         """``buyer``'s live request in ``token`` (pending or payable, not lapsed), if any."""

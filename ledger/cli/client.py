@@ -96,6 +96,11 @@ class LedgerClient:
         status record)."""
         return await self._request("GET", f"/v1/manifests/{digest}/assets/{index}/proof")
 
+    async def evidence(self, digest: str, index: int) -> tuple[int, Any]:
+        """(200, ``ledger-evidence/1``) once the manifest's anchor and the creator records
+        it relies on are final, else (202, ``{"status": "pending", "reason": …}``)."""
+        return await self._request("GET", f"/v1/manifests/{digest}/assets/{index}/evidence")
+
     async def lookup(self, sha256_hex: str) -> Any:
         """Every registration of the content with this SHA-256 (64 hex digits)."""
         return (await self._request("GET", f"/v1/assets/by-hash/{sha256_hex}"))[1]
@@ -144,6 +149,30 @@ class LedgerClient:
     async def ready(self) -> tuple[int, Any]:
         """The readiness report and its status (200 or 503)."""
         return await self._request("GET", "/readyz", ok=(200, 503))
+
+    async def lifecycle_statement(self, statement: Any) -> tuple[int, Any]:
+        """POST a signed lifecycle statement; (202, stored view) when new, (200, …) known."""
+        return await self._request("POST", "/v1/statements", statement)
+
+    async def stored_statement(self, digest: str) -> Any:
+        """A stored lifecycle statement as signed, with its proof once anchored."""
+        return (await self._request("GET", f"/v1/statements/{digest}"))[1]
+
+    async def hash_status(self, sha256_hex: str, at: int | None = None) -> Any:
+        """Every registration of these bytes with its licence status at `at` (default now)."""
+        query = "" if at is None else f"?at={at}"
+        return (await self._request("GET", f"/v1/assets/by-hash/{sha256_hex}/status{query}"))[1]
+
+    async def dataset_check(self, hashes: Sequence[str], at: int | None = None) -> Any:
+        """Check a dataset's hashes: the answers and the signed licence snapshot."""
+        body: dict[str, Any] = {"hashes": list(hashes)}
+        if at is not None:
+            body["at"] = at
+        return (await self._request("POST", "/v1/dataset-checks", body))[1]
+
+    async def stored_dataset_check(self, check_id: str) -> Any:
+        """A dataset check's snapshot, its batch's status and its proof."""
+        return (await self._request("GET", f"/v1/dataset-checks/{check_id}"))[1]
 
     async def _request(
         self, method: str, path: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201, 202),

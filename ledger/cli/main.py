@@ -21,8 +21,12 @@ from ledger import __version__
 from ledger.cli.assets import add_lookup_command
 from ledger.cli.common import EXIT_ERROR
 from ledger.cli.creator import add_creator_commands
+from ledger.cli.dataset import add_dataset_command
 from ledger.cli.db import add_db_commands
 from ledger.cli.dev import add_dev_commands
+from ledger.cli.evidence import add_evidence_command
+from ledger.cli.export import add_export_commands
+from ledger.cli.licence import add_lifecycle_commands
 from ledger.cli.manifests import add_manifest_commands
 from ledger.cli.royalty import add_royalty_commands
 from ledger.cli.service import add_service_commands
@@ -62,9 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (
         add_manifest_commands,
         add_verify_command,
+        add_evidence_command,
         add_service_commands,
+        add_export_commands,
         add_lookup_command,
+        add_dataset_command,
         add_creator_commands,
+        add_lifecycle_commands,
         add_royalty_commands,
         add_usage_commands,
         add_dev_commands,

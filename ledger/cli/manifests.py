@@ -85,10 +85,16 @@ def _add_package(commands: Commands[argparse.ArgumentParser]) -> None:
     command.add_argument("--attribution", help="attribution text for every asset")
     command.add_argument("--created-at", help="createdAt, YYYY-MM-DDTHH:MM:SSZ")
     command.add_argument(
-        "--manifest-version", choices=("1.0", "1.1"), default="1.0",
+        "--manifest-version", choices=("1.0", "1.1", "1.2"), default="1.0",
         help="1.0 (default): the assets inside manifest.json (up to 100,000); 1.1: a signed "
         "header in manifest.json and one entry per line in assets.jsonl beside it (up to "
-        "16,777,216 files, hashing resumable: docs/manifest.md)",
+        "16,777,216 files, hashing resumable: docs/manifest.md); 1.2: 1.1 with licences "
+        "declaring --revocation-notice",
+    )
+    command.add_argument(
+        "--revocation-notice", type=int, metavar="DAYS",
+        help="days of notice a revocation of these licences must give (needs "
+        "--manifest-version 1.2; without it a revocation gives 30 days: docs/lifecycle.md)",
     )
     command.add_argument("--workers", type=int,
                          help="files hashed at once (default: the number of CPUs)")
@@ -130,7 +136,7 @@ def cmd_package(args: argparse.Namespace) -> int:
         raise ValidationError("give --wallet or --payout (where the creator is paid)")
     spec = PackageSpec(
         args.creator,
-        args.licenses,
+        _licences(args),
         signing_key=key.public_id if key else None,
         wallet=wallet,
         payout=args.payout,
@@ -145,7 +151,7 @@ def cmd_package(args: argparse.Namespace) -> int:
         created_at=args.created_at,
     )
     progress = hash_progress(sys.stderr) if sys.stderr.isatty() else None
-    if args.manifest_version == "1.1":
+    if args.manifest_version in ("1.1", "1.2"):
         return _package_library(args, spec, output, key, progress)
     from ledger.app.packager import package_dir
 
@@ -158,6 +164,19 @@ def cmd_package(args: argparse.Namespace) -> int:
               "request by default; package it with --manifest-version 1.1, which ledger submit "
               "sends in chunks", file=sys.stderr)
     return EXIT_OK
+
+
+def _licences(args: argparse.Namespace) -> list[str | dict[str, Any]]:
+    """The licences as given, each declaring the revocation notice when one is given."""
+    days = args.revocation_notice
+    if (days is not None) != (args.manifest_version == "1.2"):
+        raise ValidationError("--revocation-notice and --manifest-version 1.2 go together",
+                              field="--revocation-notice")
+    if days is None:
+        return list(args.licenses)
+    if not 0 <= days <= 3650:
+        raise ValidationError("must be from 0 to 3650 days", field="--revocation-notice")
+    return [{"id": licence, "revocationNotice": days * 86_400} for licence in args.licenses]
 
 
 # `max_body_bytes`' default (ledger.config), not imported: the CLI starts without it.

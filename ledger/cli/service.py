@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.cli.common import EXIT_OK, Commands, service_url, url_option
+from ledger.cli.licence import add_status_arguments, cmd_file_status
 from ledger.errors import ConfigError
 
 if TYPE_CHECKING:  # the parser is built without the 1.1 machinery
@@ -231,10 +232,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     from ledger.cli.client import LedgerClient
     from ledger.core.canonical import parse_strict
+    from ledger.core.manifest import is_header_version
 
     docs = [parse_strict(path.read_bytes()) for path in args.files]
     headers = [(path, doc) for path, doc in zip(args.files, docs, strict=True)
-               if isinstance(doc, dict) and doc.get("manifestVersion") == "1.1"]
+               if isinstance(doc, dict) and is_header_version(doc.get("manifestVersion"))]
     plain = [(path, doc) for path, doc in zip(args.files, docs, strict=True)
              if not any(path is other for other, _ in headers)]
     # Every library's entries are checked against its header before anything is sent.
@@ -356,8 +358,11 @@ def cmd_proof(args: argparse.Namespace) -> int:
 
 
 def _add_status(commands: Commands[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("status", help="the service's health and recent batches")
+    command = commands.add_parser(
+        "status", help="the service's health and recent batches; with FILEs, their "
+        "licence status")
     url_option(command)
+    add_status_arguments(command)
     command.add_argument(
         "--wait", type=float, metavar="SECONDS", default=0.0,
         help="keep asking until the service answers healthy, for at most SECONDS "
@@ -367,7 +372,10 @@ def _add_status(commands: Commands[argparse.ArgumentParser]) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Print health and the latest batches; exit 1 when degraded."""
+    """Print health and the latest batches; exit 1 when degraded. With files, their
+    licence status instead (`ledger.cli.licence.cmd_file_status`)."""
+    if args.files:
+        return cmd_file_status(args)
     import asyncio
 
     from ledger.cli.client import LedgerClient, ServiceError

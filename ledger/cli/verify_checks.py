@@ -100,7 +100,7 @@ def verify_bundle_anchor(
         raise ConfigError(NO_PIN)
     from ledger.chain.verify import check_bundle_on_chain
 
-    accepted = [_hash(value) for value in code_hashes] or None
+    accepted = [hash_option(value) for value in code_hashes] or None
     import asyncio
 
     on_chain = asyncio.run(check_bundle_on_chain(rpc_url, bundle, trust, accepted))
@@ -207,12 +207,14 @@ def _from_service(url: str) -> TrustRoot:
     return trust
 
 
-def _hash(value: str) -> bytes:
+def hash_option(value: str, option: str = "--code-hash") -> bytes:
+    """A 32-byte hash given on the command line: 0x and 64 hex digits; ConfigError
+    naming `option` otherwise."""
     digits = value[2:] if value.startswith("0x") else ""
     try:
         raw = bytes.fromhex(digits)
     except ValueError:
         raw = b""
-    if len(raw) != 32:
-        raise ConfigError("must be 0x and 64 hex digits", field="--code-hash")
+    if len(raw) != 32 or len(digits) != 64:
+        raise ConfigError("must be 0x and 64 hex digits", field=option)
     return raw

@@ -114,9 +114,15 @@ def _attribution(fields: Fields) -> str | None:
 # -- the parts of an asset ----------------------------------------------------------
 
 
+#: The longest revocation notice a licence may declare: ten years, in seconds.
+MAX_REVOCATION_NOTICE_S = 10 * 365 * 24 * 60 * 60
+
+
 @dataclass(frozen=True)
 class License:
-    """A license written as an object: ``{"id", "url"?, "attribution"?}``.
+    """A license written as an object: ``{"id", "url"?, "attribution"?,
+    "revocationNotice"?}``; ``revocation_notice`` (seconds) is the notice a revocation
+    of it must give (manifest format 1.2 and later: `check_format_features`).
 
     A license written as a bare id string stays a ``str`` in ``Asset.licenses``,
     so both spellings round-trip unchanged.
@@ -125,8 +131,9 @@ class License:
     id: str
     url: str | None = None
     attribution: str | None = None
+    revocation_notice: int | None = None
 
-    _MEMBERS = frozenset({"id", "url", "attribution"})
+    _MEMBERS = frozenset({"id", "url", "attribution", "revocationNotice"})
 
     @classmethod
     def from_obj(cls, obj: Any, where: str = "") -> License:
@@ -136,6 +143,8 @@ class License:
             id=_license_id(fields, "id"),
             url=url(fields, "url") if "url" in fields else None,
             attribution=_attribution(fields),
+            revocation_notice=fields.optional("revocationNotice", fields.integer, 0,
+                                              MAX_REVOCATION_NOTICE_S),
         )
 
     def to_obj(self) -> dict[str, Any]:
@@ -143,6 +152,7 @@ class License:
         obj: dict[str, Any] = {"id": self.id}
         put(obj, "url", self.url)
         put(obj, "attribution", self.attribution)
+        put(obj, "revocationNotice", self.revocation_notice)
         return obj
 
 

@@ -30,13 +30,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.core.canonical import canonicalize
-from ledger.core.fields import Fields
+from ledger.core.fields import DEPLOYMENT, DEPLOYMENT_TEXT, Fields
 from ledger.core.hashing import sha256
 from ledger.core.manifest import check_creator_id, check_signing_key
 from ledger.core.signing import SigningKey, sign_message, verify_message
 from ledger.errors import SignatureError, ValidationError
 
 CREATOR_TAG = "ledger-creator-v2"
+#: Domain tag of a creator record's digest, so it never equals a manifest or usage digest.
+RECORD_TAG = b"ledger-creator-record-v1\n"
 FRESHNESS_MS = 10 * 60 * 1000
 MAX_KEYS = 8
 ACTIONS = ("register", "add-key", "revoke-key", "recover")
@@ -49,7 +51,6 @@ KEY_ID_HEX = 32
 #: Where a domain id's holder lists the id and its keys, under ``https://<domain>``.
 WELL_KNOWN_PATH = "/.well-known/ledger-creator.json"
 
-_DEPLOYMENT = re.compile(r"eip155:[1-9][0-9]{0,19}:0x[0-9a-f]{40}")
 # A DNS name of two labels or more whose last label (the TLD) starts with a letter.
 _DOMAIN = re.compile(
     r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -162,9 +163,7 @@ class CreatorAction:
         for name in sorted(set(obj) - members):
             raise ValidationError(f"is not a member of a {action} action", field=name)
         fields = Fields(obj)
-        deployment = fields.match(
-            "deployment", _DEPLOYMENT, '"eip155:<chainId>:<registry address, lower-case>"'
-        )
+        deployment = fields.match("deployment", DEPLOYMENT, DEPLOYMENT_TEXT)
         listed = "keys" in members
         return cls(
             action=action,
@@ -293,6 +292,50 @@ class CreatorAction:
             except SignatureError as exc:
                 raise SignatureError(exc.message, field=f"signatures[{index}]") from exc
         return {key for key, _ in self.signatures}
+
+
+def record_digest(action: CreatorAction) -> bytes:
+    """The digest an accepted action is anchored under: SHA-256(`RECORD_TAG` ‖ JCS(action))."""
+    return sha256(RECORD_TAG + canonicalize(action.to_obj()))
+
+
+def apply_action(state: KeyState | None, action: CreatorAction) -> KeyState:
+    """The creator's keys after `action`, which `action.verify(state)` has accepted."""
+    if action.action == "register" or state is None:
+        assert action.recovery_key is not None  # from_obj requires it in a register
+        return KeyState(frozenset(action.keys), action.recovery_key,
+                        frozenset(action.listed_keys()))
+    used = state.used | action.listed_keys()
+    if action.action == "add-key":
+        return KeyState(state.signing | {action.keys[0]}, state.recovery, used)
+    if action.action == "revoke-key":
+        return KeyState(state.signing - {action.keys[0]}, state.recovery, used)
+    return KeyState(frozenset(action.keys), action.recovery_key, used)
+
+
+def replay(actions: Sequence[CreatorAction]) -> KeyState:
+    """The keys a creator holds after `actions`, in acceptance order, each checked
+    against the keys before it (signatures and key rules); the first must be the
+    register. Raises ValidationError or SignatureError naming ``[i].<member>``."""
+    state: KeyState | None = None
+    for index, action in enumerate(actions):
+        if (index == 0) != (action.action == "register"):
+            raise ValidationError(
+                "must be the register action" if index == 0 else "registers the creator again",
+                field=f"[{index}].action",
+            )
+        if action.creator_id != actions[0].creator_id:
+            raise ValidationError(f"is not {actions[0].creator_id}", field=f"[{index}].creatorId")
+        try:
+            if index == 0:
+                action.check_id()
+            action.verify(state)
+        except (ValidationError, SignatureError) as exc:
+            raise type(exc)(exc.message, field=f"[{index}].{exc.field or 'action'}") from exc
+        state = apply_action(state, action)
+    if state is None:
+        raise ValidationError("no creator record: nothing shows who holds the key")
+    return state
 
 
 def _check_revoke(key: str, signed: set[str], state: KeyState) -> None:

@@ -39,6 +39,10 @@ SHA256_ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 ASSET_ID = re.compile("asset:" + SLUG)
 SOURCE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+#: A deployment (CAIP-10 account id of the registry): what signed actions, statements and
+#: snapshots name so they cannot be replayed on another service.
+DEPLOYMENT = re.compile(r"eip155:[1-9][0-9]{0,19}:0x[0-9a-f]{40}")
+DEPLOYMENT_TEXT = '"eip155:<chainId>:<registry address, lower-case>"'
 """A metering source id."""
 
 UNIX_SECONDS = re.compile(r"[0-9]{1,12}")

@@ -33,12 +33,16 @@ from ledger.core.assets import EXTENSIONS, Asset, account_ref, copy_json, extens
 from ledger.core.canonical import canonicalize, parse_strict
 from ledger.core.fields import ADDRESS, SIGNATURE_65, SLUG, Fields, Name, checksummed, path
 from ledger.core.hashing import sha256, to_hex
+from ledger.errors import ValidationError
 
 MANIFEST_VERSION = "1.0"
 MAX_ASSETS = 100_000
 HEADER_VERSION = "1.1"
+NOTICE_VERSION = "1.2"
+"""A 1.1 header whose licences may declare a ``revocationNotice`` (docs/manifest.md)."""
+HEADER_VERSIONS = (HEADER_VERSION, NOTICE_VERSION)
 MAX_HEADER_ASSETS = 2**24
-"""Assets a 1.1 manifest may commit to."""
+"""Assets a 1.1 or 1.2 manifest may commit to."""
 
 #: The one creator-id rule: the manifest parser, the service's creator actions, the
 #: OpenAPI document and docs/manifest.schema.json all use this pattern (a test checks).
@@ -241,6 +245,8 @@ class Manifest(_SignedDocument):
         creator = Creator.from_obj(obj["creator"], allow_unsigned=allow_unsigned)
         entries = fields.array("assets", 1, MAX_ASSETS).value
         assets = tuple(Asset.from_obj(entry, f"assets[{i}]") for i, entry in enumerate(entries))
+        for index, entry in enumerate(entries):
+            check_format_features(MANIFEST_VERSION, entry, f"assets[{index}]")
         _check_unique_ids(assets)
         return cls(
             manifest_version=MANIFEST_VERSION,
@@ -303,7 +309,7 @@ class ManifestHeader(_SignedDocument):
             obj, allowed=cls._MEMBERS,
             required=required if allow_unsigned else (*required, "signature"),
         )
-        fields.choice("manifestVersion", (HEADER_VERSION,))
+        version = fields.choice("manifestVersion", HEADER_VERSIONS)
         return cls(
             creator=Creator.from_obj(obj["creator"], allow_unsigned=allow_unsigned),
             asset_count=fields.integer("assetCount", 1, MAX_HEADER_ASSETS),
@@ -311,6 +317,7 @@ class ManifestHeader(_SignedDocument):
             signature=check_signature(obj["signature"]) if "signature" in obj else None,
             created_at=fields.optional("createdAt", fields.timestamp),
             extensions=extensions(fields, "extensions") if "extensions" in obj else None,
+            manifest_version=version,
         )
 
     def _unsigned_obj(self) -> dict[str, Any]:
@@ -330,9 +337,27 @@ AnyManifest = Manifest | ManifestHeader
 """A manifest of either format: what is signed, digested and anchored."""
 
 
+def check_format_features(version: str, entry: Any, where: str = "asset") -> None:
+    """Refuse what a valid asset `entry` (a parsed JSON object) uses that manifest format
+    `version` does not have: a licence's ``revocationNotice`` needs 1.2, so a reader of
+    1.0 and 1.1 never meets a member it does not know."""
+    if version in (MANIFEST_VERSION, HEADER_VERSION):
+        for index, licence in enumerate(entry["licenses"]):
+            if isinstance(licence, dict) and "revocationNotice" in licence:
+                raise ValidationError(
+                    f"needs manifestVersion {NOTICE_VERSION} (this is a {version} manifest)",
+                    field=path(path(where, "licenses"), index) + ".revocationNotice",
+                )
+
+
+def is_header_version(version: object) -> bool:
+    """Whether `version` is a header format (assets in a tree): 1.1 or 1.2."""
+    return version in HEADER_VERSIONS
+
+
 def parse_manifest(obj: Any, *, allow_unsigned: bool = False) -> AnyManifest:
-    """A 1.0 `Manifest` or a 1.1 `ManifestHeader`, by its ``manifestVersion``."""
-    if isinstance(obj, dict) and obj.get("manifestVersion") == HEADER_VERSION:
+    """A 1.0 `Manifest` or a 1.1/1.2 `ManifestHeader`, by its ``manifestVersion``."""
+    if isinstance(obj, dict) and is_header_version(obj.get("manifestVersion")):
         return ManifestHeader.from_obj(obj, allow_unsigned=allow_unsigned)
     return Manifest.from_obj(obj, allow_unsigned=allow_unsigned)
 

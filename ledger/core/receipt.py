@@ -100,6 +100,13 @@ class ReceiptSigner:
         """The service key receipts name, e.g. ``p256:…``."""
         return self._key.public_id
 
+    def sign_message(self, tag: str, payload: bytes) -> str:
+        """The service key's signature of another document (a licence snapshot) under
+        its own domain ``tag``; never a receipt's."""
+        if tag == RECEIPT_TAG:
+            raise SignatureError(f"{RECEIPT_TAG} is reserved for receipts: use sign")
+        return sign_message(tag, payload, self._key)
+
     def sign(self, digest: bytes, accepted_at: int, anchor_by: int) -> Receipt:
         """A receipt for `digest`; deterministic for the same inputs."""
         payload = _payload(digest, accepted_at, anchor_by, self.public_key)

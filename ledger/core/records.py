@@ -18,6 +18,16 @@ class BatchStatus(StrEnum):
 PENDING = "pending"
 
 
+class BatchKind(StrEnum):
+    """What a batch's leaves are the digests of (every kind shares one number sequence)."""
+
+    MANIFESTS = "manifests"
+    USAGE_EVENTS = "usage-events"
+    CREATOR_RECORDS = "creator-records"
+    STATEMENTS = "statements"
+    LICENCE_SNAPSHOTS = "licence-snapshots"
+
+
 @dataclass(frozen=True)
 class AnchorInfo:
     """Where a batch root was anchored."""
@@ -85,3 +95,42 @@ def stored_answers(
         else:
             out.append((new.get(m.digest) or known[m.digest], False))
     return out
+
+
+@dataclass(frozen=True)
+class NewCreatorRecord:
+    """An accepted creator action as it is stored and anchored: its name, canonical
+    JSON (``body``) and record digest (`ledger.core.creators.record_digest`)."""
+
+    action: str
+    digest: bytes
+    body: bytes
+
+
+@dataclass(frozen=True)
+class CreatorRecord:
+    """A stored creator record and where it sits in the pipeline (``status`` as a
+    manifest's: pending until batched, then its batch's)."""
+
+    digest: bytes
+    creator_id: str
+    body: bytes
+    accepted_at: int
+    batch_number: int | None
+    leaf_index: int | None
+    status: str
+
+
+@dataclass(frozen=True)
+class StatementRecord:
+    """A stored lifecycle statement (`ledger.core.statements`) and where it sits in the
+    pipeline (``status`` as a manifest's: pending until batched, then its batch's)."""
+
+    digest: bytes
+    manifest_digest: bytes
+    type: str
+    body: bytes
+    accepted_at: int
+    batch_number: int | None
+    leaf_index: int | None
+    status: str

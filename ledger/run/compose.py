@@ -27,13 +27,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.app.accounts import RoyaltyAccounts
+from ledger.app.events import Announcer, FactAnnouncer
 from ledger.app.intake import IntakeWriter, Verifier, intake_writer
 from ledger.app.provenance import ChainInfo, ServiceContext, ServiceParts
 from ledger.app.royalty import UsageService, UsageWriter, usage_writer
+from ledger.app.status_book import StatusBook
 from ledger.app.terms import TermsBook
+from ledger.app.webhooks import Webhooks
 from ledger.chain.anvil import DEV_KEYS, AnvilProcess, DepthMiner
 from ledger.chain.deploy import Deployment, deploy_contracts
 from ledger.chain.rpc import Web3Client, connect
+from ledger.chain.state_proofs import StateProofs
 from ledger.chain.tx.signers import TxSigner, load_signer
 from ledger.config import Settings
 from ledger.core.receipt import ReceiptSigner
@@ -44,16 +48,24 @@ from ledger.keyfile import generate_key, load_key, write_key
 from ledger.metrics import Metrics
 from ledger.run.duties import LeaderDuties, forever, royalty_splitter, withdrawal_watch
 from ledger.storage.assets import AssetStore
+from ledger.storage.chain_proofs import ChainProofStore
+from ledger.storage.creator_records import CreatorRecordStore
 from ledger.storage.creators import CreatorStore
+from ledger.storage.dataset_checks import DatasetCheckStore
 from ledger.storage.engine import open_engine
+from ledger.storage.event_sources import EventSources
+from ledger.storage.events import EventStore
 from ledger.storage.leases import LeaseStore
 from ledger.storage.manifests import ManifestStore
+from ledger.storage.schema import check as check_schema
 from ledger.storage.schema import prepare
+from ledger.storage.statements import StatementStore
 from ledger.storage.txdocs import TxDocStore
 from ledger.storage.uploads import UploadStore
 from ledger.storage.usage import UsageStore
 from ledger.workers.anchoring import stop_tasks
 from ledger.workers.leader import Leadership, default_replica_id
+from ledger.workers.webhooks import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +211,35 @@ async def prepared_for_replicas(settings: Settings) -> AsyncIterator[Settings]:
             await opened.anvil.stop()
 
 
+@contextlib.asynccontextmanager
+async def reading_context(settings: Settings, rpc_url: str
+                          ) -> AsyncIterator[tuple[ServiceContext, AsyncEngine]]:
+    """A service context over the database, deployment and receipt key `settings` name and
+    the node at `rpc_url`, with no worker, writer or chain of its own, and its database:
+    what `ledger export` reads, while the service runs or not."""
+    settings = replace(settings, intake_workers=0)
+    engine = open_engine(settings.database_url())
+    w3 = connect(rpc_url, timeout=settings.rpc_timeout_s)
+    manifests = ManifestStore(engine)
+    try:
+        await check_schema(engine)
+        deployment = Deployment.read(settings.deployment_file
+                                     or settings.data_dir / "deployment.json")
+        await deployment.check(w3)
+        # A throwaway account: nothing here signs or sends.
+        opened = _Opened(engine, w3, None, Account.create(), deployment, TxDocStore(engine),
+                         manifests)
+        usage_store = UsageStore(engine)
+        parts = _parts(settings, opened, None, usage_store, usage_writer(usage_store))
+        yield ServiceContext(settings.anchoring, Metrics(), parts,
+                             _chain_info(settings, opened), {}), engine
+    finally:
+        manifests.close()
+        await engine.dispose()
+        with contextlib.suppress(Exception):
+            await w3.provider.disconnect()
+
+
 async def _assemble(settings: Settings, opened: _Opened, replica: str | None) -> Service:
     """Build every part, then the context over them, then start them and the workers."""
     metrics = Metrics(replica)
@@ -215,7 +256,8 @@ async def _assemble(settings: Settings, opened: _Opened, replica: str | None) ->
     events_writer.start()
     duties = LeaderDuties(settings, opened.w3, opened.account, opened.deployment, opened.docs,
                           opened.manifests, usage_store, parts.accounts.splitter, metrics,
-                          parts.usage.terms_book)
+                          parts.usage.terms_book, parts.creator_records, parts.statements,
+                          parts.dataset_checks, _notifications(settings, opened, parts))
     return Service(settings, ctx, opened.engine, opened.w3, opened.deployment, opened.anvil,
                    parts.writer, _tasks(settings, opened, replica, ctx, duties))
 
@@ -228,10 +270,15 @@ def _parts(settings: Settings, opened: _Opened, replica: str | None, usage_store
     splitter = royalty_splitter(opened.w3, deployment)
     assets = AssetStore(opened.engine)
     terms_book = TermsBook(manifests, assets=assets)
+    statements = StatementStore(opened.engine)
+    status_book = StatusBook(statements, assets)
+    event_store = EventStore(opened.engine)
+    events = Announcer(event_store)
     usage = UsageService(
         settings.royalty, usage_store, manifests, events_writer, chain_id=deployment.chain_id,
         registry=deployment.registry.address, terms_book=terms_book,
-        withdrawals=withdrawal_watch(opened.w3, deployment, splitter),
+        withdrawals=withdrawal_watch(opened.w3, deployment, splitter), histories=status_book,
+        events=events,
     )
     accounts = RoyaltyAccounts(usage_store, terms_book, chain_id=deployment.chain_id,
                                splitter=splitter)
@@ -245,7 +292,27 @@ def _parts(settings: Settings, opened: _Opened, replica: str | None, usage_store
         verifier=_verifier(settings, replica, service_key),
         uploads=UploadStore(opened.engine),
         assets=assets,
+        creator_records=CreatorRecordStore(opened.engine),
+        state_proofs=StateProofs(opened.w3, deployment.registry.address),
+        chain_proofs=ChainProofStore(opened.engine),
+        statements=statements,
+        status_book=status_book,
+        dataset_checks=DatasetCheckStore(opened.engine),
+        events=events,
+        webhooks=Webhooks(event_store, urls=settings.webhooks.urls),
     )
+
+
+def _notifications(settings: Settings, opened: _Opened, parts: ServiceParts
+                   ) -> tuple[Dispatcher, FactAnnouncer]:
+    """The webhook worker, woken by this process's announcements, and the announcer of
+    facts final in the database: the leader's (`LeaderDuties`)."""
+    store = EventStore(opened.engine)
+    dispatcher = Dispatcher(store, settings.webhooks)
+    parts.events.listen(dispatcher.wake)
+    facts = FactAnnouncer(store, EventSources(opened.engine),
+                          chain_id=opened.deployment.chain_id)
+    return dispatcher, facts
 
 
 def _chain_info(settings: Settings, opened: _Opened) -> ChainInfo:

@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ledger.app.clock import now_ms
+from ledger.app.events import FactAnnouncer
 from ledger.app.terms import TermsBook
-from ledger.app.withdrawals import WithdrawalWatch
+from ledger.app.withdrawals import WithdrawalWatch, Withdrawing
 from ledger.chain.contracts.artifacts import load_artifact
 from ledger.chain.contracts.registry import AnchorRegistry
 from ledger.chain.contracts.splitter import RoyaltySplitter
@@ -20,13 +21,17 @@ from ledger.chain.tx.signers import TxSigner
 from ledger.chain.tx.state import SendPolicy
 from ledger.config import Settings
 from ledger.metrics import Metrics
+from ledger.storage.creator_records import CreatorRecordStore
+from ledger.storage.dataset_checks import DatasetCheckStore
 from ledger.storage.leases import Fence
 from ledger.storage.manifests import ManifestStore
+from ledger.storage.statements import StatementStore
 from ledger.storage.txdocs import TxDocStore
 from ledger.storage.usage import UsageStore
 from ledger.workers.anchoring import Anchorer, Batcher, run_forever
 from ledger.workers.settler import Settler
 from ledger.workers.tx_journal import DatabaseJournal
+from ledger.workers.webhooks import Dispatcher
 
 
 @dataclass
@@ -43,6 +48,12 @@ class LeaderDuties:
     splitter: RoyaltySplitter | None
     metrics: Metrics
     terms_book: TermsBook
+    creator_records: CreatorRecordStore
+    statements: StatementStore
+    dataset_checks: DatasetCheckStore
+    #: Webhook delivery, and the announcer of anchored manifests and paid settlements:
+    #: one replica delivers, so each subscriber gets its events in order.
+    notifications: tuple[Dispatcher, FactAnnouncer] | None = None
 
     def start(self, fence: Fence) -> list[asyncio.Task[None]]:
         """Start this term's workers; a new term starts from the journal afresh."""
@@ -69,13 +80,29 @@ class LeaderDuties:
             max_size=settings.usage_batch_max_size, max_age_s=settings.usage_batch_max_age_s,
             kind="usage events",
         )
+        record_batcher = Batcher(
+            self.creator_records.queue, None,
+            max_size=settings.batch_max_size, max_age_s=settings.batch_max_age_s,
+            kind="creator records",
+        )
+        statement_batcher = Batcher(
+            self.statements.queue, None,
+            max_size=settings.batch_max_size, max_age_s=settings.batch_max_age_s,
+            kind="statements",
+        )
+        snapshot_batcher = Batcher(
+            self.dataset_checks.queue, None,
+            max_size=settings.batch_max_size, max_age_s=settings.batch_max_age_s,
+            kind="licence snapshots",
+        )
         anchorer = Anchorer(
             self.manifests, sender, registry, self.metrics,
             key_scope=deployment.key_scope,
         )
         interval = settings.poll_interval_s
         tasks = [
-            forever("batcher", lambda: _seal_due(batcher, usage_batcher),
+            forever("batcher", lambda: _seal_due(batcher, usage_batcher, record_batcher,
+                                                     statement_batcher, snapshot_batcher),
                     lambda: min(interval, 0.2)),
             forever("anchorer", anchorer.step, lambda: anchorer.delay),
         ]
@@ -84,12 +111,23 @@ class LeaderDuties:
                 self.usage_store, self.manifests, self.splitter, sender,
                 key_scope=deployment.key_scope,
                 max_items=settings.settle_max_items,
-                withdrawals=withdrawal_watch(self.w3, deployment, self.splitter),
+                withdrawals=withdrawal_watch(
+                    self.w3, deployment, self.splitter,
+                    on_request=self.notifications[1].deposit_leaving
+                    if self.notifications else None),
                 settle_interval_s=settings.settle_interval_s,
                 terms_book=self.terms_book,
             )
             tasks.append(forever("settler", settler.step, lambda: settler.delay))
-        return tasks
+        return tasks + self._notifying(interval)
+
+    def _notifying(self, interval: float) -> list[asyncio.Task[None]]:
+        """Webhook delivery and the announcer of final facts, when configured."""
+        if self.notifications is None:
+            return []
+        dispatcher, facts = self.notifications
+        return [forever("webhooks", dispatcher.run, lambda: 1.0),
+                forever("announcer", facts.step, lambda: min(interval, 0.25))]
 
 
 def _send_policy(settings: Settings) -> SendPolicy:
@@ -102,13 +140,12 @@ def _send_policy(settings: Settings) -> SendPolicy:
     )
 
 
-async def _seal_due(batcher: Batcher, usage_batcher: Batcher) -> None:
-    # One task seals both kinds: batch numbers are one sequence, so two sealers in
+async def _seal_due(*batchers: Batcher) -> None:
+    # One task seals every kind: batch numbers are one sequence, so two sealers in
     # one process would only race each other for the next number.
-    while await batcher.step(now_ms()) is not None:
-        pass
-    while await usage_batcher.step(now_ms()) is not None:
-        pass
+    for batcher in batchers:
+        while await batcher.step(now_ms()) is not None:
+            pass
 
 
 def royalty_splitter(w3: Web3Client, deployment: Deployment) -> RoyaltySplitter | None:
@@ -118,12 +155,15 @@ def royalty_splitter(w3: Web3Client, deployment: Deployment) -> RoyaltySplitter 
     return RoyaltySplitter(w3, deployment.splitter.address, load_artifact("RoyaltySplitter"))
 
 
-def withdrawal_watch(w3: Web3Client, deployment: Deployment, splitter: RoyaltySplitter | None
+def withdrawal_watch(w3: Web3Client, deployment: Deployment, splitter: RoyaltySplitter | None,
+                     *, on_request: Callable[[Withdrawing], Awaitable[None]] | None = None
                      ) -> WithdrawalWatch | None:
-    """What watches buyers' withdrawal requests, or None without a splitter."""
+    """What watches buyers' withdrawal requests (telling `on_request` of each), or None
+    without a splitter."""
     if splitter is None or deployment.splitter is None:
         return None
-    return WithdrawalWatch(w3, splitter, deployment.splitter.block_number)
+    return WithdrawalWatch(w3, splitter, deployment.splitter.block_number,
+                           on_request=on_request)
 
 
 def forever(

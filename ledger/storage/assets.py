@@ -11,6 +11,7 @@ is ever shown.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger.core.canonical import canonicalize
+from ledger.core.manifest import MANIFEST_VERSION
 from ledger.core.records import PENDING
 from ledger.storage.engine import repository
 from ledger.storage.models import (
@@ -40,6 +42,8 @@ _ASSETS_FIRST = b'{"assets":['
 _HASH_PREFIX = len("sha256:")
 # SQLite caps bound parameters per statement; 5 columns a row.
 _ROWS_PER_INSERT = 100
+# Hashes bound in one lookup, under the same cap.
+_HASHES_PER_SELECT = 500
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,22 @@ class AssetStore:
             found = [_registration(row) for row in await conn.execute(stmt)]
         return sorted(found, key=Registration.sort_key)
 
+    async def by_hashes(self, content_hashes: Sequence[bytes]
+                        ) -> dict[bytes, list[Registration]]:
+        """`by_hash` for many hashes at once (a dataset check): the registrations of
+        each hash that has any, in `by_hash`'s order; a hash with none is absent."""
+        found: dict[bytes, list[Registration]] = {}
+        async with self._engine.connect() as conn:
+            for start in range(0, len(content_hashes), _HASHES_PER_SELECT):
+                chunk = content_hashes[start : start + _HASHES_PER_SELECT]
+                stmt = _REGISTRATIONS.add_columns(AssetHashRow.content_hash).where(
+                    AssetHashRow.content_hash.in_(chunk))
+                for row in await conn.execute(stmt):
+                    found.setdefault(row.content_hash, []).append(_registration(row))
+        for registrations in found.values():
+            registrations.sort(key=Registration.sort_key)
+        return found
+
     async def entry(self, manifest_digest: bytes, index: int) -> bytes | None:
         """The canonical entry of one asset of a stored manifest, or None."""
         stmt = select(AssetRow.entry).where(
@@ -190,7 +210,7 @@ _REGISTRATIONS = (
         ManifestRow.creator_id, ManifestRow.accepted_at, ManifestRow.batch_number,
         BatchRow.status, BatchRow.tx_hash, BatchRow.block_number, BatchRow.block_timestamp,
         CreatorRow.verification, CreatorRow.verification_detail,
-        UploadRow.digest.label("upload_digest"),
+        UploadRow.body.label("header"),
     )
     .select_from(AssetHashRow)
     .join(AssetRow, (AssetRow.manifest_digest == AssetHashRow.manifest_digest)
@@ -209,7 +229,8 @@ def _registration(row: Any) -> Registration:
                              row.block_timestamp)
     return Registration(
         manifest_digest=row.manifest_digest,
-        manifest_version="1.0" if row.upload_digest is None else "1.1",
+        manifest_version=MANIFEST_VERSION if row.header is None
+        else orjson.loads(row.header)["manifestVersion"],
         asset_index=row.asset_index,
         asset_id=row.asset_id,
         entry=row.entry,

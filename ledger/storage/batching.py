@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger.core.records import BatchStatus
+from ledger.core.records import BatchRecord, BatchStatus
+from ledger.storage.engine import storage_errors
 from ledger.storage.models import BatchLevelsRow, BatchRow
 
 # SQLite caps bound parameters per statement; stay well under it.
@@ -92,3 +93,35 @@ async def pending(engine: AsyncEngine, row: Any, limit: int) -> list[tuple[int, 
     )
     async with engine.connect() as conn:
         return [(r.seq, r.digest) for r in await conn.execute(stmt)]
+
+
+class LeafQueue:
+    """The unbatched rows of a table of signed leaves (creator records, statements,
+    licence snapshots): what the batcher seals them from (`SealableStore`). ``what``
+    names a row in errors ("creator record")."""
+
+    def __init__(self, engine: AsyncEngine, row: Any, what: str) -> None:
+        self._engine = engine
+        self._row = row
+        self._what = what
+
+    async def pending_stats(self) -> tuple[int, int | None]:
+        """How many rows await a batch, and when the oldest was accepted."""
+        return await pending_stats(self._engine, self._row)
+
+    async def pending(self, limit: int) -> list[tuple[int, bytes]]:
+        """Up to `limit` unbatched rows, oldest first, as (seq, digest)."""
+        return await pending(self._engine, self._row, limit)
+
+    async def seal(
+        self, seqs: Sequence[int], root: bytes, levels: bytes, sealed_at: int
+    ) -> BatchRecord | None:
+        """Put rows ``seqs`` (in leaf order) into the next batch of the shared sequence;
+        None, changing nothing, when any was sealed meanwhile."""
+        with storage_errors(f"could not seal a {self._what} batch"):
+            async with self._engine.begin() as conn:
+                number = await insert_batch(conn, root, len(seqs), levels, sealed_at)
+                if not await claim_leaves(conn, self._row, seqs, number):
+                    await conn.rollback()
+                    return None
+        return BatchRecord(number, root, len(seqs), sealed_at, BatchStatus.SEALED, None, None)

@@ -10,7 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger.core.creators import KeyState
+from ledger.core.records import NewCreatorRecord
 from ledger.errors import ValidationError
+from ledger.storage.creator_records import insert_record
 from ledger.storage.engine import repository
 from ledger.storage.models import CreatorKeyRow, CreatorRow
 
@@ -79,7 +81,12 @@ class Verification:
 
 @repository
 class CreatorStore:
-    """Repository of creators and keys."""
+    """Repository of creators and keys.
+
+    Each signed action is written with its record (``record``, stored in
+    ``creator_records`` by `ledger.storage.creator_records.insert_record`) in one
+    transaction: the action applies and its record is kept, or neither.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -119,6 +126,8 @@ class CreatorStore:
         recovery_key: str,
         verification: Verification,
         now: int,
+        *,
+        record: NewCreatorRecord,
     ) -> bool:
         """Create the creator with signing `keys` and `recovery_key`; False if the id
         is taken already."""
@@ -135,12 +144,19 @@ class CreatorStore:
                 )
                 await _add(conn, creator_id, keys, now)
                 await _add(conn, creator_id, [recovery_key], now, role=RECOVERY)
+                await insert_record(conn, creator_id, record, now)
         except IntegrityError:
             return False
         return True
 
     async def add_key(
-        self, creator_id: str, key: str, now: int, *, authorised_by: Sequence[str]
+        self,
+        creator_id: str,
+        key: str,
+        now: int,
+        *,
+        authorised_by: Sequence[str],
+        record: NewCreatorRecord,
     ) -> None:
         """Add a signing key, if one of `authorised_by` is still a valid key of the
         creator when the write happens (a recovery that just ran revoked the
@@ -159,11 +175,15 @@ class CreatorStore:
                         "the keys that signed this were revoked meanwhile", field="signatures"
                     )
                 await _add(conn, creator_id, [key], now)
+                await insert_record(conn, creator_id, record, now)
         except IntegrityError as exc:
             raise ValidationError("key was already added to this creator", field="key") from exc
 
-    async def revoke_key(self, creator_id: str, key: str, now: int) -> bool:
-        """Revoke a signing key from `now` on; False if it was not a valid one."""
+    async def revoke_key(
+        self, creator_id: str, key: str, now: int, *, record: NewCreatorRecord
+    ) -> bool:
+        """Revoke a signing key from `now` on; False, storing no record, if it was not
+        a valid one."""
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 update(CreatorKeyRow)
@@ -175,10 +195,18 @@ class CreatorStore:
                 )
                 .values(revoked_at=now)
             )
+            if result.rowcount == 1:
+                await insert_record(conn, creator_id, record, now)
         return result.rowcount == 1
 
     async def recover(
-        self, creator_id: str, keys: Sequence[str], recovery_key: str, now: int
+        self,
+        creator_id: str,
+        keys: Sequence[str],
+        recovery_key: str,
+        now: int,
+        *,
+        record: NewCreatorRecord,
     ) -> None:
         """Revoke every signing key, add `keys`, and make `recovery_key` the recovery
         key (retiring the current one if it differs), in one transaction."""
@@ -203,6 +231,7 @@ class CreatorStore:
                 )
                 if current.first() is None:
                     await _add(conn, creator_id, [recovery_key], now, role=RECOVERY)
+                await insert_record(conn, creator_id, record, now)
         except IntegrityError as exc:
             raise ValidationError("lists a key this creator had already", field="keys") from exc
 

@@ -403,3 +403,180 @@ class AssetHashRow(Base):
     content_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     manifest_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     asset_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+# -- creator records and chain proofs (issue 15) ------------------------------------------
+# Every accepted creator action is stored in the transaction that applies it, and
+# sealed into batches of the shared sequence like usage events, so its time is
+# anchored; evidence packages carry the records with their proofs.
+
+
+class CreatorRecordRow(Base):
+    """One accepted creator action: its canonical JSON, and its record digest
+    (`ledger.core.creators.record_digest`), the leaf it is anchored as."""
+
+    __tablename__ = "creator_records"
+    __table_args__ = (
+        # A creator's history in acceptance order.
+        Index("ix_creator_records_creator", "creator_id", "seq"),
+        # The batcher's scan: records not yet in a batch, in arrival order.
+        Index(
+            "ix_creator_records_pending",
+            "seq",
+            sqlite_where=text("batch_number IS NULL"),
+            postgresql_where=text("batch_number IS NULL"),
+        ),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    creator_id: Mapped[str] = mapped_column(String(200))
+    # The action's name: a creator's history starts at its latest "register" (a
+    # rejected id can be registered again by someone else).
+    action: Mapped[str] = mapped_column(String(20))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    accepted_at: Mapped[int] = mapped_column(BigInteger)
+    batch_number: Mapped[int | None] = mapped_column(
+        ForeignKey("batches.number"), nullable=True, index=True
+    )
+    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ChainProofRow(Base):
+    """A block header and the EIP-1186 proofs of one anchor root's registry record at
+    that block, as fetched and checked once (`ledger.storage.chain_proofs`)."""
+
+    __tablename__ = "chain_proofs"
+
+    block_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    header: Mapped[bytes] = mapped_column(LargeBinary)
+    account_proof: Mapped[bytes] = mapped_column(LargeBinary)
+    storage_proof: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# -- lifecycle statements (issue 17) ------------------------------------------------------
+# Every accepted statement about a manifest's assets (`ledger.core.statements`), sealed
+# into batches of the shared sequence like creator records, so its time is anchored.
+
+
+class StatementRow(Base):
+    """One accepted lifecycle statement: its canonical JSON and its digest
+    (`ledger.core.statements.Statement.digest`), the leaf it is anchored as."""
+
+    __tablename__ = "statements"
+    __table_args__ = (
+        # The statements about one manifest's assets, in acceptance order: every status.
+        Index("ix_statements_manifest", "manifest_digest", "seq"),
+        # The batcher's scan: statements not yet in a batch, in arrival order.
+        Index(
+            "ix_statements_pending",
+            "seq",
+            sqlite_where=text("batch_number IS NULL"),
+            postgresql_where=text("batch_number IS NULL"),
+        ),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    manifest_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    type: Mapped[str] = mapped_column(String(20))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    accepted_at: Mapped[int] = mapped_column(BigInteger)
+    batch_number: Mapped[int | None] = mapped_column(
+        ForeignKey("batches.number"), nullable=True, index=True
+    )
+    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+# -- notifications (issue 17) ---------------------------------------------------------------
+# One outbox of events, read in `seq` order by the pull feed and by the webhook worker;
+# each subscription keeps its own cursor in it, so delivery state is a row per
+# subscriber, not a row per (subscriber, event).
+
+
+class EventRow(Base):
+    """One announced event: its webhook id and the payload exactly as sent.
+
+    The subject columns (creator, buyer, manifest) copy the payload's fields that
+    subscriptions and the feed filter on.
+    """
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    creator_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    buyer: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    manifest_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class WebhookRow(Base):
+    """A subscription, and where its delivery stands: every event up to `cursor` was
+    delivered, dead-lettered or not for it; the next one has failed `attempts` times."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # Space-separated event types, or "*".
+    types: Mapped[str] = mapped_column(String(500))
+    creator_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    buyer: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    manifest_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    # Set when the receiver answered 410 Gone: nothing more is sent.
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    first_failed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+
+
+class WebhookDeadLetterRow(Base):
+    """An event a subscriber did not take within the retry period; `redeliver_at` set
+    asks the worker to try it once more, `delivered_at` records that it then went."""
+
+    __tablename__ = "webhook_dead_letters"
+
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_seq: Mapped[int] = mapped_column(ForeignKey("events.seq"), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    dead_at: Mapped[int] = mapped_column(BigInteger)
+    redeliver_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class DatasetCheckRow(Base):
+    """One dataset check's signed licence snapshot (`ledger.core.licence_snapshot`): its
+    canonical JSON and its digest, the leaf it is anchored as. The answers themselves
+    stay with the buyer, who was sent them; the snapshot commits to them."""
+
+    __tablename__ = "dataset_checks"
+    __table_args__ = (
+        # The batcher's scan: snapshots not yet in a batch, in arrival order.
+        Index(
+            "ix_dataset_checks_pending",
+            "seq",
+            sqlite_where=text("batch_number IS NULL"),
+            postgresql_where=text("batch_number IS NULL"),
+        ),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    accepted_at: Mapped[int] = mapped_column(BigInteger)
+    batch_number: Mapped[int | None] = mapped_column(
+        ForeignKey("batches.number"), nullable=True, index=True
+    )
+    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -12,6 +12,7 @@ from ledger.app.file_hashes import CACHE_NAME
 from ledger.cli.main import main
 from ledger.cli.upload import check_entries, read_library, upload_progress
 from ledger.core.asset_tree import check_entry_line
+from ledger.core.licence_status import notice_ms
 from ledger.core.manifest import ManifestHeader
 from ledger.core.signing import verify_manifest
 from ledger.errors import ValidationError
@@ -74,6 +75,21 @@ def test_package_1_1_writes_a_signed_header_and_its_entries(
     assert [len(library.chunk(i)[0]) for i in range(4)] == [16, 16, 16, 2]
     # Packaging again gives the same bytes; the outputs are not packaged themselves.
     assert _package(capsys, folder, "--key", key)[1] == out
+
+
+def test_package_1_2_declares_the_revocation_notice_in_every_licence(
+    key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _folder(tmp_path / "photos", 3)
+    code, _, err = _package(capsys, folder, "--key", key, "--manifest-version", "1.2",
+                            "--revocation-notice", "90")
+    assert code == 0, err
+    header = ManifestHeader.from_json((folder / "manifest.json").read_bytes())
+    assert header.manifest_version == "1.2"
+    for line in (folder / "assets.jsonl").read_bytes().splitlines():
+        entry = json.loads(line)
+        assert entry["licenses"] == [{"id": "cc-by-4.0", "revocationNotice": 90 * 86_400}]
+        assert notice_ms(entry) == 90 * 86_400_000
 
 
 def test_a_1_1_draft_is_signed_by_ledger_sign(
@@ -157,7 +173,10 @@ def test_an_edited_assets_file_is_refused_before_anything_is_sent(
 
 @pytest.mark.parametrize(
     ("argv", "needle"),
-    [(("--manifest-version", "1.2"), "invalid choice"),
+    [(("--manifest-version", "1.3"), "invalid choice"),
+     (("--manifest-version", "1.2"), "--revocation-notice"),
+     (("--revocation-notice", "30"), "--revocation-notice"),
+     (("--manifest-version", "1.2", "--revocation-notice", "-1"), "--revocation-notice"),
      (("--workers", "0"), "--workers"),
      (("--created-at", "yesterday"), "createdAt")],
 )

@@ -8,6 +8,7 @@ checks, not timings (speed figures belong in bench/ and the report).
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ledger import keyfile
-from ledger.cli.main import build_parser
+from ledger.cli.main import build_parser, main
 from ledger.cli.manifests import KEY_TYPES
 
 ROOT = Path(__file__).parents[2]
@@ -44,11 +45,29 @@ def _imported_by(*argv: str) -> list[str]:
     "argv",
     [("--help",), ("verify", "--help"), ("serve", "--help"), ("buyer", "deposit", "--help"),
      ("usage", "send", "--help"), ("dev", "fund", "--help"), ("db", "check", "--help"),
-     ("lookup", "--help"), ("package", "--help"), ("submit", "--help")],
+     ("lookup", "--help"), ("package", "--help"), ("submit", "--help"), ("evidence", "--help"),
+     ("export", "proofs", "--help")],
     ids=lambda argv: " ".join(argv),
 )
 def test_help_imports_no_heavy_library(argv: tuple[str, ...]) -> None:
     assert _imported_by(*argv) == []
+
+
+@pytest.mark.parametrize("case", ["p256-1.1: valid, header only", "eth-1.0: valid, header only"])
+def test_verifying_an_evidence_package_imports_no_web3(case: str, tmp_path: Path) -> None:
+    # A resolver's one command must start fast (issue 15: cold start under 0.5 s): the
+    # block comes from --block-hash, or a node read with plain JSON-RPC, never web3.
+    vectors = json.loads((ROOT / "tests" / "vectors" / "evidence.json").read_text())
+    found = next(c for c in vectors["cases"] if c["name"] == case)
+    package = tmp_path / "evidence.json"
+    package.write_text(json.dumps(found["package"]))
+    pins = vectors["pins"]
+    argv = ("verify", str(package), "--registry", pins["registry"], "--chain-id",
+            str(pins["chainId"]), "--code-hash", pins["codeHash"], "--block-hash",
+            found["blockHash"])
+    assert main(list(argv)) == 0  # the path measured is the whole verification
+    imported = _imported_by(*argv)
+    assert not {"web3", "eth_account", "py_ecc", "sqlalchemy", "aiohttp"} & set(imported)
 
 
 def test_importing_the_cli_imports_no_heavy_library() -> None:

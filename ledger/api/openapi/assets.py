@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ledger.api.openapi.operation import (
     BODY_ERRORS,
+    IF_NONE_MATCH,
+    NOT_MODIFIED,
     Operation,
     errors,
     json_answer,
@@ -51,9 +53,26 @@ OPERATIONS = [
         {200: json_answer("AssetProof", "ledger-asset-proof/1 (docs/proof-format.md); "
                           "manifestProof.anchor is null until the batch is confirmed"),
          202: json_answer("ManifestStatus", "Not in a batch yet: the status"),
+         304: NOT_MODIFIED,
          **errors(404, 422, 503, s422="A 1.0 manifest (it discloses every asset), or a "
                   "malformed digest or index")},
-        [_DIGEST, _INDEX],
+        [_DIGEST, _INDEX, IF_NONE_MATCH],
+        description="Once its anchor is final: a strong ETag and Cache-Control: public, "
+        "max-age=31536000, immutable; before, Cache-Control: no-cache.",
+    ),
+    Operation(
+        "GET", "/v1/manifests/{digest}/assets/{index}/evidence", "getEvidence",
+        "The evidence package of one asset (1.0 or 1.1): checkable with one block hash",
+        {200: json_answer("Evidence", "ledger-evidence/1, immutable (strong ETag, "
+                          "Cache-Control: public, max-age=31536000, immutable)"),
+         202: json_answer("EvidencePending", "An anchor the package needs is not final, "
+                          "or was reorganised away; Retry-After says when to ask again"),
+         304: NOT_MODIFIED,
+         **errors(404, 422, 503, s404="No such manifest, or no such asset in it")},
+        [_DIGEST, _INDEX, IF_NONE_MATCH],
+        description="Issued once the newest anchor block it proves is final by the "
+        "service's evidence_depth and every anchor it needs is on the node's canonical "
+        "chain (docs/service.md, \"Evidence packages\").",
     ),
     Operation(
         "GET", "/v1/assets/by-hash/{sha256}", "lookupAsset",

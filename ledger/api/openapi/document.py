@@ -6,15 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.api.openapi.assets import OPERATIONS as ASSETS
+from ledger.api.openapi.dataset_checks import OPERATIONS as DATASET_CHECKS
+from ledger.api.openapi.lifecycle import OPERATIONS as LIFECYCLE
 from ledger.api.openapi.operation import Operation
 from ledger.api.openapi.provenance import OPERATIONS as PROVENANCE
 from ledger.api.openapi.royalty import OPERATIONS as ROYALTY
+from ledger.api.openapi.webhooks import OPERATIONS as WEBHOOKS
 from ledger.api.schemas import components
 
 
 def operations() -> list[Operation]:
     """Every operation of HTTP API v1, provenance first."""
-    return [*PROVENANCE, *ASSETS, *ROYALTY]
+    return [*PROVENANCE, *ASSETS, *ROYALTY, *LIFECYCLE, *DATASET_CHECKS, *WEBHOOKS]
 
 
 def openapi_document() -> dict[str, Any]:

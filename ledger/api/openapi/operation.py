@@ -90,3 +90,9 @@ def header(name: str, description: str, *, required: bool = False) -> Schema:
     """A header parameter (a string)."""
     return {"name": name, "in": "header", "required": required,
             "schema": {"type": "string", "description": description}}
+
+
+#: A final proof is immutable (`ledger.api.caching`): a client may ask again naming the
+#: ETag of the copy it holds, and gets 304 with no body while that copy is current.
+IF_NONE_MATCH = header("If-None-Match", "the ETag of a copy held: 304 if it is current")
+NOT_MODIFIED = Answer("The copy named by If-None-Match is current (no body)")

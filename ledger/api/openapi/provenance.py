@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ledger.api.openapi.operation import (
     BODY_ERRORS,
+    IF_NONE_MATCH,
+    NOT_MODIFIED,
     Answer,
     Operation,
     errors,
@@ -41,8 +43,11 @@ OPERATIONS = [
         "The proof bundle once anchored and confirmed",
         {200: json_answer("ProofBundle", "See proof-format.md"),
          202: json_answer("ManifestStatus", "Not anchored yet: the status"),
+         304: NOT_MODIFIED,
          **errors(404, 422, 503)},
-        [_DIGEST],
+        [_DIGEST, IF_NONE_MATCH],
+        description="Once its anchor is final: a strong ETag and Cache-Control: public, "
+        "max-age=31536000, immutable; before, Cache-Control: no-cache.",
     ),
     Operation(
         "GET", "/v1/batches", "listBatches", "Batches in number order",
@@ -76,6 +81,16 @@ OPERATIONS = [
         "A creator's verification (key, domain or operator) and keys",
         {200: json_answer("Creator", "The creator"), **errors(404, 503)},
         [path_param("id", CREATOR_ID)],
+    ),
+    Operation(
+        "GET", "/v1/creators/{id}/records", "getCreatorRecords",
+        "Every accepted action of a creator, each with its anchored proof",
+        {200: json_answer("CreatorRecords", "The records, in acceptance order"),
+         **errors(404, 503)},
+        [path_param("id", CREATOR_ID)],
+        description="Each record is the signed action exactly as accepted; its digest is "
+        "SHA-256(\"ledger-creator-record-v1\\n\" ‖ JCS(action)), the leaf its proof "
+        "(docs/proof-format.md) is for.",
     ),
     Operation(
         "GET", "/v1/service", "getService",

@@ -6,7 +6,14 @@ under ``components/schemas`` and its operations refer to them by name.
 
 from __future__ import annotations
 
-from ledger.api.schemas import assets, provenance, royalty
+from ledger.api.schemas import (
+    assets,
+    dataset_checks,
+    lifecycle,
+    provenance,
+    royalty,
+    webhooks,
+)
 from ledger.api.schemas.common import ERROR, Schema
 from ledger.api.schemas.manifest import manifest_schema
 from ledger.api.schemas.openapi import OPENAPI_DOCUMENT
@@ -21,4 +28,7 @@ def components() -> dict[str, Schema]:
         **provenance.SCHEMAS,
         **assets.SCHEMAS,
         **royalty.SCHEMAS,
+        **dataset_checks.SCHEMAS,
+        **lifecycle.SCHEMAS,
+        **webhooks.SCHEMAS,
     }

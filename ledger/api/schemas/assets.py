@@ -22,16 +22,16 @@ from ledger.api.schemas.common import (
 from ledger.api.schemas.manifest import manifest_member, manifest_part
 from ledger.core.asset_tree import MAX_CHUNK_SIZE
 from ledger.core.creators import DOMAIN, KEY, OPERATOR
-from ledger.core.manifest import HEADER_VERSION, MAX_HEADER_ASSETS
+from ledger.core.manifest import HEADER_VERSIONS, MAX_HEADER_ASSETS
 from ledger.core.records import PENDING
-from ledger.core.vocabulary import ASSET_PROOF_VERSION
+from ledger.core.vocabulary import ASSET_PROOF_VERSION, EVIDENCE_VERSION
 
 MANIFEST_HEADER = closed(
-    {"manifestVersion": {"const": HEADER_VERSION}, "creator": manifest_part("creator"),
+    {"manifestVersion": {"enum": list(HEADER_VERSIONS)}, "creator": manifest_part("creator"),
      "assetCount": {"type": "integer", "minimum": 1, "maximum": MAX_HEADER_ASSETS},
      "assetsRoot": HEX32, "signature": manifest_member("signature")},
     {"createdAt": manifest_member("createdAt"), "extensions": manifest_member("extensions")},
-    description="A signed 1.1 manifest: the assets are committed to by assetsRoot "
+    description="A signed 1.1 or 1.2 manifest: the assets are committed to by assetsRoot "
     "(docs/manifest.md)",
 )
 UPLOAD_START = closed(
@@ -64,7 +64,7 @@ REGISTRATION = closed(
      "creatorVerification": closed({"method": nullable({"enum": [KEY, DOMAIN, OPERATOR]}),
                                     "detail": nullable(STRING)}),
      "assetId": ASSET_ID, "assetIndex": INTEGER, "manifestDigest": HEX32,
-     "manifestVersion": {"enum": ["1.0", HEADER_VERSION]},
+     "manifestVersion": {"enum": ["1.0", *HEADER_VERSIONS]},
      "licenses": manifest_part("asset")["properties"]["licenses"],
      "status": {"enum": [PENDING, *BATCH_STATES]}, "acceptedAt": MS,
      "anchor": nullable(closed({"chainId": INTEGER, "contract": ADDRESS,
@@ -80,6 +80,28 @@ LOOKUP = closed(
     "more than one creator registered them",
 )
 
+_RLP = text("^0x(?:[0-9a-f]{2})+$", "RLP bytes in lower-case hex")
+EVIDENCE = closed(
+    {"version": {"const": EVIDENCE_VERSION}, "asset": manifest_part("asset"),
+     "assetIndex": INTEGER, "assetProof": nullable(array(HEX32)),
+     "manifest": {"oneOf": [ref("Manifest"), ref("ManifestHeader")]},
+     "manifestProof": ref("ProofBundle"), "receipt": ref("Receipt"),
+     "creatorRecords": array(closed({"record": ref("CreatorAction"),
+                                     "proof": ref("ProofBundle")})),
+     "manifestRecords": INTEGER,
+     "statements": array(closed({"statement": ref("LifecycleStatement"),
+                                 "proof": ref("ProofBundle"), "records": INTEGER})),
+     "chain": closed({"chainId": INTEGER, "registry": ADDRESS, "blockNumber": INTEGER,
+                      "blockHeader": _RLP, "accountProof": array(_RLP),
+                      "anchorProofs": array(closed({"root": HEX32, "proof": array(_RLP)}),
+                                            minItems=1)})},
+    description="One asset linked to one final block (docs/proof-format.md, section 9)",
+)
+EVIDENCE_PENDING = closed(
+    {"status": {"const": "pending"}, "reason": STRING},
+    description="Why the package is not given yet: an anchor it needs is not final",
+)
+
 SCHEMAS: dict[str, Schema] = {
     "ManifestHeader": MANIFEST_HEADER,
     "UploadStart": UPLOAD_START,
@@ -89,4 +111,6 @@ SCHEMAS: dict[str, Schema] = {
     "AssetProof": ASSET_PROOF,
     "Registration": REGISTRATION,
     "AssetLookup": LOOKUP,
+    "Evidence": EVIDENCE,
+    "EvidencePending": EVIDENCE_PENDING,
 }

@@ -74,7 +74,7 @@ KEY_ID = text(manifest_pattern("creator", "signingKey"),
               "p256:<base64 compressed point> or eth:<EIP-55 address>")
 EVENT_ID = text("^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 SOURCE = text(fields.SOURCE)
-DEPLOYMENT = text("^eip155:[1-9][0-9]{0,19}:0x[0-9a-f]{40}$", "GET /v1/service's deployment")
+DEPLOYMENT = text(fields.DEPLOYMENT, "GET /v1/service's deployment")
 SIGNATURE65 = text("^0x[0-9a-f]{130}$", "r ‖ s ‖ v, lower-case hex")
 BATCH_NUMBER: Schema = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 WEI = text("^(?:0|[1-9][0-9]*)$", "base units (wei) as a decimal string: amounts pass 2^53")
@@ -82,7 +82,8 @@ WEI = text("^(?:0|[1-9][0-9]*)$", "base units (wei) as a decimal string: amounts
 #: is ``pending``.
 BATCH_STATES = [status.value for status in BatchStatus]
 
-ERROR_DETAIL = closed({"code": STRING, "message": STRING}, {"field": STRING})
+ERROR_DETAIL = closed({"code": STRING, "message": STRING},
+                      {"field": STRING, "statement": HEX32})
 ERROR = closed({"error": ERROR_DETAIL}, description="Every failing request's body")
 
 #: What each error status means wherever it is answered.

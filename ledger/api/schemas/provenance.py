@@ -21,7 +21,7 @@ from ledger.api.schemas.common import (
     ref,
 )
 from ledger.core.creators import ACTIONS, DOMAIN, KEY, MAX_KEYS, OPERATOR
-from ledger.core.records import PENDING
+from ledger.core.records import PENDING, BatchKind
 from ledger.core.vocabulary import PROOF_VERSION, RECEIPT_VERSION
 
 RECEIPT = closed(
@@ -55,6 +55,8 @@ MANIFEST_BATCH = closed({"manifests": array(ref("Manifest"), minItems=1)})
 
 BATCH = closed({
     "number": INTEGER,
+    "kind": {"enum": [kind.value for kind in BatchKind],
+             "description": "what the leaves are the digests of"},
     "root": HEX32,
     "leafCount": INTEGER,
     "status": {"enum": BATCH_STATES},
@@ -82,6 +84,15 @@ CREATOR_ACTION = closed(
      "signatures": array(closed({"key": KEY_ID, "signature": STRING}))},
     {"keys": array(KEY_ID, maxItems=MAX_KEYS), "recoveryKey": KEY_ID, "key": KEY_ID},
     description="docs/service.md, 'Creators': the signed bytes exactly.",
+)
+CREATOR_RECORDS = closed(
+    {"creatorId": CREATOR_ID,
+     "records": array(closed({
+         "record": ref("CreatorAction"), "digest": HEX32, "acceptedAt": MS,
+         "status": {"enum": [PENDING, *BATCH_STATES]}, "batchNumber": nullable(INTEGER),
+         "proof": nullable(ref("ProofBundle"))}))},
+    description="Every accepted action of the creator since its registration, in "
+    "acceptance order; each proof (its manifestDigest the record digest) once anchored",
 )
 CREATOR = closed({
     "creatorId": CREATOR_ID,
@@ -125,6 +136,7 @@ SCHEMAS: dict[str, Schema] = {
     "ProofBundle": PROOF_BUNDLE,
     "CreatorAction": CREATOR_ACTION,
     "Creator": CREATOR,
+    "CreatorRecords": CREATOR_RECORDS,
     "Service": SERVICE,
     "Health": HEALTH,
     "Readiness": READINESS,

@@ -120,9 +120,16 @@ def services(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
 
 
 async def new_creator(client: LedgerClient, creator_id: str) -> SigningKey:
-    """Register ``creator_id`` with a fresh P-256 key; return the key."""
+    """Register ``creator_id`` with a fresh P-256 key, and wait until its creator record
+    is anchored (so a scenario's own batches start after it); return the key."""
     key = p256()
     await register(client, creator_id, key)
+
+    async def recorded() -> bool:
+        _, found = await client._request("GET", f"/v1/creators/{creator_id}/records")
+        return all(r["proof"] is not None for r in found["records"])
+
+    await eventually(recorded, f"the register of {creator_id} anchored")
     return key
 
 
@@ -211,8 +218,8 @@ async def check_anchored_once(chain: Chain, database: Path | str) -> int:
 
     ``database`` is a service's data dir (its SQLite file) or a database URL.
     Checks the database (batches 1..N, all confirmed, leaf counts summing to the
-    manifests and usage events, each tree rebuilt from its leaves gives its root)
-    and the chain (one ``Anchored`` event per batch number 1..N with that batch's
+    manifests, usage events and creator records, each tree rebuilt from its leaves
+    gives its root) and the chain (one ``Anchored`` event per batch number 1..N with that batch's
     root, no root twice). Returns N.
     """
     url = database if isinstance(database, str) else (
@@ -230,14 +237,15 @@ async def check_anchored_once(chain: Chain, database: Path | str) -> int:
             numbers = [b[0] for b in batches]
             assert numbers == list(range(1, len(batches) + 1))
             assert {b[3] for b in batches} <= {"confirmed"}, batches
-            for table in ("manifests", "usage_events"):
+            for table in ("manifests", "usage_events", "creator_records"):
                 unbatched = await rows(f"SELECT seq FROM {table} WHERE batch_number IS NULL")
                 assert unbatched == [], f"{len(unbatched)} {table} in no batch"
             for number, root, leaf_count, _ in batches:
                 leaves = await rows(
                     "SELECT leaf_index, digest FROM manifests WHERE batch_number = :n "
                     "UNION ALL SELECT leaf_index, digest FROM usage_events "
-                    "WHERE batch_number = :n ORDER BY leaf_index",
+                    "WHERE batch_number = :n UNION ALL SELECT leaf_index, digest "
+                    "FROM creator_records WHERE batch_number = :n ORDER BY leaf_index",
                     n=number,
                 )
                 assert [i for i, _ in leaves] == list(range(leaf_count))

@@ -35,15 +35,15 @@ async def test_stuck_anchor_is_replaced_with_higher_fees(
 ) -> None:
     service = services(chain, {"LEDGER_STUCK_TX_AFTER_S": "1"})
     await service.start()
-    await chain.rpc("evm_setAutomine", False)
     async with LedgerClient(service.url, timeout=10.0) as client:
-        key = await new_creator(client, "creator:stuck")
+        key = await new_creator(client, "creator:stuck")  # its record anchored: 1 tx
+        await chain.rpc("evm_setAutomine", False)
         results = await client.submit_many([manifest("creator:stuck", key, n) for n in range(5)])
         digests = [r["manifestDigest"] for r in results]
 
         async def replaced() -> bool:
             docs = anchor_txs(service.data_dir)
-            return len(docs) == 1 and len(docs[0]["attempts"]) >= 2
+            return len(docs) == 2 and len(docs[1]["attempts"]) >= 2
 
         await eventually(replaced, "a replacement of the stuck anchor", timeout=20.0)
 
@@ -54,7 +54,7 @@ async def test_stuck_anchor_is_replaced_with_higher_fees(
             # An attempt is journaled before it is broadcast, and a newer one may follow
             # a second later: wait for the node to hold the journal's newest.
             nonlocal pooled, doc
-            (doc,) = anchor_txs(service.data_dir)
+            doc = anchor_txs(service.data_dir)[1]
             pooled = await chain.rpc("eth_getTransactionByHash", doc["attempts"][-1]["txHash"])
             return pooled is not None
 
@@ -77,11 +77,11 @@ async def test_stuck_anchor_is_replaced_with_higher_fees(
         bundles = await proofs(client, digests, timeout=30.0)
     await check_proofs(chain, bundles.values())
     assert service.stop() == 0
-    (doc,) = anchor_txs(service.data_dir)
+    doc = anchor_txs(service.data_dir)[1]
     receipts = [await chain.rpc("eth_getTransactionReceipt", a["txHash"]) for a in doc["attempts"]]
     mined = [r for r in receipts if r is not None]
     assert len(mined) == 1  # exactly one transaction for the nonce was mined
     anchor = next(iter(bundles.values())).anchor
     assert anchor is not None and mined[0]["transactionHash"] == "0x" + anchor.tx_hash.hex()
     assert doc["inclusion"]["txHash"] == mined[0]["transactionHash"]
-    assert await check_anchored_once(chain, service.data_dir) == 1
+    assert await check_anchored_once(chain, service.data_dir) == 2

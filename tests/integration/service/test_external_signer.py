@@ -13,8 +13,8 @@ from eth_typing import ChecksumAddress
 
 from ledger.cli.client import LedgerClient
 from ledger.run.serve import running
-from tests.integration.faults.conftest import ANCHORER_KEY, running_chain
-from tests.integration.service.conftest import FAST, manifest, p256, register, wait_for_proof
+from tests.integration.faults.conftest import ANCHORER_KEY, new_creator, running_chain
+from tests.integration.service.conftest import FAST, manifest, wait_for_proof
 
 SIGNED: list[int] = []
 
@@ -42,10 +42,9 @@ async def test_the_service_anchors_through_an_external_signer(tmp_path: Path) ->
             anchorer_signer=f"{__name__}:RemoteSigner",
         )
         async with running(settings) as (_, url), LedgerClient(url) as client:
-            key = p256()
-            await register(client, "creator:kms", key)
+            key = await new_creator(client, "creator:kms")  # its record anchored: batch 1
             status, body = await client.submit(manifest("creator:kms", key, 1))
             assert status == 202
             bundle = await wait_for_proof(client, body["manifestDigest"])
-    assert bundle["anchor"]["batchNumber"] == 1
-    assert SIGNED == [0]
+    assert bundle["anchor"]["batchNumber"] == 2
+    assert SIGNED == [0, 1]

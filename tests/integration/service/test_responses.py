@@ -32,6 +32,7 @@ from ledger.core.manifest import Manifest
 from ledger.core.royalty.auth import request_headers
 from ledger.core.royalty.terms import asset_terms
 from ledger.core.signing import EthSigningKey, sign_manifest
+from ledger.core.statements import sign_statement
 from ledger.run.serve import running
 from tests.contract import answer_problems, operation, validator
 from tests.integration.service.conftest import FAST, now_ms, p256
@@ -95,7 +96,9 @@ class World:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     settings = replace(FAST, data_dir=tmp_path / "data", usage_keys=KEYS, admin_token=ADMIN,
-                       usage_batch_max_age_s=0.2, settle_interval_s=0.2)
+                       usage_batch_max_age_s=0.2, settle_interval_s=0.2,
+                       # A receiver that never answers is given up on at once: dead letters.
+                       webhook_retry_for_s=0.2, webhook_backoff_s=0.05, webhook_timeout_s=1.0)
     async with running(settings) as (service, url), aiohttp.ClientSession() as http:
         w3 = connect(service.rpc_url)
         try:
@@ -130,10 +133,12 @@ def signed_manifest() -> dict[str, Any]:
 
 
 async def test_every_route_answers_as_declared(world: World) -> None:
+    hook = await _subscribe(world.api)
     await _creators(world)
     manifest = await _manifests(world.api)
     await _batches(world.api, manifest)
     await _uploads(world.api, manifest)
+    await _evidence(world, manifest)
     await _fund_cosigning_buyer(world.chain, manifest)
     event = await _usage(world.api, manifest)
     await _usage_reads(world.api, event)
@@ -141,6 +146,9 @@ async def test_every_route_answers_as_declared(world: World) -> None:
     await _statement(world.api)
     # Last: a new split version makes the settler propose open usage again under it.
     await _splits(world.api, manifest)
+    await _lifecycle(world, manifest)
+    await _dataset_checks(world.api)
+    await _webhooks(world.api, hook)
     await _service(world.api)
     missing = []
     for op in operations():
@@ -150,7 +158,7 @@ async def test_every_route_answers_as_declared(world: World) -> None:
         if any(400 <= s < 500 for s in op.answers) and not any(400 <= s < 500
                                                               for s in statuses):
             missing.append(f"{op.method} {op.path}: no refusal")
-    assert missing == []
+    assert missing == [], missing
 
 
 async def _creators(world: World) -> None:
@@ -173,6 +181,14 @@ async def _creators(world: World) -> None:
     assert status == 200 and len(creator["keys"]) == 3
     assert (await api.call("GET", "/v1/creators/{id}", params={"id": "creator:nobody"}))[0] \
         == 404
+    records = "/v1/creators/{id}/records"
+    assert (await api.call("GET", records, params={"id": "creator:nobody"}))[0] == 404
+
+    async def anchored() -> bool:
+        _, found = await api.call("GET", records, params={"id": CREATOR})
+        return all(r["proof"] is not None for r in found["records"])
+
+    await until(anchored)  # the records' answers with their proofs, as declared
 
 
 async def _manifests(api: Api) -> Manifest:
@@ -228,6 +244,21 @@ async def _uploads(api: Api, manifest: Manifest) -> None:
     status, found = await api.call("GET", lookup, params={"sha256": "ab" * 32})
     assert status == 200 and found["conflict"] is False and len(found["registrations"]) == 2
     assert (await api.call("GET", lookup, params={"sha256": "AB" * 32}))[0] == 422
+
+
+async def _evidence(world: World, manifest: Manifest) -> None:
+    route = "/v1/manifests/{digest}/assets/{index}/evidence"
+    asset = {"digest": manifest.digest_hex(), "index": "0"}
+    assert (await world.api.call("GET", route, params=asset))[0] == 202  # not final yet
+    # Past anvil's finalized block (64 behind its head): evidence_depth 0 takes that one.
+    await world.chain.w3.provider.make_request("anvil_mine", [70])  # type: ignore[arg-type]
+
+    async def issued() -> bool:
+        return (await world.api.call("GET", route, params=asset))[0] == 200
+
+    await until(issued)
+    assert (await world.api.call("GET", route, params={**asset, "digest": MISSING}))[0] == 404
+    assert (await world.api.call("GET", route, params={**asset, "index": "x"}))[0] == 422
 
 
 async def _batches(api: Api, manifest: Manifest) -> None:
@@ -351,6 +382,88 @@ async def _statement(api: Api) -> None:
     assert (await api.call("GET", route, params=creator))[0] == 401
     assert (await api.call("GET", route, params=creator, query={"format": "xml"},
                            auth="admin"))[0] == 422
+
+
+async def _lifecycle(world: World, manifest: Manifest) -> None:
+    """Last: a takedown claim by a stranger (it refuses nobody's usage), and the status
+    routes (docs/lifecycle.md)."""
+    api, digest = world.api, manifest.digest_hex()
+    claim = sign_statement({"type": "takedown", "deployment": world.deployment,
+                            "issuedAt": now_ms(), "target": {"manifestDigest": digest},
+                            "grounds": "my photo", "claimant": "Bo <bo@example.org>"}, p256())
+    status, stored = await api.call("POST", "/v1/statements", body=claim)
+    assert status == 202 and stored["type"] == "takedown"
+    assert (await api.call("POST", "/v1/statements", body=claim))[0] == 200
+    assert (await api.call("POST", "/v1/statements", raw=canonicalize(
+        {**claim, "grounds": "changed"})))[0] == 422
+    statement = "/v1/statements/{digest}"
+    assert (await api.call("GET", statement, params={"digest": stored["digest"]}))[0] == 200
+    assert (await api.call("GET", statement, params={"digest": MISSING}))[0] == 404
+    asset = "/v1/manifests/{digest}/assets/{index}/status"
+    status, found = await api.call("GET", asset, params={"digest": digest, "index": ASSET})
+    assert status == 200 and found["state"] == "disputed"
+    assert (await api.call("GET", asset, params={"digest": digest, "index": "7"}))[0] == 404
+    assert (await api.call("GET", asset, params={"digest": digest, "index": "0"},
+                           query={"at": "soon"}))[0] == 422
+    page = "/v1/manifests/{digest}/status"
+    assert (await api.call("GET", page, params={"digest": digest}))[0] == 200
+    assert (await api.call("GET", page, params={"digest": MISSING}))[0] == 404
+    by_hash = "/v1/assets/by-hash/{sha256}/status"
+    status, found = await api.call("GET", by_hash, params={"sha256": "ab" * 32})
+    assert status == 200 and found["registrations"][0]["licenceStatus"]["disputed"]
+    assert (await api.call("GET", by_hash, params={"sha256": "AB" * 32}))[0] == 422
+
+
+async def _dataset_checks(api: Api) -> None:
+    """A dataset check of a registered file and an unknown one, and its snapshot served
+    once anchored (docs/lifecycle.md, "The dataset check")."""
+    status, check = await api.call("POST", "/v1/dataset-checks",
+                                   body={"hashes": ["ab" * 32, "cd" * 32]})
+    assert status == 201 and [a["registered"] for a in check["answers"]] == [True, False]
+    assert (await api.call("POST", "/v1/dataset-checks", raw=b'{"hashes":[]}'))[0] == 422
+    stored = "/v1/dataset-checks/{id}"
+
+    async def anchored() -> bool:
+        _, found = await api.call("GET", stored, params={"id": check["id"]})
+        return found["proof"] is not None and found["proof"]["anchor"] is not None
+
+    await until(anchored)
+    assert (await api.call("GET", stored, params={"id": MISSING}))[0] == 404
+
+
+async def _subscribe(api: Api) -> str:
+    """A subscription to every event, at a port nothing listens on."""
+    body = {"url": "http://127.0.0.1:9/hook"}
+    assert (await api.call("POST", "/v1/webhooks", body=body))[0] == 401
+    status, made = await api.call("POST", "/v1/webhooks", body=body, auth="admin")
+    assert status == 201
+    hook_id: str = made["id"]
+    return hook_id
+
+
+async def _webhooks(api: Api, hook: str) -> None:
+    one, letters = "/v1/webhooks/{id}", "/v1/webhooks/{id}/dead-letters"
+    assert (await api.call("GET", "/v1/webhooks"))[0] == 401
+    assert (await api.call("GET", "/v1/webhooks", auth="admin"))[0] == 200
+    assert (await api.call("GET", one, params={"id": hook}, auth="admin"))[0] == 200
+    assert (await api.call("GET", one, params={"id": "wh_none"}, auth="admin"))[0] == 404
+    assert (await api.call("GET", letters, params={"id": "wh_none"}, auth="admin"))[0] == 404
+
+    async def dead() -> Any:
+        status, answer = await api.call("GET", letters, params={"id": hook}, auth="admin")
+        assert status == 200
+        return answer["deadLetters"]
+
+    event = (await until(dead))[0]["event"]["id"]
+    redeliver = "/v1/webhooks/{id}/dead-letters/{event}/redeliver"
+    assert (await api.call("POST", redeliver, params={"id": hook, "event": event},
+                           auth="admin"))[0] == 202
+    assert (await api.call("POST", redeliver, params={"id": hook, "event": "evt_none"},
+                           auth="admin"))[0] == 404
+    assert (await api.call("GET", "/v1/events", auth="admin"))[0] == 200
+    assert (await api.call("GET", "/v1/events", query={"after": "-1"}, auth="admin"))[0] == 422
+    assert (await api.call("DELETE", one, params={"id": hook}, auth="admin"))[0] == 204
+    assert (await api.call("DELETE", one, params={"id": hook}, auth="admin"))[0] == 404
 
 
 async def _service(api: Api) -> None:

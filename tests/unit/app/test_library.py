@@ -138,7 +138,8 @@ def jobs(lib: Lib) -> list[ChunkJob]:
         first = index * lib.chunk_size
         count = min(lib.chunk_size, len(lib.entries) - first)
         out.append(ChunkJob(lib.chunk_body(index), header.digest(), header.assets_root,
-                            header.asset_count, lib.chunk_size, index, first, count))
+                            header.asset_count, lib.chunk_size, index, first, count,
+                            header.manifest_version))
     return out
 
 

@@ -217,7 +217,7 @@ def test_headers_sign_verify_and_round_trip(key: Any) -> None:
     ({"assetCount": 2**24 + 1}, "assetCount"),
     ({"assetsRoot": "0x12"}, "assetsRoot"),
     ({"assets": []}, "assets"),
-    ({"manifestVersion": "1.2"}, "manifestVersion"),
+    ({"manifestVersion": "1.3"}, "manifestVersion"),
 ])
 def test_bad_headers_name_the_member(change: dict[str, Any], field: str) -> None:
     header = _header(AssetTree.from_entries(_entries(2))).to_obj()

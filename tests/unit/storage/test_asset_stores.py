@@ -51,8 +51,8 @@ def rows(digest: bytes, first: int, count: int, *, hash_of: int = 0) -> list[
 
 
 def upload(digest: bytes, count: int = 5, chunk_size: int = 2) -> NewUpload:
-    return NewUpload(digest, "creator:b", "p256:k", b'{"assetCount":5}', count, b"r" * 32,
-                     chunk_size, 1)
+    header = b'{"assetCount":5,"manifestVersion":"1.1"}'
+    return NewUpload(digest, "creator:b", "p256:k", header, count, b"r" * 32, chunk_size, 1)
 
 
 async def test_a_1_0_manifest_gets_its_asset_rows_with_it(stores: Stores) -> None:

@@ -9,9 +9,15 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledger.core.records import NewCreatorRecord
 from ledger.storage import schema
 from ledger.storage.creators import CreatorStore, Verification
 from ledger.storage.engine import open_engine
+
+
+def registered(n: int) -> NewCreatorRecord:
+    """A register's record (its body and digest only need to be distinct here)."""
+    return NewCreatorRecord("register", bytes([n]) * 32, b"{}")
 
 
 @pytest.fixture
@@ -47,17 +53,21 @@ async def test_reject_frees_a_pending_id(engine: AsyncEngine) -> None:
     await schema.upgrade(engine)
     store = CreatorStore(engine)
     pending = Verification("operator", None, "operator: awaiting approval")
-    assert await store.register("creator:a", ["p256:s"], "p256:r", pending, 1)
-    assert not await store.register("creator:a", ["p256:t"], "p256:q", pending, 2)
+    assert await store.register("creator:a", ["p256:s"], "p256:r", pending, 1,
+                                record=registered(1))
+    assert not await store.register("creator:a", ["p256:t"], "p256:q", pending, 2,
+                                    record=registered(2))
     assert await store.reject("creator:a")
     assert await store.get("creator:a") is None
-    assert await store.register("creator:a", ["p256:t"], "p256:q", pending, 3)
+    assert await store.register("creator:a", ["p256:t"], "p256:q", pending, 3,
+                                record=registered(3))
 
 
 async def test_downgrade_drops_recovery_keys(engine: AsyncEngine) -> None:
     await schema.upgrade(engine)
     store = CreatorStore(engine)
-    assert await store.register("creator:a", ["p256:s"], "p256:r", Verification("key", 1, "k"), 1)
+    assert await store.register("creator:a", ["p256:s"], "p256:r", Verification("key", 1, "k"), 1,
+                                record=registered(1))
     await schema.downgrade(engine, "0003")
     async with engine.connect() as conn:
         keys = (await conn.execute(text("SELECT public_key FROM creator_keys"))).all()

@@ -1,0 +1,28 @@
+"""Operations of dataset checks."""
+
+from __future__ import annotations
+
+from ledger.api.openapi.operation import BODY_ERRORS, Operation, errors, json_answer, path_param
+from ledger.api.schemas.common import HEX32
+
+OPERATIONS = [
+    Operation(
+        "POST", "/v1/dataset-checks", "checkDataset",
+        "Check a dataset's files: registration, licence and status of each, signed",
+        {201: json_answer("DatasetCheck", "The answers and the signed licence snapshot; "
+                          "Location names the stored snapshot"),
+         **errors(*BODY_ERRORS)},
+        request="DatasetCheckRequest",
+        description="Each hash is answered from the stored registrations and the lifecycle "
+        "statements alone; a hash nobody registered is answered registered false. The "
+        "snapshot is anchored in the next batch (kind licence-snapshots).",
+    ),
+    Operation(
+        "GET", "/v1/dataset-checks/{id}", "getDatasetCheck",
+        "A dataset check's snapshot and its proof",
+        {200: json_answer("StoredDatasetCheck", "The snapshot; proof null until batched, "
+                          "its anchor null until confirmed"),
+         **errors(404, 422, 503)},
+        [path_param("id", HEX32)],
+    ),
+]

@@ -1,0 +1,106 @@
+"""Webhook subscriptions: who is sent which events, where, with which secret."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from ledger.app.clock import now_ms
+from ledger.core.events import Filters, Subscription
+from ledger.errors import NotFound, ValidationError
+from ledger.storage.events import EventStore
+
+#: The fields a subscription request may carry.
+_FIELDS = frozenset({"url", "types", "creatorId", "buyer", "manifestDigest"})
+
+#: Standard Webhooks asks for 24 to 64 random bytes; this is 32.
+_SECRET_BYTES = 32
+
+
+class Webhooks:
+    """Creating, reading and deleting subscriptions, and their dead letters."""
+
+    def __init__(self, store: EventStore, *, urls: Literal["public", "any"],
+                 clock: Callable[[], int] = now_ms) -> None:
+        self._store = store
+        self._urls = urls
+        self._clock = clock
+
+    async def subscribe(self, obj: object) -> dict[str, Any]:
+        """Store the subscription `obj` asks for, starting after the newest event; it,
+        with its secret (shown this once)."""
+        if not isinstance(obj, Mapping):
+            raise ValidationError("must be a JSON object", field="body")
+        unknown = sorted(set(obj) - _FIELDS)
+        if unknown:
+            raise ValidationError("is not a subscription field", field=unknown[0])
+        url = check_url(obj.get("url"), self._urls)
+        filters = Filters.parse(obj.get("types"), obj.get("creatorId"), obj.get("buyer"),
+                                obj.get("manifestDigest"))
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(_SECRET_BYTES)).decode()
+        sub = Subscription(id="wh_" + secrets.token_hex(12), url=url, filters=filters,
+                           secret=secret, created_at=self._clock(),
+                           cursor=await self._store.last_seq())
+        await self._store.subscribe(sub)
+        return {**sub.to_obj(), "secret": secret}
+
+    async def get(self, webhook_id: str) -> dict[str, Any]:
+        """The subscription and where its delivery stands; NotFound if there is none."""
+        return (await self._find(webhook_id)).to_obj()
+
+    async def list(self) -> dict[str, Any]:
+        """Every subscription."""
+        return {"webhooks": [s.to_obj() for s in await self._store.subscriptions()]}
+
+    async def delete(self, webhook_id: str) -> None:
+        """Delete the subscription and its dead letters; NotFound if there is none."""
+        if not await self._store.unsubscribe(webhook_id):
+            raise NotFound(f"no webhook {webhook_id}", field="id")
+
+    async def dead_letters(self, webhook_id: str) -> dict[str, Any]:
+        """The subscription's dead letters (up to 1,000, oldest first)."""
+        await self._find(webhook_id)
+        letters = await self._store.dead_letters(webhook_id, 1_000)
+        return {"deadLetters": [d.to_obj() for d in letters]}
+
+    async def redeliver(self, webhook_id: str, event_id: str) -> None:
+        """Have the worker send dead letter `event_id` once more, with its id."""
+        if not await self._store.ask_redelivery(webhook_id, event_id, self._clock()):
+            raise NotFound(f"no dead letter {event_id} of webhook {webhook_id}", field="event")
+
+    async def _find(self, webhook_id: str) -> Subscription:
+        sub = await self._store.get(webhook_id)
+        if sub is None:
+            raise NotFound(f"no webhook {webhook_id}", field="id")
+        return sub
+
+
+def check_url(value: object, policy: Literal["public", "any"]) -> str:
+    """`value` if it is an http(s) URL a subscription may name under `policy`: with
+    "public", not one naming loopback, private or link-local addresses (a subscriber
+    must not make the service call into its own network)."""
+    if not isinstance(value, str) or not 0 < len(value) <= 2000:
+        raise ValidationError("must be an http(s) URL of up to 2000 characters", field="url")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("must be an http(s) URL", field="url")
+    if parts.username or parts.password:
+        raise ValidationError("must not carry credentials (the signature authenticates)",
+                              field="url")
+    if policy == "public" and not _public(parts.hostname):
+        raise ValidationError("must name a public host (webhook_urls is public)", field="url")
+    return value
+
+
+def _public(host: str) -> bool:
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return address.is_global
