@@ -100,6 +100,7 @@ class _Checker:
         self.anchored: AnchorState | None = None
         self.actions: list[CreatorAction] | None = None
         self.history: History | None = None
+        self.asset_checked = False
 
     def run(self, file_name: str | None, file_sha256: bytes | None) -> Verdict:
         """Every step, then the verdict."""
@@ -123,6 +124,9 @@ class _Checker:
             self.steps.append(Step(name, None, str(exc)))
         except LedgerError as exc:
             self.steps.append(Step(name, False, str(exc)))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            # A part of the wrong shape that no reader above refused by name.
+            self.steps.append(Step(name, False, f"a part is malformed ({exc!r})"))
 
     # -- the file and the documents ------------------------------------------------
 
@@ -144,6 +148,7 @@ class _Checker:
                                   "listing its assets")
             if not ev.asset_index < len(assets) or canonicalize(assets[ev.asset_index]) != entry:
                 raise LedgerError(f"the manifest's asset {ev.asset_index} is not this asset")
+            self.asset_checked = True
             return f"asset {ev.asset_index} of the manifest's {len(assets)} listed assets"
         header = ManifestHeader.from_obj(ev.manifest)
         count = header.asset_count
@@ -158,6 +163,7 @@ class _Checker:
         ):
             raise LedgerError("assetProof does not lead from the asset to the manifest's "
                               "signed assetsRoot")
+        self.asset_checked = True
         return f"asset {ev.asset_index} of {count}, disclosed under the signed assetsRoot"
 
     def _manifest(self) -> str:
@@ -203,6 +209,8 @@ class _Checker:
     def _licence(self) -> str:
         manifest = self._checked_manifest()
         actions = self._need(self.actions, "creator")
+        if not self.asset_checked:  # the notice comes from the asset's licences
+            raise _NotChecked("needs the asset step, which did not pass")
         statements: list[Statement] = []
         roots: list[_Root] = []
         for index, (obj, proof, records) in enumerate(self.ev.statements):

@@ -166,3 +166,19 @@ def test_any_change_to_a_proven_member_is_not_verified(name: str, data: st.DataO
     except LedgerError:
         return  # refused as malformed: not verified either
     assert not verdict.ok, (path, verdict.statement)
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: p["asset"].pop("licenses"),
+    lambda p: p["manifest"].update(assets="not a list"),
+    lambda p: p["creatorRecords"][0]["record"].update(keys="not a list"),
+    lambda p: p["statements"][0]["statement"].update(target=["not", "an", "object"]),
+    lambda p: p["manifestProof"].update(anchor=[]),
+    lambda p: p["receipt"].update(acceptedAt="soon"),
+])
+def test_a_part_of_the_wrong_shape_fails_a_step_and_never_raises(change: Any) -> None:
+    case = next(c for c in CASES if c["name"] == "p256-1.1: valid, header only")
+    package = copy.deepcopy(case["package"])
+    change(package)
+    verdict = run_case({**case, "package": package})
+    assert not verdict.ok and verdict.failed is not None
