@@ -244,8 +244,6 @@ async def test_the_evidence_package_carries_the_anchored_statements(world: World
     status, stored = await world.call("POST", "/v1/statements", "/v1/statements", revoke)
     assert status == 202
     await anchored(world, stored["digest"])
-    # Past anvil's finalized block (64 behind its head): evidence_depth 0 takes that one.
-    json_rpc(world.service.rpc_url, "anvil_mine", [70])
     route = "/v1/manifests/{digest}/assets/{index}/evidence"
     deadline = time.monotonic() + 30.0
     while (answer := await world.call("GET", route, f"/v1/manifests/{world.digest}/assets/0/"

@@ -98,7 +98,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     settings = replace(FAST, data_dir=tmp_path / "data", usage_keys=KEYS, admin_token=ADMIN,
                        usage_batch_max_age_s=0.2, settle_interval_s=0.2,
                        # A receiver that never answers is given up on at once: dead letters.
-                       webhook_retry_for_s=0.2, webhook_backoff_s=0.05, webhook_timeout_s=1.0)
+                       webhook_retry_for_s=0.2, webhook_backoff_s=0.05, webhook_timeout_s=1.0,
+                       # Evidence is issued 64 blocks deep, so its 202 is seen first.
+                       evidence_depth=64)
     async with running(settings) as (service, url), aiohttp.ClientSession() as http:
         w3 = connect(service.rpc_url)
         try:
@@ -250,7 +252,6 @@ async def _evidence(world: World, manifest: Manifest) -> None:
     route = "/v1/manifests/{digest}/assets/{index}/evidence"
     asset = {"digest": manifest.digest_hex(), "index": "0"}
     assert (await world.api.call("GET", route, params=asset))[0] == 202  # not final yet
-    # Past anvil's finalized block (64 behind its head): evidence_depth 0 takes that one.
     await world.chain.w3.provider.make_request("anvil_mine", [70])  # type: ignore[arg-type]
 
     async def issued() -> bool:
