@@ -127,7 +127,8 @@ async def new_creator(client: LedgerClient, creator_id: str) -> SigningKey:
 
     async def recorded() -> bool:
         _, found = await client._request("GET", f"/v1/creators/{creator_id}/records")
-        return all(r["proof"] is not None for r in found["records"])
+        return all(r["status"] == "confirmed" and r["proof"] is not None
+                   for r in found["records"])
 
     await eventually(recorded, f"the register of {creator_id} anchored")
     return key

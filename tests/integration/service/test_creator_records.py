@@ -37,11 +37,12 @@ async def records(client: LedgerClient, creator_id: str) -> Any:
 
 async def anchored_records(client: LedgerClient, creator_id: str, timeout: float = 30.0
                            ) -> list[Any]:
-    """Poll until every record of the creator has its proof."""
+    """Poll until every record of the creator is anchored and confirmed (a sealed batch
+    gives a proof before its anchor is confirmed)."""
     deadline = time.monotonic() + timeout
     while True:
         found = (await records(client, creator_id))["records"]
-        if all(r["proof"] is not None for r in found):
+        if all(r["status"] == "confirmed" and r["proof"] is not None for r in found):
             return list(found)
         assert time.monotonic() < deadline, f"records not anchored: {found}"
         await asyncio.sleep(0.1)

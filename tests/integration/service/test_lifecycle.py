@@ -118,7 +118,7 @@ async def anchored(world: World, digest: str, timeout: float = 30.0) -> dict[str
     while True:
         _, found = await world.call("GET", "/v1/statements/{digest}",
                                     f"/v1/statements/{digest}")
-        if found["proof"] is not None:
+        if found["proof"] is not None and found["proof"]["anchor"] is not None:
             return dict(found)
         assert time.monotonic() < deadline, f"statement not anchored: {found}"
         await asyncio.sleep(0.1)

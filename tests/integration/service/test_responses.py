@@ -188,7 +188,8 @@ async def _creators(world: World) -> None:
 
     async def anchored() -> bool:
         _, found = await api.call("GET", records, params={"id": CREATOR})
-        return all(r["proof"] is not None for r in found["records"])
+        return all(r["status"] == "confirmed" and r["proof"] is not None
+                   for r in found["records"])
 
     await until(anchored)  # the records' answers with their proofs, as declared
 
