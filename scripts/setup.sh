@@ -51,5 +51,13 @@ if ! command -v chromium >/dev/null; then
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
+# The metadata tests read what `ledger package --embed` wrote with a reader we did
+# not write: ExifTool (docs/metadata.md).
+if ! command -v exiftool >/dev/null; then
+  echo "setup: installing ExifTool from the system's packages" >&2
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libimage-exiftool-perl >/dev/null
+fi
+
 # forge rebuilds only what changed, so this is cheap when nothing did.
 node_modules/.bin/forge build --quiet
