@@ -90,6 +90,21 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class OlpSettings:
+    """The RSL documents and the OLP licence server (docs/web-licensing.md)."""
+
+    #: The service's public base URL: token issuer, and the root of every RSL link.
+    public_url: str
+    token_lifetime_s: int
+    key_rotation_s: int
+    #: Where an asset without a ``url`` is fetched: a URL with ``{sha256}``, or None.
+    asset_url: str | None
+    max_clients_per_wallet: int
+    #: Client registrations a minute from one client address (in bursts of as many).
+    register_per_minute: int
+
+
+@dataclass(frozen=True)
 class RoyaltySettings:
     """Usage intake (metering keys, the replay window, usage batches) and settlement."""
 
@@ -163,6 +178,13 @@ class Settings:
     webhook_backoff_max_s: float = 3_600.0
     webhook_concurrency: int = 16
     webhook_urls: str | None = None
+    # Web licensing (docs/web-licensing.md): RSL documents and the OLP licence server.
+    public_url: str | None = None
+    olp_token_lifetime_s: int = 300
+    olp_key_rotation_s: int = 86_400
+    rsl_asset_url: str | None = None
+    olp_max_clients_per_wallet: int = 10
+    olp_register_per_minute: int = 10
     # Tests only: fetch domain ids' /.well-known/ledger-creator.json from this base URL
     # (http allowed) instead of https://<domain>; refused unless the chain is embedded.
     creator_domain_url: str | None = None
@@ -214,6 +236,16 @@ class Settings:
             backoff_s=self.webhook_backoff_s, backoff_max_s=self.webhook_backoff_max_s,
             concurrency=self.webhook_concurrency, urls="any" if urls == "any" else "public",
             poll_interval_s=min(self.poll_interval_s, 0.25),
+        )
+
+    @property
+    def olp(self) -> OlpSettings:
+        """What the RSL documents and the licence server need."""
+        return OlpSettings(
+            public_url=(self.public_url or f"http://{self.host}:{self.port}").rstrip("/"),
+            token_lifetime_s=self.olp_token_lifetime_s, key_rotation_s=self.olp_key_rotation_s,
+            asset_url=self.rsl_asset_url, max_clients_per_wallet=self.olp_max_clients_per_wallet,
+            register_per_minute=self.olp_register_per_minute,
         )
 
     @property
@@ -290,6 +322,15 @@ class Settings:
                 "is for tests on the embedded chain only, and must be an http(s) URL",
                 field="creator_domain_url",
             )
+        for name in ("public_url", "rsl_asset_url"):
+            url = getattr(self, name)
+            if url and not url.startswith(("http://", "https://")):
+                raise ConfigError("must be an http(s) URL", field=name)
+        _positive("olp_token_lifetime_s", self.olp_token_lifetime_s, upper=86_400)
+        if self.olp_key_rotation_s < self.olp_token_lifetime_s:
+            raise ConfigError("must be at least olp_token_lifetime_s", field="olp_key_rotation_s")
+        _positive("olp_max_clients_per_wallet", self.olp_max_clients_per_wallet, upper=10_000)
+        _positive("olp_register_per_minute", self.olp_register_per_minute, upper=100_000)
         _positive("webhook_timeout_s", self.webhook_timeout_s, upper=300)
         _positive("webhook_retry_for_s", self.webhook_retry_for_s)
         _positive("webhook_backoff_s", self.webhook_backoff_s)

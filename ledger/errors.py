@@ -122,6 +122,16 @@ class Forbidden(LedgerError):
     code = "forbidden"
 
 
+class RateLimited(LedgerError):
+    """Too many requests of one kind from one caller: try again in ``retry_after_s``."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s
+
+
 class Unavailable(LedgerError):
     """A part the request needs is missing or down; retrying later may succeed."""
 

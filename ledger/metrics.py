@@ -95,6 +95,14 @@ class Metrics:
         self.storage_errors = self._counter(
             "ledger_storage_errors_total", "Requests answered 503 because the database failed."
         )
+        self._webhook_deliveries = Counter(
+            "ledger_webhook_deliveries_total",
+            "Webhook delivery attempts, by outcome (delivered, failed, timeout, "
+            "unreachable, gone).", (*self._labelnames, "outcome"), registry=self._own,
+        )
+        self.webhook_dead_letters = self._counter(
+            "ledger_webhook_dead_lettered_total",
+            "Events dead-lettered after the retry period.")
         self.anchor_latency = self._labelled(Histogram(
             "ledger_anchor_latency_seconds", "From a batch sealed to its anchor confirmed.",
             self._labelnames, registry=self._own, buckets=ANCHOR_LATENCY_BUCKETS,
@@ -115,6 +123,11 @@ class Metrics:
 
     def _counter(self, name: str, help_text: str) -> Counter:
         return self._labelled(Counter(name, help_text, self._labelnames, registry=self._own))
+
+    def webhook_delivery(self, outcome: str) -> None:
+        """Count one webhook delivery attempt that ended with `outcome`."""
+        labels = (outcome,) if self._replica is None else (self._replica, outcome)
+        self._webhook_deliveries.labels(*labels).inc()
 
     def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
         """Register a gauge set from `read` at every `refresh`."""

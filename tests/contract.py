@@ -4,6 +4,7 @@ route-by-route response test and the document's own unit tests."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ElementTree
 from functools import cache
 from typing import Any
 
@@ -45,6 +46,11 @@ def answer_problems(method: str, path: str, status: int, media: str, body: bytes
     if media not in content:
         return [f"{where}: {media} not declared ({sorted(content)})"]
     schema = content[media].get("schema")
+    if media.endswith(("/xml", "+xml")):
+        try:
+            ElementTree.fromstring(body)  # our own answer: no entity tricks to fear
+        except ElementTree.ParseError as exc:
+            return [f"{where}: not well-formed XML: {exc}"]
     if media != "application/json" or schema is None:
         return []
     return [f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"

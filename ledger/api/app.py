@@ -11,8 +11,10 @@ from ledger.api import (
     assets,
     dataset_checks,
     lifecycle,
+    olp,
     provenance,
     royalty,
+    rsl,
     verifier_page,
     webhooks,
 )
@@ -59,6 +61,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/v1/buyers/{address}/proposals", royalty.get_proposals),
         web.post("/v1/buyers/{address}/cosign", royalty.post_cosign),
         web.get("/v1/creators/{id}/statement", royalty.get_statement),
+        web.get("/v1/manifests/{digest}/assets/{assetId}/unsettled", royalty.get_unsettled),
         web.get("/v1/splits/terms", royalty.get_split_terms),
         web.post("/v1/splits", royalty.post_split),
         web.get("/v1/service", provenance.get_service),
@@ -77,8 +80,20 @@ def routes() -> list[web.RouteDef]:
 
 
 def page_routes() -> list[web.RouteDef]:
-    """The pages served beside the API: the verifier page (docs/verifier-page.md)."""
-    return [web.get("/verify", verifier_page.get_verify)]
+    """The pages served beside the API: the verifier page (docs/verifier-page.md), and
+    the RSL documents, ``robots.txt`` and OLP licence server (docs/web-licensing.md)."""
+    return [
+        web.get("/verify", verifier_page.get_verify),
+        web.get("/robots.txt", rsl.get_robots),
+        web.get("/rsl.xml", rsl.get_marketplace),
+        web.get("/rsl/creators/{creator_id}.xml", rsl.get_creator_document),
+        web.get("/rsl/manifests/{digest}.xml", rsl.get_manifest_document),
+        web.post("/olp/register", olp.post_register),
+        web.post("/olp/token", olp.post_token),
+        web.post("/olp/introspect", olp.post_introspect),
+        web.get("/olp/jwks.json", olp.get_jwks),
+        web.get("/olp/tokens", olp.get_tokens),
+    ]
 
 
 def create_app(http: HttpSettings, open_context: ContextFactory) -> web.Application:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -11,6 +12,8 @@ from aiohttp import web
 from ledger.api.appkeys import CONTEXT
 from ledger.api.caching import immutable, not_final, proof_response
 from ledger.api.provenance import manifest_json, parse_hex32, read_body
+from ledger.api.rsl import licence_link
+from ledger.app.clock import now_ms
 from ledger.app.evidence import Pending
 from ledger.app.library import ChunkAnswer, Registration
 from ledger.core.asset_tree import AssetProof
@@ -57,7 +60,8 @@ async def get_asset_proof(request: web.Request) -> web.Response:
     found = await request.app[CONTEXT].library.asset_proof(digest, index)
     if not isinstance(found, AssetProof):
         return not_final(_json(manifest_json(found), status=202))
-    return await proof_response(request, found.to_json(), found.manifest_proof.anchor)
+    answer = await proof_response(request, found.to_json(), found.manifest_proof.anchor)
+    return await with_licence_link(request, answer, [(digest, index)])
 
 
 async def get_evidence(request: web.Request) -> web.Response:
@@ -70,7 +74,8 @@ async def get_evidence(request: web.Request) -> web.Response:
         answer = _json({"status": "pending", "reason": found.reason}, status=202)
         answer.headers["Retry-After"] = str(EVIDENCE_RETRY_S)
         return not_final(answer)
-    return immutable(request, found.to_json())
+    return await with_licence_link(request, immutable(request, found.to_json()),
+                                   [(digest, index)])
 
 
 async def get_by_hash(request: web.Request) -> web.Response:
@@ -82,11 +87,29 @@ async def get_by_hash(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     found = await ctx.library.by_hash(bytes.fromhex(matched.group(1)))
     chain = {"chainId": ctx.chain.chain_id, "contract": ctx.chain.registry}
-    return _json({
+    answer = _json({
         "sha256": matched.group(1),
         "registrations": [registration_json(r, chain) for r in found],
         "conflict": len({r.creator_id for r in found}) > 1,
     })
+    return await with_licence_link(request, answer,
+                                   [(r.manifest_digest, r.asset_index) for r in found])
+
+
+async def with_licence_link(request: web.Request, response: web.Response,
+                            assets: Iterable[tuple[bytes, int]]) -> web.Response:
+    """`response` with a ``Link`` to the RSL document of each manifest whose asset
+    (digest, index) is licensable through the licence server now, if any is: how a
+    crawler that found the bytes learns where to license them."""
+    publisher = request.app[CONTEXT].licensing.publisher
+    now = now_ms()
+    urls: dict[str, None] = {}
+    for digest, index in assets:
+        if await publisher.offered(digest, index, now):
+            urls[publisher.manifest_url(digest)] = None
+    if urls:
+        response.headers["Link"] = licence_link(*urls)
+    return response
 
 
 def chunk_json(answer: ChunkAnswer) -> dict[str, Any]:

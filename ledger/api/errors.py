@@ -17,6 +17,7 @@ from ledger.errors import (
     LicenceRefused,
     NotFound,
     ProofError,
+    RateLimited,
     SignatureError,
     StorageError,
     Unauthenticated,
@@ -76,6 +77,7 @@ STATUS: dict[type[LedgerError], int] = {
     ValidationError: 422,
     SignatureError: 422,
     ProofError: 422,
+    RateLimited: 429,
     InternalError: 500,
     Unavailable: 503,
     ChainUnavailableError: 503,
@@ -94,8 +96,12 @@ _IDENTITY = ("", "identity")
 
 
 def error_response(status: int, error: LedgerError) -> web.Response:
-    """The JSON error body every failing request gets."""
-    return web.json_response({"error": error.to_dict()}, status=status)
+    """The JSON error body every failing request gets (with ``Retry-After`` when the
+    error says when to try again)."""
+    response = web.json_response({"error": error.to_dict()}, status=status)
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after_s)
+    return response
 
 
 def status_of(error: LedgerError) -> int:

@@ -9,12 +9,20 @@ from aiohttp import web
 from ledger.api.appkeys import CONTEXT, METRICS
 from ledger.api.caching import not_final
 from ledger.api.errors import status_of
-from ledger.api.provenance import read_body
-from ledger.api.read_auth import require_buyer, require_creator, usage_reader
+from ledger.api.provenance import int_query, parse_hex32, read_body
+from ledger.api.read_auth import (
+    is_operator,
+    require_buyer,
+    require_creator,
+    signed_reader,
+    usage_reader,
+)
 from ledger.app.accounts import RoyaltyAccounts, statement_csv
+from ledger.app.clock import now_ms
 from ledger.app.royalty import Accepted, UsageService
+from ledger.app.split_prices import unsettled_usage
 from ledger.core.canonical import parse_strict
-from ledger.core.fields import ADDRESS
+from ledger.core.fields import ADDRESS, ASSET_ID
 from ledger.core.hashing import checksum_address
 from ledger.core.royalty.auth import UsageAuthError
 from ledger.errors import Forbidden, LedgerError, Unauthenticated, ValidationError
@@ -137,6 +145,31 @@ async def get_statement(request: web.Request) -> web.Response:
     if fmt != "json":
         raise ValidationError("must be json or csv", field="format")
     return web.json_response(statement)
+
+
+#: The largest time a query takes (ms): the end of year 9999.
+_LAST_MS = 253_402_300_799_999
+
+
+async def get_unsettled(request: web.Request) -> web.Response:
+    """GET /v1/manifests/{digest}/assets/{assetId}/unsettled?before=MS: the asset's usage
+    from before ``before`` not settled yet, and whether an amendment effective then may
+    have its split version registered; for the asset's split owner (its Ethereum key),
+    a signing key of its creator, or the operator."""
+    usage = _usage(request)
+    digest = parse_hex32(request.match_info["digest"], "digest")
+    asset_id = request.match_info["assetId"]
+    if not ASSET_ID.fullmatch(asset_id):
+        raise ValidationError("must be an asset id (asset:…)", field="assetId")
+    if "before" not in request.query:
+        raise ValidationError("is required: the amendment's effectiveAt (ms)", field="before")
+    before = int_query(request, "before", 0, 0, _LAST_MS)
+    terms = await usage.terms_book.asset_terms(digest, asset_id, "")
+    if not is_operator(request) and signed_reader(request) != f"eth:{terms.owner}":
+        await require_creator(request, terms.creator_id)
+    found = await unsettled_usage(usage.store, terms, usage.settings.usage_window_s, before,
+                                  now_ms())
+    return web.json_response(found.to_obj())
 
 
 async def get_split_terms(request: web.Request) -> web.Response:

@@ -271,19 +271,21 @@ def _json_safe(typed: dict[str, Any]) -> dict[str, Any]:
 
 
 _UNITS_BY_STATE = {"pending": "unitsPending", "unsettled": "unitsUnsettled",
-                   "settling": "unitsSettling", "settled": "unitsSettled"}
+                   "settling": "unitsSettling", "settled": "unitsSettled",
+                   "refused": "unitsRefused"}
 
 
 def _buyer_token() -> dict[str, Any]:
     return {"events": 0, "unitsPending": 0, "unitsUnsettled": 0, "unitsSettling": 0,
-            "unitsSettled": 0, "unitsHeld": 0, "settling": 0, "settled": 0, "held": []}
+            "unitsSettled": 0, "unitsHeld": 0, "unitsRefused": 0, "settling": 0, "settled": 0,
+            "held": []}
 
 
 def _usage_row(asset_id: str, asset_key: bytes, buyer: str, token: str) -> dict[str, Any]:
     return {"assetId": asset_id, "assetKey": to_hex(asset_key), "buyer": buyer, "token": token,
             "unitsUsed": 0, "unitsPending": 0, "unitsUnsettled": 0, "unitsSettling": 0,
-            "unitsSettled": 0, "unitsHeld": 0, "holdReasons": [], "settled": 0,
-            "settlements": []}
+            "unitsSettled": 0, "unitsHeld": 0, "unitsRefused": 0, "holdReasons": [],
+            "settled": 0, "settlements": []}
 
 
 def _settlement_line(line: ItemLine) -> dict[str, Any]:

@@ -61,7 +61,9 @@ class CreatorHistory:
 
     async def actions(
         self, creator_id: str, until_ms: int
-    ) -> list[tuple[dict[str, Any], ProofBundle | None, BatchRecord | None]]:
-        """`of`, each record as its signed action's JSON object."""
+    ) -> list[tuple[dict[str, Any], ProofBundle | None, int]]:
+        """`of`, each record as its signed action's JSON object with its acceptance time
+        (ms): evidence packages count the records in force at a time from one read."""
         history = await self.of(creator_id, until_ms)
-        return [(orjson.loads(record.body), bundle, batch) for record, bundle, batch in history]
+        return [(orjson.loads(record.body), bundle, record.accepted_at)
+                for record, bundle, _ in history]

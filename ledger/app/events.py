@@ -41,6 +41,7 @@ from ledger.core.events import (
     MANIFEST_ANCHORED,
     SETTLEMENT_PAID,
     Filters,
+    Principal,
     make_event,
 )
 from ledger.core.hashing import to_hex
@@ -82,13 +83,17 @@ class Announcer:
             wake()
         return event.id
 
-    async def feed(self, after: str | None, limit: str | None, filters: Filters
-                   ) -> dict[str, Any]:
+    async def feed(self, after: str | None, limit: str | None, filters: Filters,
+                   principal: Principal | None = None) -> dict[str, Any]:
         """The pull feed: events after cursor `after` (from the start if None) that
-        `filters` want, and the cursor to ask from next."""
+        `filters` want (within `principal`'s scope when given; None: the operator's
+        feed), and the cursor to ask from next."""
         start = _cursor(after)
         count = _limit(limit)
-        events = await self._store.feed(start, count, filters)
+        owner = None
+        if principal is not None:
+            filters, owner = principal.scope(filters), principal.owner
+        events = await self._store.feed(start, count, filters, owner=owner)
         return {"events": [e.to_obj() for e in events],
                 "next": str(events[-1].seq if events else start)}
 

@@ -32,9 +32,10 @@ from ledger.storage.chain_proofs import BlockProofRows, ChainProofStore
 from ledger.storage.manifests import ManifestStore
 
 #: A creator's records accepted up to a time, each with its bundle (anchored once its
-#: batch is confirmed) and its batch: `ledger.app.creator_records.CreatorHistory.actions`.
+#: batch is confirmed) and when it was accepted (ms):
+#: `ledger.app.creator_records.CreatorHistory.actions`.
 CreatorRecords = Callable[
-    [str, int], Awaitable[list[tuple[dict[str, Any], ProofBundle | None, BatchRecord | None]]]
+    [str, int], Awaitable[list[tuple[dict[str, Any], ProofBundle | None, int]]]
 ]
 #: The statements about one asset (manifest digest, asset id) in acceptance order, each
 #: as its JSON, its bundle (anchored once its batch is confirmed; None while it awaits
@@ -165,7 +166,7 @@ class EvidenceIssuer:
                                                    *(at for _, _, at in statements)]))
         if isinstance(records, Pending):
             return records
-        anchored = [_anchored(parts.manifest_proof)] + [_anchored(b) for _, b in records] + [
+        anchored = [_anchored(parts.manifest_proof)] + [_anchored(b) for _, b, _ in records] + [
             _anchored(b) for _, b, _ in statements]
         waiting = await self.finality.pending(
             (anchor.block_number, anchor.block_hash) for _, anchor in anchored)
@@ -176,12 +177,10 @@ class EvidenceIssuer:
             asset=parts.asset, asset_index=index, asset_proof=parts.asset_proof,
             manifest=parts.manifest, manifest_proof=parts.manifest_proof.to_obj(),
             receipt=self._receipt(record).to_obj(),
-            creator_records=tuple((action, bundle.to_obj()) for action, bundle in records),
-            manifest_records=await self._records_in_force(record.creator_id,
-                                                          record.accepted_at),
-            statements=tuple([
-                (obj, bundle.to_obj(), await self._records_in_force(record.creator_id, at))
-                for obj, bundle, at in statements]),
+            creator_records=tuple((action, bundle.to_obj()) for action, bundle, _ in records),
+            manifest_records=_in_force(records, record.accepted_at),
+            statements=tuple((obj, bundle.to_obj(), _in_force(records, at))
+                             for obj, bundle, at in statements),
             chain=chain,
         )
 
@@ -217,19 +216,16 @@ class EvidenceIssuer:
                 for obj, bundle, at in await self._statements(manifest_digest, asset_id)
                 if bundle is not None and bundle.anchor is not None]
 
-    async def _records_in_force(self, creator_id: str, at: int) -> int:
-        """How many of the creator's records were accepted by `at`."""
-        return len(await self._creator_records(creator_id, at))
-
     async def _records(self, record: ManifestRecord, until: int
-                       ) -> list[tuple[dict[str, Any], ProofBundle]] | Pending:
+                       ) -> list[tuple[dict[str, Any], ProofBundle, int]] | Pending:
         """The creator's records accepted by `until` (the manifest's or the latest
-        statement's acceptance), every one anchored; Pending otherwise."""
+        statement's acceptance) with their acceptance times, every one anchored;
+        Pending otherwise. Read once: the counts in force derive from it."""
         out = []
-        for action, bundle, _ in await self._creator_records(record.creator_id, until):
+        for action, bundle, at in await self._creator_records(record.creator_id, until):
             if bundle is None or bundle.anchor is None:
                 return Pending(f"a record of {record.creator_id} is not anchored yet")
-            out.append((action, bundle))
+            out.append((action, bundle, at))
         return out
 
     async def _chain(self, anchored: list[_Anchored]) -> ChainEvidence:
@@ -272,3 +268,8 @@ def _check_fetched(fetched: BlockProofs, newest: Anchor, anchored: list[_Anchore
         ):
             raise ChainError(f"the registry's record of batch {anchor.batch_number} is not "
                              "the anchor the service recorded")
+
+
+def _in_force(records: list[tuple[dict[str, Any], ProofBundle, int]], at: int) -> int:
+    """How many of the creator's records (in acceptance order) were accepted by `at`."""
+    return sum(1 for _, _, accepted in records if accepted <= at)

@@ -29,7 +29,7 @@ import re
 import tempfile
 import unicodedata
 import urllib.parse
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,9 @@ class PackageSpec:
     attribution: str | None = None
     url_base: str | None = None
     created_at: str | None = None
+    per_file: Mapping[str, Mapping[str, Any]] | None = None
+    """Members one file's entry adds, by relative path: what its own metadata gave
+    (``captureDate``, ``extensions``; `ledger.app.embedding`)."""
 
     def creator(self) -> dict[str, Any]:
         """The manifest's ``creator`` object."""
@@ -120,6 +123,8 @@ class PackageSpec:
         }
         if self.url_base is not None:
             members["url"] = self.url_base.rstrip("/") + "/" + urllib.parse.quote(relative)
+        if self.per_file and relative in self.per_file:
+            members.update(_copy(dict(self.per_file[relative])))
         return members
 
     def terms(self) -> dict[str, Any]:
@@ -144,6 +149,7 @@ def package_dir(
     exclude: Iterable[str | os.PathLike[str]] = (),
     progress: ProgressFn | None = None,
     workers: int | None = None,
+    known: Mapping[bytes, bytes] | None = None,
 ) -> dict[str, Any]:
     """An unsigned 1.0 manifest object describing every file under ``path``.
 
@@ -151,10 +157,14 @@ def package_dir(
     name, an id derived from its relative path, and the licenses and terms of
     ``spec``; ``spec.url_base`` (https:// or r2://) plus the relative path gives
     each asset's url. The result is validated (ValidationError on bad input)
-    and ready for ``ledger.core.signing.sign_manifest``.
+    and ready for ``ledger.core.signing.sign_manifest``. ``known``: SHA-256 digests by
+    hash cache key (`ledger.app.file_hashes.cache_key`) already computed from the
+    files' bytes, as the writer of a copy has them; a file found there is not read.
     """
     ids, listing = _listed(Path(path), exclude, MAX_ASSETS, "a manifest holds")
-    digests = hash_listing(listing, workers=workers, progress=progress)
+    cache = HashCache(None)
+    cache.add((known or {}).items())
+    digests = hash_listing(listing, cache, workers=workers, progress=progress)
     assets = [spec.asset(relative, asset_id, digest)
               for (asset_id, relative), digest in zip(ids.items(), digests, strict=True)]
     manifest = {"manifestVersion": MANIFEST_VERSION, "creator": spec.creator(), "assets": assets}
@@ -173,6 +183,7 @@ def package_library(
     exclude: Iterable[str | os.PathLike[str]] = (),
     progress: ProgressFn | None = None,
     workers: int | None = None,
+    known: Mapping[bytes, bytes] | None = None,
 ) -> dict[str, Any]:
     """Package the files under ``path`` as a 1.1 (or 1.2) manifest: write ``assets_file`` (one
     canonical entry per line, in index order) and return the unsigned header.
@@ -180,13 +191,15 @@ def package_library(
     The entries are those ``package_dir`` would make, checked one by one (errors name
     ``assets[i].member``). ``cache_file`` keeps every hash as it is computed
     (`ledger.app.file_hashes.HashCache`), so a rerun after an interruption reads only
-    the files not hashed yet. ``assets_file`` is replaced only once it is complete.
+    the files not hashed yet; ``known`` digests (as `package_dir`) are added to it
+    first. ``assets_file`` is replaced only once it is complete.
     """
     ids, listing = _listed(Path(path), (*exclude, assets_file), MAX_HEADER_ASSETS,
                            "a 1.1 manifest holds")
     # The header is checked before hours of hashing, with a stand-in root.
     _header(spec, len(listing), bytes(32))
     with HashCache(cache_file) as cache:
+        cache.add((known or {}).items())
         digests = hash_listing(listing, cache, workers=workers, progress=progress)
         hashes = _write_entries(assets_file, spec, ids.items(), digests)
     return _header(spec, len(listing), AssetTree.from_hashes(hashes).root)
@@ -251,6 +264,8 @@ class _Entries:
     def __call__(self, index: int, relative: str, asset_id: str, digest: bytes) -> bytes:
         """Entry ``index``'s canonical bytes; ValidationError naming ``assets[index].…``."""
         files = self._spec.file_members(relative, asset_id, digest)
+        if files.keys() != self._keys.keys():  # a file's own members: no shortcut
+            return entry_bytes({**files, **_copy(self._terms)}, f"assets[{index}]")
         composed = b"{" + b",".join(
             self._encoded[name] if name in self._encoded
             else self._keys[name] + canonicalize(files[name])

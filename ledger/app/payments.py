@@ -25,7 +25,7 @@ from ledger.chain.tx.journal import MemoryJournal
 from ledger.chain.tx.sender import Sender
 from ledger.chain.tx.state import SendPolicy
 from ledger.core.manifest import Manifest
-from ledger.core.royalty.terms import ETH_TOKEN, metered_terms
+from ledger.core.royalty.terms import ETH_TOKEN, amended_metered_terms, metered_terms
 from ledger.errors import ConfigError, ValidationError
 
 
@@ -138,20 +138,32 @@ async def withdraw(chain: Chain, key: str, token: str, amount: int | None, to: s
 # -- creators and payees -------------------------------------------------------------------
 
 
-async def register_splits(chain: Chain, key: str, manifest: Manifest) -> list[dict[str, Any]]:
+async def register_splits(chain: Chain, key: str, manifest: Manifest,
+                          amended: tuple[bytes, Mapping[str, Mapping[str, Any]]] | None = None
+                          ) -> list[dict[str, Any]]:
     """Create, from the owner's own account, the split of each per-use asset of
-    ``manifest`` (skipping those whose latest version already carries it)."""
+    ``manifest`` (skipping those whose latest version already carries it).
+
+    With ``amended`` (an amend statement's digest, and per asset id the amended members
+    in force from its effective time: `History.terms_at`), the splits of the amended
+    terms instead, each version naming the statement as the source of its terms.
+    """
     splitter = chain.splitter
-    digest = manifest.digest()
+    if amended is None:
+        source = manifest.digest()
+        metered = metered_terms(manifest, source)
+    else:
+        source = amended[0]
+        metered = amended_metered_terms(manifest, source, amended[1])
     owner = address_of(key)
     done = []
-    for terms in metered_terms(manifest, digest):
+    for terms in metered:
         if terms.owner != owner:
             raise ValidationError(
                 f"the split owner of {terms.asset_id} is {terms.owner}, not {owner}", field="key")
         latest = await splitter.latest_version(terms.asset_key)
         if latest and (await splitter.split_version(terms.asset_key, latest)).manifest_digest \
-                == digest:
+                == source:
             done.append({"assetId": terms.asset_id, "assetKey": "0x" + terms.asset_key.hex(),
                          "version": latest, "txHash": None})
             continue

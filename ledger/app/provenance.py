@@ -25,6 +25,7 @@ from ledger.app.intake import (
     verify_many,
 )
 from ledger.app.library import Library
+from ledger.app.licence_server import WebLicensing
 from ledger.app.royalty import UsageService
 from ledger.app.statements import Statements
 from ledger.app.status_book import StatusBook
@@ -65,6 +66,7 @@ from ledger.storage.creator_records import CreatorRecordStore
 from ledger.storage.creators import CreatorStore, Verification
 from ledger.storage.dataset_checks import DatasetCheckStore
 from ledger.storage.manifests import ManifestStore
+from ledger.storage.request_nonces import RequestNonces
 from ledger.storage.statements import StatementStore
 from ledger.storage.uploads import UploadStore
 
@@ -126,6 +128,10 @@ class ServiceParts:
     #: The event outbox and its pull feed, and webhook subscriptions (issue 17).
     events: Announcer
     webhooks: Webhooks
+    #: RSL documents and the OLP licence server (issue 19).
+    licensing: WebLicensing
+    #: Nonces of signed requests seen within the freshness window (replays).
+    request_nonces: RequestNonces
 
 
 class ServiceContext:
@@ -152,6 +158,8 @@ class ServiceContext:
         #: Announce events here (`ledger.app.events`); the feed and subscriptions.
         self.events = parts.events
         self.webhooks = parts.webhooks
+        self.licensing = parts.licensing
+        self.request_nonces = parts.request_nonces
         self.verifier = parts.verifier
         self.chain = chain
         self._writer = parts.writer

@@ -325,4 +325,5 @@ class UsageService:
         return {"eventId": record.event_id, "eventDigest": to_hex(record.digest),
                 "status": record.status, "batchNumber": record.batch_number,
                 "leafIndex": record.leaf_index, "units": record.units,
-                "settlement": settlement, "hold": record.hold_reason}
+                "settlement": settlement, "hold": record.hold_reason,
+                "refusal": record.refusal}

@@ -7,13 +7,14 @@ its freshness (``issuedAt`` within 10 minutes of the service clock, as creator a
 the manifest and the assets it names, who signed it (`ledger.core.statements.authorise`,
 with the creator's signing keys valid at ``issuedAt`` and the operator's key), and for
 every asset it names the status rules (`History.admit`): it must count, and void nothing
-accepted before it. Intake is serialised in this process, so two statements about one
-asset are admitted one after the other.
+accepted before it. The rules are checked once before storing, and again in the storing
+transaction if another process or replica stored a statement about the manifest
+meanwhile: the database lets one intake per manifest store at a time
+(`StatementStore.add`), so two contradicting statements are never both stored.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -111,7 +112,6 @@ class Statements:
         self._leaf_bundle = leaf_bundle
         self._events = events
         self._clock = clock
-        self._intake = asyncio.Lock()
 
     # -- intake --------------------------------------------------------------------
 
@@ -129,21 +129,25 @@ class Statements:
         if abs(now - statement.issued_at) > FRESHNESS_MS:
             raise ValidationError("is more than 10 minutes from the service clock (stale or "
                                   "replayed)", field="issuedAt")
-        async with self._intake:
-            creator_id, state = await self._check(statement)
-            record = _record(statement, now)
-            also = self._announcing(statement, creator_id, state)
-            created = await self._store.add(record, also=also)
-            self.book.forget(statement.target.manifest_digest)
+        checked = await self._check(statement)
+
+        async def admit(bodies: list[bytes]) -> None:
+            if bodies != checked.bodies:  # another process stored one meanwhile
+                checked.state = await self._admit(statement, bodies)
+
+        record = _record(statement, now)
+        created = await self._store.add(record, admit=admit,
+                                        also=self._announcing(statement, checked))
+        self.book.forget(statement.target.manifest_digest)
         if not created:
             stored = await self._store.get(record.digest)
             assert stored is not None  # stored by another replica meanwhile, never deleted
             return stored, False
         return record, True
 
-    async def _check(self, statement: Statement) -> tuple[str, str]:
-        """Every check after the statement's own; the manifest's creator, and the state
-        the statement gives the first asset it names from its effective time."""
+    async def _check(self, statement: Statement) -> _Checked:
+        """Every check after the statement's own; the manifest's creator, the statements
+        stored before it, and the state it gives the first asset it names."""
         target = statement.target
         manifest = await self._manifests.get(target.manifest_digest)
         if manifest is None:
@@ -153,10 +157,16 @@ class Statements:
             k.public_key for k in creator.keys if creator.can_sign(k.public_key,
                                                                   statement.issued_at)]
         authorise(statement, creator_keys=keys, operator_key=self._operator_key)
-        before = [parse(r.body) for r in await self._store.about(target.manifest_digest)]
+        bodies = await self._store.bodies(target.manifest_digest)
+        return _Checked(manifest.creator_id, bodies, await self._admit(statement, bodies))
+
+    async def _admit(self, statement: Statement, bodies: list[bytes]) -> str:
+        """The status rules over the statements stored before it (`bodies`), for every
+        asset it names; the state it gives the first one from its effective time."""
+        before = [parse(body) for body in bodies]
         after = [History(ref, before).admit(statement)
                  for ref in await self._distinct_assets(statement, before)]
-        return manifest.creator_id, after[0].status(effective_at(statement)).state
+        return after[0].status(effective_at(statement)).state
 
     async def _distinct_assets(self, statement: Statement, before: list[Statement]
                                ) -> list[AssetRef]:
@@ -180,8 +190,7 @@ class Statements:
             start = page[-1][0] + 1
         return kinds.refs()
 
-    def _announcing(self, statement: Statement, creator_id: str, state: str
-                    ) -> InTransaction | None:
+    def _announcing(self, statement: Statement, checked: _Checked) -> InTransaction | None:
         """What announces an accepted statement in the transaction that stores it:
         status.changed, and takedown.opened or takedown.decided for a case."""
         events = self._events
@@ -190,8 +199,9 @@ class Statements:
         digest = to_hex(statement.digest())
         data: dict[str, Any] = {
             "manifestDigest": to_hex(statement.target.manifest_digest),
-            "assetIds": statement.target.to_obj().get("assetIds"), "creatorId": creator_id,
-            "statement": digest, "statementType": statement.type, "state": state,
+            "assetIds": statement.target.to_obj().get("assetIds"),
+            "creatorId": checked.creator_id, "statement": digest,
+            "statementType": statement.type, "state": checked.state,
             "effectiveAt": effective_at(statement),
         }
         if statement.buyer is not None:
@@ -199,6 +209,8 @@ class Statements:
         case = {TAKEDOWN: TAKEDOWN_OPENED, DECISION: TAKEDOWN_DECIDED}.get(statement.type)
 
         async def announce(conn: AsyncConnection) -> None:
+            # The state as last checked: in this transaction if it checked again.
+            data["state"] = checked.state
             await events.announce(conn, STATUS_CHANGED, data, key=digest)
             if case is not None:
                 await events.announce(conn, case, {**data, "outcome": statement.outcome},
@@ -288,6 +300,16 @@ def effective_at(statement: Statement) -> int:
     if statement.type == GRANT and statement.start is not None:
         return statement.start
     return statement.issued_at
+
+
+@dataclass
+class _Checked:
+    """What intake's checks found: the manifest's creator, the bodies of the statements
+    stored before, and the state the statement gives the first asset it names."""
+
+    creator_id: str
+    bodies: list[bytes]
+    state: str
 
 
 class _Kinds:

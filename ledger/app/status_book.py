@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Sequence
 
 import orjson
 
@@ -50,17 +50,13 @@ class StatusBook:
         held = await self._manifest(manifest_digest)
         found = held.histories.get(asset_id)
         if found is None:
-            covering = [s for s in held.statements if s.target.covers(manifest_digest, asset_id)]
+            covering = held.said.about(asset_id)
             notice = await self._notice(manifest_digest, asset_id) if covering else 0
             found = History(AssetRef(manifest_digest, asset_id, notice), covering)
             if len(held.histories) >= _HISTORIES:
                 held.histories.clear()
             held.histories[asset_id] = found
         return found
-
-    async def statements(self, manifest_digest: bytes) -> tuple[Statement, ...]:
-        """Every stored statement about assets of this manifest, in acceptance order."""
-        return (await self._manifest(manifest_digest)).statements
 
     def forget(self, manifest_digest: bytes) -> None:
         """Drop what is kept of a manifest: a statement about it was just stored."""
@@ -74,8 +70,7 @@ class StatusBook:
             self._manifests.move_to_end(manifest_digest)
             return held
         forgotten = self._forgotten
-        held = _Manifest(tuple(parse(record.body)
-                               for record in await self._store.about(manifest_digest)))
+        held = _Manifest(Said(await self._store.bodies(manifest_digest)))
         if forgotten != self._forgotten:
             return held  # answer with it, but keep nothing that may be stale
         self._manifests[manifest_digest] = held
@@ -103,15 +98,50 @@ class StatusBook:
             self._checked = time.monotonic()
 
 
+class Said:
+    """One manifest's stored statements, by the assets they target. Each is parsed the
+    first time an asset it targets is asked about: a manifest with many statements about
+    other assets costs reading their targets, not parsing them."""
+
+    def __init__(self, bodies: Sequence[bytes]) -> None:
+        self._bodies = bodies
+        self._whole: list[int] = []
+        self._by_asset: dict[str, list[int]] = {}
+        self._parsed: dict[int, Statement] = {}
+        for n, body in enumerate(bodies):
+            ids: list[str] | None = orjson.loads(body)["target"].get("assetIds")
+            if ids is None:
+                self._whole.append(n)
+            for asset_id in ids or ():
+                self._by_asset.setdefault(asset_id, []).append(n)
+
+    def about(self, asset_id: str) -> list[Statement]:
+        """The statements that target this asset, in acceptance order."""
+        named = self._by_asset.get(asset_id)
+        if named is None:
+            picked = self._whole
+        elif not self._whole:
+            picked = named
+        else:
+            picked = sorted((*self._whole, *named))
+        return [self._parse(n) for n in picked]
+
+    def _parse(self, n: int) -> Statement:
+        found = self._parsed.get(n)
+        if found is None:
+            found = self._parsed[n] = parse(self._bodies[n])
+        return found
+
+
 class _Manifest:
     """One manifest's statements, and its assets' histories as replayed so far."""
 
-    def __init__(self, statements: tuple[Statement, ...]) -> None:
-        self.statements = statements
+    def __init__(self, said: Said) -> None:
+        self.said = said
         self.histories: dict[str, History] = {}
 
 
 def parse(body: bytes) -> Statement:
-    """A stored statement's body as a `Statement` (checked when it was accepted)."""
-    obj: Any = orjson.loads(body)
-    return Statement.from_obj(obj)
+    """A stored statement's body as a `Statement`: its members checked, its signature
+    not (intake verified it before storing it)."""
+    return Statement.from_stored(body)

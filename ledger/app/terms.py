@@ -9,14 +9,15 @@ its assets' terms never go stale: one `TermsBook` per process keeps both.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Protocol, TypeVar
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from ledger.core.assets import Asset
 from ledger.core.fields import path
 from ledger.core.manifest import AnyManifest, Manifest, ManifestHeader, parse_manifest_json
-from ledger.core.royalty.terms import AssetTerms, asset_terms
+from ledger.core.royalty.terms import AssetTerms, amended_terms, asset_terms
 from ledger.errors import ValidationError
 
 _K = TypeVar("_K")
@@ -86,6 +87,19 @@ class TermsBook:
         terms = asset_terms(manifest, digest, asset_id, where)
         _keep(self._terms, (digest, asset_id), terms, self._size)
         return terms
+
+    async def amended_terms(self, digest: bytes, asset_id: str, source: bytes,
+                            terms: Mapping[str, Any]) -> AssetTerms:
+        """The terms of asset ``asset_id`` of the stored manifest ``digest`` under the
+        amended members ``terms``, as the split version naming the amend statement
+        ``source`` carries them (`ledger.core.royalty.terms.amended_terms`)."""
+        manifest = await self.manifest(digest)
+        if manifest is None:
+            raise ValidationError("no manifest with this digest was accepted here",
+                                  field="manifestDigest")
+        if isinstance(manifest, ManifestHeader):
+            manifest = await self._disclosed(manifest, digest, asset_id, "asset")
+        return amended_terms(manifest, source, asset_id, terms)
 
 
     async def _disclosed(self, header: ManifestHeader, digest: bytes, asset_id: str,

@@ -1,4 +1,9 @@
-"""Webhook subscriptions: who is sent which events, where, with which secret."""
+"""Webhook subscriptions: who is sent which events, where, with which secret.
+
+The operator manages every subscription (a marketplace's or a metering source's are
+the operator's, made for them). A creator or a buyer (`Principal`, from a signed
+request) makes, lists and deletes its own, scoped to the events about it.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ledger.app.clock import now_ms
-from ledger.core.events import Filters, Subscription
-from ledger.errors import NotFound, ValidationError
+from ledger.core.events import Filters, Principal, Subscription
+from ledger.errors import Conflict, Forbidden, NotFound, ValidationError
 from ledger.storage.events import EventStore
 
 #: The fields a subscription request may carry.
@@ -19,6 +24,9 @@ _FIELDS = frozenset({"url", "types", "creatorId", "buyer", "manifestDigest"})
 
 #: Standard Webhooks asks for 24 to 64 random bytes; this is 32.
 _SECRET_BYTES = 32
+#: The most subscriptions a creator or a buyer may hold (the operator's are not capped):
+#: each is a queue the worker drains, so a signer must not make thousands.
+MAX_OWN = 20
 
 
 class Webhooks:
@@ -30,9 +38,10 @@ class Webhooks:
         self._urls = urls
         self._clock = clock
 
-    async def subscribe(self, obj: object) -> dict[str, Any]:
-        """Store the subscription `obj` asks for, starting after the newest event; it,
-        with its secret (shown this once)."""
+    async def subscribe(self, obj: object, principal: Principal | None = None
+                        ) -> dict[str, Any]:
+        """Store the subscription `obj` asks for (for `principal`, None: the operator),
+        starting after the newest event; it, with its secret (shown this once)."""
         if not isinstance(obj, Mapping):
             raise ValidationError("must be a JSON object", field="body")
         unknown = sorted(set(obj) - _FIELDS)
@@ -41,41 +50,56 @@ class Webhooks:
         url = check_url(obj.get("url"), self._urls)
         filters = Filters.parse(obj.get("types"), obj.get("creatorId"), obj.get("buyer"),
                                 obj.get("manifestDigest"))
+        if principal is not None:
+            filters = principal.scope(filters)
+            if len(await self._store.subscriptions(principal.owner)) >= MAX_OWN:
+                raise Conflict(f"{principal.owner} has {MAX_OWN} subscriptions already: "
+                               "delete one first", field="url")
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(_SECRET_BYTES)).decode()
         sub = Subscription(id="wh_" + secrets.token_hex(12), url=url, filters=filters,
                            secret=secret, created_at=self._clock(),
-                           cursor=await self._store.last_seq())
+                           cursor=await self._store.last_seq(),
+                           owner=None if principal is None else principal.owner)
         await self._store.subscribe(sub)
         return {**sub.to_obj(), "secret": secret}
 
-    async def get(self, webhook_id: str) -> dict[str, Any]:
-        """The subscription and where its delivery stands; NotFound if there is none."""
-        return (await self._find(webhook_id)).to_obj()
+    async def get(self, webhook_id: str, principal: Principal | None = None
+                  ) -> dict[str, Any]:
+        """The subscription and where its delivery stands; NotFound if there is none,
+        Forbidden if it is not `principal`'s."""
+        return (await self._find(webhook_id, principal)).to_obj()
 
-    async def list(self) -> dict[str, Any]:
-        """Every subscription."""
-        return {"webhooks": [s.to_obj() for s in await self._store.subscriptions()]}
+    async def list(self, principal: Principal | None = None) -> dict[str, Any]:
+        """Every subscription (`principal`'s own when given)."""
+        owner = None if principal is None else principal.owner
+        return {"webhooks": [s.to_obj() for s in await self._store.subscriptions(owner)]}
 
-    async def delete(self, webhook_id: str) -> None:
+    async def delete(self, webhook_id: str, principal: Principal | None = None) -> None:
         """Delete the subscription and its dead letters; NotFound if there is none."""
+        await self._find(webhook_id, principal)
         if not await self._store.unsubscribe(webhook_id):
             raise NotFound(f"no webhook {webhook_id}", field="id")
 
-    async def dead_letters(self, webhook_id: str) -> dict[str, Any]:
+    async def dead_letters(self, webhook_id: str, principal: Principal | None = None
+                           ) -> dict[str, Any]:
         """The subscription's dead letters (up to 1,000, oldest first)."""
-        await self._find(webhook_id)
+        await self._find(webhook_id, principal)
         letters = await self._store.dead_letters(webhook_id, 1_000)
         return {"deadLetters": [d.to_obj() for d in letters]}
 
-    async def redeliver(self, webhook_id: str, event_id: str) -> None:
+    async def redeliver(self, webhook_id: str, event_id: str,
+                        principal: Principal | None = None) -> None:
         """Have the worker send dead letter `event_id` once more, with its id."""
+        await self._find(webhook_id, principal)
         if not await self._store.ask_redelivery(webhook_id, event_id, self._clock()):
             raise NotFound(f"no dead letter {event_id} of webhook {webhook_id}", field="event")
 
-    async def _find(self, webhook_id: str) -> Subscription:
+    async def _find(self, webhook_id: str, principal: Principal | None) -> Subscription:
         sub = await self._store.get(webhook_id)
         if sub is None:
             raise NotFound(f"no webhook {webhook_id}", field="id")
+        if principal is not None and sub.owner != principal.owner:
+            raise Forbidden(f"webhook {webhook_id} is not yours", field="id")
         return sub
 
 

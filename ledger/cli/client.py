@@ -14,6 +14,7 @@ from yarl import URL
 from ledger.core.creators import deployment_id
 from ledger.core.reads import signed_read_headers
 from ledger.core.royalty.auth import request_headers
+from ledger.core.signed_requests import signed_request_headers
 from ledger.core.signing import SigningKey
 from ledger.errors import LedgerError
 
@@ -158,17 +159,37 @@ class LedgerClient:
         """A stored lifecycle statement as signed, with its proof once anchored."""
         return (await self._request("GET", f"/v1/statements/{digest}"))[1]
 
+    async def asset_status(self, digest: str, asset_id: str, at: int) -> Any:
+        """One asset's licence status at `at`, with the amended terms then in force."""
+        return (await self._request(
+            "GET", f"/v1/manifests/{digest}/assets/{asset_id}/status?at={at}"))[1]
+
     async def hash_status(self, sha256_hex: str, at: int | None = None) -> Any:
         """Every registration of these bytes with its licence status at `at` (default now)."""
         query = "" if at is None else f"?at={at}"
         return (await self._request("GET", f"/v1/assets/by-hash/{sha256_hex}/status{query}"))[1]
 
-    async def dataset_check(self, hashes: Sequence[str], at: int | None = None) -> Any:
-        """Check a dataset's hashes: the answers and the signed licence snapshot."""
+    async def dataset_check(self, hashes: Sequence[str], at: int | None = None,
+                            key: SigningKey | None = None) -> Any:
+        """Check a dataset's hashes: the answers and the signed licence snapshot (naming
+        the buyer whose wallet `key` signs the request, when given)."""
         body: dict[str, Any] = {"hashes": list(hashes)}
         if at is not None:
             body["at"] = at
+        if key is not None:
+            return (await self.signed("POST", "/v1/dataset-checks", key, body))[1]
         return (await self._request("POST", "/v1/dataset-checks", body))[1]
+
+    async def signed(self, method: str, path: str, key: SigningKey, body: Any = None, *,
+                     creator_id: str | None = None, ok: tuple[int, ...] = (200, 201, 202, 204),
+                     ) -> tuple[int, Any]:
+        """A request signed with `key`, for `creator_id` or else as the buyer whose wallet
+        it is (docs/lifecycle.md, "Who may subscribe")."""
+        raw = b"" if body is None else json.dumps(body).encode()
+        headers = signed_request_headers(key, method, URL(self.base_url + path).raw_path_qs,
+                                         raw, timestamp=int(time.time()), creator_id=creator_id)
+        return await self._request(method, path, headers=headers, ok=ok,
+                                   raw=raw if body is not None else None)
 
     async def stored_dataset_check(self, check_id: str) -> Any:
         """A dataset check's snapshot, its batch's status and its proof."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.app.clock import now_ms
-from ledger.cli.common import EXIT_OK, Commands
+from ledger.cli.common import EXIT_OK, Commands, url_option
 from ledger.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -111,6 +111,10 @@ def _add_money_actions(actions: Commands[argparse.ArgumentParser]) -> None:
                        help="the signed manifest file whose splits to register")
     split.add_argument("--key", type=Path, required=True,
                        help="the Ethereum key file that owns the splits (sends the transaction)")
+    split.add_argument("--statement", metavar="DIGEST",
+                       help="register the splits of the terms this amend statement (0x…) of "
+                       "the manifest puts in force, read from the service (--url)")
+    url_option(split)
     chain_options(split)
     split.set_defaults(handler=cmd_creator_split)
 

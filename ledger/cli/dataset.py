@@ -5,7 +5,9 @@ files skipped, links refused); a list is a file of SHA-256 hashes, one a line (`
 stdin). The hashes go to ``POST /v1/dataset-checks`` in parts under the body limit; each
 part comes back with its answers and a signed licence snapshot. The command writes every
 part (``{"checks": [...]}``) for the buyer to keep, and ``ledger verify`` checks it; with
-``--wait`` it first waits until each snapshot is anchored and adds its proof.
+``--wait`` it first waits until each snapshot is anchored and adds its proof. With
+``--key`` (the buyer's wallet) each request is signed and each snapshot names the buyer;
+without it the snapshots' buyer is null.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ def add_dataset_command(commands: Commands[argparse.ArgumentParser]) -> None:
                          help="how long --wait waits (default 300 s)")
     command.add_argument("--part-size", type=int, default=PART_SIZE, metavar="N",
                          help=f"hashes per request (default {PART_SIZE})")
+    command.add_argument("--key", type=Path, metavar="FILE",
+                         help="the buyer's wallet key file: sign each request so each "
+                         "snapshot names the buyer (default: anonymous, buyer null)")
     url_option(command)
     command.set_defaults(handler=cmd_check_dataset)
 
@@ -104,11 +109,14 @@ def _listed(text: str, source: str) -> Iterator[str]:
 
 async def _check(url: str, hashes: list[str], args: argparse.Namespace) -> list[Any]:
     from ledger.cli.client import LedgerClient
+    from ledger.keyfile import load_key
 
+    key = None if args.key is None else load_key(args.key)
     checks = []
     async with LedgerClient(url, timeout=max(60.0, args.timeout)) as client:
         for start in range(0, len(hashes), args.part_size):
-            part = await client.dataset_check(hashes[start : start + args.part_size], args.at)
+            part = await client.dataset_check(hashes[start : start + args.part_size], args.at,
+                                              key)
             checks.append({**part, "proof": None})
         if args.wait:
             deadline = time.monotonic() + args.timeout

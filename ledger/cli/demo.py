@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ledger.app.clock import now_ms
 from ledger.app.packager import PackageSpec, package_dir
 from ledger.chain.anvil import repo_root
 from ledger.chain.contracts.artifacts import load_artifact
@@ -31,8 +30,8 @@ from ledger.chain.contracts.registry import AnchorRegistry
 from ledger.cli.client import LedgerClient
 from ledger.cli.demo_library import LibraryOutcome, prove_one_asset, submit_library
 from ledger.cli.demo_royalty import RoyaltyOutcome, demo_usage_keys, run_royalties
+from ledger.cli.demo_web import WebOutcome, plan_web, register_creator, run_web
 from ledger.config import Settings
-from ledger.core.creators import sign_action
 from ledger.core.proof import ProofBundle, verify_bundle
 from ledger.core.signing import SigningKey, sign_manifest
 from ledger.errors import LedgerError
@@ -62,14 +61,17 @@ class Outcome:
     openzeppelin: int
     royalties: RoyaltyOutcome | None = None
     library: LibraryOutcome | None = None
+    web: WebOutcome | None = None
 
     @property
     def ok(self) -> bool:
         """Every manifest verified three ways (and the royalty step matched the chain, and
-        the library's asset proof verified)."""
+        the library's asset proof verified, and the web loop settled every fetch)."""
         paid = self.royalties is None or self.royalties.ok
         proven = self.library is None or self.library.verified
-        return paid and proven and self.manifests == self.ours == self.on_chain == self.openzeppelin
+        crawled = self.web is None or self.web.ok
+        verified = self.manifests == self.ours == self.on_chain == self.openzeppelin
+        return paid and proven and crawled and verified
 
     def table(self) -> str:
         """A short summary table."""
@@ -86,6 +88,7 @@ class Outcome:
             ("verified: OpenZeppelin", f"{self.openzeppelin}/{self.manifests}"),
             *(self.library.rows() if self.library else []),
             *(self.royalties.rows() if self.royalties else []),
+            *(self.web.rows() if self.web else []),
         ]
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
@@ -97,21 +100,14 @@ async def run_demo(settings: Settings, *, manifests: int = 1000, say: Say = prin
         keys = {cid: generate_key(kind) for cid, kind in CREATORS}
         docs = _signed_manifests(Path(scratch), keys, manifests)
         say(f"packaged and signed {len(docs)} manifests for {len(keys)} creators")
+        settings, web_plan = plan_web(settings, say)
         async with running(settings) as (service, url), LedgerClient(url) as client:
             say(
                 f"service on {url}, chain {service.rpc_url}, registry "
                 f"{service.deployment.registry.address}"
             )
-            deployment = await client.deployment()
             for creator_id, key in keys.items():
-                # Plain names are approved at once on the demo's local chain; the
-                # recovery key is thrown away with the scratch folder.
-                recovery = generate_key("p256")
-                action = sign_action(
-                    "register", creator_id, [key.public_id], now_ms(), [key, recovery],
-                    deployment=deployment, recovery_key=recovery.public_id,
-                )
-                await client.creator_action(action)
+                await register_creator(client, creator_id, key)
             submitted = await _submit(client, docs)
             creator_id = CREATORS[0][0]
             library = await submit_library(client, Path(scratch), creator_id, keys[creator_id],
@@ -132,6 +128,8 @@ async def run_demo(settings: Settings, *, manifests: int = 1000, say: Say = prin
             )
             # A separate step: a buyer pays per use, creators withdraw.
             royalties = await run_royalties(service, url, keys, say)
+            # And one through the open web: a crawler, the Worker, per-use settlement.
+            web = await run_web(service, url, web_plan, Path(scratch), say) if web_plan else None
         return Outcome(
             manifests=len(bundles),
             batches=len(batches),
@@ -142,6 +140,7 @@ async def run_demo(settings: Settings, *, manifests: int = 1000, say: Say = prin
             openzeppelin=verify_with_openzeppelin(bundles),
             royalties=royalties,
             library=library,
+            web=web,
         )
 
 

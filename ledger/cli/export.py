@@ -10,19 +10,23 @@ and state proofs: the configured ``rpc_url``, else the embedded default's chain 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ledger.cli.common import EXIT_OK, Commands, endpoint_record
-from ledger.errors import ConfigError, StorageError
+from ledger.cli.common import EXIT_OK, Commands, blocking_client, chain_node_url
+from ledger.cli.olp import add_export_rsl
+from ledger.errors import StorageError
 
 if TYPE_CHECKING:
+    from ledger.app.dataset_export import Status
     from ledger.app.export import ExportReport
     from ledger.config import Settings
 
 
 def add_export_commands(commands: Commands[argparse.ArgumentParser]) -> None:
-    """Register ``export proofs``."""
+    """Register ``export proofs``, ``export dataset`` and ``export rsl``."""
     command = commands.add_parser(
         "export", help="write every final proof and evidence package as static files")
     what = command.add_subparsers(dest="export_command", required=True, metavar="WHAT")
@@ -44,6 +48,29 @@ def add_export_commands(commands: Commands[argparse.ArgumentParser]) -> None:
                         help="the record `ledger deploy` wrote (default: "
                              "<data dir>/deployment.json)")
     proofs.set_defaults(handler=cmd_export_proofs)
+    _add_export_dataset(what)
+    add_export_rsl(what)
+
+
+def _add_export_dataset(what: Commands[argparse.ArgumentParser]) -> None:
+    dataset = what.add_parser(
+        "dataset", help="a signed manifest as dataset_manifest.json and .csv for marketplaces",
+        description="Verify the signed MANIFEST and write DIR/dataset_manifest.json and "
+        "DIR/dataset_manifest.csv: one row per file with creator_id, license_id, "
+        "attribution_url, provenance_hash, privacy flags and rights_status, linking to the "
+        "manifest (docs/metadata.md, \"Marketplace export\"). With --service, each file's "
+        "anchor and licence status now come from the service (one request per file).",
+    )
+    dataset.add_argument("manifest", type=Path, metavar="MANIFEST", help="signed manifest file")
+    dataset.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                         help="the folder to write (made if missing)")
+    dataset.add_argument("--assets", type=Path, metavar="FILE",
+                         help="1.1: its entries (default: assets.jsonl beside the manifest)")
+    dataset.add_argument("--service", metavar="URL",
+                         help="the service to ask for anchors and licence status")
+    dataset.add_argument("--record-base", metavar="URL",
+                         help="public URL of the service, for record_url (default: --service)")
+    dataset.set_defaults(handler=cmd_export_dataset)
 
 
 def cmd_export_proofs(args: argparse.Namespace) -> int:
@@ -57,10 +84,43 @@ def cmd_export_proofs(args: argparse.Namespace) -> int:
     if settings.db_url is None and not (settings.data_dir / "ledger.db").exists():
         # Opening it would make an empty one: say so instead.
         raise StorageError(f"no database at {settings.data_dir / 'ledger.db'}")
-    report = asyncio.run(_export(settings, args.rpc_url or _rpc_url(settings), args.dir))
+    report = asyncio.run(_export(settings, args.rpc_url or chain_node_url(settings), args.dir))
     print(f"exported to {args.dir}: {report.written} files written, {report.present} "
           f"present already, {report.pending} not final yet")
     return EXIT_OK
+
+
+def cmd_export_dataset(args: argparse.Namespace) -> int:
+    """Write the two files, then print where and how many rows."""
+    from ledger.app.dataset_export import dataset_rows, load_entries, write_dataset
+
+    manifest, entries = load_entries(args.manifest, args.assets)
+    with _service_status(args.service) as status:
+        rows = list(dataset_rows(manifest, entries, record_base=args.record_base or args.service,
+                                 status=status))
+    written = write_dataset(args.output, manifest, rows, manifest_file=args.manifest.name)
+    print(f"{written.rows} files: {written.json_file} and {written.csv_file}")
+    return EXIT_OK
+
+
+@contextmanager
+def _service_status(url: str | None) -> Iterator[Status | None]:
+    """A status callable asking the service at ``url`` over one connection, or None."""
+    if url is None:
+        yield None
+        return
+    with blocking_client(url) as (client, run):
+
+        def status(sha256_hex: str, digest: str, asset_id: str) -> dict[str, Any] | None:
+            answer = run(client.hash_status(sha256_hex))
+            for item in answer["registrations"]:
+                if (item["manifestDigest"].lower(), item["assetId"]) == (digest.lower(),
+                                                                          asset_id):
+                    return {"rights_status": item["licenceStatus"]["state"],
+                            "anchor": item.get("anchor") or {}}
+            return None
+
+        yield status
 
 
 async def _export(settings: Settings, rpc_url: str, out: Path) -> ExportReport:
@@ -70,15 +130,3 @@ async def _export(settings: Settings, rpc_url: str, out: Path) -> ExportReport:
 
     async with reading_context(settings, rpc_url) as (ctx, engine):
         return await export_proofs(ctx, ExportStore(engine), out)
-
-
-def _rpc_url(settings: Settings) -> str:
-    """The node the service uses: its setting, else the running embedded default's."""
-    if settings.rpc_url:
-        return settings.rpc_url
-    found = endpoint_record(settings.data_dir).get("rpcUrl")
-    if not found:
-        raise ConfigError("no chain node: pass --rpc-url, or start `ledger serve` with this "
-                          "data dir first (its embedded chain runs only while it does)",
-                          field="rpc_url")
-    return str(found)

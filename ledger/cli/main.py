@@ -19,7 +19,9 @@ from ledger import __version__
 # (py_ecc), aiohttp or SQLAlchemy; each handler imports what it uses
 # (tests/unit/test_cli_startup.py).
 from ledger.cli.assets import add_lookup_command
+from ledger.cli.audit import add_audit_command
 from ledger.cli.common import EXIT_ERROR
+from ledger.cli.crawl import add_crawl_command
 from ledger.cli.creator import add_creator_commands
 from ledger.cli.dataset import add_dataset_command
 from ledger.cli.db import add_db_commands
@@ -28,10 +30,12 @@ from ledger.cli.evidence import add_evidence_command
 from ledger.cli.export import add_export_commands
 from ledger.cli.licence import add_lifecycle_commands
 from ledger.cli.manifests import add_manifest_commands
+from ledger.cli.olp import add_olp_commands
 from ledger.cli.royalty import add_royalty_commands
 from ledger.cli.service import add_service_commands
 from ledger.cli.usage import add_usage_commands
 from ledger.cli.verify import add_verify_command
+from ledger.cli.webhooks import add_webhook_commands
 from ledger.errors import LedgerError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -70,13 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
         add_service_commands,
         add_export_commands,
         add_lookup_command,
+        add_audit_command,
         add_dataset_command,
+        add_webhook_commands,
         add_creator_commands,
         add_lifecycle_commands,
         add_royalty_commands,
         add_usage_commands,
         add_dev_commands,
         add_db_commands,
+        add_olp_commands,
+        add_crawl_command,
     ):
         add(commands)
     return parser

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ledger.cli.common import EXIT_OK, Commands
+from ledger.cli.package_metadata import add_metadata_options, with_metadata
 from ledger.core.canonical import parse_strict
 from ledger.core.vocabulary import PRICE_TYPES, PRICE_UNITS
 from ledger.errors import ValidationError
@@ -115,6 +116,7 @@ def _add_package(commands: Commands[argparse.ArgumentParser]) -> None:
     consent.add_argument("--pii-redacted", action="store_true", help="PII was redacted")
     for flag in ("faces", "minors", "biometric", "pii"):
         consent.add_argument(f"--{flag}", action="store_true", help=f"assets show {flag}")
+    add_metadata_options(command)
     command.set_defaults(handler=cmd_package)
 
 
@@ -125,7 +127,7 @@ def cmd_package(args: argparse.Namespace) -> int:
     from ledger.core.signing import address_of
     from ledger.keyfile import load_key
 
-    output: Path = args.output or args.directory / "manifest.json"
+    output: Path = args.output or (args.embed or args.directory) / "manifest.json"
     if args.workers is not None and not 1 <= args.workers <= 256:
         raise ValidationError("must be from 1 to 256", field="--workers")
     key = load_key(args.key) if args.key else None
@@ -150,13 +152,14 @@ def cmd_package(args: argparse.Namespace) -> int:
         url_base=args.url_base,
         created_at=args.created_at,
     )
+    spec, folder, known = with_metadata(args, spec, _package_files(output))
     progress = hash_progress(sys.stderr) if sys.stderr.isatty() else None
     if args.manifest_version in ("1.1", "1.2"):
-        return _package_library(args, spec, output, key, progress)
+        return _package_library(args, spec, folder, output, key, progress, known)
     from ledger.app.packager import package_dir
 
-    manifest = package_dir(args.directory, spec, exclude=[output], progress=progress,
-                           workers=args.workers)
+    manifest = package_dir(folder, spec, exclude=[output], progress=progress,
+                           workers=args.workers, known=known)
     _write_signed(output, manifest, key, f"{len(manifest['assets'])} assets")
     size = output.stat().st_size
     if size > _DEFAULT_BODY_LIMIT:
@@ -183,17 +186,27 @@ def _licences(args: argparse.Namespace) -> list[str | dict[str, Any]]:
 _DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
 
 
+def _package_files(output: Path) -> list[Path]:
+    """What packaging writes beside the manifest, which is not an asset."""
+    from ledger.app.file_hashes import CACHE_NAME
+    from ledger.app.packager import ASSETS_FILE
+
+    folder = output.parent if str(output.parent) else Path(".")
+    return [output, folder / ASSETS_FILE, folder / CACHE_NAME]
+
+
 def _package_library(
-    args: argparse.Namespace, spec: PackageSpec, output: Path, key: SigningKey | None,
-    progress: ProgressFn | None,
+    args: argparse.Namespace, spec: PackageSpec, directory: Path, output: Path,
+    key: SigningKey | None, progress: ProgressFn | None, known: dict[bytes, bytes],
 ) -> int:
     from ledger.app.file_hashes import CACHE_NAME
     from ledger.app.packager import ASSETS_FILE, package_library
 
     folder = output.parent if str(output.parent) else Path(".")
     assets = folder / ASSETS_FILE
-    header = package_library(args.directory, spec, assets, cache_file=folder / CACHE_NAME,
-                             exclude=[output], progress=progress, workers=args.workers)
+    header = package_library(directory, spec, assets, cache_file=folder / CACHE_NAME,
+                             exclude=[output], progress=progress, workers=args.workers,
+                             known=known)
     _write_signed(output, header, key, f"{header['assetCount']} assets in {assets}")
     return EXIT_OK
 

@@ -24,6 +24,9 @@ from ledger.errors import ConfigError, LedgerError, ValidationError
 
 if TYPE_CHECKING:
     from ledger.app.payments import Chain
+    from ledger.cli.client import LedgerClient
+    from ledger.core.manifest import Manifest
+    from ledger.core.signing import SigningKey
 
 NO_CAP = 2**128 - 1
 ANY_PRICE = 2**96 - 1
@@ -293,7 +296,10 @@ def cmd_creator_withdraw(args: argparse.Namespace) -> int:
 
 
 def cmd_creator_split(args: argparse.Namespace) -> int:
-    """ledger creator split CREATOR_ID --manifest M --key K: register the manifest's splits."""
+    """ledger creator split CREATOR_ID --manifest M --key K [--statement D]: register the
+    manifest's splits, or those of the terms an amend statement of it put in force."""
+    import asyncio
+
     from ledger.app import payments
 
     if args.manifest is None:
@@ -304,8 +310,62 @@ def cmd_creator_split(args: argparse.Namespace) -> int:
     if manifest.creator.id != args.creator_id:
         raise ValidationError(f"the manifest is {manifest.creator.id}'s", field="creator.id")
     key = _key(args)
-    _print(_run(args, lambda chain: payments.register_splits(chain, key, manifest)))
+    amended = None if args.statement is None else asyncio.run(_amended(args, manifest))
+    _print(_run(args, lambda chain: payments.register_splits(chain, key, manifest, amended)))
     return EXIT_OK
+
+
+async def _amended(args: argparse.Namespace, manifest: Manifest
+                   ) -> tuple[bytes, dict[str, dict[str, Any]]]:
+    """The amend statement ``--statement`` of ``manifest``, as the service stored it, and
+    per asset it covers the amended terms in force from its effective time."""
+    from ledger.cli.client import LedgerClient
+    from ledger.cli.common import service_url
+    from ledger.core.signing import EthSigningKey
+    from ledger.core.statements import AMEND, Statement
+
+    digest = manifest.digest()
+    owner = EthSigningKey.from_hex(_key(args))
+    async with LedgerClient(service_url(args.url)) as client:
+        stored = await client.stored_statement(args.statement)
+        statement = Statement.from_obj(stored["statement"])
+        statement.verify()
+        if statement.type != AMEND or statement.effective_at is None:
+            raise ValidationError(f"the statement is a {statement.type}, not an amend",
+                                  field="statement")
+        if statement.target.manifest_digest != digest:
+            raise ValidationError("the statement amends another manifest", field="statement")
+        terms = {}
+        for asset in manifest.assets:
+            if statement.target.covers(digest, asset.id):
+                status = await client.asset_status(manifest.digest_hex(), asset.id,
+                                                   statement.effective_at)
+                terms[asset.id] = status["terms"]
+                await _check_unsettled(client, owner, manifest.digest_hex(), asset.id,
+                                       statement.effective_at)
+    return statement.digest(), terms
+
+
+async def _check_unsettled(client: LedgerClient, owner: SigningKey, digest: str,
+                           asset_id: str, effective_at: int) -> None:
+    """Refuse to register an amendment's split while usage of the asset from before its
+    ``effectiveAt`` may still need the version it supersedes: the splitter charges only
+    the latest version (docs/royalties.md, "When an amendment's split may be registered");
+    the read is signed with the split ``owner``'s Ethereum key."""
+    path = f"/v1/manifests/{digest}/assets/{asset_id}/unsettled?before={effective_at}"
+    found = (await client.read_own(path, owner))[1]
+    if found["ready"]:
+        return
+    if found["events"]:
+        raise ValidationError(
+            f"{found['events']} usage events ({found['units']} units) of {asset_id} from "
+            f"before the amendment's effectiveAt {effective_at} are not settled yet: register "
+            "the amendment's split once they are (`ledger creator statement`)",
+            field="statement")
+    raise ValidationError(
+        f"usage of {asset_id} from before the amendment's effectiveAt may arrive until "
+        f"{found['windowEndsAt']} (effectiveAt + usage_window_s); register the amendment's "
+        "split after that, once it is settled", field="statement")
 
 
 def _int(text: str, name: str) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ledger.cli import verify_checks
 from ledger.core.creators import deployment_id
-from ledger.core.licence_snapshot import LicenceSnapshot
+from ledger.core.licence_snapshot import SNAPSHOT_VERSION_1, LicenceSnapshot
 from ledger.core.proof import ProofBundle, verify_bundle
 from ledger.core.trust import TrustRoot
 from ledger.errors import ConfigError, ProofError, ValidationError
@@ -54,6 +54,7 @@ def _verify_one(args: argparse.Namespace, check: Any, trust: TrustRoot) -> None:
           f"{snapshot.count} answers committed to (root 0x{snapshot.answers_root.hex()}), "
           f"{registered} registered and {snapshot.count - registered} unregistered, each "
           f"status as of {verify_checks.utc(snapshot.at // 1000)}")
+    print(f"  {_buyer_line(snapshot)}")
     proof = check.get("proof")
     if proof is None:
         print("  no proof in the file: the snapshot's anchor is not checked (fetch it with "
@@ -66,3 +67,13 @@ def _verify_one(args: argparse.Namespace, check: Any, trust: TrustRoot) -> None:
     verify_bundle(bundle)
     print("  its proof (the leaf below is the snapshot's digest):")
     verify_checks.verify_bundle_anchor(bundle, trust, args.rpc_url, args.code_hash)
+
+
+def _buyer_line(snapshot: LicenceSnapshot) -> str:
+    """Whom the snapshot says the check was for: what the service key signed."""
+    if snapshot.version == SNAPSHOT_VERSION_1:
+        return ("buyer: none named (a version 1 snapshot, issued before checks named "
+                "their buyer)")
+    if snapshot.buyer is None:
+        return "buyer: none named (the check's request was not signed)"
+    return f"buyer: {snapshot.buyer}, the wallet that signed the check's request"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ import orjson
 
 from ledger.core import fields
 from ledger.core.hashing import to_hex
-from ledger.errors import ValidationError
+from ledger.errors import Forbidden, ValidationError
 
 MANIFEST_ANCHORED = "manifest.anchored"
 STATUS_CHANGED = "status.changed"
@@ -105,6 +105,41 @@ class Filters:
         }
 
 
+#: Events about an asset's status: a buyer's scope takes them for the manifests it used.
+ASSET_STATUS_TYPES = (STATUS_CHANGED, TAKEDOWN_OPENED, TAKEDOWN_DECIDED)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A creator (`creator_id`) or a buyer (`buyer`, a lower-case 0x address) acting for
+    itself through a signed request; its scope is the events about it
+    (docs/lifecycle.md, "Who may subscribe")."""
+
+    creator_id: str | None = None
+    buyer: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who owns what it makes: ``creator:<id>`` or ``buyer:<0x address>``."""
+        if self.creator_id is not None:
+            return f"creator:{self.creator_id}"
+        return f"buyer:{self.buyer}"
+
+    def scope(self, filters: Filters) -> Filters:
+        """`filters` narrowed to this principal's own events; Forbidden if they name
+        another creator or buyer."""
+        subject = filters.subject
+        if self.creator_id is not None:
+            if subject.creator_id not in (None, self.creator_id):
+                raise Forbidden(f"creator {self.creator_id} may follow only its own events",
+                                field=CREATOR_FIELD)
+            return replace(filters, subject=replace(subject, creator_id=self.creator_id))
+        if subject.buyer not in (None, self.buyer):
+            raise Forbidden(f"buyer {self.buyer} may follow only its own events",
+                            field=BUYER_FIELD)
+        return replace(filters, subject=replace(subject, buyer=self.buyer))
+
+
 @dataclass(frozen=True)
 class Subscription:
     """A webhook subscription and where its delivery stands: every event up to `cursor`
@@ -121,12 +156,15 @@ class Subscription:
     first_failed_at: int | None = None
     next_attempt_at: int = 0
     last_error: str | None = None
+    #: Who made it and may manage it (`Principal.owner`); None: the operator.
+    owner: str | None = None
 
     def to_obj(self) -> dict[str, Any]:
         """The subscription as the API shows it (never its secret)."""
         return {
             "id": self.id,
             "url": self.url,
+            "owner": self.owner,
             **self.filters.to_obj(),
             "createdAt": self.created_at,
             "disabledAt": self.disabled_at,

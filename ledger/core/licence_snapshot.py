@@ -8,6 +8,9 @@ over the answers' digests in request order, so one file's answer is provable alo
 the service key signs the snapshot; the snapshot's digest is a leaf of an anchored
 batch, so its time is provable too. docs/lifecycle.md gives the bytes.
 
+Version 2 adds ``buyer``: the wallet (lower-case 0x address) that signed the check's
+request, or null for an anonymous check; version 1 snapshots (no ``buyer``) still read.
+
 Consensus-critical like the other formats: a change needs a new version.
 """
 
@@ -25,7 +28,9 @@ from ledger.core.merkle import MerkleTree, verify
 from ledger.core.signing import verify_message
 from ledger.errors import ProofError, SignatureError, ValidationError
 
-SNAPSHOT_VERSION = "ledger-licence-snapshot/1"
+SNAPSHOT_VERSION = "ledger-licence-snapshot/2"
+#: The first version, without ``buyer``: still read and verified.
+SNAPSHOT_VERSION_1 = "ledger-licence-snapshot/1"
 #: Domain tag of the snapshot's signature and digest.
 SNAPSHOT_TAG = "ledger-licence-snapshot-v1"
 #: Domain tag of one answer's digest: an answer is never a snapshot, manifest or record.
@@ -33,10 +38,12 @@ ANSWER_TAG = "ledger-dataset-answer-v1"
 #: The most hashes one check answers; a client sends a larger dataset in parts.
 MAX_HASHES = 100_000
 
-_MEMBERS = ("version", "deployment", "checkedAt", "at", "count", "answersRoot", "serviceKey",
-            "signature")
+_MEMBERS_1 = ("version", "deployment", "checkedAt", "at", "count", "answersRoot",
+              "serviceKey", "signature")
+_MEMBERS = (*_MEMBERS_1, "buyer")
 _NON_EMPTY = re.compile(r".+", re.DOTALL)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_BUYER = re.compile(r"0x[0-9a-f]{40}")
 
 
 def answer_digest(index: int, answer: dict[str, Any]) -> bytes:
@@ -101,12 +108,18 @@ class LicenceSnapshot:
     answers_root: bytes
     service_key: str
     signature: str
+    #: The buyer whose signed request the check answered (None: anonymous).
+    buyer: str | None = None
+    version: str = SNAPSHOT_VERSION
 
     def body(self) -> dict[str, Any]:
         """Every member but the signature: what the signature covers."""
-        return {"version": SNAPSHOT_VERSION, "deployment": self.deployment,
+        body = {"version": self.version, "deployment": self.deployment,
                 "checkedAt": self.checked_at, "at": self.at, "count": self.count,
                 "answersRoot": to_hex(self.answers_root), "serviceKey": self.service_key}
+        if self.version != SNAPSHOT_VERSION_1:
+            body["buyer"] = self.buyer
+        return body
 
     def payload(self) -> bytes:
         """The canonical bytes the signature covers."""
@@ -126,14 +139,18 @@ class LicenceSnapshot:
         """Read a snapshot strictly; ValidationError names the bad member."""
         if not isinstance(obj, dict):
             raise ValidationError("a licence snapshot must be a JSON object")
+        f = Fields(obj)
+        version = f.choice("version", (SNAPSHOT_VERSION, SNAPSHOT_VERSION_1))
+        members = _MEMBERS_1 if version == SNAPSHOT_VERSION_1 else _MEMBERS
         for name in obj:
-            if name not in _MEMBERS:
+            if name not in members:
                 raise ValidationError("is not a licence snapshot member", field=name)
-        for name in _MEMBERS:
+        for name in members:
             if name not in obj:
                 raise ValidationError("is missing", field=name)
-        f = Fields(obj)
-        f.choice("version", (SNAPSHOT_VERSION,))
+        buyer = obj.get("buyer")
+        if buyer is not None and not (isinstance(buyer, str) and _BUYER.fullmatch(buyer)):
+            raise ValidationError("must be null or a lower-case 0x address", field="buyer")
         return cls(
             deployment=f.match("deployment", DEPLOYMENT, DEPLOYMENT_TEXT),
             checked_at=f.timestamp_ms("checkedAt"), at=f.timestamp_ms("at"),
@@ -141,6 +158,7 @@ class LicenceSnapshot:
             answers_root=f.hex_bytes("answersRoot", HASH),
             service_key=f.match("serviceKey", _NON_EMPTY, "a non-empty string"),
             signature=f.match("signature", _NON_EMPTY, "a non-empty string"),
+            buyer=buyer, version=version,
         )
 
     def verify(self, service_key: str) -> None:
@@ -172,9 +190,10 @@ class ServiceSigner(Protocol):
 
 
 def sign_snapshot(encoded: Sequence[bytes], *, deployment: str, checked_at: int,
-                  at: int, signer: ServiceSigner) -> LicenceSnapshot:
-    """The snapshot of the answers whose canonical JSON is ``encoded``, signed by the
-    service key."""
+                  at: int, signer: ServiceSigner, buyer: str | None = None) -> LicenceSnapshot:
+    """The snapshot of the answers whose canonical JSON is ``encoded`` for `buyer` (None:
+    an anonymous check), signed by the service key."""
     unsigned = LicenceSnapshot(deployment, checked_at, at, len(encoded),
-                               encoded_answers_tree(encoded).root, signer.public_key, "")
+                               encoded_answers_tree(encoded).root, signer.public_key, "",
+                               buyer=None if buyer is None else buyer.lower())
     return replace(unsigned, signature=signer.sign_message(SNAPSHOT_TAG, unsigned.payload()))

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from ledger.core.assets import Asset
 from ledger.core.canonical import canonicalize
@@ -90,6 +92,8 @@ class Statement:
     below are read from it (None where the type has no such member)."""
 
     obj: dict[str, Any]
+    #: ``obj``'s canonical JSON, what the digest covers (kept: a digest is asked often).
+    canonical: bytes = field(repr=False, compare=False)
     type: str
     deployment: str
     issued_at: int
@@ -108,6 +112,19 @@ class Statement:
     def from_obj(cls, obj: Any) -> Statement:
         """Read and check a statement's members (not its signature: `verify`);
         ValidationError names the first bad member."""
+        return cls._read(obj, None)
+
+    @classmethod
+    def from_stored(cls, body: bytes) -> Statement:
+        """A statement the service accepted and stored, from the canonical JSON it
+        stored. Its members are checked as `from_obj` checks them, but `body` is taken
+        as canonical (intake wrote it with `canonicalize`) and its signature is not
+        verified (intake did): only for a service's own rows. Whoever replays statements
+        from evidence uses `from_obj` and `verify`."""
+        return cls._read(orjson.loads(body), body)
+
+    @classmethod
+    def _read(cls, obj: Any, canonical: bytes | None) -> Statement:
         if not isinstance(obj, dict):
             raise ValidationError("a statement must be a JSON object")
         fields = Fields(obj, got=True)
@@ -119,8 +136,12 @@ class Statement:
         if obj["version"] != STATEMENT_VERSION:
             fields.fail("version", f'must be "{STATEMENT_VERSION}", got {show(obj["version"])}')
         fields.text("signature", 1024)
+        if canonical is None:
+            canonical = canonicalize(obj)
+            obj = json.loads(canonical)
         return cls(
-            obj=canonical_copy(obj),
+            obj=obj,
+            canonical=canonical,
             type=kind,
             deployment=fields.match("deployment", DEPLOYMENT, DEPLOYMENT_TEXT),
             issued_at=fields.timestamp_ms("issuedAt"),
@@ -135,7 +156,7 @@ class Statement:
 
     def digest(self) -> bytes:
         """SHA-256(``"ledger-statement-v1\\n"`` ‖ JCS(statement)): what is anchored."""
-        return sha256(STATEMENT_TAG.encode() + b"\n" + canonicalize(self.obj))
+        return sha256(STATEMENT_TAG.encode() + b"\n" + self.canonical)
 
     def verify(self) -> None:
         """Check the signature against ``signer``; SignatureError if it does not verify."""
@@ -172,12 +193,6 @@ def sign_statement(obj: dict[str, Any], key: SigningKey) -> dict[str, Any]:
     signed = {**unsigned, "signature": signature}
     Statement.from_obj(signed)
     return signed
-
-
-def canonical_copy(obj: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy that is exactly what the canonical form says (no float spelling kept)."""
-    copy: dict[str, Any] = json.loads(canonicalize(obj))
-    return copy
 
 
 def _target(fields: Fields) -> Target:

@@ -29,8 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ledger.app.accounts import RoyaltyAccounts
 from ledger.app.events import Announcer, FactAnnouncer
 from ledger.app.intake import IntakeWriter, Verifier, intake_writer
+from ledger.app.licence_server import LicenceServer, WebLicensing
+from ledger.app.olp_funds import SplitterFunds
+from ledger.app.olp_keys import OlpKeys
 from ledger.app.provenance import ChainInfo, ServiceContext, ServiceParts
 from ledger.app.royalty import UsageService, UsageWriter, usage_writer
+from ledger.app.rsl import RslPublisher
 from ledger.app.status_book import StatusBook
 from ledger.app.terms import TermsBook
 from ledger.app.webhooks import Webhooks
@@ -56,7 +60,10 @@ from ledger.storage.engine import open_engine
 from ledger.storage.event_sources import EventSources
 from ledger.storage.events import EventStore
 from ledger.storage.leases import LeaseStore
+from ledger.storage.licence_server import LicenceServerStore
 from ledger.storage.manifests import ManifestStore
+from ledger.storage.published import PublishedAssets
+from ledger.storage.request_nonces import RequestNonces
 from ledger.storage.schema import check as check_schema
 from ledger.storage.schema import prepare
 from ledger.storage.statements import StatementStore
@@ -99,6 +106,7 @@ class Service:
         if self.ctx.verifier is not None:
             await self.ctx.verifier.close()
         await self.ctx.usage.close()
+        await self.ctx.licensing.server.close()
         self.ctx.manifests.close()
         await self.engine.dispose()
         with contextlib.suppress(Exception):
@@ -254,10 +262,13 @@ async def _assemble(settings: Settings, opened: _Opened, replica: str | None) ->
         parts.verifier.start()
     parts.writer.start()
     events_writer.start()
+    parts.licensing.server.start()
     duties = LeaderDuties(settings, opened.w3, opened.account, opened.deployment, opened.docs,
                           opened.manifests, usage_store, parts.accounts.splitter, metrics,
                           parts.usage.terms_book, parts.creator_records, parts.statements,
-                          parts.dataset_checks, _notifications(settings, opened, parts))
+                          parts.dataset_checks,
+                          _notifications(settings, opened, parts, metrics),
+                          histories=parts.status_book)
     return Service(settings, ctx, opened.engine, opened.w3, opened.deployment, opened.anvil,
                    parts.writer, _tasks(settings, opened, replica, ctx, duties))
 
@@ -300,15 +311,34 @@ def _parts(settings: Settings, opened: _Opened, replica: str | None, usage_store
         dataset_checks=DatasetCheckStore(opened.engine),
         events=events,
         webhooks=Webhooks(event_store, urls=settings.webhooks.urls),
+        request_nonces=RequestNonces(opened.engine),
+        licensing=_licensing(settings, opened, status_book, terms_book,
+                             SplitterFunds(splitter, usage_store) if splitter else None),
     )
 
 
-def _notifications(settings: Settings, opened: _Opened, parts: ServiceParts
-                   ) -> tuple[Dispatcher, FactAnnouncer]:
+def _licensing(settings: Settings, opened: _Opened, histories: StatusBook,
+               terms_book: TermsBook, funds: SplitterFunds | None) -> WebLicensing:
+    """The RSL publisher and the OLP licence server (docs/web-licensing.md)."""
+    olp = settings.olp
+    publisher = RslPublisher(PublishedAssets(opened.engine), histories, base_url=olp.public_url,
+                             chain_id=opened.deployment.chain_id, asset_url=olp.asset_url)
+    store = LicenceServerStore(opened.engine)
+    keys = OlpKeys(store, lifetime_ms=olp.token_lifetime_s * 1000,
+                   rotation_ms=olp.key_rotation_s * 1000)
+    server = LicenceServer(store, keys, publisher, histories, terms_book, funds,
+                           lifetime_s=olp.token_lifetime_s,
+                           max_clients_per_wallet=olp.max_clients_per_wallet,
+                           register_per_minute=olp.register_per_minute)
+    return WebLicensing(publisher, server)
+
+
+def _notifications(settings: Settings, opened: _Opened, parts: ServiceParts,
+                   metrics: Metrics) -> tuple[Dispatcher, FactAnnouncer]:
     """The webhook worker, woken by this process's announcements, and the announcer of
     facts final in the database: the leader's (`LeaderDuties`)."""
     store = EventStore(opened.engine)
-    dispatcher = Dispatcher(store, settings.webhooks)
+    dispatcher = Dispatcher(store, settings.webhooks, metrics=metrics)
     parts.events.listen(dispatcher.wake)
     facts = FactAnnouncer(store, EventSources(opened.engine),
                           chain_id=opened.deployment.chain_id)

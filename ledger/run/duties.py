@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ledger.app.clock import now_ms
 from ledger.app.events import FactAnnouncer
+from ledger.app.histories import Histories
 from ledger.app.terms import TermsBook
 from ledger.app.withdrawals import WithdrawalWatch, Withdrawing
 from ledger.chain.contracts.artifacts import load_artifact
@@ -54,6 +55,8 @@ class LeaderDuties:
     #: Webhook delivery, and the announcer of anchored manifests and paid settlements:
     #: one replica delivers, so each subscriber gets its events in order.
     notifications: tuple[Dispatcher, FactAnnouncer] | None = None
+    #: Assets' lifecycle histories: the settler re-checks usage and prices amendments.
+    histories: Histories | None = None
 
     def start(self, fence: Fence) -> list[asyncio.Task[None]]:
         """Start this term's workers; a new term starts from the journal afresh."""
@@ -117,6 +120,7 @@ class LeaderDuties:
                     if self.notifications else None),
                 settle_interval_s=settings.settle_interval_s,
                 terms_book=self.terms_book,
+                histories=self.histories, statements=self.statements,
             )
             tasks.append(forever("settler", settler.step, lambda: settler.delay))
         return tasks + self._notifying(interval)

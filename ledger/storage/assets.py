@@ -4,19 +4,19 @@ Rows are written by the manifest intake (1.0: `manifest_asset_rows`, in the tran
 that stores the manifest) and by `ledger.storage.uploads` (1.1: one chunk a transaction).
 Lookups by content hash go through `asset_hashes`, which a 1.1 manifest's rows enter
 only in the transaction that completes it (`index_upload`), and every read here joins
-`manifests`, whose row a 1.1 manifest gets then too: nothing of an upload in progress
-is ever shown.
+`manifests` (or, for many hashes at once, reads it), whose row a 1.1 manifest gets then
+too: nothing of an upload in progress is ever shown.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -32,6 +32,7 @@ from ledger.storage.models import (
     ManifestRow,
     UploadRow,
 )
+from ledger.storage.sqlite_fast import fast_path
 
 #: One asset to store: manifest digest, index, asset id, content hash (32 bytes), entry.
 NewAsset = tuple[bytes, int, str, bytes, bytes]
@@ -57,6 +58,26 @@ class AnchorFacts:
 
 
 @dataclass(frozen=True)
+class ManifestFacts:
+    """What every registration in one complete manifest shares (`AssetStore.by_hashes`)."""
+
+    digest: bytes
+    creator_id: str
+    accepted_at: int
+    anchor: AnchorFacts | None
+
+
+class HashMatch(NamedTuple):
+    """One stored asset with a content hash asked about: its manifest's facts, read once
+    per manifest and shared by every match in it, and its own."""
+
+    manifest: ManifestFacts
+    asset_index: int
+    asset_id: str
+    entry: bytes
+
+
+@dataclass(frozen=True)
 class Registration:
     """One stored asset of a complete manifest, with its manifest's and creator's facts."""
 
@@ -74,9 +95,18 @@ class Registration:
 
     def sort_key(self) -> tuple[int, int, int, int]:
         """Earliest anchor first, then the unanchored by acceptance time."""
-        if self.anchor is None:
-            return (1, 0, self.accepted_at, self.asset_index)
-        return (0, self.anchor.block_number, self.accepted_at, self.asset_index)
+        return _order(self.anchor, self.accepted_at, self.asset_index)
+
+
+def _order(anchor: AnchorFacts | None, accepted_at: int, asset_index: int
+           ) -> tuple[int, int, int, int]:
+    if anchor is None:
+        return (1, 0, accepted_at, asset_index)
+    return (0, anchor.block_number, accepted_at, asset_index)
+
+
+def _match_order(match: HashMatch) -> tuple[int, int, int, int]:
+    return _order(match.manifest.anchor, match.manifest.accepted_at, match.asset_index)
 
 
 def manifest_asset_rows(digest: bytes, body: bytes) -> list[NewAsset]:
@@ -162,6 +192,7 @@ class AssetStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._fast = fast_path(engine)
 
     async def by_hash(self, content_hash: bytes) -> list[Registration]:
         """Every asset with this content hash in a complete manifest, earliest anchor
@@ -172,20 +203,44 @@ class AssetStore:
         return sorted(found, key=Registration.sort_key)
 
     async def by_hashes(self, content_hashes: Sequence[bytes]
-                        ) -> dict[bytes, list[Registration]]:
-        """`by_hash` for many hashes at once (a dataset check): the registrations of
-        each hash that has any, in `by_hash`'s order; a hash with none is absent."""
-        found: dict[bytes, list[Registration]] = {}
-        async with self._engine.connect() as conn:
-            for start in range(0, len(content_hashes), _HASHES_PER_SELECT):
-                chunk = content_hashes[start : start + _HASHES_PER_SELECT]
-                stmt = _REGISTRATIONS.add_columns(AssetHashRow.content_hash).where(
-                    AssetHashRow.content_hash.in_(chunk))
-                for row in await conn.execute(stmt):
-                    found.setdefault(row.content_hash, []).append(_registration(row))
-        for registrations in found.values():
-            registrations.sort(key=Registration.sort_key)
+                        ) -> dict[bytes, list[HashMatch]]:
+        """`by_hash` for many hashes at once (a dataset check): the stored assets of
+        each hash that has any, in `by_hash`'s order; a hash with none is absent. Each
+        manifest's facts are read once, for every match in it, not joined to each row
+        (a large dataset has hundreds of matches a manifest: the join was a third of a
+        check's time, docs/benchmarks.md)."""
+        rows = await self._read_chunked(_assets_by_hashes, content_hashes)
+        facts = {row.digest: ManifestFacts(row.digest, row.creator_id, row.accepted_at,
+                                           _anchor(row))
+                 for row in await self._read_chunked(
+                     _manifest_facts, sorted({row.manifest_digest for row in rows}))}
+        found: dict[bytes, list[HashMatch]] = {}
+        for content_hash, digest, asset_index, asset_id, entry in rows:
+            manifest = facts.get(digest)
+            if manifest is not None:  # a complete manifest, as `by_hash` joins
+                found.setdefault(content_hash, []).append(
+                    HashMatch(manifest, asset_index, asset_id, entry))
+        for matches in found.values():
+            if len(matches) > 1:
+                matches.sort(key=_match_order)
         return found
+
+    async def _read_chunked(self, stmt_of: Callable[[Sequence[bytes]], Any],
+                            values: Sequence[bytes]) -> list[Any]:
+        """Every row of ``stmt_of(chunk)`` over the chunks of `values`."""
+        if self._fast is not None:
+            # On a SQLite file with plain sqlite3: through the async engine the rows
+            # cost five times what SQLite needs (docs/benchmarks.md, issue 17).
+            try:
+                return await self._fast.read_many(stmt_of, values, _HASHES_PER_SELECT)
+            except sqlite3.Error:
+                pass  # busy or broken: the engine answers
+        rows: list[Any] = []
+        async with self._engine.connect() as conn:
+            for start in range(0, len(values), _HASHES_PER_SELECT):
+                chunk = values[start : start + _HASHES_PER_SELECT]
+                rows += (await conn.execute(stmt_of(chunk))).all()
+        return rows
 
     async def entry(self, manifest_digest: bytes, index: int) -> bytes | None:
         """The canonical entry of one asset of a stored manifest, or None."""
@@ -196,12 +251,17 @@ class AssetStore:
             return (await conn.execute(stmt)).scalar()
 
     async def entry_by_id(self, manifest_digest: bytes, asset_id: str) -> bytes | None:
-        """The canonical entry of the asset with this id in a stored manifest, or None."""
-        stmt = select(AssetRow.entry).where(
-            AssetRow.manifest_digest == manifest_digest, AssetRow.asset_id == asset_id
-        )
+        """The canonical entry of the asset with this id in a stored manifest, or None.
+        On a SQLite file read on the event loop: a cold status asks this."""
+        params = {"manifest": manifest_digest, "asset_id": asset_id}
+        if self._fast is not None:
+            try:
+                row = self._fast.read_one(_ENTRY_BY_ID, **params)
+                return None if row is None else bytes(row.entry)
+            except sqlite3.Error:
+                pass  # busy or broken: the engine answers now, the fast path reconnects
         async with self._engine.connect() as conn:
-            return (await conn.execute(stmt)).scalar()
+            return (await conn.execute(_ENTRY_BY_ID, params)).scalar()
 
 
 _REGISTRATIONS = (
@@ -222,11 +282,34 @@ _REGISTRATIONS = (
 )
 
 
+_ENTRY_BY_ID = select(AssetRow.entry).where(
+    AssetRow.manifest_digest == bindparam("manifest"), AssetRow.asset_id == bindparam("asset_id"))
+
+
+def _assets_by_hashes(chunk: Sequence[bytes]) -> Any:
+    return (select(AssetHashRow.content_hash, AssetHashRow.manifest_digest,
+                   AssetHashRow.asset_index, AssetRow.asset_id, AssetRow.entry)
+            .select_from(AssetHashRow)
+            .join(AssetRow, (AssetRow.manifest_digest == AssetHashRow.manifest_digest)
+                  & (AssetRow.asset_index == AssetHashRow.asset_index))
+            .where(AssetHashRow.content_hash.in_(chunk)))
+
+
+def _manifest_facts(chunk: Sequence[bytes]) -> Any:
+    return (select(ManifestRow.digest, ManifestRow.creator_id, ManifestRow.accepted_at,
+                   ManifestRow.batch_number, BatchRow.tx_hash, BatchRow.block_number,
+                   BatchRow.block_timestamp)
+            .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
+            .where(ManifestRow.digest.in_(chunk)))
+
+
+def _anchor(row: Any) -> AnchorFacts | None:
+    if row.tx_hash is None:
+        return None
+    return AnchorFacts(row.batch_number, row.tx_hash, row.block_number, row.block_timestamp)
+
+
 def _registration(row: Any) -> Registration:
-    anchor = None
-    if row.tx_hash is not None:
-        anchor = AnchorFacts(row.batch_number, row.tx_hash, row.block_number,
-                             row.block_timestamp)
     return Registration(
         manifest_digest=row.manifest_digest,
         manifest_version=MANIFEST_VERSION if row.header is None
@@ -239,5 +322,5 @@ def _registration(row: Any) -> Registration:
         verification_detail=row.verification_detail,
         status=row.status or PENDING,
         accepted_at=row.accepted_at,
-        anchor=anchor,
+        anchor=_anchor(row),
     )

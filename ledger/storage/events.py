@@ -10,15 +10,31 @@ transactions commit one at a time, in `seq` order (SQLite writes one at a time a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, text, update
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger.core.events import DeadLetter, Filters, NewEvent, StoredEvent, Subject, Subscription
+from ledger.core.events import (
+    ASSET_STATUS_TYPES,
+    DeadLetter,
+    Filters,
+    NewEvent,
+    StoredEvent,
+    Subject,
+    Subscription,
+)
+from ledger.core.hashing import checksum_address
 from ledger.storage.engine import repository, storage_errors
-from ledger.storage.models import EventRow, MetaRow, WebhookDeadLetterRow, WebhookRow
+from ledger.storage.models import (
+    EventRow,
+    MetaRow,
+    UsageEventRow,
+    WebhookDeadLetterRow,
+    WebhookRow,
+)
 
 #: Any constant naming the outbox's lock (schema migrations use another).
 _LOCK_KEY = 0x6C65_6476_6E74  # "ledvnt"
@@ -48,6 +64,17 @@ async def set_mark(conn: AsyncConnection, name: str, value: int) -> None:
     stmt = dialect.insert(MetaRow).values(key=name, value=str(value))
     await conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
                                                   set_={"value": str(value)}))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What the outbox holds undelivered (the webhook metrics): `depth` events after the
+    slowest enabled subscription's cursor, the oldest announced at `oldest_at` (ms; None
+    when there is none), and `dead` dead letters not redelivered."""
+
+    depth: int
+    oldest_at: int | None
+    dead: int
 
 
 def _event_values(event: NewEvent) -> dict[str, Any]:
@@ -88,9 +115,11 @@ class EventStore:
         async with self._engine.connect() as conn:
             return int((await conn.execute(select(func.max(EventRow.seq)))).scalar() or 0)
 
-    async def feed(self, after: int, limit: int, filters: Filters) -> list[StoredEvent]:
-        """Up to `limit` events after seq `after` that `filters` want, oldest first."""
-        stmt = (select(*_EVENT_COLUMNS).where(EventRow.seq > after, *_wanted(filters))
+    async def feed(self, after: int, limit: int, filters: Filters, *,
+                   owner: str | None = None) -> list[StoredEvent]:
+        """Up to `limit` events after seq `after` that `filters` want, oldest first; read
+        by `owner` (`ledger.core.events.owner_of`), within its scope."""
+        stmt = (select(*_EVENT_COLUMNS).where(EventRow.seq > after, *_wanted(filters, owner))
                 .order_by(EventRow.seq).limit(limit))
         async with self._engine.connect() as conn:
             return [_stored(row) for row in await conn.execute(stmt)]
@@ -99,10 +128,26 @@ class EventStore:
         """Up to `limit` events `sub` wants among the `span` seqs after its cursor."""
         stmt = (select(*_EVENT_COLUMNS)
                 .where(EventRow.seq > sub.cursor, EventRow.seq <= sub.cursor + span,
-                       *_wanted(sub.filters))
+                       *_wanted(sub.filters, sub.owner))
                 .order_by(EventRow.seq).limit(limit))
         async with self._engine.connect() as conn:
             return [_stored(row) for row in await conn.execute(stmt)]
+
+    async def backlog(self) -> Backlog:
+        """What is undelivered now (see `Backlog`)."""
+        w, d = WebhookRow, WebhookDeadLetterRow
+        async with self._engine.connect() as conn:
+            slowest = (await conn.execute(select(func.min(w.cursor))
+                                          .where(w.disabled_at.is_(None)))).scalar()
+            dead = int((await conn.execute(select(func.count()).select_from(d)
+                                           .where(d.delivered_at.is_(None)))).scalar() or 0)
+            if slowest is None:
+                return Backlog(0, None, dead)
+            after = EventRow.seq > slowest
+            depth = (await conn.execute(select(func.count()).where(after))).scalar()
+            oldest = (await conn.execute(select(EventRow.created_at).where(after)
+                                         .order_by(EventRow.seq).limit(1))).scalar()
+        return Backlog(int(depth or 0), oldest, dead)
 
     # -- subscriptions ------------------------------------------------------------------
 
@@ -113,7 +158,7 @@ class EventStore:
         values = {"id": sub.id, "url": sub.url, "types": types,
                   "creator_id": subject.creator_id, "buyer": subject.buyer,
                   "manifest_digest": subject.manifest_digest, "secret": sub.secret,
-                  "created_at": sub.created_at, "cursor": sub.cursor}
+                  "created_at": sub.created_at, "cursor": sub.cursor, "owner": sub.owner}
         await self._write(insert(WebhookRow).values(values), "the subscription")
 
     async def get(self, webhook_id: str) -> Subscription | None:
@@ -123,9 +168,11 @@ class EventStore:
             row = (await conn.execute(stmt)).first()
         return _subscription(row) if row else None
 
-    async def subscriptions(self) -> list[Subscription]:
-        """Every subscription, oldest first."""
+    async def subscriptions(self, owner: str | None = None) -> list[Subscription]:
+        """Every subscription (of `owner` when given), oldest first."""
         stmt = select(*_WEBHOOK_COLUMNS).order_by(WebhookRow.created_at, WebhookRow.id)
+        if owner is not None:
+            stmt = stmt.where(WebhookRow.owner == owner)
         async with self._engine.connect() as conn:
             return [_subscription(row) for row in await conn.execute(stmt)]
 
@@ -236,7 +283,7 @@ class EventStore:
                 await conn.execute(stmt)
 
 
-def _wanted(filters: Filters) -> list[Any]:
+def _wanted(filters: Filters, owner: str | None) -> list[Any]:
     conditions: list[Any] = []
     if filters.types is not None:
         conditions.append(EventRow.type.in_(sorted(filters.types)))
@@ -244,10 +291,21 @@ def _wanted(filters: Filters) -> list[Any]:
     if subject.creator_id is not None:
         conditions.append(EventRow.creator_id == subject.creator_id)
     if subject.buyer is not None:
-        conditions.append(EventRow.buyer == subject.buyer)
+        named = EventRow.buyer == subject.buyer
+        if owner == f"buyer:{subject.buyer}":
+            conditions.append(or_(named, _used_by(subject.buyer)))
+        else:
+            conditions.append(named)
     if subject.manifest_digest is not None:
         conditions.append(EventRow.manifest_digest == subject.manifest_digest)
     return [and_(*conditions)] if conditions else []
+
+
+def _used_by(buyer: str) -> Any:
+    """Status events of manifests with usage of `buyer` stored: a buyer's own scope."""
+    used = select(UsageEventRow.manifest_digest).where(
+        UsageEventRow.buyer == checksum_address(buyer))
+    return and_(EventRow.type.in_(ASSET_STATUS_TYPES), EventRow.manifest_digest.in_(used))
 
 
 def _stored(row: Row[*tuple[Any, ...]]) -> StoredEvent:
@@ -261,7 +319,7 @@ def _subscription(row: Row[*tuple[Any, ...]]) -> Subscription:
         id=row.id, url=row.url, filters=Filters(types, subject), secret=row.secret,
         created_at=row.created_at, disabled_at=row.disabled_at, cursor=row.cursor,
         attempts=row.attempts, first_failed_at=row.first_failed_at,
-        next_attempt_at=row.next_attempt_at, last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at, last_error=row.last_error, owner=row.owner,
     )
 
 

@@ -215,6 +215,8 @@ class UsageEventRow(Base):
     settlement_id: Mapped[int | None] = mapped_column(
         ForeignKey("usage_settlements.id"), nullable=True, index=True
     )
+    # Why the event is never settled (0010): a statement refused it after it was stored.
+    refusal: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class UsageBatchRow(Base):
@@ -490,6 +492,18 @@ class StatementRow(Base):
     leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
+class StatementTargetRow(Base):
+    """One asset a stored statement names (``asset_id`` "": it names the whole manifest):
+    how the statements about given assets are found without reading every statement
+    of their manifests (a dataset check)."""
+
+    __tablename__ = "statement_targets"
+
+    manifest_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seq: Mapped[int] = mapped_column(ForeignKey("statements.seq"), primary_key=True)
+
+
 # -- notifications (issue 17) ---------------------------------------------------------------
 # One outbox of events, read in `seq` order by the pull feed and by the webhook worker;
 # each subscription keeps its own cursor in it, so delivery state is a row per
@@ -537,6 +551,20 @@ class WebhookRow(Base):
     first_failed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     next_attempt_at: Mapped[int] = mapped_column(BigInteger, server_default="0")
     last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # Who made it and may manage it: "creator:<id>" or "buyer:<0x address>" (0012);
+    # None for the operator's.
+    owner: Mapped[str | None] = mapped_column(String(220), nullable=True, index=True)
+
+
+class RequestNonceRow(Base):
+    """A nonce of a signed request seen from a key, kept until its timestamp leaves the
+    freshness window, so the same signed request is refused if sent again (0012)."""
+
+    __tablename__ = "request_nonces"
+
+    key_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 class WebhookDeadLetterRow(Base):
@@ -580,3 +608,46 @@ class DatasetCheckRow(Base):
         ForeignKey("batches.number"), nullable=True, index=True
     )
     leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class OlpClientRow(Base):
+    """An OLP client (docs/web-licensing.md): a buyer's credentials, bound to the wallet
+    that signed its registration. Only the secret's SHA-256 is kept."""
+
+    __tablename__ = "olp_clients"
+
+    client_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    wallet: Mapped[str] = mapped_column(String(42), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class OlpKeyRow(Base):
+    """A licence-server signing key (P-256): current while `retired_at` is NULL; a
+    retired key verifies its tokens until `retired_at` plus the token lifetime."""
+
+    __tablename__ = "olp_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    retired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class OlpTokenRow(Base):
+    """Every licence token issued: who for, which asset and licence, until when."""
+
+    __tablename__ = "olp_tokens"
+
+    jti: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(40), index=True)
+    buyer: Mapped[str] = mapped_column(String(42), index=True)
+    manifest_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    asset_id: Mapped[str] = mapped_column(String(200))
+    resource: Mapped[str] = mapped_column(String(2000))
+    scope: Mapped[str] = mapped_column(String(200))
+    licence: Mapped[str] = mapped_column(String(128))
+    kid: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.core.records import BatchStatus
 from ledger.core.royalty.settlement import (
@@ -30,6 +31,8 @@ from ledger.storage.models import (
 )
 from ledger.storage.table_store import TableStore
 
+_CHUNK = 500
+
 
 @repository
 class SettlementStore(TableStore):
@@ -48,9 +51,10 @@ class SettlementStore(TableStore):
                 _max_bytes(e.manifest_digest, self._engine.dialect.name).label("manifest_digest"),
                 func.min(e.token).label("token"),
                 func.sum(e.units).label("units"), func.count().label("events"),
+                func.count(e.manifest_digest.distinct()).label("manifests"),
             )
             .join(BatchRow, BatchRow.number == e.batch_number)
-            .where(e.settlement_id.is_(None), e.batch_number.is_not(None),
+            .where(e.settlement_id.is_(None), e.batch_number.is_not(None), e.refusal.is_(None),
                    BatchRow.status == BatchStatus.CONFIRMED.value)
             .group_by(e.batch_number, BatchRow.root, e.buyer, e.asset_key)
             .order_by(e.batch_number, e.buyer)
@@ -61,7 +65,8 @@ class SettlementStore(TableStore):
         async with self._engine.connect() as conn:
             rows = list(await conn.execute(stmt))
         return [UsageGroup(r.batch_number, r.root, r.buyer, r.asset_key, r.creator_id,
-                           r.asset_id, r.manifest_digest, r.token, int(r.units), int(r.events))
+                           r.asset_id, r.manifest_digest, r.token, int(r.units), int(r.events),
+                           manifests=int(r.manifests))
                 for r in rows]
 
     async def next_part(self, batch_number: int, buyer: str, token: str,
@@ -100,14 +105,7 @@ class SettlementStore(TableStore):
                     await conn.execute(update(s).where(s.id == sid).values(tx_key=key))
                     await conn.execute(insert(UsageSettlementItemRow),
                                        [_item_row(sid, i) for i in d.items])
-                    claimed = await conn.execute(
-                        update(UsageEventRow)
-                        .where(UsageEventRow.batch_number == d.batch_number,
-                               UsageEventRow.buyer == d.buyer, UsageEventRow.asset_key.in_(keys),
-                               UsageEventRow.settlement_id.is_(None))
-                        .values(settlement_id=sid)
-                    )
-                    if claimed.rowcount != d.events:
+                    if await _claim(conn, d, sid) != d.events:
                         await conn.rollback()
                         return None
                     await conn.execute(delete(UsageHoldRow).where(
@@ -241,6 +239,30 @@ class SettlementStore(TableStore):
             rows = list(await conn.execute(stmt))
         return [ItemLine(_item(r), r.settlement_id, r.buyer, r.token, SettlementStatus(r.status),
                          r.tx_hash, r.usage_root) for r in rows]
+
+
+async def _claim(conn: AsyncConnection, d: SettlementDraft, sid: int) -> int:
+    """Claim the draft's events for settlement ``sid``: every unsettled, unrefused event of
+    its asset keys, or of a key priced for one period only, the events named; returns how
+    many were claimed."""
+    e = UsageEventRow
+    free = (e.batch_number == d.batch_number, e.buyer == d.buyer, e.settlement_id.is_(None),
+            e.refusal.is_(None))
+    named = dict(d.seqs)
+    whole = [i.asset_key for i in d.items if i.asset_key not in named]
+    claimed = 0
+    if whole:
+        result = await conn.execute(update(e).where(*free, e.asset_key.in_(whole))
+                                    .values(settlement_id=sid))
+        claimed += result.rowcount
+    for key, seqs in named.items():
+        for start in range(0, len(seqs), _CHUNK):
+            result = await conn.execute(
+                update(e).where(*free, e.asset_key == key,
+                                e.seq.in_(seqs[start : start + _CHUNK]))
+                .values(settlement_id=sid))
+            claimed += result.rowcount
+    return claimed
 
 
 def _item_row(settlement_id: int, i: SettlementItem) -> dict[str, Any]:

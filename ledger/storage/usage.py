@@ -11,8 +11,10 @@ from __future__ import annotations
 from ledger.storage.proposals import ProposalStore, SplitSignatureStore
 from ledger.storage.settlements import SettlementStore
 from ledger.storage.usage_events import UsageEventStore
+from ledger.storage.usage_refusals import UsageRefusalStore
 
 
-class UsageStore(UsageEventStore, SettlementStore, ProposalStore, SplitSignatureStore):
-    """Repository of usage events, usage batches, settlements, holds, proposals and split
-    signatures."""
+class UsageStore(UsageEventStore, UsageRefusalStore, SettlementStore, ProposalStore,
+                 SplitSignatureStore):
+    """Repository of usage events (and their refusals), usage batches, settlements, holds,
+    proposals and split signatures."""

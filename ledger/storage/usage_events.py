@@ -130,7 +130,7 @@ class UsageEventStore(TableStore):
                 UsageEventRow.batch_number, UsageEventRow.leaf_index,
                 UsageEventRow.settlement_id, BatchRow.status.label("batch_status"),
                 UsageSettlementRow.status.label("settlement_status"),
-                UsageHoldRow.reason.label("hold_reason"),
+                UsageHoldRow.reason.label("hold_reason"), UsageEventRow.refusal,
             )
             .outerjoin(BatchRow, BatchRow.number == UsageEventRow.batch_number)
             .outerjoin(UsageSettlementRow,
@@ -187,10 +187,12 @@ class UsageEventStore(TableStore):
         stmt = (
             select(e.creator_id, e.asset_key, e.asset_id, e.buyer, e.token,
                    settlement.label("settlement"), batch.label("batch"),
+                   e.refusal.is_not(None).label("refused"),
                    func.sum(e.units).label("units"), func.count().label("events"))
             .outerjoin(BatchRow, BatchRow.number == e.batch_number)
             .outerjoin(UsageSettlementRow, UsageSettlementRow.id == e.settlement_id)
-            .group_by(e.creator_id, e.asset_key, e.asset_id, e.buyer, e.token, settlement, batch)
+            .group_by(e.creator_id, e.asset_key, e.asset_id, e.buyer, e.token, settlement, batch,
+                      e.refusal.is_not(None))
         )
         if creator_id is not None:
             stmt = stmt.where(e.creator_id == creator_id)
@@ -199,7 +201,8 @@ class UsageEventStore(TableStore):
         async with self._engine.connect() as conn:
             rows = list(await conn.execute(stmt))
         return [UsageTotal(r.creator_id, r.asset_key, r.asset_id, r.buyer, r.token,
-                           usage_state(r.settlement, r.batch), int(r.units), int(r.events))
+                           usage_state(r.settlement, r.batch, bool(r.refused)), int(r.units),
+                           int(r.events))
                 for r in rows]
 
 
@@ -239,6 +242,6 @@ def _record(r: Row[*tuple[Any, ...]]) -> UsageRecord:
         creator_id=r.creator_id, asset_key=r.asset_key, token=r.token, units=int(r.units),
         accepted_at=r.accepted_at, batch_number=r.batch_number, leaf_index=r.leaf_index,
         status=event_status(r.batch_status, r.settlement_status, r.settlement_id,
-                            r.hold_reason),
-        settlement_id=r.settlement_id, hold_reason=r.hold_reason,
+                            r.hold_reason, r.refusal),
+        settlement_id=r.settlement_id, hold_reason=r.hold_reason, refusal=r.refusal,
     )

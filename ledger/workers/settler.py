@@ -10,10 +10,14 @@ The **settler** charges anchored usage on the `RoyaltySplitter`. Per step it:
    polls the sender itself: the anchorer's loop drives the shared sender, and
    the journal holds each transaction's state before any event is reported);
 2. relays split terms that owners signed (``setSplitWithSig``, `SplitRelay`);
-3. groups anchored, unsettled usage per batch, buyer and asset key; prices each
-   asset at the latest split version on chain, accepted only when that version
-   carries exactly the terms of an anchored manifest of the same creator and
-   asset; and per (batch, buyer, token) quotes with ``eth_call``, holds what the
+3. groups anchored, unsettled usage per batch, buyer and asset key; checks the usage
+   of assets something was said about event by event against their lifecycle
+   (`UsageLifecycle`: what a statement that arrived later refuses is marked refused,
+   never settled; the rest is split by the periods of amended terms); prices each
+   group at the latest split version on chain, accepted only when that version
+   carries exactly the terms in force for it: an anchored manifest's of the same
+   creator and asset, or an anchored amendment's (`SplitPrices`); and per
+   (batch, buyer, token) quotes with ``eth_call``, holds what the
    buyer cannot pay (deposit, spending cap, maximum price: the reason is kept and
    shown), records the settlement and claims its events in one transaction, then
    submits ``settle`` under purpose key ``settle:<deployment>:<id>``.
@@ -49,15 +53,18 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+from ledger.app.histories import Histories
+from ledger.app.split_prices import SplitPrices, StatementLookup
 from ledger.app.terms import TermsBook
+from ledger.app.usage_lifecycle import UsageLifecycle
 from ledger.app.withdrawals import WithdrawalWatch
 from ledger.chain.contracts.splitter import RoyaltySplitter, SplitterRevert, UsageItem
 from ledger.chain.rpc import ChainRevertError
 from ledger.chain.tx.keys import TxKey
 from ledger.chain.tx.sender import Sender
 from ledger.chain.tx.state import SentTx, TxStatus
-from ledger.core.records import BatchStatus
 from ledger.core.royalty.settlement import (
     LIVE_PROPOSALS,
     OPEN_SETTLEMENTS,
@@ -73,7 +80,6 @@ from ledger.core.royalty.settlement import (
     item_shape,
     usage_root_of,
 )
-from ledger.errors import LedgerError
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.usage import UsageStore
 from ledger.workers.split_relay import SplitRelay
@@ -115,6 +121,8 @@ class Settler:
         withdrawals: WithdrawalWatch | None = None,
         settle_interval_s: float = 0.0,
         terms_book: TermsBook | None = None,
+        histories: Histories | None = None,
+        statements: StatementLookup | None = None,
     ) -> None:
         self._store = store
         self._manifests = manifests
@@ -130,9 +138,9 @@ class Settler:
         self._withdrawals = withdrawals
         self._interval_s = settle_interval_s
         self._last_pass = float("-inf")
-        # Versions never change once created, so a verified one stays verified.
-        self._verified: dict[tuple[bytes, int], PricedSplit | str] = {}
         self._book = terms_book or TermsBook(manifests)
+        self._prices = SplitPrices(splitter, manifests, self._book, statements)
+        self._lifecycle = None if histories is None else UsageLifecycle(store, histories)
         self._relay = SplitRelay(store, manifests, self._book, splitter, sender,
                                  key_scope=key_scope, clock=clock)
 
@@ -276,19 +284,24 @@ class Settler:
     # -- settling ------------------------------------------------------------------
 
     async def _settle(self, groups: Sequence[UsageGroup]) -> None:
-        prices: dict[bytes, PricedSplit | str] = {}
+        if self._lifecycle is not None:
+            # Refuses what a statement that arrived later refuses; splits by amendments.
+            groups = await self._lifecycle.check(groups)
+        prices: dict[tuple[bytes, bytes | None], PricedSplit | str] = {}
         for group in groups:
-            if group.asset_key not in prices:
-                prices[group.asset_key] = await self._price(group)
+            if _price_key(group) not in prices:
+                prices[_price_key(group)] = await self._prices.price(group)
         bundles: dict[tuple[int, str, str], list[tuple[UsageGroup, PricedSplit]]] = (
             defaultdict(list)
         )
+        held: dict[str, list[UsageGroup]] = defaultdict(list)
         now = int(self._clock() * 1000)
         for group in groups:
-            price = prices[group.asset_key]
+            price = prices[_price_key(group)]
             if isinstance(price, str):
-                await self._hold([group], price, now)
+                held[price].append(group)
                 continue
+            # One live version per asset: one period of an asset at most is priced.
             bundles[(group.batch_number, group.buyer, price.token)].append((group, price))
         for (_, buyer, token), members in bundles.items():
             if await self._splitter.cosigning(buyer, token):
@@ -296,6 +309,9 @@ class Settler:
                 continue
             for start in range(0, len(members), self._max_items):
                 await self._settle_part(token, members[start : start + self._max_items], now)
+        # After settling: a settlement drops its asset's hold, which another period may need.
+        for reason, unpriced in held.items():
+            await self._hold(unpriced, reason, now)
 
     async def _settle_part(
         self, token: str, members: list[tuple[UsageGroup, PricedSplit]], now: int
@@ -351,7 +367,8 @@ class Settler:
             for g, _ in mine:
                 del free[g.asset_key]
             if proposal.status is ProposalStatus.SIGNED:
-                await self._settle_signed(proposal, first.batch_root, now)
+                await self._settle_signed(proposal, first.batch_root, [g for g, _ in mine],
+                                          now)
             else:
                 await self._hold([g for g, _ in mine], _awaiting(proposal), now)
         rest = [m for m in members if m[0].asset_key in free]
@@ -376,8 +393,9 @@ class Settler:
         log.info("proposed usage root 0x%s (%d wei) to co-signing buyer %s",
                  proposal.usage_root.hex(), proposal.total, proposal.buyer)
 
-    async def _settle_signed(self, proposal: Proposal, batch_root: bytes, now: int) -> None:
-        settlement = await self._store.create_settlement(proposal.draft(batch_root),
+    async def _settle_signed(self, proposal: Proposal, batch_root: bytes,
+                             groups: Sequence[UsageGroup], now: int) -> None:
+        settlement = await self._store.create_settlement(proposal.draft(batch_root, groups),
                                                          key_prefix=self._settle_prefix, now=now)
         if settlement is None:
             log.info("usage of proposal %d was claimed meanwhile", proposal.id)
@@ -401,51 +419,27 @@ class Settler:
         if exc.error in _ITEM_HOLDS:
             await self._hold([groups[index]], _reason(_ITEM_HOLDS[exc.error], exc), now)
         elif exc.error in _RETRY:
-            self._verified.clear()
+            self._prices.forget()
         else:
             log.warning("settlement item refused: %s", exc.reason)
         return members[:index] + members[index + 1 :]
 
     async def _hold(self, groups: Sequence[UsageGroup], reason: str, now: int) -> None:
-        by_buyer: dict[tuple[int, str], list[Hold]] = defaultdict(list)
+        by_buyer: dict[tuple[int, str], dict[bytes, Hold]] = defaultdict(dict)
         for g in groups:
-            by_buyer[(g.batch_number, g.buyer)].append(Hold.of(g, reason, now))
+            holds = by_buyer[(g.batch_number, g.buyer)]
+            hold = Hold.of(g, reason, now)
+            if g.asset_key in holds:
+                # Two periods of one asset held for one reason: one hold of their units.
+                hold = replace(hold, units=hold.units + holds[g.asset_key].units)
+            holds[g.asset_key] = hold
         for (number, buyer), holds in by_buyer.items():
-            await self._store.set_holds(number, buyer, holds)
+            await self._store.set_holds(number, buyer, list(holds.values()))
 
-    # -- prices ----------------------------------------------------------------------
 
-    async def _price(self, group: UsageGroup) -> PricedSplit | str:
-        """The latest split version of the group's asset if it matches an anchored
-        manifest of the same asset; else why not (the usage is held meanwhile)."""
-        key = group.asset_key
-        version = await self._splitter.latest_version(key)
-        if version == 0:
-            return "no split is registered on chain for this asset yet"
-        cached = self._verified.get((key, version))
-        if cached is None:
-            cached, final = await self._verify(group, version)
-            if final:
-                self._verified[(key, version)] = cached
-        return cached
-
-    async def _verify(self, group: UsageGroup, version: int) -> tuple[PricedSplit | str, bool]:
-        """The verdict on a split version, and whether it is final (worth caching):
-        a version never changes, but its manifest may not be anchored here yet."""
-        info = await self._splitter.split_version(group.asset_key, version)
-        digest = info.manifest_digest
-        record = await self._manifests.get(digest)
-        if record is None or record.status != BatchStatus.CONFIRMED.value:
-            return (f"split version {version} names manifest 0x{digest.hex()}, "
-                    "not anchored here"), False
-        try:
-            terms = await self._book.asset_terms(digest, group.asset_id)
-        except LedgerError as exc:
-            return f"split version {version}: {exc.message}", True
-        if (terms.creator_id != group.creator_id or terms.asset_key != group.asset_key
-                or not info.carries(terms.split)):
-            return f"split version {version} does not carry the terms of its manifest", True
-        return PricedSplit(version, info.token, info.price_per_unit, digest), True
+def _price_key(group: UsageGroup) -> tuple[bytes, bytes | None]:
+    """What a price depends on: the asset and the source of the terms of its period."""
+    return (group.asset_key, None if group.period is None else group.period.source)
 
 
 def _awaiting(proposal: Proposal) -> str:

@@ -11,7 +11,10 @@ Requests to all subscribers share a bounded pool and each has a timeout, so a sl
 receiver holds only its own queue; intake only writes the outbox and never waits
 for any of this.
 
-One replica delivers: the lease holder (`ledger.run.duties`).
+One replica delivers: the lease holder (`ledger.run.duties`). It counts every attempt
+by outcome and, once a second, reads the outbox's backlog for the gauges
+(docs/operations.md, "Metrics"); the other replicas' gauges stay 0, so a sum over
+replicas is the leader's value.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -32,7 +36,8 @@ from ledger.app.clock import now_ms
 from ledger.config import WebhookSettings
 from ledger.core.events import StoredEvent, Subscription
 from ledger.errors import LedgerError
-from ledger.storage.events import EventStore
+from ledger.metrics import Metrics
+from ledger.storage.events import Backlog, EventStore
 from ledger.workers.anchoring import stop_tasks
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,9 @@ log = logging.getLogger(__name__)
 _BATCH = 100
 _SPAN = 10_000
 _USER_AGENT = "ledger-webhooks/1"
+#: Seconds between reads of the backlog for the gauges.
+_BACKLOG_EVERY_S = 1.0
+_EMPTY = Backlog(0, None, 0)
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,8 @@ class Outcome:
     gone: bool = False
     #: Seconds the receiver asked to wait (``Retry-After``), if it did.
     retry_after_s: float | None = None
+    #: How the attempt ended, as ``ledger_webhook_deliveries_total`` counts it.
+    kind: str = "delivered"
 
 
 def signed_headers(sub_secret: str, event: StoredEvent, at: datetime) -> dict[str, str]:
@@ -78,7 +88,8 @@ class Dispatcher:
     """Drains every due subscription's queue, and sends the redeliveries asked for."""
 
     def __init__(self, store: EventStore, settings: WebhookSettings, *,
-                 clock: Callable[[], int] = now_ms, rng: random.Random | None = None) -> None:
+                 clock: Callable[[], int] = now_ms, rng: random.Random | None = None,
+                 metrics: Metrics | None = None) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
@@ -86,6 +97,21 @@ class Dispatcher:
         self._woken = asyncio.Event()
         self._running: dict[object, asyncio.Task[None]] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._metrics = metrics
+        #: The outbox's backlog as last read (empty while this replica does not deliver).
+        self.backlog = _EMPTY
+        if metrics is not None:
+            metrics.gauge("ledger_webhook_outbox_depth", "Events after the slowest enabled "
+                          "webhook subscription's cursor.", lambda: self.backlog.depth)
+            metrics.gauge("ledger_webhook_oldest_undelivered_seconds", "Age of the oldest "
+                          "of those events (0 when there is none).", self.oldest_age_s)
+            metrics.gauge("ledger_webhook_dead_letters", "Dead letters not redelivered.",
+                          lambda: self.backlog.dead)
+
+    def oldest_age_s(self) -> float:
+        """Seconds since the oldest undelivered event was announced (0: none)."""
+        oldest = self.backlog.oldest_at
+        return 0.0 if oldest is None else max(0.0, (self._clock() - oldest) / 1000)
 
     def wake(self) -> None:
         """Look for new events now rather than at the next poll."""
@@ -95,11 +121,15 @@ class Dispatcher:
         """Deliver for ever; cancel to stop (deliveries in flight are abandoned and
         sent again by whoever delivers next)."""
         connector = aiohttp.TCPConnector(limit=self._settings.concurrency)
+        read_at = 0.0
         async with aiohttp.ClientSession(connector=connector) as self._session:
             try:
                 while True:
                     try:
                         await self.step()
+                        if time.monotonic() - read_at >= _BACKLOG_EVERY_S:
+                            self.backlog = await self._store.backlog()
+                            read_at = time.monotonic()
                     except LedgerError as exc:
                         log.warning("webhooks: %s", exc)
                     with contextlib.suppress(TimeoutError):
@@ -107,6 +137,7 @@ class Dispatcher:
                             await self._woken.wait()
                     self._woken.clear()
             finally:
+                self.backlog = _EMPTY
                 await stop_tasks(list(self._running.values()))
 
     async def step(self) -> None:
@@ -179,6 +210,8 @@ class Dispatcher:
             log.warning("webhook %s: event %s dead-lettered after %d attempts: %s",
                         sub.id, event.id, attempts, error)
             await self._store.bury(sub.id, event, attempts=attempts, error=error, now=now)
+            if self._metrics is not None:
+                self._metrics.webhook_dead_letters.inc()
             return True
         delay = backoff_s(self._settings, attempts, self._rng)
         if outcome.retry_after_s is not None:
@@ -193,7 +226,13 @@ class Dispatcher:
                                       error=outcome.error)
 
     async def send(self, sub: Subscription, event: StoredEvent) -> Outcome:
-        """One signed attempt to deliver `event` to `sub`."""
+        """One signed attempt to deliver `event` to `sub`, counted by outcome."""
+        outcome = await self._attempt(sub, event)
+        if self._metrics is not None:
+            self._metrics.webhook_delivery(outcome.kind)
+        return outcome
+
+    async def _attempt(self, sub: Subscription, event: StoredEvent) -> Outcome:
         assert self._session is not None, "send() runs inside run()"
         headers = signed_headers(sub.secret, event, datetime.now(UTC))
         timeout = aiohttp.ClientTimeout(total=self._settings.timeout_s)
@@ -203,12 +242,13 @@ class Dispatcher:
                 status = answer.status
                 retry_after = _seconds(answer.headers.get("Retry-After"))
         except TimeoutError:
-            return Outcome(f"no answer within {self._settings.timeout_s:g} s")
+            return Outcome(f"no answer within {self._settings.timeout_s:g} s", kind="timeout")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            return Outcome(f"{type(exc).__name__}: {exc}"[:300])
+            return Outcome(f"{type(exc).__name__}: {exc}"[:300], kind="unreachable")
         if 200 <= status < 300:
             return Outcome()
-        return Outcome(f"HTTP {status}", gone=status == 410, retry_after_s=retry_after)
+        return Outcome(f"HTTP {status}", gone=status == 410, retry_after_s=retry_after,
+                       kind="gone" if status == 410 else "failed")
 
 
 def _head(sub: Subscription, events: list[StoredEvent]) -> int:

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.chain.contracts.artifacts import load_artifact
-from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP, RoyaltySplitter
+from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP, RoyaltySplitter, UsageItem
 from ledger.chain.rpc import RevertDecoder
 from ledger.chain.tx.sender import Sender
 from ledger.chain.tx.state import SendPolicy
@@ -30,6 +31,7 @@ from ledger.core.manifest import Manifest
 from ledger.core.merkle import MerkleTree, join_levels
 from ledger.core.records import AnchorInfo, NewManifest
 from ledger.core.royalty.events import NewUsage, UsageEvent, event_digest
+from ledger.core.royalty.settlement import Proposal
 from ledger.core.royalty.terms import ETH_TOKEN, AssetTerms, asset_terms
 from ledger.core.signing import EthSigningKey, sign_manifest
 from ledger.storage.engine import open_engine
@@ -39,7 +41,7 @@ from ledger.storage.txdocs import TxDocStore
 from ledger.storage.usage import UsageStore
 from ledger.workers.settler import Settler
 from ledger.workers.tx_journal import DatabaseJournal
-from tests.fakes.node import SPLITTER, FakeNode, FakeWeb3
+from tests.fakes.node import CHAIN_ID, SPLITTER, FakeNode, FakeWeb3
 
 CREATOR_KEY = "0x" + "c1" * 32
 BUYER_KEY = "0x" + "b1" * 32
@@ -138,6 +140,15 @@ class World:
         return Settler(self.store, self.manifests, self.splitter, sender,
                        key_scope="test", drive_sender=True,
                        clock=lambda: self.clock[0], **options)
+
+    def signature(self, proposal: Proposal) -> bytes:
+        """The buyer's EIP-712 signature of ``proposal``, as ``ledger buyer cosign`` makes it."""
+        typed = self.splitter.settlement_typed_data(
+            CHAIN_ID, proposal.buyer, proposal.token, proposal.usage_root,
+            [UsageItem(i.asset_key, i.version, i.units) for i in proposal.items],
+            proposal.total, proposal.deadline)
+        return bytes(Account.sign_message(encode_typed_data(full_message=typed),
+                                          BUYER_KEY).signature)
 
     def price(self, asset: int) -> int:
         """The per-unit price of asset number ``asset``."""

@@ -46,7 +46,7 @@ def _imported_by(*argv: str) -> list[str]:
     [("--help",), ("verify", "--help"), ("serve", "--help"), ("buyer", "deposit", "--help"),
      ("usage", "send", "--help"), ("dev", "fund", "--help"), ("db", "check", "--help"),
      ("lookup", "--help"), ("package", "--help"), ("submit", "--help"), ("evidence", "--help"),
-     ("export", "proofs", "--help")],
+     ("export", "proofs", "--help"), ("audit", "--help"), ("export", "dataset", "--help")],
     ids=lambda argv: " ".join(argv),
 )
 def test_help_imports_no_heavy_library(argv: tuple[str, ...]) -> None:

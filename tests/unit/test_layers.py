@@ -1,7 +1,7 @@
 """The layers of ledger hold: no import cycles, and no import runs against the grain.
 
-Dependencies point inward (README, "Layout"): core <- storage, chain <- app <- workers,
-api <- run <- cli. The graph is read from the source with `ast`, so a module is checked
+Dependencies point inward (README, "Layout"): core <- storage, chain, media <- app <-
+workers, api <- run <- cli. The graph is read from the source with `ast`, so a module is checked
 whether or not anything imports it. Imports under ``if TYPE_CHECKING:`` run never and
 are left out; imports inside functions run when called and count.
 """
@@ -168,6 +168,17 @@ def test_storage_and_chain_do_not_import_each_other() -> None:
     edges = graph()
     assert _offenders(edges, "ledger.storage", ("ledger.chain",)) == []
     assert _offenders(edges, "ledger.chain", ("ledger.storage",)) == []
+
+
+def test_media_imports_only_the_core() -> None:
+    edges = graph()
+    # The package itself (its __version__), errors and the core; nothing of a layer.
+    outside = [(m, t) for m, t in _offenders(edges, "ledger.media", ("ledger",))
+               if not (t in ("ledger", "ledger.errors")
+                       or t.startswith(("ledger.core", "ledger.media")))]
+    assert outside == []
+    for layer in ("ledger.core", "ledger.storage", "ledger.chain"):
+        assert _offenders(edges, layer, ("ledger.media",)) == [], layer
 
 
 def test_nothing_below_the_composition_root_imports_it() -> None:

@@ -18,6 +18,11 @@ _DIGEST = path_param("digest", HEX32)
 _INDEX = path_param("index", {"type": "integer", "minimum": 0,
                               "maximum": MAX_HEADER_ASSETS - 1})
 
+#: Said of each asset read whose answer may link the asset's RSL documents.
+LICENCE_LINK = ('With Link: <…/rsl/manifests/0x….xml>; rel="license"; '
+                'type="application/rsl+xml" for each manifest whose RSL document offers the '
+                "asset now (licensable through the OLP licence server).")
+
 OPERATIONS = [
     Operation(
         "POST", "/v1/uploads", "startUpload",
@@ -58,7 +63,7 @@ OPERATIONS = [
                   "malformed digest or index")},
         [_DIGEST, _INDEX, IF_NONE_MATCH],
         description="Once its anchor is final: a strong ETag and Cache-Control: public, "
-        "max-age=31536000, immutable; before, Cache-Control: no-cache.",
+        "max-age=31536000, immutable; before, Cache-Control: no-cache. " + LICENCE_LINK,
     ),
     Operation(
         "GET", "/v1/manifests/{digest}/assets/{index}/evidence", "getEvidence",
@@ -72,7 +77,7 @@ OPERATIONS = [
         [_DIGEST, _INDEX, IF_NONE_MATCH],
         description="Issued once the newest anchor block it proves is final by the "
         "service's evidence_depth and every anchor it needs is on the node's canonical "
-        "chain (docs/service.md, \"Evidence packages\").",
+        "chain (docs/service.md, \"Evidence packages\"). " + LICENCE_LINK,
     ),
     Operation(
         "GET", "/v1/assets/by-hash/{sha256}", "lookupAsset",
@@ -80,5 +85,6 @@ OPERATIONS = [
         {200: json_answer("AssetLookup", "The registrations (none: an empty list)"),
          **errors(422, 503)},
         [path_param("sha256", {"type": "string", "pattern": "^(?:sha256:)?[0-9a-f]{64}$"})],
+        description=LICENCE_LINK,
     ),
 ]

@@ -11,6 +11,7 @@ from ledger.api.openapi.lifecycle import OPERATIONS as LIFECYCLE
 from ledger.api.openapi.operation import Operation
 from ledger.api.openapi.provenance import OPERATIONS as PROVENANCE
 from ledger.api.openapi.royalty import OPERATIONS as ROYALTY
+from ledger.api.openapi.web_licensing import OPERATIONS as WEB_LICENSING
 from ledger.api.openapi.webhooks import OPERATIONS as WEBHOOKS
 from ledger.api.schemas import components
 
@@ -20,10 +21,17 @@ def operations() -> list[Operation]:
     return [*PROVENANCE, *ASSETS, *ROYALTY, *LIFECYCLE, *DATASET_CHECKS, *WEBHOOKS]
 
 
+def page_operations() -> list[Operation]:
+    """The pages for crawlers beside API v1 (`ledger.api.app.page_routes`): RSL
+    documents, ``robots.txt`` and the OLP licence server. The verifier page, a page for
+    people, is not declared."""
+    return list(WEB_LICENSING)
+
+
 def openapi_document() -> dict[str, Any]:
     """The whole document."""
     paths: dict[str, dict[str, Any]] = {}
-    for op in operations():
+    for op in [*operations(), *page_operations()]:
         paths.setdefault(op.path, {})[op.method.lower()] = op.to_openapi()
     return {
         "openapi": "3.1.0",

@@ -3,6 +3,7 @@ builders the area tables use to declare them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,11 @@ from ledger.api.schemas.common import ERROR_MEANINGS, Schema, ref
 
 #: What any route that reads a JSON body may answer besides its own refusals.
 BODY_ERRORS = (400, 408, 413, 415, 422, 503)
+#: The media type of a JSON request body, and of a form (RFC 6749's token requests).
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+# A path parameter: ``{digest}``, also inside a segment (``{creator_id}.xml``).
+_PATH_PARAM = re.compile(r"\{([^{}/]+)\}")
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class Operation:
-    """A route of HTTP API v1 as clients see it; `request` names a component schema."""
+    """A route as clients see it; `request` names a component schema, the shape of a
+    body of `request_media` (a JSON document, or a form's parameters)."""
 
     method: str
     path: str
@@ -43,11 +50,12 @@ class Operation:
     parameters: Sequence[Schema] = ()
     request: str | None = None
     description: str | None = None
+    request_media: str = JSON
 
     @property
     def path_names(self) -> frozenset[str]:
         """The names of the path's parameters (``{digest}`` → ``digest``)."""
-        return frozenset(part[1:-1] for part in self.path.split("/") if part.startswith("{"))
+        return frozenset(_PATH_PARAM.findall(self.path))
 
     def to_openapi(self) -> dict[str, Any]:
         """The OpenAPI operation object."""
@@ -58,7 +66,7 @@ class Operation:
             spec["parameters"] = list(self.parameters)
         if self.request is not None:
             spec["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": ref(self.request)}}}
+                self.request_media: {"schema": ref(self.request)}}}
         spec["responses"] = {str(status): answer.to_openapi()
                              for status, answer in sorted(self.answers.items())}
         return spec

@@ -18,6 +18,7 @@ from ledger.api.schemas.common import (
     CREATOR_ID,
     EVENT_ID,
     HEX32,
+    MS,
     Schema,
     ref,
 )
@@ -140,6 +141,16 @@ OPERATIONS = [
         {202: json_answer("SplitKept", "Kept, to be relayed"),
          **errors(404, *BODY_ERRORS)},
         request="SplitSignature",
+    ),
+    Operation(
+        "GET", "/v1/manifests/{digest}/assets/{assetId}/unsettled", "getUnsettledUsage",
+        "The asset's usage from before a time (an amendment's effectiveAt) not settled yet, "
+        "and whether the amendment's split version may be registered now (for the asset's "
+        "split owner, a signing key of its creator, or the operator)",
+        {200: json_answer("UnsettledUsage", "Counts, the window's end and the verdict"),
+         **_READ_REFUSED, **errors(422, 503)},
+        [path_param("digest", HEX32), path_param("assetId", ASSET_ID),
+         query_param("before", MS, required=True), *_SIGNED_READ],
     ),
     Operation(
         "GET", "/v1/creators/{id}/statement", "getStatement",

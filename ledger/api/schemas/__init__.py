@@ -10,6 +10,7 @@ from ledger.api.schemas import (
     assets,
     dataset_checks,
     lifecycle,
+    olp,
     provenance,
     royalty,
     webhooks,
@@ -31,4 +32,5 @@ def components() -> dict[str, Schema]:
         **dataset_checks.SCHEMAS,
         **lifecycle.SCHEMAS,
         **webhooks.SCHEMAS,
+        **olp.SCHEMAS,
     }

@@ -97,6 +97,7 @@ ERROR_MEANINGS = {
     413: "Body too large",
     415: "Compressed body (Content-Encoding other than identity)",
     422: "Invalid document or signature",
+    429: "Too many requests: try again after Retry-After seconds",
     503: "Storage or chain unavailable",
 }
 

@@ -21,7 +21,7 @@ from ledger.api.schemas.common import (
     text,
 )
 from ledger.api.schemas.manifest import manifest_part
-from ledger.core.licence_snapshot import MAX_HASHES, SNAPSHOT_VERSION
+from ledger.core.licence_snapshot import MAX_HASHES, SNAPSHOT_VERSION, SNAPSHOT_VERSION_1
 from ledger.core.licence_status import STATES
 from ledger.core.records import PENDING
 
@@ -35,9 +35,12 @@ CHECK_REQUEST = closed(
     "when left out); a larger dataset is sent in parts",
 )
 LICENCE_SNAPSHOT = closed(
-    {"version": {"const": SNAPSHOT_VERSION}, "deployment": DEPLOYMENT, "checkedAt": MS,
-     "at": MS, "count": {"type": "integer", "minimum": 1, "maximum": MAX_HASHES},
+    {"version": {"enum": [SNAPSHOT_VERSION, SNAPSHOT_VERSION_1]}, "deployment": DEPLOYMENT,
+     "checkedAt": MS, "at": MS, "count": {"type": "integer", "minimum": 1,
+                                          "maximum": MAX_HASHES},
      "answersRoot": HEX32, "serviceKey": STRING, "signature": STRING},
+    {"buyer": nullable(text("^0x[0-9a-f]{40}$", "the wallet that signed the check (version "
+                            "2); null for an anonymous check"))},
     description="The service key's signed commitment to a dataset check's answers: "
     "answersRoot is the Merkle root over their digests, in request order",
 )

@@ -67,9 +67,10 @@ _SETTLEMENT = closed({"id": INTEGER, "status": _SETTLEMENT_STATUS, "usageRoot": 
                       "part": INTEGER, "txHash": nullable(HEX32)})
 _USAGE_STATUS = {
     "eventId": EVENT_ID, "eventDigest": HEX32,
-    "status": {"enum": [PENDING, *BATCH_STATES, "settling", "settled", "held"]},
+    "status": {"enum": [PENDING, *BATCH_STATES, "settling", "settled", "held", "refused"]},
     "batchNumber": nullable(INTEGER), "leafIndex": nullable(INTEGER), "units": INTEGER,
     "settlement": nullable(_SETTLEMENT), "hold": nullable(STRING),
+    "refusal": nullable(STRING),
 }
 USAGE_STATUS = closed(_USAGE_STATUS, description="Where a usage event stands")
 USAGE_RECEIPT = closed({"version": {"const": RECEIPT_VERSION}, "event": ref("UsageEvent"),
@@ -85,7 +86,8 @@ ACCOUNT = closed(
 _HOLD = closed({"batchNumber": INTEGER, "assetKey": HEX32, "creatorId": CREATOR_ID,
                 "units": INTEGER, "reason": STRING})
 _UNITS_BY_STATE = {"unitsPending": INTEGER, "unitsUnsettled": INTEGER,
-                   "unitsSettling": INTEGER, "unitsSettled": INTEGER, "unitsHeld": INTEGER}
+                   "unitsSettling": INTEGER, "unitsSettled": INTEGER, "unitsHeld": INTEGER,
+                   "unitsRefused": INTEGER}
 BUYER = closed({"buyer": ADDRESS, "tokens": array(closed({
     "token": TOKEN, "account": nullable(ref("BuyerAccount")), "events": INTEGER,
     **_UNITS_BY_STATE, "settling": WEI, "settled": WEI, "held": array(_HOLD)}))})
@@ -139,6 +141,12 @@ _STATEMENT_SPLIT = closed(
 STATEMENT = closed({"creatorId": CREATOR_ID, "generatedAt": MS, "chainId": INTEGER,
                     "splitter": nullable(ADDRESS), "usage": array(_STATEMENT_USAGE),
                     "splits": array(_STATEMENT_SPLIT)})
+UNSETTLED = closed(
+    {"creatorId": CREATOR_ID, "assetId": ASSET_ID, "assetKey": HEX32, "before": MS,
+     "events": INTEGER, "units": INTEGER, "windowEndsAt": MS, "now": MS, "ready": BOOLEAN},
+    description="Usage of the asset from before `before` not settled yet (pending, "
+    "anchored, held or settling; refused usage is not counted); ready when none is and "
+    "windowEndsAt (before + usage_window_s) has passed")
 
 SCHEMAS: dict[str, Schema] = {
     "UsageEvent": USAGE_EVENT,
@@ -158,4 +166,5 @@ SCHEMAS: dict[str, Schema] = {
     "SplitSignature": SPLIT_SIGNATURE,
     "SplitKept": SPLIT_KEPT,
     "Statement": STATEMENT,
+    "UnsettledUsage": UNSETTLED,
 }

@@ -38,8 +38,10 @@ _DELIVERY = closed({"cursor": _CURSOR, "attempts": INTEGER, "firstFailedAt": nul
                     "nextAttemptAt": nullable(MS), "lastError": nullable(STRING)},
                    description="Where delivery stands: the next event has failed attempts "
                    "times since firstFailedAt")
+_OWNER = nullable(text("^(creator:.+|buyer:0x[0-9a-f]{40})$",
+                        "who made it and may manage it; null: the operator"))
 _WEBHOOK_MEMBERS: dict[str, Schema] = {
-    "id": _WEBHOOK_ID, "url": STRING, **_FILTERS, "createdAt": MS,
+    "id": _WEBHOOK_ID, "url": STRING, "owner": _OWNER, **_FILTERS, "createdAt": MS,
     "disabledAt": nullable(MS), "delivery": _DELIVERY}
 WEBHOOK = closed(_WEBHOOK_MEMBERS, description="A subscription (its secret is never shown "
                  "again)")

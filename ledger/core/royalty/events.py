@@ -229,7 +229,8 @@ class UsageRecord:
     """A stored usage event and where it stands.
 
     ``status``: pending → batched → submitted → confirmed (its batch), then
-    ``settling`` / ``settled`` (its settlement) or ``held`` (see ``hold_reason``);
+    ``settling`` / ``settled`` (its settlement) or ``held`` (see ``hold_reason``), or
+    ``refused`` (``refusal`` names the statement that refused it after it was stored);
     `ledger.core.royalty.settlement.event_status` decides which.
     """
 
@@ -247,6 +248,7 @@ class UsageRecord:
     status: str
     settlement_id: int | None
     hold_reason: str | None
+    refusal: str | None = None
 
 
 # -- usage receipts ------------------------------------------------------------------

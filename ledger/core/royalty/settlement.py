@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from ledger.core.hashing import keccak256
 from ledger.core.records import PENDING, BatchStatus
+from ledger.core.royalty.periods import Period
 from ledger.core.royalty.terms import TOTAL_SHARES
 
 
@@ -71,9 +72,16 @@ class ProposalStatus(StrEnum):
 LIVE_PROPOSALS = (ProposalStatus.OPEN, ProposalStatus.SIGNED)
 
 
-def usage_state(settlement: str | None, batch: str | None) -> str:
+REFUSED = "refused"
+"""The state of usage a statement refused after it was stored: never settled."""
+
+
+def usage_state(settlement: str | None, batch: str | None, refused: bool = False) -> str:
     """The state usage totals are counted in, from its settlement's and batch's status:
-    "settled", "settling", "unsettled" (anchored) or "pending" (not anchored)."""
+    "settled", "settling", "unsettled" (anchored), "pending" (not anchored) or
+    "refused" (re-checked at settlement against a statement that arrived later)."""
+    if refused:
+        return REFUSED
     if settlement in SETTLED:
         return "settled"
     if settlement is not None:
@@ -84,9 +92,12 @@ def usage_state(settlement: str | None, batch: str | None) -> str:
 
 
 def event_status(batch: str | None, settlement: str | None, settlement_id: int | None,
-                 hold_reason: str | None) -> str:
-    """A stored event's status: its settlement's while one is live, "held" while its
-    usage is held and unclaimed, else its batch's ("pending" before one)."""
+                 hold_reason: str | None, refusal: str | None = None) -> str:
+    """A stored event's status: "refused" once a statement refused it, its settlement's
+    while one is live, "held" while its usage is held and unclaimed, else its batch's
+    ("pending" before one)."""
+    if refusal is not None:
+        return REFUSED
     if settlement in SETTLED:
         return "settled"
     if settlement in (SettlementStatus.PREPARED.value, SettlementStatus.SUBMITTED.value):
@@ -113,6 +124,14 @@ class UsageGroup:
     token: str
     units: int
     events: int
+    #: The events' ids (storage sequence numbers) when the group is one period of its
+    #: (batch, buyer, asset key) usage (issue 17); None: every unsettled event of it.
+    seqs: tuple[int, ...] | None = None
+    #: How many manifests its events name (a new manifest version keeps the asset key).
+    manifests: int = 1
+    #: The terms' period its usage falls in, once checked against the asset's lifecycle
+    #: (None: never amended, priced as the manifest's).
+    period: Period | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +195,9 @@ class SettlementDraft:
     part: int
     items: tuple[SettlementItem, ...]
     events: int
+    #: The events to claim of an asset key charged for one period only (`UsageGroup.seqs`);
+    #: the other keys claim every unsettled event of theirs.
+    seqs: tuple[tuple[bytes, tuple[int, ...]], ...] = ()
 
     @classmethod
     def of(cls, token: str, part: int, members: Sequence[tuple[UsageGroup, PricedSplit]]
@@ -184,7 +206,7 @@ class SettlementDraft:
         first = members[0][0]
         return cls(first.batch_number, first.batch_root, first.buyer, token, part,
                    tuple(SettlementItem.of(g, p) for g, p in members),
-                   sum(g.events for g, _ in members))
+                   sum(g.events for g, _ in members), seqs_of(g for g, _ in members))
 
     @property
     def usage_root(self) -> bytes:
@@ -294,7 +316,13 @@ class Proposal:
     settlement_id: int | None
     created_at: int
 
-    def draft(self, batch_root: bytes) -> SettlementDraft:
-        """The settlement this proposal offers, in the batch of ``batch_root``."""
+    def draft(self, batch_root: bytes, groups: Iterable[UsageGroup] = ()) -> SettlementDraft:
+        """The settlement this proposal offers, in the batch of ``batch_root``; ``groups``
+        are its usage as priced now, to claim only their events of one period."""
         return SettlementDraft(self.batch_number, batch_root, self.buyer, self.token,
-                               self.part, self.items, self.events)
+                               self.part, self.items, self.events, seqs_of(groups))
+
+
+def seqs_of(groups: Iterable[UsageGroup]) -> tuple[tuple[bytes, tuple[int, ...]], ...]:
+    """The events to claim per asset key of the groups that are one period of their usage."""
+    return tuple((g.asset_key, g.seqs) for g in groups if g.seqs is not None)

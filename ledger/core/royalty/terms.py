@@ -14,7 +14,9 @@ converted exactly to the price unit or refused, never rounded (`chain_units`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ledger.core import fields
 from ledger.core.assets import Asset
@@ -201,3 +203,42 @@ class SplitSignature:
     signature: bytes
     status: str
     tx_key: str | None
+
+
+def amended_terms(manifest: Manifest, source: bytes, asset_id: str, terms: Mapping[str, Any]
+                  ) -> AssetTerms:
+    """The terms of asset ``asset_id`` of ``manifest`` once ``terms`` (the amended members
+    in force, `ledger.core.licence_status.History.terms_at`) replace its own, as the split
+    version naming ``source`` (the amend statement's digest) must carry them.
+
+    The asset key and owner stay the manifest's; price, token and payees may change.
+    ValidationError as `asset_terms`, or naming ``terms`` when the amended asset is not
+    valid or is priced in another unit (usage is metered in the manifest's unit).
+    """
+    base = asset_terms(manifest, source, asset_id)
+    asset = next(a for a in manifest.assets if a.id == asset_id)
+    changed = Asset.from_obj({**asset.to_obj(), **terms}, "terms")
+    amended = asset_terms(Manifest(manifest.manifest_version, manifest.creator, (changed,)),
+                          source, asset_id, "terms")
+    if amended.price.unit != base.price.unit:
+        raise ValidationError(
+            f"the amendment prices {asset_id} per {amended.price.unit}; its usage is metered "
+            f"per {base.price.unit}", field="terms.priceModel.unit")
+    return amended
+
+
+def amended_metered_terms(manifest: Manifest, source: bytes,
+                          terms: Mapping[str, Mapping[str, Any]]) -> list[AssetTerms]:
+    """The amended terms (`amended_terms`) of each asset of ``manifest`` named in ``terms``
+    (asset id -> the amended members in force from the amendment ``source``), in manifest
+    order; assets priced otherwise, even amended, are left out."""
+    metered = []
+    for asset in manifest.assets:
+        if asset.id not in terms:
+            continue
+        try:
+            price_of(Asset.from_obj({**asset.to_obj(), **terms[asset.id]}, "terms"))
+        except ValidationError:
+            continue
+        metered.append(amended_terms(manifest, source, asset.id, terms[asset.id]))
+    return metered

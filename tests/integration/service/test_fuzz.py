@@ -4,11 +4,13 @@ For each operation the document lists (so a new endpoint is fuzzed without touch
 this file), four kinds of request: schema-valid but semantically random ones, mixed
 with a few good ones so handlers get past their first check; schema-invalid ones
 (wrong types, missing and unknown members, refused parameters); garbage (bytes,
-truncation, bad UTF-8, deep nesting, huge numbers, odd content types and encodings);
+truncation, bad UTF-8, deep nesting, huge numbers, odd content types and encodings;
+for a form body, bad %-escapes, repeated and huge parameters);
 odd parameters (path parameters of the wrong length, non-hex, unicode, %-encoded
 slashes; odd query strings and headers). Every answer must be one the document gives
 the operation: a documented status, no 5xx but a documented 503, a body matching
-the documented schema, and the JSON error body on every 4xx.
+the documented schema (the JSON error body on every 4xx, or the OAuth error where the
+document says so; well-formed XML where it names an XML type).
 
 Requests are generated from the document's own schemas by `schema_values`, a small
 generator for the JSON Schema subset the document uses: an unknown keyword fails the
@@ -40,7 +42,7 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.api.app import routes
+from ledger.api.app import page_routes, routes
 from ledger.cli.client import LedgerClient
 from ledger.core.canonical import canonicalize
 from ledger.core.creators import sign_action
@@ -51,6 +53,7 @@ from ledger.errors import LedgerError
 from ledger.run.serve import running
 from tests.contract import DOC, answer_problems, validator
 from tests.integration.service.conftest import FAST, Running, now_ms, p256, register, wait_for_proof
+from tests.unit.app.licensing_world import LICENCE, registration
 
 pytestmark = [pytest.mark.chain, pytest.mark.asyncio(loop_scope="module")]
 
@@ -67,6 +70,10 @@ SOURCE = "fuzz-1"
 USAGE_KEYS = json.dumps({"version": "ledger-usage-keys/1",
                          "sources": {SOURCE: [{"id": "k1", "secret": SECRET.hex()}]}})
 HMAC_HEADERS = ("X-Ledger-Source", "X-Ledger-Timestamp", "X-Ledger-Signature")
+#: The request bodies the document declares: a JSON document, or a form (OLP's OAuth routes).
+JSON_BODY, FORM_BODY = "application/json", "application/x-www-form-urlencoded"
+#: Routed but left out of the document (the static verifier page, tests/unit/api/test_openapi.py).
+UNDOCUMENTED = {"GET /verify"}
 Headers = tuple[tuple[str, str | bytes], ...]
 
 
@@ -89,9 +96,16 @@ class Operation:
         return [p for p in self.spec.get("parameters", []) if p["in"] == where]
 
     @property
-    def body_schema(self) -> Any:
+    def body_media(self) -> str | None:
+        """The media type of the request body (None: the operation takes none)."""
         body = self.spec.get("requestBody")
-        return None if body is None else inline(body["content"]["application/json"]["schema"])
+        return None if body is None else next(iter(body["content"]))
+
+    @property
+    def body_schema(self) -> Any:
+        media = self.body_media
+        return None if media is None else inline(
+            self.spec["requestBody"]["content"][media]["schema"])
 
     @property
     def signed(self) -> bool:
@@ -103,10 +117,10 @@ class Operation:
         problems = [f"parameter in {p['in']}" for p in self.spec.get("parameters", [])
                     if p["in"] not in ("path", "query", "header")]
         body = self.spec.get("requestBody")
-        if body is not None and set(body["content"]) != {"application/json"}:
+        if body is not None and set(body["content"]) not in ({JSON_BODY}, {FORM_BODY}):
             problems.append(f"request body as {sorted(body['content'])}")
         names = {p["name"] for p in self.params("path")}
-        if names != {part[1:-1] for part in self.path.split("/") if part.startswith("{")}:
+        if names != set(re.findall(r"\{([^{}/]+)\}", self.path)):
             problems.append(f"path parameters {sorted(names)} for {self.path}")
         schemas = [p["schema"] for p in self.spec.get("parameters", [])]
         for schema in schemas + ([self.body_schema] if body is not None else []):
@@ -224,10 +238,12 @@ def _typed_values(schema: dict[str, Any], kind: str) -> st.SearchStrategy[Any]:
         members = st.fixed_dictionaries(
             {k: schema_values(v) for k, v in properties.items() if k in required},
             optional={k: schema_values(v) for k, v in properties.items() if k not in required})
-        if schema.get("additionalProperties", True) is False:
+        additional = schema.get("additionalProperties", True)
+        if additional is False:
             return members
         extra = st.dictionaries(st.text(max_size=12).filter(lambda k: k not in properties),
-                                JSON_VALUES, max_size=3)
+                                JSON_VALUES if additional is True
+                                else schema_values(additional), max_size=3)
         return st.tuples(extra, members).map(lambda pair: {**pair[0], **pair[1]})
     least = schema.get("minimum")
     simple = {"null": st.none(), "boolean": st.booleans(),
@@ -346,8 +362,9 @@ def check(op: Operation, request: Request, reply: Reply) -> None:
         assert reply.status < 500, where
         return
     if reply.status >= 400:
+        # The error body's shape is the one documented for the status (`answer_problems`):
+        # the house error, or an OAuth error on the OLP routes.
         assert reply.content_type == "application/json", f"{where}: {reply.body[:200]!r}"
-        assert reply.error()["message"], where
     if str(reply.status) not in op.spec["responses"]:
         # Only a path made to miss the route may get the router's own 404.
         assert reply.status == 404 and not request.routed and _from_router(reply), \
@@ -366,8 +383,9 @@ ERROR = validator({"$ref": "#/components/schemas/Error"})
 
 def _from_router(reply: Reply) -> bool:
     """The router answered (no route matched), not the operation's handler."""
-    return reply.status in (404, 405) and reply.error()["message"] in ("Not Found",
-                                                                        "Method Not Allowed")
+    error = json.loads(reply.body).get("error") if reply.body[:1] == b"{" else None
+    return reply.status in (404, 405) and isinstance(error, dict) and error.get(
+        "message") in ("Not Found", "Method Not Allowed")
 
 
 # -- the parts of a request ----------------------------------------------------------------
@@ -456,6 +474,19 @@ def encode_json(value: Any) -> bytes:
         return json.dumps(value).encode()
 
 
+def encode_body(op: Operation, value: Any) -> bytes:
+    """`value` as the operation's body: a form's parameters urlencoded, else JSON."""
+    return encode_form(value) if op.body_media == FORM_BODY else encode_json(value)
+
+
+def encode_form(value: Any) -> bytes:
+    """A form of `value`'s members (other values as their text: the service says 400)."""
+    if not isinstance(value, dict):
+        return quote(_param_text(value)).encode()
+    return urllib.parse.urlencode(
+        {k: v if isinstance(v, str) else _param_text(v) for k, v in value.items()}).encode()
+
+
 def signed_headers(body: bytes | None) -> Headers:
     """The HMAC headers of the fixture's metering source over `body`, signed now."""
     made = request_headers(SECRET, SOURCE, body or b"", int(time.time()))
@@ -480,11 +511,11 @@ def valid_requests(parts: Parts) -> st.SearchStrategy[Request]:
         body = None
         if op.body_schema is not None:
             assert is_valid(op.body_schema, value), f"generator broke the schema: {value}"
-            body = encode_json(value)
+            body = encode_body(op, value)
         signed = op.signed and draw(st.booleans())
         headers = signed_headers(body) if signed else draw(parts.headers)
-        return parts.request(draw(parts.paths), draw(parts.query), headers + json_type(body),
-                             body)
+        return parts.request(draw(parts.paths), draw(parts.query),
+                             headers + json_type(body, op.body_media), body)
 
     return build()
 
@@ -503,7 +534,7 @@ def invalid_requests(parts: Parts) -> st.SearchStrategy[Request]:
         paths, query, body = dict(draw(parts.paths)), dict(draw(parts.query)), None
         routed = True
         if op.body_schema is not None:
-            body = encode_json(draw(mutated(draw(parts.body))))
+            body = encode_body(op, draw(mutated(draw(parts.body))))
         elif bad_params and draw(st.integers(0, 3)) > 0:
             param, bad = draw(st.one_of(bad_params))
             if param["in"] == "path":
@@ -517,7 +548,8 @@ def invalid_requests(parts: Parts) -> st.SearchStrategy[Request]:
             query[draw(st.text(min_size=1, max_size=10))] = draw(st.text(max_size=10))
         signed = op.signed and draw(st.booleans())
         headers = signed_headers(body) if signed else draw(parts.headers)
-        return parts.request(paths, query, headers + json_type(body), body, routed=routed)
+        return parts.request(paths, query, headers + json_type(body, op.body_media), body,
+                             routed=routed)
 
     return build()
 
@@ -633,6 +665,31 @@ def garbage_bodies(draw: st.DrawFn, good: bytes) -> bytes:
                                  b'{"a":1,"a":2}', b'"\\ud800"', b"true false"]))
 
 
+@st.composite
+def garbage_forms(draw: st.DrawFn, good: bytes) -> bytes:
+    """Bytes that are not a well-formed form of `good`'s parameters: broken bytes and
+    %-escapes, repeated parameters, huge values."""
+    kind = draw(st.sampled_from(["bytes", "truncated", "not-utf8", "repeated", "huge",
+                                 "literal"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=300))
+    if kind == "truncated":
+        return good[: draw(st.integers(0, max(len(good) - 1, 0)))]
+    if kind == "not-utf8":
+        at = draw(st.integers(0, len(good)))
+        bad = draw(st.sampled_from([b"\xff", b"%ff", b"%C0%80", b"%ED%A0%80", b"%e2%82", b"%",
+                                    b"%ZZ", b"%00"]))
+        return good[:at] + bad + good[at:]
+    if kind == "repeated":
+        pairs = good.split(b"&")
+        return b"&".join([*pairs, draw(st.sampled_from(pairs))])
+    if kind == "huge":
+        name = draw(st.sampled_from([p.split(b"=")[0] for p in good.split(b"&")] + [b"x"]))
+        return good + b"&" + name + b"=" + b"x" * draw(st.sampled_from([5000, 60_000]))
+    return draw(st.sampled_from([b"", b"&", b"=", b"&&&", b"==x", b"a", b"a=1;b=2", b"+",
+                                 b"\x00", b"grant_type", b"grant_type=rsl&grant_type=rsl"]))
+
+
 def garbage_requests(parts: Parts) -> st.SearchStrategy[Request]:
     """Broken bytes, encodings and content types, with otherwise good parameters."""
     op = parts.op
@@ -642,7 +699,9 @@ def garbage_requests(parts: Parts) -> st.SearchStrategy[Request]:
     def build(draw: st.DrawFn) -> Request:
         query: Mapping[str, str] | str = draw(parts.query)
         body: bytes | None
-        if op.body_schema is not None:
+        if op.body_media == FORM_BODY:
+            body = draw(garbage_forms(encode_form(draw(parts.body))))
+        elif op.body_schema is not None:
             body = draw(garbage_bodies(encode_json(draw(parts.body))))
         else:
             # A GET with garbage in its query string, and a body it does not expect.
@@ -699,15 +758,15 @@ def odd_requests(parts: Parts) -> st.SearchStrategy[Request]:
         query: Mapping[str, str] | str = draw(parts.query)
         if draw(st.booleans()) or not paths:
             query = draw(queries)
-        body = None if op.body_schema is None else encode_json(draw(parts.body))
+        body = None if op.body_schema is None else encode_body(op, draw(parts.body))
         headers = dict(signed_headers(body) if op.signed and draw(st.booleans()) else ())
         for param in op.params("header"):
             if draw(st.booleans()):
                 headers.pop(param["name"], None)
                 if draw(st.booleans()):
                     headers[param["name"]] = draw(st.sampled_from(ODD_HEADERS))
-        return parts.request(paths, query, tuple(headers.items()) + json_type(body), body,
-                             routed=False)
+        return parts.request(paths, query, tuple(headers.items()) + json_type(body, op.body_media),
+                             body, routed=False)
 
     return build()
 
@@ -721,10 +780,13 @@ def explicit_requests(parts: Parts, kind: str, max_body: int) -> Iterator[Reques
         for name in good:
             for segment in ODD_SEGMENTS:
                 yield parts.request({**good, name: segment}, "", (), None, routed=False)
+    if kind == "garbage":
+        # Any route that reads a body, even an empty one, refuses a compressed one (415).
+        yield parts.request(good, "", (("Content-Encoding", "gzip"),), b"", routed=False)
     if kind == "garbage" and op.body_schema is not None:
         for body in (b" " * (max_body + 1), _deep(100_000, "array"), _deep(100_000, "object"),
                      b"1" * 5000, b"\xff", b""):
-            yield parts.request(good, "", json_type(body), body, routed=False)
+            yield parts.request(good, "", json_type(body, op.body_media), body, routed=False)
 
 
 KINDS: dict[str, Callable[[Parts], st.SearchStrategy[Request]]] = {
@@ -800,9 +862,11 @@ async def _seed(svc: Running) -> Seeds:
         "POST", "/v1/usage", signed_headers(body) + json_type(body), body))
     assert reply.status == 202, reply
     signature = "0x" + "1b" * 65
+    olp = await _olp_client(svc)
     return Seeds(
         params={"digest": [digest], "root": [root], "number": [str(batch["number"])],
-                "id": [creator], "event_id": [event["eventId"]], "address": [buyer],
+                "id": [creator], "creator_id": [creator], "event_id": [event["eventId"]],
+                "address": [buyer],
                 "manifestDigest": [digest], "assetId": [asset["id"]]},
         bodies={
             "POST /v1/manifests": [signed],
@@ -817,6 +881,10 @@ async def _seed(svc: Running) -> Seeds:
             "POST /v1/usage": [event, {"events": [event, {**event, "eventId": "fuzz-event-2"}]}],
             "POST /v1/buyers/{address}/cosign": [
                 {"usageRoot": batch["root"], "token": "ETH", "signature": signature}],
+            "POST /olp/register": [registration(now_ms(), name="fuzz")],
+            "POST /olp/token": [{"grant_type": "rsl", "resource": f"{svc.url}/x",
+                                 "license": LICENCE.format("ai-train"), **olp}],
+            "POST /olp/introspect": [{"token": "x", **olp}],
             "POST /v1/splits": [
                 {"manifestDigest": digest, "assetId": asset["id"], "version": 1,
                  "deadline": int(time.time()) + 3600, "signature": signature}],
@@ -824,13 +892,24 @@ async def _seed(svc: Running) -> Seeds:
     )
 
 
+async def _olp_client(svc: Running) -> dict[str, str]:
+    """A registered OLP client's credentials, as form parameters: with them, token and
+    introspection requests get past client authentication."""
+    body = canonicalize(registration(now_ms()))
+    reply = await asyncio.to_thread(send, svc.url, Request(
+        "POST", "/olp/register", json_type(body), body))
+    assert reply.status == 201, reply
+    made = json.loads(reply.body)
+    return {"client_id": made["client_id"], "client_secret": made["client_secret"]}
+
+
 # -- the tests -----------------------------------------------------------------------------
 
 
 async def test_every_route_is_documented_and_fuzzable() -> None:
     documented = {op.id for op in operations()}
-    routed = {f"{r.method} {r.path}" for r in routes()}
-    assert documented == routed
+    routed = {f"{r.method} {r.path}" for r in [*routes(), *page_routes()]}
+    assert documented == routed - UNDOCUMENTED
     for op in operations():
         assert not op.unsupported(), (op.id, op.unsupported())
 

@@ -414,6 +414,14 @@ async def _lifecycle(world: World, manifest: Manifest) -> None:
     status, found = await api.call("GET", by_hash, params={"sha256": "ab" * 32})
     assert status == 200 and found["registrations"][0]["licenceStatus"]["disputed"]
     assert (await api.call("GET", by_hash, params={"sha256": "AB" * 32}))[0] == 422
+    unsettled = "/v1/manifests/{digest}/assets/{assetId}/unsettled"
+    params = {"digest": digest, "assetId": ASSET}
+    status, found = await api.call("GET", unsettled, params=params,
+                                   query={"before": str(now_ms())}, auth="admin")
+    assert status == 200 and found["events"] >= 0
+    assert (await api.call("GET", unsettled, params=params,
+                           query={"before": str(now_ms())}))[0] == 401
+    assert (await api.call("GET", unsettled, params=params, auth="admin"))[0] == 422
 
 
 async def _dataset_checks(api: Api) -> None:

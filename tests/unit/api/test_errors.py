@@ -33,6 +33,7 @@ from ledger.errors import (
     LedgerError,
     NotFound,
     ProofError,
+    RateLimited,
     SignatureError,
     StorageError,
     Unauthenticated,
@@ -48,7 +49,8 @@ from ledger.metrics import Metrics
     (NotFound("x"), 404), (BodyTimeout("x"), 408), (Conflict("x"), 409),
     (AlreadyExists("x"), 409), (BuyerWithdrawing("x"), 409), (BodyTooLarge("x"), 413),
     (UnsupportedEncoding("x"), 415), (ValidationError("x"), 422), (SignatureError("x"), 422),
-    (ProofError("x"), 422), (Unavailable("x"), 503), (StorageError("x"), 503),
+    (ProofError("x"), 422), (RateLimited("x", retry_after_s=1), 429),
+    (Unavailable("x"), 503), (StorageError("x"), 503),
     (LeaseLostError("x"), 503), (ChainUnavailableError("x"), 503),
 ])
 def test_each_error_has_its_status(error: LedgerError, status: int) -> None:
@@ -98,6 +100,8 @@ async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
         web.get("/storage", _raising(StorageError("the database failed the request; "
                                                   "retry later"))),
         web.get("/bug", _raising(sqlalchemy.exc.ProgrammingError("SELECT", {}, Exception()))),
+        web.get("/busy", _raising(RateLimited("too many things: try again in 7 s",
+                                              retry_after_s=7))),
     ])
     async with TestClient(TestServer(app)) as made:
         yield made
@@ -121,3 +125,11 @@ async def test_answers_keep_their_json_body(
         assert (response.status, await response.json()) == (status, {"error": error}), path
     metrics = cast(_Metrics, client.app[METRICS])
     assert (metrics.rejected.value, metrics.storage_errors.value) == (2, 1)
+
+
+async def test_a_rate_limited_answer_says_when_to_try_again(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    response = await client.get("/busy")
+    assert response.status == 429 and response.headers["Retry-After"] == "7"
+    assert (await response.json())["error"]["code"] == "rate_limited"

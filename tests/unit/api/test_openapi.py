@@ -11,8 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from ledger.api.app import routes
-from ledger.api.openapi import operations
+from ledger.api.app import page_routes, routes
+from ledger.api.openapi import operations, page_operations
 from ledger.api.schemas.manifest import SCHEMA_FILE
 from ledger.core.fields import DEPLOYMENT
 from ledger.core.manifest import CREATOR_ID_PATTERN
@@ -65,12 +65,26 @@ def test_every_route_has_one_operation() -> None:
     routed = sorted((r.method, r.path) for r in routes())  # type: ignore[attr-defined]
     declared = sorted((op.method, op.path) for op in operations())
     assert routed == declared
-    ids = [op.operation_id for op in operations()]
+    ids = [op.operation_id for op in [*operations(), *page_operations()]]
     assert len(set(ids)) == len(ids)
 
 
+def test_every_page_but_the_verifiers_has_one_operation() -> None:
+    routed = sorted((r.method, r.path) for r in page_routes()  # type: ignore[attr-defined]
+                    if r.path != "/verify")  # type: ignore[attr-defined]
+    assert routed == sorted((op.method, op.path) for op in page_operations())
+
+
+def test_form_bodies_are_declared_as_forms() -> None:
+    bodies = {op.path: op.to_openapi()["requestBody"]["content"]
+              for op in page_operations() if op.request is not None}
+    assert list(bodies["/olp/token"]) == ["application/x-www-form-urlencoded"]
+    assert list(bodies["/olp/introspect"]) == ["application/x-www-form-urlencoded"]
+    assert list(bodies["/olp/register"]) == ["application/json"]
+
+
 def test_path_parameters_match_the_path() -> None:
-    for op in operations():
+    for op in [*operations(), *page_operations()]:
         named = {p["name"] for p in op.parameters if p["in"] == "path"}
         assert named == op.path_names, op.path
 

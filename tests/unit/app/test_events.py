@@ -12,10 +12,11 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.app.events import Announcer, FactAnnouncer
-from ledger.app.webhooks import check_url
+from ledger.app.webhooks import MAX_OWN, Webhooks, check_url
 from ledger.app.withdrawals import Withdrawing
-from ledger.core.events import Filters, make_event
-from ledger.errors import ValidationError
+from ledger.core.events import Filters, Principal, make_event
+from ledger.core.hashing import checksum_address
+from ledger.errors import Conflict, Forbidden, ValidationError
 from ledger.storage import schema
 from ledger.storage.engine import open_engine
 from ledger.storage.event_sources import EventSources
@@ -23,9 +24,11 @@ from ledger.storage.events import EventStore
 from ledger.storage.models import (
     BatchRow,
     ManifestRow,
+    UsageEventRow,
     UsageSettlementItemRow,
     UsageSettlementRow,
 )
+from ledger.storage.request_nonces import RequestNonces
 
 BUYER = "0x" + "ab" * 20
 
@@ -177,3 +180,57 @@ def test_public_only_refuses_loopback_private_and_link_local_hosts(url: str) -> 
 
 def test_public_hosts_pass() -> None:
     assert check_url("https://hooks.example.com/ledger", "public")
+
+
+async def test_a_buyer_reads_its_events_and_status_changes_of_manifests_it_used(
+        engine: AsyncEngine) -> None:
+    used, unused = b"\x01" * 32, b"\x02" * 32
+    other = "0x" + "cd" * 20
+    async with engine.begin() as conn:
+        await conn.execute(insert(UsageEventRow).values(
+            event_id="e1", digest=b"\x03" * 32, body=b"{}", source="src",
+            buyer=checksum_address(BUYER), creator_id="creator:ana", manifest_digest=used,
+            asset_id="asset:a", asset_key=b"\x04" * 32, token="ETH", units=1, event_time=1,
+            accepted_at=1))
+    announcer = Announcer(EventStore(engine))
+    leaving = {"token": "ETH", "amount": "1", "withdrawableAt": 1, "lapsesAt": 2}
+    mine = await announcer.announce(None, "deposit.leaving", {"buyer": BUYER, **leaving})
+    await announcer.announce(None, "deposit.leaving", {"buyer": other, **leaving})
+    status = {"creatorId": "creator:ana", "state": "revoked"}
+    seen = await announcer.announce(None, "status.changed",
+                                    {"manifestDigest": "0x" + used.hex(), **status})
+    await announcer.announce(None, "status.changed",
+                             {"manifestDigest": "0x" + unused.hex(), **status})
+
+    async def ids(principal: Principal | None, filters: Filters | None = None) -> list[str]:
+        feed = await announcer.feed(None, None, filters or Filters(), principal)
+        return [e["id"] for e in feed["events"]]
+
+    assert await ids(Principal(buyer=BUYER)) == [mine, seen]
+    # The operator's buyer filter is the events naming the buyer, nothing more.
+    assert await ids(None, Filters.parse(None, buyer=BUYER)) == [mine]
+    assert len(await ids(Principal(creator_id="creator:ana"))) == 2
+    with pytest.raises(Forbidden) as refused:
+        await ids(Principal(buyer=BUYER), Filters.parse(None, buyer=other))
+    assert refused.value.field == "buyer"
+
+
+async def test_a_nonce_is_claimed_once_per_key_until_it_expires(engine: AsyncEngine) -> None:
+    nonces = RequestNonces(engine)
+    assert await nonces.claim("eth:0xa", "n" * 16, expires_at=100, now=0)
+    assert not await nonces.claim("eth:0xa", "n" * 16, expires_at=100, now=50)
+    assert await nonces.claim("eth:0xb", "n" * 16, expires_at=100, now=50)
+    assert await nonces.claim("eth:0xa", "n" * 16, expires_at=300, now=200)
+
+
+async def test_a_signer_holds_a_bounded_number_of_subscriptions(engine: AsyncEngine) -> None:
+    webhooks = Webhooks(EventStore(engine), urls="any")
+    buyer = Principal(buyer=BUYER)
+    for n in range(MAX_OWN):
+        await webhooks.subscribe({"url": f"http://127.0.0.1/{n}"}, buyer)
+    with pytest.raises(Conflict) as refused:
+        await webhooks.subscribe({"url": "http://127.0.0.1/more"}, buyer)
+    assert refused.value.field == "url"
+    await webhooks.subscribe({"url": "http://127.0.0.1/c"}, Principal(creator_id="creator:a"))
+    assert len((await webhooks.list(buyer))["webhooks"]) == MAX_OWN
+    assert len((await webhooks.list())["webhooks"]) == MAX_OWN + 1

@@ -4,8 +4,9 @@ change the status; the status book sees statements stored by another replica."""
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from ledger.core.canonical import canonicalize
 from ledger.core.creators import KEY
 from ledger.core.licence_status import DEFAULT_NOTICE_MS, AssetRef, History
 from ledger.core.proof import ProofBundle
-from ledger.core.records import NewCreatorRecord, NewManifest
+from ledger.core.records import NewCreatorRecord, NewManifest, StatementRecord
 from ledger.core.signing import P256SigningKey, sign_manifest
 from ledger.core.statements import sign_statement
 from ledger.errors import LedgerError, NotFound, SignatureError, ValidationError
@@ -32,6 +33,7 @@ from ledger.storage.creators import CreatorStore, Verification
 from ledger.storage.engine import open_engine
 from ledger.storage.manifests import ManifestStore
 from ledger.storage.statements import StatementStore
+from tests.pg import ThrowawayPostgres
 
 CREATOR_KEY = P256SigningKey.from_secret(0x6C6966656379636C65_01)
 OTHER_KEY = P256SigningKey.from_secret(0x6C6966656379636C65_02)
@@ -73,7 +75,30 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}")
+    async for made in _world(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"):
+        yield made
+
+
+async def _world(url: str, manifest: bytes | None = None) -> AsyncIterator[World]:
+    """The use case over a database at `url`, where it stores its schema, creator and
+    manifest unless given the manifest (a second world over the same database is
+    another process)."""
+    engine = open_engine(url)
+    if manifest is None:
+        manifest = await _fill(engine)
+    creators, manifests = CreatorStore(engine), ManifestStore(engine)
+    store, assets = StatementStore(engine), AssetStore(engine)
+    clock = [T0]
+    statements = Statements(
+        store, manifests, assets, creators, StatusBook(store, assets, refresh_s=0),
+        deployment=DEPLOYMENT, operator_key=OPERATOR.public_id, leaf_bundle=_no_bundle,
+        clock=lambda: clock[0])
+    yield World(statements, store, assets, engine, manifests, creators, manifest, clock)
+    manifests.close()
+    await engine.dispose()
+
+
+async def _fill(engine: AsyncEngine) -> bytes:
     await schema.upgrade(engine)
     creators = CreatorStore(engine)
     assert await creators.register(
@@ -90,15 +115,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     }, CREATOR_KEY))
     await manifests.add([NewManifest(checked.digest, CREATOR, CREATOR_KEY.public_id,
                                      checked.body, T0 - DAY)])
-    store, assets = StatementStore(engine), AssetStore(engine)
-    clock = [T0]
-    statements = Statements(
-        store, manifests, assets, creators, StatusBook(store, assets, refresh_s=0),
-        deployment=DEPLOYMENT, operator_key=OPERATOR.public_id, leaf_bundle=_no_bundle,
-        clock=lambda: clock[0])
-    yield World(statements, store, assets, engine, manifests, creators, checked.digest, clock)
     manifests.close()
-    await engine.dispose()
+    return checked.digest
 
 
 async def status(world: World, asset: int | str, at: int) -> dict[str, Any]:
@@ -314,13 +332,13 @@ async def test_anyone_replaying_the_stored_statements_reaches_the_service_answer
 async def test_the_status_book_reads_a_manifest_once_until_a_statement_changes_it(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     reads: list[bytes] = []
-    about = world.store.about
+    bodies = world.store.bodies
 
     async def counted(digest: bytes) -> Any:
         reads.append(digest)
-        return await about(digest)
+        return await bodies(digest)
 
-    monkeypatch.setattr(world.store, "about", counted)
+    monkeypatch.setattr(world.store, "bodies", counted)
     book = StatusBook(world.store, world.assets, refresh_s=3600)
     for _ in range(3):
         assert (await book.history(world.manifest, "asset:a")).valid == []
@@ -331,3 +349,75 @@ async def test_the_status_book_reads_a_manifest_once_until_a_statement_changes_i
                             leaf_bundle=_no_bundle, clock=lambda: world.clock[0])
     await statements.accept(world.signed("withdraw-consent"))
     assert (await book.history(world.manifest, "asset:b")).status(T0).state == "withdrawn"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        postgres: ThrowawayPostgres = request.getfixturevalue("postgres")
+        return postgres.new_database()
+    return f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.mark.parametrize("second", ["revoke", "withdraw-consent"])
+async def test_two_processes_storing_a_contradicting_pair_store_exactly_one(
+        database: str, second: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An irrevocable grant and a revocation contradict in either order; so do a grant
+    and a consent withdrawal issued before it (a later withdrawal would not)."""
+    grant = {"assets": ["asset:a"], "buyer": BUYER, "licences": ["training"],
+             "start": T0 + 1, "end": T0 + 90 * DAY, "irrevocable": True, "at": T0 + 1}
+    later = {"revoke": {"effectiveAt": T0 + DEFAULT_NOTICE_MS}, "withdraw-consent": {}}
+    async for one in _world(database):
+        async for other in _world(database, one.manifest):
+            # Both pass every check on what is stored, then both store at once.
+            both_checked = asyncio.Barrier(2)
+            for world in (one, other):
+                monkeypatch.setattr(world.store, "add", _after(both_checked, world.store.add))
+            outcomes = await asyncio.gather(
+                _accept(one, one.signed("grant-exclusive", **grant), both_checked),
+                _accept(other, other.signed(second, **later[second]), both_checked),
+                return_exceptions=True)
+            refused = [o for o in outcomes if isinstance(o, BaseException)]
+            assert len(refused) == 1 and isinstance(refused[0], ValidationError), outcomes
+            [stored] = await one.store.about(one.manifest)
+            [accepted] = [o for o in outcomes if not isinstance(o, BaseException)]
+            assert accepted == (stored, True)
+
+
+async def _accept(world: World, obj: dict[str, Any], barrier: asyncio.Barrier
+                  ) -> tuple[StatementRecord, bool]:
+    try:
+        return await world.statements.accept(obj)
+    except Exception:
+        await barrier.abort()  # refused before storing: the other must not wait for it
+        raise
+
+
+def _after(barrier: asyncio.Barrier, add: Callable[..., Awaitable[bool]]
+           ) -> Callable[..., Awaitable[bool]]:
+    async def add_after(*args: Any, **kwargs: Any) -> bool:
+        await barrier.wait()
+        return await add(*args, **kwargs)
+
+    return add_after
+
+
+async def test_a_statement_stored_meanwhile_is_checked_again_when_storing(
+        world: World) -> None:
+    """One process's check read no statement; another stored a grant before it stored:
+    the revocation is checked again over the grant, refused, and nothing more stored."""
+    add = world.store.add
+    grant = world.signed("grant-exclusive", assets=["asset:a"], buyer=BUYER,
+                         licences=["training"], start=T0, end=T0 + 90 * DAY,
+                         irrevocable=True)
+
+    async def grant_first(*args: Any, **kwargs: Any) -> bool:
+        async for other in _world(world.engine.url.render_as_string(False), world.manifest):
+            await other.statements.accept(grant)
+        return await add(*args, **kwargs)
+
+    world.store.add = grant_first  # type: ignore[method-assign]
+    with pytest.raises(ValidationError, match="irrevocable exclusive grant"):
+        await world.statements.accept(world.signed(
+            "revoke", at=T0 + 1, effectiveAt=T0 + 1 + DEFAULT_NOTICE_MS))
+    assert [r.type for r in await world.store.about(world.manifest)] == ["grant-exclusive"]

@@ -4,6 +4,7 @@ mutations of a good snapshot failing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -91,7 +92,10 @@ def test_another_key_is_refused_even_when_its_signature_holds() -> None:
 
 
 @pytest.mark.parametrize("change, field", [
-    ({"version": "ledger-licence-snapshot/2"}, "version"),
+    ({"version": "ledger-licence-snapshot/3"}, "version"),
+    ({"buyer": "0xab"}, "buyer"),
+    ({"buyer": "0x" + "AB" * 20}, "buyer"),
+    ({"version": "ledger-licence-snapshot/1"}, "buyer"),
     ({"count": 0}, "count"),
     ({"answersRoot": "0xAB"}, "answersRoot"),
     ({"extra": 1}, "extra"),
@@ -129,3 +133,36 @@ def test_an_unregistered_answer_hashes_as_its_canonical_json() -> None:
                    {"sha256": "AB" * 32, "registered": False, "registrations": []}]:
         expected = sha256(ANSWER_TAG.encode() + b"\n7\n" + canonicalize(answer))
         assert answer_digest(7, answer) == expected
+
+
+BUYER = "0x" + "ab" * 20
+
+
+def test_a_snapshot_names_the_buyer_it_was_made_for_under_its_signature() -> None:
+    snapshot = sign_snapshot([canonical_answer(a) for a in _answers(2)],
+                             deployment=DEPLOYMENT, checked_at=1, at=1, signer=SERVICE,
+                             buyer="0x" + "AB" * 20)
+    obj = snapshot.to_obj()
+    assert obj["version"] == "ledger-licence-snapshot/2" and obj["buyer"] == BUYER
+    assert LicenceSnapshot.from_obj(obj) == snapshot
+    snapshot.verify(SERVICE.public_key)
+    forged = LicenceSnapshot.from_obj({**obj, "buyer": "0x" + "cd" * 20})
+    with pytest.raises(SignatureError):
+        forged.verify(SERVICE.public_key)
+
+
+def test_an_anonymous_check_says_buyer_null() -> None:
+    assert _snapshot(_answers(1)).to_obj()["buyer"] is None
+
+
+def test_a_version_1_snapshot_still_reads_and_verifies() -> None:
+    answers = _answers(3)
+    unsigned = replace(_snapshot(answers), checked_at=1, buyer=None, signature="",
+                       version="ledger-licence-snapshot/1")
+    signed = replace(unsigned, signature=SERVICE.sign_message("ledger-licence-snapshot-v1",
+                                                              unsigned.payload()))
+    obj = signed.to_obj()
+    assert "buyer" not in obj
+    assert LicenceSnapshot.from_obj(obj) == signed
+    signed.verify(SERVICE.public_key)
+    signed.check_answers(answers)

@@ -39,6 +39,7 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         found.manifests.close()
         found.manifests._fast = None  # the engine's path, as on PostgreSQL
         found.uploads._fast = None
+        found.assets._fast = None
     yield found
     found.manifests.close()
     await engine.dispose()
@@ -91,6 +92,7 @@ async def test_an_upload_completes_with_its_last_chunk(stores: Stores) -> None:
     assert await stores.manifests.get(digest) is None
     assert await stores.uploads.proof_parts(digest, 0) is None
     assert await stores.assets.by_hash(b"\0" * 32) == []  # asset 0: not registered yet
+    assert await stores.assets.by_hashes([b"\0" * 32, b"\4" * 32]) == {}
     outcome = await stores.uploads.store_chunk(digest, chunks[1], 3, 60)
     assert (outcome.stored, outcome.completed) == (True, True)
     record = await stores.manifests.get(digest)
@@ -101,6 +103,7 @@ async def test_an_upload_completes_with_its_last_chunk(stores: Stores) -> None:
                                                           b"\0" * 32 + b"\1" * 32 + b"\2" * 32)
     found = await stores.assets.by_hash(b"\3" * 32)
     assert [(r.asset_index, r.manifest_version) for r in found] == [(3, "1.1")]
+    await _agrees(stores, [b"\3" * 32, b"\0" * 32, b"\x09" * 32])
     assert (await stores.uploads.store_chunk(digest, chunks[1], 3, 70)).completed
 
 
@@ -136,6 +139,20 @@ async def test_lookup_orders_by_anchor_then_acceptance(stores: Stores) -> None:
     assert [r.manifest_digest for r in found] == [digests[2], digests[1], digests[0]]
     assert found[0].anchor is not None and found[0].anchor.block_number == 7
     assert found[0].status == "confirmed" and found[1].anchor is None
+    await _agrees(stores, [same, b"\0" * 32])
+
+
+async def _agrees(stores: Stores, hashes: list[bytes]) -> None:
+    """`by_hashes` finds what `by_hash` finds of each hash, in its order, each match with
+    its manifest's facts (shared by the matches in one manifest)."""
+    many = await stores.assets.by_hashes(hashes)
+    for content_hash in hashes:
+        assert [(m.manifest.digest, m.asset_index, m.asset_id, m.entry, m.manifest.creator_id,
+                 m.manifest.accepted_at, m.manifest.anchor)
+                for m in many.get(content_hash, [])] == [
+            (r.manifest_digest, r.asset_index, r.asset_id, r.entry, r.creator_id,
+             r.accepted_at, r.anchor) for r in await stores.assets.by_hash(content_hash)]
+    assert set(many) <= set(hashes) and all(many.values())
 
 
 def test_asset_rows_hold_each_entry_s_canonical_bytes() -> None:

@@ -9,18 +9,16 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 
 from ledger.app.withdrawals import WithdrawalWatch
-from ledger.chain.contracts.splitter import UsageItem
 from ledger.core.royalty.events import NewUsage
-from ledger.core.royalty.settlement import Proposal, ProposalStatus, SettlementStatus
+from ledger.core.royalty.settlement import ProposalStatus, SettlementStatus
 from ledger.core.royalty.terms import ETH_TOKEN, SplitSignature
 from ledger.storage.usage import UsageStore
 from ledger.workers.settler import Settler
-from tests.fakes.node import CHAIN_ID, FakeWeb3
+from tests.fakes.node import FakeWeb3
 from tests.fakes.splitter import NOTICE_PERIOD_S
-from tests.fakes.world import BUYER, BUYER_KEY, METER_KEY, OTHER_BUYER, World
+from tests.fakes.world import BUYER, METER_KEY, OTHER_BUYER, World
 
 
 @pytest.fixture
@@ -219,15 +217,6 @@ async def test_a_superseded_item_is_settled_again_at_the_new_version(world: Worl
     assert await world.store.unsettled_groups() == []
 
 
-async def _sign(world: World, proposal: Proposal) -> bytes:
-    typed = world.splitter.settlement_typed_data(
-        CHAIN_ID, proposal.buyer, proposal.token, proposal.usage_root,
-        [UsageItem(i.asset_key, i.version, i.units) for i in proposal.items],
-        proposal.total, proposal.deadline)
-    return bytes(Account.sign_message(encode_typed_data(full_message=typed),
-                                      BUYER_KEY).signature)
-
-
 async def test_a_cosigning_buyer_is_charged_only_what_it_signed(world: World) -> None:
     world.node.splitter.account(BUYER, ETH_TOKEN).cosigning = True
     events = [world.event(0, 3), world.event(2, 1)]
@@ -240,7 +229,7 @@ async def test_a_cosigning_buyer_is_charged_only_what_it_signed(world: World) ->
     assert await world.store.settlements() == []
     assert all(h.reason.startswith("awaiting the buyer's co-signature")
                for h in await world.store.holds(buyer=BUYER))
-    assert await world.store.sign_proposal(proposal.id, await _sign(world, proposal))
+    assert await world.store.sign_proposal(proposal.id, world.signature(proposal))
     await _run(world, settler)
     (settlement,) = await world.store.settlements()
     assert settlement.status is SettlementStatus.FINAL
@@ -298,7 +287,7 @@ async def test_a_cosigned_settlement_that_fails_is_proposed_again(world: World) 
     settler = world.settler()
     await settler.step()
     (proposal,) = await world.store.proposals()
-    await world.store.sign_proposal(proposal.id, await _sign(world, proposal))
+    await world.store.sign_proposal(proposal.id, world.signature(proposal))
     await settler.step()
     world.fund(BUYER, proposal.total - 1)  # the deposit left before the block
     world.node.mine()
@@ -311,7 +300,7 @@ async def test_a_cosigned_settlement_that_fails_is_proposed_again(world: World) 
     assert used.status is ProposalStatus.USED
     assert (renewed.status, renewed.usage_root) == (ProposalStatus.OPEN, proposal.usage_root)
     assert world.spent() == 0
-    await world.store.sign_proposal(renewed.id, await _sign(world, renewed))
+    await world.store.sign_proposal(renewed.id, world.signature(renewed))
     await _run(world, settler)
     assert world.spent() == _expected(world, events)
     assert [s.status for s in await world.store.settlements()] == [

@@ -20,6 +20,7 @@ from ledger.app.events import Announcer
 from ledger.app.webhooks import Webhooks
 from ledger.config import WebhookSettings
 from ledger.core.events import Filters
+from ledger.metrics import Metrics
 from ledger.storage.engine import open_engine
 from ledger.storage.events import EventStore
 from ledger.storage.models import Base, EventRow, MetaRow, WebhookDeadLetterRow, WebhookRow
@@ -144,9 +145,9 @@ def world(engine: AsyncEngine) -> World:
 
 
 @contextlib.asynccontextmanager
-async def dispatching(world: World, settings: WebhookSettings = FAST
-                      ) -> AsyncIterator[Dispatcher]:
-    dispatcher = Dispatcher(world.store, settings)
+async def dispatching(world: World, settings: WebhookSettings = FAST,
+                      metrics: Metrics | None = None) -> AsyncIterator[Dispatcher]:
+    dispatcher = Dispatcher(world.store, settings, metrics=metrics)
     world.announcer.listen(dispatcher.wake)
     task = asyncio.create_task(dispatcher.run())
     try:
@@ -349,3 +350,53 @@ async def test_on_postgresql_concurrent_announcers_commit_in_cursor_order(
         assert await store.mark("test.mark") == 6
     finally:
         await engine.dispose()
+
+
+
+async def test_attempts_are_counted_by_outcome_and_the_backlog_is_gauged(
+        world: World) -> None:
+    metrics = Metrics()
+
+    async def down(_n: int) -> web.StreamResponse:
+        return web.Response(status=503)
+
+    async with receiving(down) as receiver, dispatching(world, metrics=metrics) as dispatcher:
+        await world.subscribe(receiver)
+        for n in range(3):
+            await world.status_changed(n)
+        await until(lambda: _true('{outcome="failed"}' in metrics.render()))
+        await until(lambda: _true(dispatcher.backlog.depth == 3))
+        assert dispatcher.backlog.oldest_at is not None and dispatcher.oldest_age_s() >= 0
+        text = metrics.render()
+    assert "ledger_webhook_outbox_depth 3.0\n" in text
+    assert "ledger_webhook_dead_letters 0.0\n" in text
+    # A replica that stopped delivering reports nothing (the leader's values are the sum).
+    assert "ledger_webhook_outbox_depth 0.0\n" in metrics.render()
+
+
+async def test_delivered_and_dead_lettered_events_are_counted(world: World) -> None:
+    metrics = Metrics()
+    down = True
+
+    async def outage(_n: int) -> web.StreamResponse:
+        return web.Response(status=503 if down else 204)
+
+    settings = replace(FAST, retry_for_s=0.05)
+    async with receiving(outage) as receiver, dispatching(world, settings,
+                                                          metrics) as dispatcher:
+        sub = await world.subscribe(receiver)
+        await world.status_changed(1)
+        await until(lambda: has_dead_letters(world, sub))
+        down = False
+        await world.status_changed(2)
+        await until(lambda: delivered(world, sub))
+        await until(lambda: _true(dispatcher.backlog.dead == 1))
+        await until(lambda: _true('{outcome="delivered"} 1.0' in metrics.render()))
+        text = metrics.render()
+    assert 'ledger_webhook_deliveries_total{outcome="delivered"} 1.0\n' in text
+    assert "ledger_webhook_dead_lettered_total 1.0\n" in text
+    assert "ledger_webhook_dead_letters 1.0\n" in text
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -1,6 +1,6 @@
 // Lifecycle statements and what an asset's licence is at a time, replayed from them
 // alone (ledger/core/statements.py, ledger/core/licence_status.py, docs/lifecycle.md).
-import { concatBytes, hex, jcs, sha, utf8ToBytes } from "./bytes.mjs";
+import { checksummed, concatBytes, hex, jcs, sha, utf8ToBytes } from "./bytes.mjs";
 import { verifySignature } from "./signatures.mjs";
 
 export const STATEMENT_TAG = "ledger-statement-v1";
@@ -16,6 +16,7 @@ const TYPED = {
   [WITHDRAW]: [], [TAKEDOWN]: ["grounds", "claimant"], [ANSWER]: ["case", "answer"], [DECISION]: ["case", "outcome"],
 };
 const OPTIONAL = { [WITHDRAW]: ["reason"], [DECISION]: ["reason"] };
+const ASSET_ID = /^asset:[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$/;
 const DEFAULT_NOTICE_MS = 30 * 24 * 60 * 60 * 1000;
 const isMs = (v) => Number.isSafeInteger(v) && v >= 0;
 
@@ -35,7 +36,14 @@ export function readStatement(obj) {
       ("assetIds" in target && (!Array.isArray(target.assetIds) || target.assetIds.length === 0))) {
     throw new Error("target: must be {manifestDigest, assetIds?}");
   }
-  if (obj.type === GRANT && !(obj.end > obj.start)) throw new Error("end: must be after start");
+  const ids = target.assetIds ?? [];
+  if (!ids.every((a, i) => typeof a === "string" && ASSET_ID.test(a) && (i === 0 || ids[i - 1] < a))) {
+    throw new Error("target.assetIds: must be asset ids, sorted, each once");
+  }
+  if (obj.type === GRANT) readGrant(obj);
+  if (obj.type === DECISION && obj.outcome !== "upheld" && obj.outcome !== "rejected") {
+    throw new Error("outcome: must be upheld or rejected");
+  }
   return {
     obj, type: obj.type, deployment: obj.deployment, issuedAt: obj.issuedAt, signer: obj.signer,
     target: { manifestDigest: target.manifestDigest, assetIds: target.assetIds ?? null },
@@ -44,6 +52,16 @@ export function readStatement(obj) {
     case: obj.case ?? null, outcome: obj.outcome ?? null,
     digest: hex(sha(concatBytes(utf8ToBytes(STATEMENT_TAG + "\n"), jcs(obj)))),
   };
+}
+
+function readGrant(obj) {
+  const buyer = obj.buyer;
+  if (typeof buyer !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(buyer)) throw new Error("buyer: must be an address");
+  // As ledger reads it: all lower case, or mixed case with a valid EIP-55 checksum.
+  if (buyer.slice(2) !== buyer.slice(2).toLowerCase() && checksummed(buyer) !== buyer) {
+    throw new Error("buyer: has a wrong EIP-55 checksum");
+  }
+  if (!(obj.end > obj.start)) throw new Error("end: must be after start");
 }
 
 /** Check the signature against `signer`; throws the reason. */

@@ -1,0 +1,339 @@
+"""The rights audit of a folder, before anything is packaged or listed.
+
+``audit`` walks the folder (never following a link: a link is reported, not read;
+hidden files are skipped, as packaging skips them), examines every regular file
+(SHA-256, opens it safely, a perceptual hash, its EXIF/IPTC/XMP and C2PA facts,
+candidate faces), asks ``lookup`` who else registered the same bytes, and has
+`ledger.core.audit` judge it all. Files are examined in a process pool: decoding and
+face detection hold the interpreter's lock, so threads would not help; an audit that
+decodes nothing (``ledger audit --quick``) runs on threads, as hashing does.
+
+``audit_errors`` is the part ``ledger package`` runs: error-level findings only, no face
+detection, no metadata (packaging reads and decides the metadata conflicts itself,
+where the creator can override them).
+
+Nothing leaves the machine except, when ``lookup`` is given, the files' SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import io
+import os
+import stat
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ledger.app.packager import PackageSpec
+from ledger.core.audit import SEVERITIES, Declared, FileFacts, Finding, exit_code, judge
+from ledger.core.hashing import sha256
+from ledger.errors import ValidationError
+
+Lookup = Callable[[str], Collection[str]]
+"""SHA-256 (hex) -> the creator ids that registered those bytes (none: an empty one)."""
+
+REPORT_FORMAT = "ledger-audit/1"
+FACE_SIDE = 512
+"""Pictures are decoded at about this size for the face detector (its working size)."""
+_HASH_SIDE = 64
+_POOL_FROM = 16  # fewer files than this are examined in this process: a pool costs more
+_C2PA_MARK = b"c2pa"  # every embedded C2PA manifest store carries its JUMBF label
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """What to examine: ``faces`` (the detector, the slowest part), ``metadata``
+    (EXIF/IPTC/XMP and C2PA), ``phash`` (near-duplicates), ``decode`` (every picture to
+    its end, which finds truncated and damaged files; without it only headers are read,
+    unless faces or phash need the pixels), ``check_ends`` (without decoding, whether
+    each picture's data ends where its format says: finds truncated files, not damage
+    inside), ``hashes`` (SHA-256: duplicates and the lookup); ``max_pixels`` the
+    decompression-bomb limit; ``workers`` the processes (default: the CPUs)."""
+
+    faces: bool = True
+    metadata: bool = True
+    phash: bool = True
+    decode: bool = True
+    check_ends: bool = False
+    hashes: bool = True
+    max_pixels: int | None = None
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The audit of one folder: the facts of every entry and the findings."""
+
+    folder: str
+    files: tuple[FileFacts, ...]
+    findings: tuple[Finding, ...]
+    faces_checked: bool
+
+    @property
+    def exit_code(self) -> int:
+        """0 clean, 1 findings (`ledger.core.audit.exit_code`)."""
+        return exit_code(self.findings)
+
+    def counts(self) -> dict[str, int]:
+        """How many findings of each severity."""
+        return {name: sum(item.severity == name for item in self.findings)
+                for name in SEVERITIES}
+
+    def to_obj(self) -> dict[str, Any]:
+        """The report as JSON (docs/metadata.md, "Audit")."""
+        return {
+            "format": REPORT_FORMAT,
+            "folder": self.folder,
+            "facesChecked": self.faces_checked,
+            "counts": {"files": len(self.files), **self.counts()},
+            "files": [_file_obj(facts) for facts in self.files],
+            "findings": [item.to_obj() for item in self.findings],
+        }
+
+
+def _file_obj(facts: FileFacts) -> dict[str, Any]:
+    obj: dict[str, Any] = {"path": facts.path, "kind": facts.kind, "size": facts.size}
+    optional = {
+        "sha256": facts.sha256.hex() if facts.sha256 is not None else None,
+        "format": facts.format, "width": facts.width, "height": facts.height,
+        "problem": facts.problem, "faces": facts.faces,
+        "phash": f"{facts.phash:016x}" if facts.phash is not None else None,
+        "registeredBy": list(facts.registered_by) or None,
+    }
+    obj.update({name: value for name, value in optional.items() if value is not None})
+    return obj
+
+
+def declared_from_spec(spec: PackageSpec) -> Declared:
+    """What a packaging spec declares about every file."""
+    return Declared(
+        creator_id=spec.creator_id,
+        creator_names=(spec.creator_name,) if spec.creator_name else (),
+        licences=tuple(spec.licenses),
+        privacy=dict(spec.privacy or {}),
+        consent=dict(spec.consent or {}),
+    )
+
+
+def audit(
+    folder: str | os.PathLike[str], declared: Declared, *,
+    options: AuditOptions | None = None, lookup: Lookup | None = None,
+    exclude: Iterable[str | os.PathLike[str]] = (),
+) -> AuditReport:
+    """Audit every entry of ``folder`` (ValidationError when it is not a folder)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ValidationError(f"{root} is not a folder")
+    options = options or AuditOptions()
+    faces = options.faces and _faces_available()
+    options = dataclasses.replace(options, faces=faces)
+    skipped = {os.path.realpath(item) for item in exclude}
+    entries = [(relative, kind, detail) for relative, kind, detail in walk(root)
+               if not skipped or os.path.realpath(root / relative) not in skipped]
+    files = _examine_all(root, entries, options)
+    if lookup is not None:
+        files = [_registered(facts, lookup) for facts in files]
+    return AuditReport(str(root), tuple(files), tuple(judge(files, declared)), faces)
+
+
+def audit_errors(
+    folder: str | os.PathLike[str], spec: PackageSpec, *, lookup: Lookup | None = None,
+    exclude: Iterable[str | os.PathLike[str]] = (), workers: int | None = None,
+    decode: bool = False,
+) -> list[Finding]:
+    """The error-level findings that stop ``ledger package`` (metadata conflicts aside:
+    packaging decides those, with the creator's override).
+
+    By default only what needs no decoding is checked (links, special, unreadable and
+    empty files, image types and dimensions), which keeps packaging near the speed of
+    hashing; ``decode`` also decodes every picture to find truncated or damaged ones,
+    at several times the cost of hashing it (docs/benchmarks.md, "bench:audit").
+    """
+    options = AuditOptions(faces=False, metadata=False, phash=False, decode=decode,
+                           hashes=lookup is not None, workers=workers)
+    report = audit(folder, declared_from_spec(spec), options=options, lookup=lookup,
+                   exclude=exclude)
+    return [item for item in report.findings if item.severity == "error"]
+
+
+def walk(root: Path) -> Iterator[tuple[str, str, str | None]]:
+    """(relative POSIX path, kind, detail) of every entry under ``root`` but hidden ones,
+    sorted; kind "file", "symlink" (detail: its target), "special" or "unreadable"."""
+    found: list[tuple[str, str, str | None]] = []
+    _scan(str(root), "", found)
+    yield from sorted(found)
+
+
+def _scan(folder: str, prefix: str, found: list[tuple[str, str, str | None]]) -> None:
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError as exc:
+        found.append((prefix.rstrip("/") or ".", "unreadable", exc.strerror))
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        relative = prefix + entry.name
+        if entry.is_symlink():
+            found.append((relative, "symlink", f"to {os.readlink(entry.path)}"))
+        elif entry.is_dir(follow_symlinks=False):
+            _scan(entry.path, relative + "/", found)
+        elif stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+            found.append((relative, "file", None))
+        else:
+            found.append((relative, "special", None))
+
+
+def _examine_all(root: Path, entries: list[tuple[str, str, str | None]],
+                 options: AuditOptions) -> list[FileFacts]:
+    work = partial(examine, str(root), options=options)
+    workers = options.workers or os.cpu_count() or 1
+    if workers < 2 or len(entries) < _POOL_FROM or _header_only(options):  # a pool costs more
+        return [work(entry) for entry in entries]
+    _preload(options)
+    # Without decoding, the time goes to hashing and exiv2, which leave the interpreter's
+    # lock, as hashing for packaging does: threads, without a process's start and copies.
+    decoding = options.decode or options.phash or options.faces
+    pool_type = ProcessPoolExecutor if decoding else ThreadPoolExecutor
+    with pool_type(max_workers=workers) as pool:
+        chunk = max(1, min(64, len(entries) // (workers * 4)))
+        return list(pool.map(work, entries, chunksize=chunk))
+
+
+def _preload(options: AuditOptions) -> None:
+    """Import the media libraries here once, so forked workers inherit them instead of
+    each importing them again (scipy, under imagehash, alone takes a few tenths of a
+    second)."""
+    names = ["PIL.Image", "ledger.media.probe"]
+    names += ["imagehash", "scipy.fftpack"] if options.phash else []
+    names += ["ledger.media.xmp"] if options.metadata else []
+    for name in names:
+        importlib.import_module(name)
+    if options.faces:
+        from ledger.media.faces import load_detector
+
+        load_detector()
+
+
+def examine(root: str, entry: tuple[str, str, str | None], *,
+            options: AuditOptions) -> FileFacts:
+    """The facts of one entry of the folder (run in a worker process or thread)."""
+    relative, kind, detail = entry
+    if kind != "file":
+        return FileFacts(relative, kind=kind, detail=detail)
+    path = os.path.join(root, relative)
+    try:
+        with _open(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size == 0:
+                return FileFacts(relative, problem="empty", detail="the file is empty")
+            if _header_only(options):
+                return _image_facts(FileFacts(relative, size=size), handle, path, options)
+            data = handle.read()
+    except OSError as exc:
+        return FileFacts(relative, kind="unreadable", detail=exc.strerror)
+    if not data:
+        return FileFacts(relative, problem="empty", detail="the file is empty")
+    facts = FileFacts(relative, size=len(data), sha256=sha256(data) if options.hashes else None)
+    return _image_facts(facts, data, path, options)
+
+
+def _header_only(options: AuditOptions) -> bool:
+    """Whether only a file's header is read (``ledger package``'s checks: a fraction
+    of a millisecond a file, where reading a whole photograph takes more)."""
+    return not (options.hashes or options.decode or options.phash or options.faces
+                or options.metadata or options.check_ends)
+
+
+def _open(path: str) -> BinaryIO:
+    # O_NOFOLLOW: a file swapped for a link after the walk is refused, not followed.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    return os.fdopen(descriptor, "rb")
+
+
+def _read(path: str) -> bytes:
+    with _open(path) as handle:
+        return handle.read()
+
+
+def _image_facts(facts: FileFacts, data: bytes | BinaryIO, path: str,
+                 options: AuditOptions) -> FileFacts:
+    """``data``: the file's bytes, or the open file when only its header is read."""
+    from ledger.media.probe import MAX_PIXELS, probe
+
+    # The perceptual hash needs 32 x 32 pixels: without faces a JPEG decodes at 1/8 scale.
+    reduce_to = FACE_SIDE if options.faces else _HASH_SIDE
+    probed = probe(data, max_pixels=options.max_pixels or MAX_PIXELS, reduce_to=reduce_to,
+                   decode=options.decode or options.phash or options.faces,
+                   check_end=options.check_ends)
+    facts = dataclasses.replace(facts, problem=probed.problem, detail=probed.detail,
+                                format=probed.format, width=probed.width,
+                                height=probed.height)
+    if probed.problem is not None:
+        return facts
+    if options.phash and probed.image is not None:
+        from ledger.media.similarity import phash
+
+        facts = dataclasses.replace(facts, phash=phash(probed.image))
+    if options.faces and probed.image is not None:
+        from ledger.media.faces import detect_faces
+
+        facts = dataclasses.replace(facts, faces=len(detect_faces(probed.image)))
+    if options.metadata and isinstance(data, bytes):
+        facts = _metadata(facts, data, path)
+    return facts
+
+
+def _metadata(facts: FileFacts, data: bytes, path: str) -> FileFacts:
+    from ledger.media.c2pa_boxes import may_hold_c2pa
+    from ledger.media.formats import EMBEDDABLE, sniff
+    from ledger.media.xmp import MetadataError, read_rights
+
+    if sniff(data[:12]) not in EMBEDDABLE:
+        return facts
+    try:
+        rights = read_rights(data)
+    except MetadataError as exc:
+        return dataclasses.replace(facts, metadata_error=str(exc))
+    # The structural walk first: it answers for most files in far less than the scan.
+    if may_hold_c2pa(io.BytesIO(data)) and _C2PA_MARK in data:
+        from ledger.media.c2pa_read import read_c2pa
+
+        rights = dataclasses.replace(rights, c2pa=read_c2pa(path))
+    return dataclasses.replace(facts, rights=rights)
+
+
+def _registered(facts: FileFacts, lookup: Lookup) -> FileFacts:
+    if facts.sha256 is None or facts.problem == "empty":
+        return facts
+    return dataclasses.replace(facts, registered_by=tuple(lookup(facts.sha256.hex())))
+
+
+def thumbnails(report: AuditReport, side: int = 96) -> dict[str, bytes]:
+    """A PNG thumbnail of every decodable image of the report, by path (for its page)."""
+    from ledger.media.probe import MAX_PIXELS, probe, thumbnail_png
+
+    made: dict[str, bytes] = {}
+    for facts in report.files:
+        if facts.kind != "file" or facts.problem is not None:
+            continue
+        try:
+            data = _read(os.path.join(report.folder, facts.path))
+        except OSError:
+            continue
+        probed = probe(data, max_pixels=MAX_PIXELS, reduce_to=side)
+        if probed.image is not None:
+            made[facts.path] = thumbnail_png(probed.image, side)
+    return made
+
+
+def _faces_available() -> bool:
+    from ledger.media.faces import available
+
+    return available()

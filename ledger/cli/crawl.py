@@ -1,0 +1,272 @@
+"""``ledger crawl``: a licensed crawler (RSL 1.0 + OLP + crawler authorization), and the
+client it runs on, which examples/crawler.py and `ledger demo` use too:
+
+1. read the site's ``robots.txt`` for its ``License:`` line (the RSL document);
+2. read the RSL document: each ``<content url server>`` and its ``<license>``;
+3. register with the licence server, proving the buyer wallet by its signature;
+4. get a licence token for each file (OLP's ``rsl`` grant);
+5. fetch the file with ``Authorization: License <token>``; the edge meters the fetch
+   and names its usage event in ``X-Usage-Event``.
+
+Standard library only (the key file is read in the handler): ``ledger --help`` stays
+light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ledger.cli.common import EXIT_OK, Commands
+from ledger.core.canonical import canonicalize
+from ledger.errors import LedgerError
+
+if TYPE_CHECKING:
+    from ledger.core.signing import EthSigningKey
+
+RSL_NS = "https://rslstandard.org/rsl"
+RSL = "{" + RSL_NS + "}"
+TIMEOUT_S = 30
+LOG_NAME = "crawl.json"
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}")
+
+
+class Refused(LedgerError):
+    """A step said no: its ``status`` (0 when the server was unreachable) and the
+    server's reason (an OAuth error, the edge's ``WWW-Authenticate`` challenge)."""
+
+    def __init__(self, step: str, status: int, reason: str) -> None:
+        super().__init__(f"{step}: {status} {reason}")
+        self.step, self.status, self.reason = step, status, reason
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One ``<content>`` of an RSL document."""
+
+    url: str
+    server: str
+    license_xml: str
+
+
+class Fetched(NamedTuple):
+    """A file fetched under a licence token: its bytes, the usage event the edge
+    metered, and the token's id (``jti``)."""
+
+    body: bytes
+    usage_event: str
+    token_id: str
+
+
+def _reason(err: urllib.error.HTTPError) -> str:
+    challenge = err.headers.get("WWW-Authenticate")
+    text = err.read().decode(errors="replace")
+    if challenge:
+        return str(challenge)
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and "error" in answer:
+        return f"{answer['error']}: {answer.get('error_description', '')}".rstrip(": ")
+    return " ".join(text.split())[:300] or str(err.reason)
+
+
+def _call(step: str, request: urllib.request.Request | str) -> tuple[bytes, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp:
+            return resp.read(), dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        raise Refused(step, err.code, _reason(err)) from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise Refused(step, 0, f"unreachable ({reason})") from None
+
+
+def licence_document(site: str) -> str:
+    """Step 1: the RSL document's URL from ``robots.txt``."""
+    text = _call("robots.txt", site.rstrip("/") + "/robots.txt")[0].decode(errors="replace")
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "license":
+            return value.strip()
+    raise Refused("robots.txt", 404, "no License: line")
+
+
+def offers(rsl_url: str) -> list[Offer]:
+    """Step 2: every content entry of the RSL document."""
+    try:
+        root = ET.fromstring(_call("rsl", rsl_url)[0])
+    except ET.ParseError as exc:
+        raise Refused("rsl", 200, f"not well-formed XML ({exc})") from None
+    found = []
+    for content in root.iter(RSL + "content"):
+        licence = content.find(RSL + "license")
+        if licence is not None and "url" in content.attrib and "server" in content.attrib:
+            found.append(Offer(content.attrib["url"], content.attrib["server"].rstrip("/"),
+                               ET.tostring(licence, encoding="unicode")))
+    return found
+
+
+def register(server: str, key: EthSigningKey, name: str) -> tuple[str, str]:
+    """Step 3: a client of ``server`` bound to the key's wallet; (id, secret)."""
+    wallet = key.public_id.removeprefix("eth:")
+    body: dict[str, Any] = {"wallet": wallet, "name": name,
+                            "issuedAt": int(time.time() * 1000)}
+    body["signature"] = key.sign_message("olp-register", canonicalize(body))
+    request = urllib.request.Request(server + "/register", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    answer = json.loads(_call("register", request)[0])
+    return answer["client_id"], answer["client_secret"]
+
+
+def usage_licence(usages: list[str]) -> str:
+    """An RSL ``<license>`` asking for ``usages`` only (e.g. ``ai-train``)."""
+    licence = ET.Element(RSL + "license")
+    ET.SubElement(licence, RSL + "permits", {"type": "usage"}).text = ",".join(usages)
+    ET.register_namespace("", RSL_NS)
+    return ET.tostring(licence, encoding="unicode")
+
+
+def licence_token(server: str, client: tuple[str, str], offer: Offer,
+                  license_xml: str | None = None) -> str:
+    """Step 4: a licence token for one file, for the offer's licence (or
+    ``license_xml``, a narrower one)."""
+    form = urllib.parse.urlencode({"grant_type": "rsl", "resource": offer.url,
+                                   "license": license_xml or offer.license_xml}).encode()
+    basic = base64.b64encode(":".join(map(urllib.parse.quote, client)).encode()).decode()
+    request = urllib.request.Request(server + "/token", data=form, headers={
+        "Authorization": "Basic " + basic,
+        "Content-Type": "application/x-www-form-urlencoded"})
+    token: str = json.loads(_call("token", request)[0])["access_token"]
+    return token
+
+
+def fetch(url: str, token: str) -> tuple[bytes, str]:
+    """Step 5: the file, and the usage event the edge metered for it."""
+    request = urllib.request.Request(url, headers={"Authorization": "License " + token})
+    body, headers = _call("fetch", request)
+    return body, headers.get("X-Usage-Event", "")
+
+
+def token_id(token: str) -> str:
+    """The ``jti`` of a licence token, read without checking it (for the log only: the
+    edge and the licence server are the ones that check)."""
+    try:
+        part = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        return str(claims.get("jti", ""))
+    except (IndexError, ValueError, binascii.Error, AttributeError):
+        return ""
+
+
+def crawl(site: str, key: EthSigningKey, name: str = "ledger-crawl",
+          license_xml: str | None = None) -> dict[str, Fetched | Refused]:
+    """Every file of ``site`` its RSL document offers: fetched, or the refusal that
+    stopped it. A refusal that stops them all (robots.txt, the RSL document, a
+    registration) is raised."""
+    results: dict[str, Fetched | Refused] = {}
+    clients: dict[str, tuple[str, str]] = {}
+    for offer in offers(licence_document(site)):
+        if not offer.url.startswith(site.rstrip("/") + "/"):
+            continue
+        try:
+            if offer.server not in clients:
+                clients[offer.server] = register(offer.server, key, name)
+            token = licence_token(offer.server, clients[offer.server], offer, license_xml)
+            body, event = fetch(offer.url, token)
+            results[offer.url] = Fetched(body, event, token_id(token))
+        except Refused as refused:
+            if refused.step == "register":
+                raise
+            results[offer.url] = refused
+    return results
+
+
+def add_crawl_command(commands: Commands[argparse.ArgumentParser]) -> None:
+    """Register ``crawl``."""
+    command = commands.add_parser(
+        "crawl", help="fetch a site's licensed files as a buyer (RSL, OLP tokens, the edge)",
+        description="Read SITE/robots.txt for its RSL document, register with each licence "
+        "server it names (signed by the buyer's wallet), get a licence token per file, "
+        "fetch it through the edge, and write the files and crawl.json (tokens, fetches, "
+        "usage event ids) to --out. Exits 2 if any file was refused, naming the first.")
+    command.add_argument("site", metavar="SITE", help="the site's base URL (https://…)")
+    command.add_argument("--key-file", type=Path, required=True,
+                         help="the buyer's Ethereum key (ledger keygen --type eth): its "
+                         "wallet holds the deposit that pays for each use")
+    command.add_argument("--usage", action="append", metavar="USAGE",
+                         help="ask only for this RSL usage (ai-train, ai-input, ai-index, "
+                         "search, ai-all, all; repeatable; default: each file's licence "
+                         "as offered)")
+    command.add_argument("--out", type=Path, default=Path("crawl"),
+                         help="the folder for the files and crawl.json (default ./crawl)")
+    command.add_argument("--name", default="ledger-crawl",
+                         help="the client name to register under")
+    command.set_defaults(handler=cmd_crawl)
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    """Crawl ``args.site``; one line per file, exit 2 if any was refused."""
+    from ledger.core.rsl import USAGES
+    from ledger.core.signing import EthSigningKey
+    from ledger.keyfile import load_key
+
+    unknown = [u for u in args.usage or [] if u not in USAGES]
+    if unknown:
+        raise LedgerError(f"--usage: unknown RSL usage {unknown[0]!r}", field="usage")
+    key = load_key(args.key_file)
+    if not isinstance(key, EthSigningKey):
+        raise LedgerError("--key-file must hold an Ethereum key: the buyer's wallet",
+                          field="key_file")
+    licence = usage_licence(args.usage) if args.usage else None
+    results = crawl(args.site, key, args.name, licence)
+    if not results:
+        raise LedgerError(f"the RSL document offers no file of {args.site}")
+    write_results(args.out, results)
+    refused = [r for r in results.values() if isinstance(r, Refused)]
+    if refused:
+        raise LedgerError(f"{len(refused)} of {len(results)} files refused (first at "
+                          f"{refused[0]}); log in {args.out / LOG_NAME}")
+    return EXIT_OK
+
+
+def write_results(out: Path, results: dict[str, Fetched | Refused]) -> None:
+    """Each fetched file into ``out`` (named by its URL's last segment), the log as
+    ``out/crawl.json``, and one line per file on stdout."""
+    out.mkdir(parents=True, exist_ok=True)
+    log: list[dict[str, Any]] = []
+    for url, result in results.items():
+        if isinstance(result, Refused):
+            print(f"{url}  refused at {result}")
+            log.append({"url": url, "refused": {"step": result.step, "status": result.status,
+                                                "reason": result.reason}})
+            continue
+        name = _file_name(url, {entry.get("file", "") for entry in log})
+        (out / name).write_bytes(result.body)
+        print(f"{url}  {len(result.body):,} bytes  token {result.token_id}  "
+              f"usage {result.usage_event}")
+        log.append({"url": url, "file": name, "bytes": len(result.body),
+                    "tokenId": result.token_id, "usageEvent": result.usage_event})
+    (out / LOG_NAME).write_text(json.dumps({"fetches": log}, indent=2) + "\n")
+
+
+def _file_name(url: str, taken: set[str]) -> str:
+    """The URL's last path segment when it is a plain file name not `taken`, else a
+    digest of the URL: nothing a site answers can name a path outside ``out``."""
+    last = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]
+    if _SAFE_NAME.fullmatch(last) and last != LOG_NAME and last not in taken:
+        return last
+    return "file-" + hashlib.sha256(url.encode()).hexdigest()[:32]

@@ -1,0 +1,78 @@
+"""Whether a JPEG, PNG or WebP file holds a C2PA manifest store, from its structure alone.
+
+Most files packaged carry no manifest, and c2pa reads a whole file to find that out
+(about as long as hashing it). Walking the segment or chunk headers answers in a few
+reads: a store lives in APP11 segments before the scan data (JPEG), in a ``caBX``
+chunk (PNG) or in a ``C2PA`` chunk (WebP). The answer is False only when the walk ended
+where the format says it ends without meeting one; a file whose structure is not what
+its format says is left to c2pa (True).
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from ledger.media.formats import JPEG, PNG, WEBP, sniff
+
+_HEAD = 12
+_SOS, _EOI, _APP11 = 0xDA, 0xD9, 0xEB
+_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})
+_JUMBF_LABEL = 64
+"""An APP11 segment names its JUMBF store's type (``c2pa``) within its first bytes."""
+
+
+def may_hold_c2pa(handle: BinaryIO) -> bool:
+    """False when the file open in ``handle`` (at its start) is a well-formed JPEG, PNG or
+    WebP without a C2PA manifest store; True otherwise. The position is left anywhere."""
+    kind = sniff(handle.read(_HEAD))
+    walk = {JPEG: _jpeg, PNG: _png, WEBP: _webp}.get(kind or "")
+    return True if walk is None else walk(handle)
+
+
+def _jpeg(handle: BinaryIO) -> bool:
+    handle.seek(2)
+    while True:
+        header = handle.read(2)
+        if len(header) < 2 or header[0] != 0xFF:
+            return True
+        marker = header[1]
+        if marker in (_SOS, _EOI):
+            return False
+        if marker in _NO_LENGTH:
+            continue
+        length = int.from_bytes(handle.read(2), "big")
+        if length < 2:
+            return True
+        if marker == _APP11 and b"c2pa" in handle.read(min(length - 2, _JUMBF_LABEL)):
+            return True
+        if marker == _APP11:
+            handle.seek(max(length - 2 - _JUMBF_LABEL, 0), 1)
+        else:
+            handle.seek(length - 2, 1)
+
+
+def _png(handle: BinaryIO) -> bool:
+    handle.seek(8)
+    while True:
+        header = handle.read(8)
+        if len(header) < 8:
+            return True
+        if header[4:] == b"caBX":
+            return True
+        if header[4:] == b"IEND":
+            return False
+        handle.seek(int.from_bytes(header[:4], "big") + 4, 1)  # data, then its CRC
+
+
+def _webp(handle: BinaryIO) -> bool:
+    handle.seek(_HEAD)
+    while True:
+        header = handle.read(8)
+        if not header:
+            return False
+        if len(header) < 8:
+            return True
+        if header[:4] == b"C2PA":
+            return True
+        size = int.from_bytes(header[4:], "little")
+        handle.seek(size + (size & 1), 1)  # chunks are padded to an even size

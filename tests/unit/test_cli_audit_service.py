@@ -1,0 +1,119 @@
+"""``ledger audit --service`` and ``ledger export dataset --service`` against a small
+stand-in service: only SHA-256 digests are asked, one connection serves every file, and
+a service that cannot be reached is one line and exit 2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from ledger.app.dataset_export import load_entries
+from ledger.app.packager import PackageSpec, package_dir
+from ledger.cli.main import main
+from ledger.core.hashing import sha256
+from ledger.core.signing import sign_manifest
+from ledger.keyfile import generate_key
+
+
+class StandIn:
+    """Answers by-hash lookups and statuses from ``registered`` (sha256 hex -> list of
+    registrations), recording every path asked."""
+
+    def __init__(self) -> None:
+        self.registered: dict[str, list[dict[str, Any]]] = {}
+        self.asked: list[str] = []
+        self.url = ""
+
+    async def lookup(self, request: web.Request) -> web.Response:
+        self.asked.append(request.path)
+        sha = request.match_info["sha256"]
+        found = self.registered.get(sha, [])
+        return web.json_response({"sha256": sha, "registered": bool(found),
+                                  "registrations": found})
+
+
+@pytest.fixture
+def service() -> Iterator[StandIn]:
+    stand_in = StandIn()
+    app = web.Application()
+    app.router.add_get("/v1/assets/by-hash/{sha256}", stand_in.lookup)
+    app.router.add_get("/v1/assets/by-hash/{sha256}/status", stand_in.lookup)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    stand_in.url = f"http://127.0.0.1:{port}"
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield stand_in
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+
+def test_audit_names_files_another_creator_registered(
+    tmp_path: Path, service: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "theirs.txt").write_bytes(b"someone else's bytes")
+    (tmp_path / "mine.txt").write_bytes(b"my bytes")
+    theirs = sha256(b"someone else's bytes").hex()
+    service.registered[theirs] = [{"creatorId": "creator:bo"}]
+    code = main(["audit", str(tmp_path), "--no-faces", "--creator", "creator:ana",
+                 "--service", service.url, "--json", "-"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert {(item["path"], item["code"]) for item in report["findings"]} == {
+        ("mine.txt", "unsupported"), ("theirs.txt", "unsupported"),
+        ("theirs.txt", "registered_by_other")}
+    assert sorted(service.asked) == sorted(f"/v1/assets/by-hash/{sha256(data).hex()}"
+                                           for data in (b"someone else's bytes", b"my bytes"))
+
+
+def test_export_takes_status_and_anchor_from_the_service(
+    tmp_path: Path, service: StandIn
+) -> None:
+    key = generate_key("p256")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"a")
+    spec = PackageSpec("creator:ana", ["cc-by-4.0"], signing_key=key.public_id,
+                       payout="stripe:acct_1")
+    manifest = sign_manifest(package_dir(folder, spec), key)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    digest = load_entries(tmp_path / "manifest.json")[0].digest_hex()
+    service.registered[sha256(b"a").hex()] = [
+        {"manifestDigest": "0x" + "00" * 32, "assetId": "asset:a.jpg",
+         "licenceStatus": {"state": "revoked"}, "anchor": None},
+        {"manifestDigest": "0x" + digest[2:].upper(), "assetId": "asset:a.jpg",  # any case
+         "licenceStatus": {"state": "licensable"},
+         "anchor": {"chainId": 1, "blockNumber": 9, "blockTimestamp": 0}}]
+    out = tmp_path / "out"
+    assert main(["export", "dataset", str(tmp_path / "manifest.json"), "-o", str(out),
+                 "--service", service.url, "--record-base", "https://ledger.example"]) == 0
+    [row] = json.loads((out / "dataset_manifest.json").read_text())["files"]
+    assert (row["rights_status"], row["anchored_at"], row["anchor_chain_id"]) == (
+        "licensable", "1970-01-01T00:00:00Z", 1)
+    assert row["record_url"].startswith("https://ledger.example/v1/assets/by-hash/")
+    assert service.asked == [f"/v1/assets/by-hash/{sha256(b'a').hex()}/status"]
+
+
+def test_a_service_that_cannot_be_reached_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.txt").write_text("a")
+    assert main(["audit", str(tmp_path), "--no-faces", "--service",
+                 "http://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ledger: error: ") and err.count("\n") == 1

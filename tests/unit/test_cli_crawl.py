@@ -1,0 +1,238 @@
+"""`ledger crawl` against a stand-in site (robots.txt, RSL document, licence server and
+edge in one local HTTP server): the files and crawl.json it writes, and each refusal as
+exit 2 with one line naming it. The real loop (Worker, `ledger serve`, anvil) is in
+tests/edge/test_loop.py and tests/integration/service/test_demo.py."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from ledger.cli.crawl import RSL_NS, token_id, usage_licence
+from ledger.cli.main import main
+from ledger.keyfile import generate_key, write_key
+
+FILES = {"/files/aa11": b"first photo", "/files/bb22": b"second photo"}
+
+
+def _jwt(claims: dict[str, Any]) -> str:
+    part = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"eyJhbGciOiJub25lIn0.{part}.sig"
+
+
+@dataclass
+class Site:
+    """What the stand-in answers; tests change it before crawling."""
+
+    url: str = ""
+    robots: str = ""
+    paths: list[str] = field(default_factory=lambda: list(FILES))
+    rsl: str | None = None
+    token_error: dict[str, tuple[int, str]] = field(default_factory=dict)  # path → (status, error)
+    edge_refusal: dict[str, tuple[int, str]] = field(default_factory=dict)
+    registered: list[dict[str, Any]] = field(default_factory=list)
+    licences: list[str] = field(default_factory=list)
+
+    def document(self) -> str:
+        contents = "".join(
+            f'<content url="{self.url}{p}" server="{self.url}/olp"><license>'
+            f'<permits type="usage">ai-train</permits></license></content>' for p in self.paths)
+        return f'<rsl xmlns="{RSL_NS}">{contents}</rsl>'
+
+
+def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_: Any) -> None:
+            pass
+
+        def _send(self, status: int, body: bytes, **headers: str) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name.replace("_", "-"), value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path == "/robots.txt":
+                self._send(200, (site.robots or f"User-agent: *\nLicense: {site.url}/rsl.xml\n"
+                                 ).encode())
+            elif self.path == "/rsl.xml":
+                self._send(200, (site.rsl if site.rsl is not None else site.document()).encode())
+            elif self.path in site.edge_refusal:
+                status, error = site.edge_refusal[self.path]
+                self._send(status, b'{"error": "x"}', WWW_Authenticate=f'License error="{error}"')
+            elif self.path.startswith("/files/") or "/" in self.path[1:]:
+                auth = self.headers.get("Authorization", "")
+                if not auth.startswith("License "):
+                    self._send(401, b"", WWW_Authenticate='License error="invalid_request"')
+                    return
+                jti = json.loads(base64.urlsafe_b64decode(auth.split(".")[1] + "=="))["jti"]
+                self._send(200, FILES.get(self.path, b"odd"), X_Usage_Event=f"olp:{jti}:r1")
+            else:
+                self._send(404, b"not found")
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/olp/register":
+                site.registered.append(json.loads(body))
+                self._send(201, b'{"client_id": "c1", "client_secret": "s1"}')
+                return
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            site.licences.append(form["license"])
+            path = form["resource"].removeprefix(site.url)
+            if path in site.token_error:
+                status, error = site.token_error[path]
+                answer = {"error": error, "error_description": "not for you"}
+                self._send(status, json.dumps(answer).encode())
+                return
+            token = _jwt({"jti": "t" + path.rsplit("/", 1)[-1]})
+            self._send(200, json.dumps({"access_token": token}).encode())
+
+    return Handler
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    found = Site()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(found))
+    found.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield found
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def buyer_key(tmp_path: Path) -> Path:
+    path = tmp_path / "buyer.key"
+    write_key(path, generate_key("eth"))
+    return path
+
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], buyer_key: Path, tmp_path: Path) -> Run:
+    def go(site_url: str, *extra: str) -> tuple[int, str, str]:
+        code = main(["crawl", site_url, "--key-file", str(buyer_key),
+                     "--out", str(tmp_path / "out"), *extra])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return go
+
+
+def _one_line_error(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ledger: error: "), err
+    return lines[0]
+
+
+def test_crawl_writes_each_file_and_the_log(site: Site, run: Run, tmp_path: Path) -> None:
+    code, out, err = run(site.url)
+    assert (code, err) == (0, "")
+    out_dir = tmp_path / "out"
+    assert {p.name: p.read_bytes() for p in out_dir.iterdir() if p.name != "crawl.json"} == {
+        "aa11": b"first photo", "bb22": b"second photo"}
+    log = json.loads((out_dir / "crawl.json").read_text())
+    assert log["fetches"] == [
+        {"url": site.url + "/files/aa11", "file": "aa11", "bytes": 11, "tokenId": "taa11",
+         "usageEvent": "olp:taa11:r1"},
+        {"url": site.url + "/files/bb22", "file": "bb22", "bytes": 12, "tokenId": "tbb22",
+         "usageEvent": "olp:tbb22:r1"}]
+    assert "token taa11  usage olp:taa11:r1" in out
+    # One registration per licence server, signed by the buyer's wallet.
+    assert len(site.registered) == 1 and site.registered[0]["signature"]
+
+
+def test_usage_asks_for_a_narrower_licence(site: Site, run: Run) -> None:
+    assert run(site.url, "--usage", "ai-input")[0] == 0
+    assert site.licences == [usage_licence(["ai-input"])] * 2
+    assert 'type="usage">ai-input<' in site.licences[0]
+
+
+@pytest.mark.parametrize(("where", "status", "error"), [
+    ("token", 400, "invalid_grant"), ("token", 402, "payment_required"),
+    ("edge", 401, "invalid_token"), ("edge", 402, "payment_required"),
+    ("edge", 403, "insufficient_scope")])
+def test_a_refusal_is_named_in_one_line(site: Site, run: Run, tmp_path: Path, where: str,
+                                        status: int, error: str) -> None:
+    target = site.token_error if where == "token" else site.edge_refusal
+    target["/files/bb22"] = (status, error)
+    code, out, err = run(site.url)
+    line = _one_line_error(err)
+    assert code == 2
+    step = "token" if where == "token" else "fetch"
+    assert f"1 of 2 files refused (first at {step}: {status} " in line and error in line
+    assert f"{site.url}/files/bb22  refused at {step}: {status}" in out
+    # The file fetched is kept, and the log names the refusal.
+    log = json.loads((tmp_path / "out" / "crawl.json").read_text())["fetches"]
+    assert log[0]["file"] == "aa11"
+    assert log[1]["refused"]["status"] == status and error in log[1]["refused"]["reason"]
+
+
+@pytest.mark.parametrize(("robots", "rsl", "message"), [
+    ("User-agent: *\n", None, "robots.txt: 404 no License: line"),
+    (None, "<rsl", "rsl: 200 not well-formed XML"),
+    (None, f'<rsl xmlns="{RSL_NS}"/>', "the RSL document offers no file of"),
+])
+def test_a_site_without_a_licence_is_exit_2(site: Site, run: Run, robots: str | None,
+                                             rsl: str | None, message: str) -> None:
+    site.robots = robots or ""
+    site.rsl = rsl
+    code, _, err = run(site.url)
+    assert code == 2 and message in _one_line_error(err)
+
+
+def test_files_of_other_sites_are_not_fetched(site: Site, run: Run, tmp_path: Path) -> None:
+    site.rsl = site.document().replace(f'url="{site.url}/files/bb22"',
+                                       'url="http://elsewhere.example/files/bb22"')
+    assert run(site.url)[0] == 0
+    assert [f["file"] for f in json.loads((tmp_path / "out" / "crawl.json").read_text())[
+        "fetches"]] == ["aa11"]
+
+
+def test_a_site_cannot_name_a_path_outside_the_folder(site: Site, run: Run,
+                                                      tmp_path: Path) -> None:
+    site.paths = ["/files/..", "/files/crawl.json", "/x/aa11", "/files/aa11", "/files/.hidden"]
+    assert run(site.url)[0] == 0
+    names = [f["file"] for f in json.loads((tmp_path / "out" / "crawl.json").read_text())[
+        "fetches"]]
+    assert names[2] == "aa11" and len(set(names)) == 5
+    assert all(n.startswith("file-") for i, n in enumerate(names) if i != 2)
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {*names, "crawl.json"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["buyer.key", "out"]
+
+
+def test_an_unreachable_site_is_exit_2(run: Run) -> None:
+    code, _, err = run("http://127.0.0.1:9")
+    assert code == 2 and "robots.txt: 0 unreachable" in _one_line_error(err)
+
+
+def test_bad_options_are_exit_2(site: Site, run: Run, tmp_path: Path) -> None:
+    code, _, err = run(site.url, "--usage", "everything")
+    assert code == 2 and "unknown RSL usage 'everything'" in _one_line_error(err)
+    p256 = tmp_path / "p256.key"
+    write_key(p256, generate_key("p256"))
+    code = main(["crawl", site.url, "--key-file", str(p256)])
+    assert code == 2
+    assert site.registered == []
+
+
+def test_token_id_of_garbage_is_empty() -> None:
+    assert token_id("not a token") == ""
+    assert token_id("a.!!!.c") == ""
+    assert token_id(_jwt({"jti": "abc"})) == "abc"

@@ -1,0 +1,123 @@
+// The licensing edge: a Cloudflare Worker in front of the origin holding a publisher's
+// files. Under the licensed prefix a GET needs `Authorization: License <token>` (RSL
+// crawler authorization) with a token the ledger's licence server signed for exactly
+// the bytes asked for; each fetch served is queued as a usage event first
+// (queue.js), so nothing is served unmetered. docs/web-licensing.md, "The Worker".
+import { checkToken, KeysUnavailable, TokenRefused } from "./tokens.js";
+import { contentHash, usageEvent } from "./usage.js";
+
+export { UsageQueue } from "./queue.js";
+
+const number = (value, fallback) => (value === undefined || value === "" ? fallback : Number(value));
+
+function settings(env) {
+  const issuer = env.ISSUER.replace(/\/+$/, "");
+  return {
+    issuer,
+    jwksUrl: env.JWKS_URL || `${issuer}/olp/jwks.json`,
+    rslUrl: env.RSL_URL || `${issuer}/rsl.xml`,
+    prefix: env.LICENSED_PREFIX || "/",
+    jwksCooldownMs: number(env.JWKS_COOLDOWN_MS, 5_000),
+    jwksMaxAgeMs: number(env.JWKS_MAX_AGE_MS, 600_000),
+    skew: number(env.CLOCK_SKEW_S, 30),
+    maxBytes: number(env.MAX_OBJECT_BYTES, 32 * 1024 * 1024),
+    retryAfterS: number(env.QUEUE_RETRY_MIN_MS, 1_000) / 1000,
+  };
+}
+
+const quoted = (text) => `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+
+/** A refusal with the License challenge (RFC 6750's parameters) and the RSL link. */
+function refusal(cfg, status, error, description, extra = {}) {
+  const challenge = `License realm=${quoted(cfg.issuer)}, error=${quoted(error)}, error_description=${quoted(description)}`;
+  return new Response(JSON.stringify({ error: { code: error, message: description } }), {
+    status,
+    headers: {
+      "Content-Type": "application/json",
+      "WWW-Authenticate": challenge,
+      Link: `<${cfg.rslUrl}>; rel="license"; type="application/rsl+xml"`,
+      "Cache-Control": "no-store",
+      ...extra,
+    },
+  });
+}
+
+function unavailable(cfg, description) {
+  return refusal(cfg, 503, "temporarily_unavailable", description, { "Retry-After": String(Math.ceil(cfg.retryAfterS)) });
+}
+
+function originUrl(env, url) {
+  return new URL(url.pathname + url.search, env.ORIGIN);
+}
+
+/** The origin's robots.txt (or an empty one) with the `License:` line crawlers look for. */
+async function robots(env, cfg, url) {
+  const upstream = await fetch(originUrl(env, url));
+  const text = upstream.ok ? await upstream.text() : "User-agent: *\nAllow: /\n";
+  const line = `License: ${cfg.rslUrl}`;
+  const body = text.includes(line) ? text : `${text.replace(/\n*$/, "\n")}${line}\n`;
+  return new Response(body, { headers: { "Content-Type": "text/plain; charset=utf-8" } });
+}
+
+async function licensedFetch(request, env, cfg, url) {
+  if (request.method !== "GET") {
+    return new Response(null, { status: 405, headers: { Allow: "GET" } });
+  }
+  const credentials = request.headers.get("Authorization") ?? "";
+  const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
+  if (!match) return refusal(cfg, 401, "invalid_request", "this resource needs a licence token: Authorization: License <token>");
+  const queue = env.USAGE_QUEUE.get(env.USAGE_QUEUE.idFromName("usage"));
+  let claims;
+  try {
+    claims = await checkToken(match[1], cfg, { load: () => queue.keys(), save: (jwks) => queue.saveKeys(jwks) });
+  } catch (error) {
+    if (error instanceof TokenRefused) return refusal(cfg, 401, error.error, error.message);
+    if (error instanceof KeysUnavailable) return unavailable(cfg, error.message);
+    throw error;
+  }
+  // Neither the crawler's credentials nor its conditional or range headers reach the
+  // origin: the Worker needs the whole object to check its hash.
+  const upstream = await fetch(originUrl(env, url), { headers: { Accept: request.headers.get("Accept") ?? "*/*" } });
+  if (!upstream.ok) return new Response(upstream.body, { status: upstream.status, headers: { "Content-Type": upstream.headers.get("Content-Type") ?? "text/plain" } });
+  if (Number(upstream.headers.get("Content-Length") ?? 0) > cfg.maxBytes) {
+    return new Response("the object is too large for the edge to check\n", { status: 502 });
+  }
+  const bytes = await upstream.arrayBuffer();
+  if (bytes.byteLength > cfg.maxBytes) return new Response("the object is too large for the edge to check\n", { status: 502 });
+  if ((await contentHash(bytes)) !== claims.asset) {
+    return refusal(cfg, 403, "insufficient_scope", "the licence token is for another asset");
+  }
+  // A fresh id per request, never one the client sends: two fetches are two uses.
+  const requestId = crypto.randomUUID().replaceAll("-", "");
+  const event = usageEvent(claims, requestId, env.USAGE_SOURCE, Date.now());
+  // A queue that cannot write answers like a full one: refuse, never serve unmetered.
+  const queued = await queue.append(event).catch(() => "unavailable");
+  if (queued === "unpaid") {
+    return refusal(cfg, 402, "payment_required", "the ledger refuses to charge this buyer: its deposit is being withdrawn");
+  }
+  if (queued === "refused") {
+    // The token outlived the licence (revoked, withdrawn, taken down, exclusive to
+    // another buyer): as a revoked token, so the crawler asks the licence server again.
+    return refusal(cfg, 401, "invalid_token", "the asset's licence no longer allows this use");
+  }
+  if (queued !== "queued") return unavailable(cfg, "usage cannot be metered now; try again later");
+  return new Response(bytes, {
+    status: 200,
+    headers: {
+      "Content-Type": upstream.headers.get("Content-Type") ?? "application/octet-stream",
+      "Cache-Control": "private, no-store",
+      Link: `<${cfg.rslUrl}>; rel="license"; type="application/rsl+xml"`,
+      "X-Usage-Event": event.eventId,
+    },
+  });
+}
+
+export default {
+  async fetch(request, env) {
+    const cfg = settings(env);
+    const url = new URL(request.url);
+    if (url.pathname === "/robots.txt") return robots(env, cfg, url);
+    if (!url.pathname.startsWith(cfg.prefix)) return fetch(originUrl(env, url), request);
+    return licensedFetch(request, env, cfg, url);
+  },
+};
