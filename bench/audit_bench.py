@@ -16,17 +16,15 @@ docs/benchmarks.md unless ``--no-write``.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import io
 import os
 import platform
 import random
-import sys
 import tempfile
 from pathlib import Path
 
-from bench.metadata_bench import _quiet, measure
+from bench.metadata_bench import _quiet, image_bench_main, measure
 from bench.report import write_section
 from ledger.app.file_hashes import hash_listing, list_folder
 
@@ -128,16 +126,5 @@ def run(files: int, side: int, rounds: int, write: bool) -> str:
     return section
 
 
-def _main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=200)
-    parser.add_argument("--side", type=int, default=1600, help="image width in pixels")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-write", action="store_true",
-                        help="print the section, leave docs/benchmarks.md alone")
-    args = parser.parse_args()
-    sys.stdout.write(run(args.files, args.side, args.rounds, not args.no_write))
-
-
 if __name__ == "__main__":
-    _main()
+    image_bench_main(__doc__, run)

@@ -227,16 +227,17 @@ def run(files: int, side: int, rounds: int, write: bool) -> str:
     return section
 
 
-def _main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def image_bench_main(doc: str, bench: Callable[[int, int, int, bool], str]) -> None:
+    """Parse the image benchmarks' shared options and print what ``bench`` returns."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--side", type=int, default=1600, help="image width in pixels")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true",
                         help="print the section, leave docs/benchmarks.md alone")
     args = parser.parse_args()
-    sys.stdout.write(run(args.files, args.side, args.rounds, not args.no_write))
+    sys.stdout.write(bench(args.files, args.side, args.rounds, not args.no_write))
 
 
 if __name__ == "__main__":
-    _main()
+    image_bench_main(__doc__, run)

@@ -12,10 +12,10 @@ from ledger.api.appkeys import CONTEXT
 from ledger.api.assets import registration_json
 from ledger.api.provenance import int_query, parse_hex32, read_body
 from ledger.app.statements import Statements, effective_at
-from ledger.app.status_book import parse
 from ledger.core.canonical import parse_strict
 from ledger.core.fields import ASSET_ID
 from ledger.core.records import StatementRecord
+from ledger.core.statements import Statement
 from ledger.errors import ValidationError
 
 # An asset of a manifest: its index (below 2**24, so 8 digits) or its id.
@@ -98,7 +98,7 @@ def statement_json(record: StatementRecord) -> dict[str, Any]:
         "digest": "0x" + record.digest.hex(),
         "type": record.type,
         "manifestDigest": "0x" + record.manifest_digest.hex(),
-        "effectiveAt": effective_at(parse(record.body)),
+        "effectiveAt": effective_at(Statement.from_stored(record.body)),
         "acceptedAt": record.accepted_at,
         "status": record.status,
         "batchNumber": record.batch_number,

@@ -16,12 +16,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc.jwk import ECKey, KeySet
+from joserfc.jwk import ECKey, KeyParameters, KeySet
 
 from ledger.storage.licence_server import LicenceServerStore, OlpKey
 
 #: Allowed difference between our clock and a verifier's, in ms.
 CLOCK_SKEW_MS = 30_000
+
+
+def _parameters(kid: str) -> KeyParameters:
+    return {"kid": kid, "use": "sig", "alg": "ES256"}
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,7 @@ class OlpKeys:
     async def rotate(self, now: int) -> str:
         """Retire the current key now and make a new one current; its kid."""
         kid = "olp-" + secrets.token_hex(8)
-        key = ECKey.generate_key("P-256", parameters={"kid": kid, "use": "sig", "alg": "ES256"},
-                                 private=True)
+        key = ECKey.generate_key("P-256", parameters=_parameters(kid), private=True)
         pem = key.as_pem(private=True).decode()
         await self._store.rotate(OlpKey(kid, pem, now, None),
                                  drop_retired_before=now - self.grace_ms())
@@ -97,8 +100,7 @@ class OlpKeys:
             return
         held = {}
         for row in await self._store.keys():
-            key = ECKey.import_key(row.private_pem, {"kid": row.kid, "use": "sig",
-                                                     "alg": "ES256"})
+            key = ECKey.import_key(row.private_pem, _parameters(row.kid))
             held[row.kid] = _Held(key, row.created_at, row.retired_at)
         self._held = held
         self._loaded = time.monotonic()

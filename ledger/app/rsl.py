@@ -53,7 +53,7 @@ class Offer:
     @property
     def licence_ids(self) -> tuple[str, ...]:
         """The asset's licence ids in force, as written."""
-        return tuple(lic if isinstance(lic, str) else lic.id for lic in self.asset.licenses)
+        return _licence_ids(self.asset)
 
 
 class RslPublisher:
@@ -162,8 +162,12 @@ class RslPublisher:
                             offer.asset.attribution or row.creator_id, terms, offer.lastmod_ms)
 
 
+def _licence_ids(asset: Asset) -> tuple[str, ...]:
+    return tuple(lic if isinstance(lic, str) else lic.id for lic in asset.licenses)
+
+
 def _usages(asset: Asset) -> frozenset[str]:
-    return usages_of(lic if isinstance(lic, str) else lic.id for lic in asset.licenses)
+    return usages_of(_licence_ids(asset))
 
 
 def _in_force(entry: bytes, amended: dict[str, Any]) -> Asset:

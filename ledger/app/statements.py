@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.app.clock import now_ms
 from ledger.app.events import Announcer
-from ledger.app.status_book import StatusBook, parse
+from ledger.app.status_book import StatusBook
 from ledger.core.canonical import canonicalize
 from ledger.core.creators import FRESHNESS_MS
 from ledger.core.events import STATUS_CHANGED, TAKEDOWN_DECIDED, TAKEDOWN_OPENED
@@ -163,7 +163,7 @@ class Statements:
     async def _admit(self, statement: Statement, bodies: list[bytes]) -> str:
         """The status rules over the statements stored before it (`bodies`), for every
         asset it names; the state it gives the first one from its effective time."""
-        before = [parse(body) for body in bodies]
+        before = [Statement.from_stored(body) for body in bodies]
         after = [History(ref, before).admit(statement)
                  for ref in await self._distinct_assets(statement, before)]
         return after[0].status(effective_at(statement)).state
@@ -235,7 +235,7 @@ class Statements:
         bundle (None while it awaits a batch) and when it was accepted."""
         out = []
         for record in await self._store.about(manifest_digest):
-            statement = parse(record.body)
+            statement = Statement.from_stored(record.body)
             if statement.target.covers(manifest_digest, asset_id):
                 bundle = await self._leaf_bundle(record.digest, record.batch_number,
                                                  record.leaf_index)

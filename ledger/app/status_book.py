@@ -129,7 +129,7 @@ class Said:
     def _parse(self, n: int) -> Statement:
         found = self._parsed.get(n)
         if found is None:
-            found = self._parsed[n] = parse(self._bodies[n])
+            found = self._parsed[n] = Statement.from_stored(self._bodies[n])
         return found
 
 
@@ -139,9 +139,3 @@ class _Manifest:
     def __init__(self, said: Said) -> None:
         self.said = said
         self.histories: dict[str, History] = {}
-
-
-def parse(body: bytes) -> Statement:
-    """A stored statement's body as a `Statement`: its members checked, its signature
-    not (intake verified it before storing it)."""
-    return Statement.from_stored(body)

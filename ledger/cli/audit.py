@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ledger.cli.common import Commands, blocking_client
-from ledger.cli.manifests import _consent, _privacy
+from ledger.cli.manifests import add_consent_options, consent_of, privacy_of
 from ledger.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -59,11 +59,7 @@ def add_audit_command(commands: Commands[argparse.ArgumentParser]) -> None:
                           "named in the files)")
     declared.add_argument("--license", action="append", dest="licenses", default=[],
                           help="licence id (repeatable)")
-    declared.add_argument("--model-release", help="URL or reference of the model release")
-    declared.add_argument("--property-release", help="URL or reference of the property release")
-    declared.add_argument("--pii-redacted", action="store_true", help="PII was redacted")
-    for flag in ("faces", "minors", "biometric", "pii"):
-        declared.add_argument(f"--{flag}", action="store_true", help=f"assets show {flag}")
+    add_consent_options(declared)
     command.set_defaults(handler=cmd_audit)
 
 
@@ -99,8 +95,8 @@ def _declared(args: argparse.Namespace) -> Declared:
     from ledger.core.audit import Declared
 
     return Declared(creator_id=args.creator, creator_names=(args.name,) if args.name else (),
-                    licences=tuple(args.licenses), privacy=_privacy(args) or {},
-                    consent=_consent(args) or {})
+                    licences=tuple(args.licenses), privacy=privacy_of(args) or {},
+                    consent=consent_of(args) or {})
 
 
 @contextmanager

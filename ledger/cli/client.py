@@ -214,13 +214,15 @@ class LedgerClient:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise ServiceError(f"{method} {path}: {exc or type(exc).__name__}") from exc
         if status not in ok:
-            error = payload.get("error", {}) if isinstance(payload, dict) else {}
-            raise ServiceError(
-                f"{method} {path}: {status} {error.get('message', payload)}",
-                status=status,
-                field=error.get("field"),
-            )
+            raise _refused(f"{method} {path}", status, payload)
         return status, payload
+
+
+def _refused(request: str, status: int, payload: Any) -> ServiceError:
+    """The error a refusal's body names (its message and field), else the body itself."""
+    error = payload.get("error", {}) if isinstance(payload, dict) else {}
+    return ServiceError(f"{request}: {status} {error.get('message', payload)}",
+                        status=status, field=error.get("field"))
 
 
 USAGE_BATCH = 1_000
@@ -281,6 +283,4 @@ async def _post_usage(
         # A refusal names no event: the answers are in the order of the events sent.
         return [{"eventId": event.get("eventId"), **result}
                 for event, result in zip(events, payload["results"], strict=True)]
-    error = payload.get("error", {}) if isinstance(payload, dict) else {}
-    raise ServiceError(f"POST {path}: {status} {error.get('message', payload)}",
-                       status=status, field=error.get("field"))
+    raise _refused(f"POST {path}", status, payload)

@@ -68,7 +68,6 @@ def service_url(explicit: str | None) -> str:
     return DEFAULT_URL
 
 
-
 @contextmanager
 def blocking_client(url: str) -> Iterator[tuple[LedgerClient, Callable[[Awaitable[Any]], Any]]]:
     """A client of the service at ``url`` for code that is not async, and the function

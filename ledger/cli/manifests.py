@@ -110,12 +110,7 @@ def _add_package(commands: Commands[argparse.ArgumentParser]) -> None:
     command.add_argument(
         "--payee", action="append", dest="payees", metavar="ADDR:BPS:ROLE", help="royalty payee"
     )
-    consent = command.add_argument_group("consent and privacy (all assets)")
-    consent.add_argument("--model-release", help="URL or reference of the model release")
-    consent.add_argument("--property-release", help="URL or reference of the property release")
-    consent.add_argument("--pii-redacted", action="store_true", help="PII was redacted")
-    for flag in ("faces", "minors", "biometric", "pii"):
-        consent.add_argument(f"--{flag}", action="store_true", help=f"assets show {flag}")
+    add_consent_options(command.add_argument_group("consent and privacy (all assets)"))
     add_metadata_options(command)
     command.set_defaults(handler=cmd_package)
 
@@ -145,8 +140,8 @@ def cmd_package(args: argparse.Namespace) -> int:
         creator_name=args.name,
         price_model=_price_model(args),
         payees=[parse_payee(text) for text in args.payees or ()],
-        consent=_consent(args),
-        privacy=_privacy(args),
+        consent=consent_of(args),
+        privacy=privacy_of(args),
         tags=args.tags,
         attribution=args.attribution,
         url_base=args.url_base,
@@ -245,7 +240,17 @@ def _price_model(args: argparse.Namespace) -> dict[str, Any] | None:
     return {name: value for name, value in given.items() if value is not None}
 
 
-def _consent(args: argparse.Namespace) -> dict[str, Any] | None:
+def add_consent_options(group: argparse._ArgumentGroup) -> None:
+    """The consent and privacy options, read by `consent_of` and `privacy_of`."""
+    group.add_argument("--model-release", help="URL or reference of the model release")
+    group.add_argument("--property-release", help="URL or reference of the property release")
+    group.add_argument("--pii-redacted", action="store_true", help="PII was redacted")
+    for flag in ("faces", "minors", "biometric", "pii"):
+        group.add_argument(f"--{flag}", action="store_true", help=f"assets show {flag}")
+
+
+def consent_of(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The ``consent`` object the options give, or None."""
     consent: dict[str, Any] = {}
     if args.model_release:
         consent["modelRelease"] = args.model_release
@@ -256,7 +261,8 @@ def _consent(args: argparse.Namespace) -> dict[str, Any] | None:
     return consent or None
 
 
-def _privacy(args: argparse.Namespace) -> dict[str, Any] | None:
+def privacy_of(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The ``privacy`` flags the options give, or None."""
     flags = {name: True for name in ("faces", "minors", "biometric", "pii") if getattr(args, name)}
     return flags or None
 

@@ -21,7 +21,9 @@ def add_webhook_commands(commands: Commands[argparse.ArgumentParser]) -> None:
                                 "feed, as a creator or a buyer (signed with --key)")
     sub = group.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
     add = _parser(sub, "add", "subscribe a URL to your events; prints its secret, once")
-    add.add_argument("url", help="where the events are POSTed (Standard Webhooks)")
+    # Not dest "url": that is --url, the service (`url_option`).
+    add.add_argument("hook_url", metavar="URL",
+                     help="where the events are POSTed (Standard Webhooks)")
     add.add_argument("--type", action="append", dest="types", metavar="TYPE",
                      help="an event type (repeat for more; default: every type)")
     add.add_argument("--manifest", metavar="0xDIGEST", help="only events about this manifest")
@@ -76,7 +78,7 @@ def _request(args: argparse.Namespace) -> tuple[str, str, Any]:
     """The method, path and body the action sends."""
     action = args.webhooks_command
     if action == "add":
-        body: dict[str, Any] = {"url": args.url}
+        body: dict[str, Any] = {"url": args.hook_url}
         if args.types:
             body["types"] = args.types
         if args.manifest:

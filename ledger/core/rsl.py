@@ -12,10 +12,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from ledger.core.royalty.terms import ETH_TOKEN, Price
+from ledger.core.verdict import iso
 from ledger.errors import ValidationError
 
 NAMESPACE = "https://rslstandard.org/rsl"
@@ -151,7 +151,7 @@ def _narrowest(usages: frozenset[str]) -> list[str]:
 
 def rfc3339(ms: int) -> str:
     """A time in ms since the epoch as RFC 3339 UTC, to the second."""
-    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(ms // 1000)
 
 
 def robots_line(url: str) -> str:

@@ -8,7 +8,6 @@ capture date and the ``ledger:`` namespace are documented in docs/metadata.md.
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import re
 from collections.abc import Iterable, Mapping
@@ -17,6 +16,7 @@ from typing import Any
 
 import pyexiv2  # type: ignore[import-untyped]
 
+from ledger.core.hashing import sha256
 from ledger.core.rights import Claims, EmbeddedRights, capture_date_utc, gps_time_utc
 from ledger.errors import ValidationError
 from ledger.media.jpeg_xmp import copy_replacing_xmp, header_segments, replace_xmp
@@ -223,7 +223,7 @@ def embed_file(source: Path, target: Path, claims: Claims, *,
             return digest
     data = embed(source.read_bytes(), claims, strip_location=strip_location)
     target.write_bytes(data)
-    return hashlib.sha256(data).digest()
+    return sha256(data)
 
 
 def _merged_packet(old: bytes, properties: Mapping[str, Any]) -> bytes | None:

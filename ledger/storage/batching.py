@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger.core.records import BatchRecord, BatchStatus
 from ledger.storage.engine import storage_errors
-from ledger.storage.models import BatchLevelsRow, BatchRow
+from ledger.storage.models import BatchLevelsRow, BatchRow, SealedLeafColumns
 
 # SQLite caps bound parameters per statement; stay well under it.
 _CHUNK = 500
@@ -100,7 +100,7 @@ class LeafQueue:
     licence snapshots): what the batcher seals them from (`SealableStore`). ``what``
     names a row in errors ("creator record")."""
 
-    def __init__(self, engine: AsyncEngine, row: Any, what: str) -> None:
+    def __init__(self, engine: AsyncEngine, row: type[SealedLeafColumns], what: str) -> None:
         self._engine = engine
         self._row = row
         self._what = what

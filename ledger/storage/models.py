@@ -25,6 +25,22 @@ class Base(DeclarativeBase):
     """Declarative base of every ledger table."""
 
 
+class SealedLeafColumns:
+    """The columns of a signed record sealed into batches of the shared sequence (creator
+    records, statements, dataset checks): its canonical JSON, its digest (the leaf it is
+    anchored as) and, once batched, its place in the batch. `sort_order` keeps these
+    around the table's own columns, in the column order the migrations made."""
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True, sort_order=-1)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True, sort_order=-1)
+    body: Mapped[bytes] = mapped_column(LargeBinary, sort_order=1)
+    accepted_at: Mapped[int] = mapped_column(BigInteger, sort_order=1)
+    batch_number: Mapped[int | None] = mapped_column(
+        ForeignKey("batches.number"), nullable=True, index=True, sort_order=1
+    )
+    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True, sort_order=1)
+
+
 class CreatorRow(Base):
     __tablename__ = "creators"
 
@@ -325,8 +341,9 @@ class UsageProposalRow(Base):
     deadline: Mapped[int] = mapped_column(BigInteger)
     signature: Mapped[bytes | None] = mapped_column(LargeBinary(65), nullable=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
-    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("usage_settlements.id"),
-                                                      nullable=True)
+    settlement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("usage_settlements.id"), nullable=True
+    )
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -413,7 +430,7 @@ class AssetHashRow(Base):
 # anchored; evidence packages carry the records with their proofs.
 
 
-class CreatorRecordRow(Base):
+class CreatorRecordRow(SealedLeafColumns, Base):
     """One accepted creator action: its canonical JSON, and its record digest
     (`ledger.core.creators.record_digest`), the leaf it is anchored as."""
 
@@ -430,18 +447,10 @@ class CreatorRecordRow(Base):
         ),
     )
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     creator_id: Mapped[str] = mapped_column(String(200))
     # The action's name: a creator's history starts at its latest "register" (a
     # rejected id can be registered again by someone else).
     action: Mapped[str] = mapped_column(String(20))
-    body: Mapped[bytes] = mapped_column(LargeBinary)
-    accepted_at: Mapped[int] = mapped_column(BigInteger)
-    batch_number: Mapped[int | None] = mapped_column(
-        ForeignKey("batches.number"), nullable=True, index=True
-    )
-    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ChainProofRow(Base):
@@ -463,7 +472,7 @@ class ChainProofRow(Base):
 # into batches of the shared sequence like creator records, so its time is anchored.
 
 
-class StatementRow(Base):
+class StatementRow(SealedLeafColumns, Base):
     """One accepted lifecycle statement: its canonical JSON and its digest
     (`ledger.core.statements.Statement.digest`), the leaf it is anchored as."""
 
@@ -480,16 +489,8 @@ class StatementRow(Base):
         ),
     )
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     manifest_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
     type: Mapped[str] = mapped_column(String(20))
-    body: Mapped[bytes] = mapped_column(LargeBinary)
-    accepted_at: Mapped[int] = mapped_column(BigInteger)
-    batch_number: Mapped[int | None] = mapped_column(
-        ForeignKey("batches.number"), nullable=True, index=True
-    )
-    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class StatementTargetRow(Base):
@@ -584,7 +585,7 @@ class WebhookDeadLetterRow(Base):
     delivered_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
-class DatasetCheckRow(Base):
+class DatasetCheckRow(SealedLeafColumns, Base):
     """One dataset check's signed licence snapshot (`ledger.core.licence_snapshot`): its
     canonical JSON and its digest, the leaf it is anchored as. The answers themselves
     stay with the buyer, who was sent them; the snapshot commits to them."""
@@ -599,15 +600,6 @@ class DatasetCheckRow(Base):
             postgresql_where=text("batch_number IS NULL"),
         ),
     )
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    body: Mapped[bytes] = mapped_column(LargeBinary)
-    accepted_at: Mapped[int] = mapped_column(BigInteger)
-    batch_number: Mapped[int | None] = mapped_column(
-        ForeignKey("batches.number"), nullable=True, index=True
-    )
-    leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class OlpClientRow(Base):

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from ledger.app.clock import now_ms
-from ledger.app.payments import Chain, address_of, deposit, register_splits, set_limits
+from ledger.app.payments import Chain, address_of, deposit, set_limits
 from ledger.chain.anvil import DEV_KEYS
 from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP
 from ledger.chain.rpc import connect
@@ -28,13 +28,14 @@ from ledger.cli.main import main
 from ledger.core.manifest import Manifest
 from ledger.core.royalty.auth import request_headers
 from ledger.core.royalty.terms import asset_terms
-from ledger.core.signing import EthSigningKey, SigningKey, sign_manifest
+from ledger.core.signing import EthSigningKey, SigningKey
 from ledger.core.statements import sign_statement
 from ledger.keyfile import load_key, write_key
 from ledger.run.compose import Service
 from ledger.run.serve import running
 from ledger.storage.usage import UsageStore
-from tests.integration.service.conftest import FAST, register, wait_for_proof
+from tests.integration.royalty.publishing import publish_priced
+from tests.integration.service.conftest import FAST
 
 pytestmark = pytest.mark.chain
 
@@ -224,23 +225,9 @@ async def test_usage_before_a_late_withdrawal_arrived_is_refused_at_settlement(
 
 
 async def _publish(client: LedgerClient, chain: Chain, tmp: Path) -> tuple[Manifest, Path]:
-    key = EthSigningKey.from_hex(CREATOR)
-    await register(client, "creator:life", key)
-    doc = sign_manifest({
-        "manifestVersion": "1.0",
-        "creator": {"id": "creator:life", "wallet": address_of(CREATOR)},
-        "assets": [{"id": "asset:1", "type": "image/jpeg", "hash": "sha256:" + "ce" * 32,
-                    "licenses": ["training"],
-                    "priceModel": {"type": "per-unit", "rate": 1, "currency": "ETH",
-                                   "unit": "sample", "amount": str(PRICE)}}],
-    }, key)
-    status, _ = await client.submit(doc)
-    assert status == 202
-    manifest = Manifest.from_obj(doc)
+    manifest, doc = await publish_priced(client, chain, CREATOR, "creator:life", "ce", PRICE)
     path = tmp / "manifest.json"
     path.write_text(json.dumps(doc))
-    await wait_for_proof(client, manifest.digest_hex())
-    await register_splits(chain, CREATOR, manifest)
     await set_limits(chain, BUYER, "ETH", spending_cap=NO_CAP,
                      max_prices={_asset_key(manifest): ANY_PRICE})
     return manifest, path

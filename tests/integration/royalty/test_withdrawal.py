@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ledger.app.payments import Chain, address_of, deposit, register_splits, set_limits
+from ledger.app.payments import Chain, address_of, deposit, set_limits
 from ledger.chain.anvil import DEV_KEYS
 from ledger.chain.contracts.splitter import ANY_PRICE, NO_CAP
 from ledger.chain.rpc import connect
@@ -24,10 +24,10 @@ from ledger.cli.client import LedgerClient
 from ledger.core.manifest import Manifest
 from ledger.core.royalty.auth import request_headers
 from ledger.core.royalty.terms import asset_terms
-from ledger.core.signing import EthSigningKey, sign_manifest
 from ledger.run.serve import running
 from tests.integration.chain.conftest import rpc
-from tests.integration.service.conftest import FAST, register, wait_for_proof
+from tests.integration.royalty.publishing import publish_priced
+from tests.integration.service.conftest import FAST
 
 pytestmark = pytest.mark.chain
 
@@ -129,21 +129,7 @@ async def test_withdrawal_request_settles_at_once_and_stops_new_usage(tmp_path: 
 
 
 async def _publish(client: LedgerClient, chain: Chain) -> Manifest:
-    key = EthSigningKey.from_hex(CREATOR)
-    await register(client, "creator:wd", key)
-    doc = sign_manifest({
-        "manifestVersion": "1.0",
-        "creator": {"id": "creator:wd", "wallet": address_of(CREATOR)},
-        "assets": [{"id": "asset:1", "type": "image/jpeg", "hash": "sha256:" + "cd" * 32,
-                    "licenses": ["training"],
-                    "priceModel": {"type": "per-unit", "rate": 1, "currency": "ETH",
-                                   "unit": "sample", "amount": str(PRICE)}}],
-    }, key)
-    status, _ = await client.submit(doc)
-    assert status == 202
-    manifest = Manifest.from_obj(doc)
-    await wait_for_proof(client, manifest.digest_hex())
-    await register_splits(chain, CREATOR, manifest)
+    manifest, _ = await publish_priced(client, chain, CREATOR, "creator:wd", "cd", PRICE)
     asset_key = asset_terms(manifest, manifest.digest(), "asset:1").asset_key
     await deposit(chain, BUYER, "ETH", DEPOSIT)
     await set_limits(chain, BUYER, "ETH", spending_cap=NO_CAP, max_prices={asset_key: ANY_PRICE})
