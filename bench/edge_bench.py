@@ -9,7 +9,8 @@ ledger outage and a Worker restart under load cost in usage.
   ``--fetches`` each round, alternately to the origin directly and through the Worker
   with a licence token (ES256 check with the cached JWKS, SHA-256 of the object, the
   usage event written to the Durable Object's SQLite before the answer), and through
-  workerd on a path outside the licensed prefix (workerd's own cost); 3 rounds of
+  workerd on a path outside the licensed prefix, and through a Worker that does
+  nothing (bench/noop_worker.js: workerd's own floor, which no Worker goes below); 3 rounds of
   each, interleaved. The figure is the Worker's p99 latency less the origin's, both
   measured in the same run on the same machine (the goal: under 5 ms).
 - outage: the whole loop (tests/edge/stack.py: `ledger serve` with anvil, origin,
@@ -28,28 +29,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from bench.edge_workerd import plain_workerd
 from bench.report import write_section
 from tests.edge.harness import bindings, content_hash, edge, intake, issuer, origin
 from tests.edge.load import Fetch, fire
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = ".venv/bin/python -m bench.edge_bench"
-BODY = os.urandom(16 * 1024)
+#: The object fetched: the same bytes in this process and in the origin's.
+BODY = random.Random(19).randbytes(16 * 1024)
 BUYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+NOOP_WORKER = Path("bench") / "noop_worker.js"
 
 
 def _p(values: list[float], q: float) -> float:
@@ -65,6 +73,8 @@ def _loadgen(url: str, token: str | None, fetches: int, rate: float) -> list[Fet
 
 
 async def _child(spec: dict[str, Any]) -> None:
+    # The generator's own collections would show as latency of whatever it measures.
+    gc.disable()
     connector = aiohttp.TCPConnector(limit=256)
     async with aiohttp.ClientSession(connector=connector) as http:
         token = spec["token"]
@@ -75,32 +85,60 @@ async def _child(spec: dict[str, Any]) -> None:
 
 async def overhead(tmp: Path, fetches: int, rate: float) -> dict[str, Any]:
     """p50/p99 of direct and Worker fetches, 3 interleaved rounds each."""
-    files = {"/files/photo.jpg": BODY, "/public/photo.jpg": BODY}
-    async with origin(files) as origin_url, issuer() as iss, intake() as usage:
+    async with _origin_process() as origin_url, issuer() as iss, intake() as usage:
         settings = bindings(issuer_url=iss.url, origin_url=origin_url, ledger_url=usage.url,
                             QUEUE_LIMIT=str(10 * fetches))
         claims = {"sub": "bench", "jti": "bench-1", "asset": content_hash(BODY), "buyer": BUYER,
                   "ledger_asset": {"manifestDigest": "0x" + "ab" * 32, "assetId": "asset:b"}}
         token = iss.token(claims, lifetime_s=3600)
-        async with edge(tmp / "queue", settings) as worker:
-            # Warm both paths (JWKS fetched, isolate compiled, connections open).
-            await asyncio.to_thread(_loadgen, worker.url + "/files/photo.jpg", token, 50, 50)
-            direct: list[float] = []
-            passing: list[float] = []
-            through: list[float] = []
-            rounds = ((origin_url + "/files/photo.jpg", None, direct),
-                      (worker.url + "/public/photo.jpg", None, passing),
-                      (worker.url + "/files/photo.jpg", token, through))
+        async with edge(tmp / "queue", settings) as mf, \
+                edge(tmp / "floor", settings, script=NOOP_WORKER) as mf_noop, \
+                plain_workerd(tmp / "plain", settings) as worker, \
+                plain_workerd(tmp / "plain-noop", settings, NOOP_WORKER) as noop:
+            series: dict[str, tuple[str, str | None]] = {
+                "direct": (origin_url + "/files/photo.jpg", None),
+                "mf_floor": (mf_noop.url + "/files/photo.jpg", None),
+                "mf_edge": (mf.url + "/files/photo.jpg", token),
+                "floor": (noop + "/files/photo.jpg", None),
+                "pass": (worker + "/public/photo.jpg", None),
+                "edge": (worker + "/files/photo.jpg", token),
+            }
+            # Warm every path (JWKS fetched, isolates compiled, connections open).
+            for url, tok in series.values():
+                await asyncio.to_thread(_loadgen, url, tok, 50, 50)
+            times: dict[str, list[float]] = {name: [] for name in series}
             for _ in range(3):
-                for url, tok, into in rounds:
+                for name, (url, tok) in series.items():
                     got = await asyncio.to_thread(_loadgen, url, tok, fetches, rate)
                     assert all(r.status == 200 for r in got), {r.status for r in got}
-                    into += [r.seconds * 1000 for r in got]
-            delivered = len(usage.events)
-    return {"direct_p50": _p(direct, 0.5), "direct_p99": _p(direct, 0.99),
-            "pass_p50": _p(passing, 0.5), "pass_p99": _p(passing, 0.99),
-            "edge_p50": _p(through, 0.5), "edge_p99": _p(through, 0.99),
-            "fetches": len(through), "metered": delivered}
+                    times[name] += [r.seconds * 1000 for r in got]
+    quantiles = {f"{name}_p{q}": _p(values, q / 100)
+                 for name, values in times.items() for q in (50, 99)}
+    return {**quantiles, "fetches": len(times["edge"])}
+
+
+@asynccontextmanager
+async def _origin_process() -> AsyncIterator[str]:
+    """The origin (a plain file server holding `BODY` at every path) in a process of its
+    own: the stand-in intake here answers the Worker's usage batches, and sharing an
+    event loop with it would delay the origin's answers to licensed fetches only."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.edge_bench", "--origin", cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert child.stdout is not None and child.stdin is not None
+    try:
+        yield (await child.stdout.readline()).decode().strip()
+    finally:
+        child.stdin.close()
+        await child.wait()
+
+
+async def _serve_origin() -> None:
+    files = {"/files/photo.jpg": BODY, "/public/photo.jpg": BODY}
+    async with origin(files) as url:
+        print(url, flush=True)
+        await asyncio.to_thread(sys.stdin.read)
+
 
 
 async def outage(tmp: Path, seconds: float, rate: float) -> dict[str, Any]:
@@ -178,16 +216,24 @@ def _section(o: dict[str, Any], u: dict[str, Any], args: argparse.Namespace) -> 
     overhead_p99 = o["edge_p99"] - o["direct_p99"]
     exact = u["units"] == u["metered"] and u["spent"] == u["expected"]
     rows = [
-        (f"origin direct, p50 / p99 ({o['fetches']:,} fetches at {args.rate:g}/s)",
+        (f"origin direct, p50 / p99 ({o['fetches']:,} fetches a series at {args.rate:g}/s)",
          _ms(o["direct_p50"], o["direct_p99"]), "", ""),
-        ("through workerd outside the licensed prefix (no licence work), p50 / p99",
+        ("workerd: a Worker that does nothing (a constant answer), p50 / p99",
+         _ms(o["floor_p50"], o["floor_p99"]), "", ""),
+        ("workerd: our Worker outside the licensed prefix (no licence work), p50 / p99",
          _ms(o["pass_p50"], o["pass_p99"]), "", ""),
-        ("through the Worker with a licence token, p50 / p99",
+        ("workerd: our Worker with a licence token, p50 / p99",
          _ms(o["edge_p50"], o["edge_p99"]), "", ""),
-        ("edge overhead at p99 (licensed minus direct)", f"{overhead_p99:.2f} ms", "< 5 ms",
-         "met" if overhead_p99 < 5 else "not met"),
-        ("of which the licence work (licensed minus unlicensed through workerd)",
+        ("**edge overhead at p99** (licensed through workerd minus direct)",
+         f"{overhead_p99:.2f} ms", "< 5 ms", "met" if overhead_p99 < 5 else "not met"),
+        ("of which workerd's floor (the do-nothing Worker minus direct)",
+         f"{o['floor_p99'] - o['direct_p99']:.2f} ms", "", ""),
+        ("of which the licence work (licensed minus unlicensed, through workerd)",
          f"{o['edge_p99'] - o['pass_p99']:.2f} ms", "", ""),
+        ("Miniflare (the tests' runtime): the do-nothing Worker, p50 / p99",
+         _ms(o["mf_floor_p50"], o["mf_floor_p99"]), "", ""),
+        ("Miniflare: our Worker with a licence token, p50 / p99",
+         _ms(o["mf_edge_p50"], o["mf_edge_p99"]), "", ""),
         ("ledger unreachable, Worker restarted halfway",
          f"{u['outage_s']:.0f} s, {u['fetches']:,} fetches at {args.outage_rate:g}/s", "600 s",
          "met" if u["outage_s"] >= 600 else "smaller run"),
@@ -200,19 +246,27 @@ def _section(o: dict[str, Any], u: dict[str, Any], args: argparse.Namespace) -> 
     ]
     table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
     command = " ".join([COMMAND, *sys.argv[1:]])
-    saturated = o["pass_p99"] - o["direct_p99"] >= 5
+    saturated = o["floor_p99"] - o["direct_p99"] >= 5
     verdict = (
-        "Here workerd alone, doing no licence work, already adds "
-        f"{o['pass_p99'] - o['direct_p99']:.0f} ms at p99 at {args.rate:g}/s: the rate is "
-        "beyond what these shared cores give workerd, so the goal cannot be judged on this "
-        "run; the licence work's own share is the 'of which' row.\n\n" if saturated else "")
+        "Here a Worker that does nothing at all already adds "
+        f"{o['floor_p99'] - o['direct_p99']:.0f} ms at p99 at {args.rate:g}/s: workerd's "
+        "floor on this run is above the 5 ms budget, so no Worker code could meet the goal "
+        "in it; the licence work's own share is the last 'of which' row.\n\n"
+        if saturated else "")
     return f"""<!-- bench:edge -->
 ## The licensing edge: Worker overhead, outage and restart
 
 Command: `{command}` (run {today}; CPython {platform.python_version()}, Node
-{node}, workerd from npm `miniflare`, {os.cpu_count()} cores shared with other work: the
-differences measured in the same run carry over, the absolute times do not). Load
-open-loop from a child process.
+{node}, workerd from npm `miniflare`, {os.cpu_count()} cores: the differences measured in
+the same run carry over, the absolute times do not). Load open-loop from a child process;
+the origin in a process of its own; every series interleaved with the others, 3 rounds.
+
+"workerd" rows: the bundle served by `workerd serve` from a generated config
+(bench/edge_workerd.py: the same bindings and SQLite-backed Durable Object), as
+Cloudflare runs a Worker. "Miniflare" rows: the same bundle through Miniflare, as the
+tests and `ledger worker` run it; Miniflare puts an entry Worker of its own in front,
+and on this machine that layer alone shows a tail of tens of milliseconds at this rate
+(its do-nothing row), which is why the goal is judged on workerd itself.
 
 | Measure | Result | Goal | |
 |---|---:|---:|---|
@@ -247,6 +301,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--outage-rate", type=float, default=None)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--loadgen", help=argparse.SUPPRESS)
+    parser.add_argument("--origin", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.fetches = args.fetches or (30_000 if args.full else 2_000)
     args.outage_s = args.outage_s or (600.0 if args.full else 30.0)
@@ -258,5 +313,7 @@ if __name__ == "__main__":
     ARGS = _args()
     if ARGS.loadgen:
         asyncio.run(_child(json.loads(ARGS.loadgen)))
+    elif ARGS.origin:
+        asyncio.run(_serve_origin())
     else:
         asyncio.run(main(ARGS))

@@ -3,7 +3,8 @@ client `ledger crawl` runs (ledger/cli/crawl.py):
 
 1. read the site's ``robots.txt`` for its ``License:`` line (the RSL document);
 2. read the RSL document: each ``<content url server>`` and its ``<license>``;
-3. register with the licence server, proving the buyer wallet by its signature;
+3. register with the licence server, proving the buyer wallet by its signature over
+   a body that names that server (so no other server can replay it there);
 4. get a licence token for each file (OLP's ``rsl`` grant);
 5. fetch the file with ``Authorization: License <token>``.
 

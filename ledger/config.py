@@ -41,6 +41,9 @@ class HttpSettings:
     admin_token: str | None = field(repr=False)
     #: How far a signed read's or a metering source's timestamp may stray from now.
     signed_window_s: float
+    #: Reverse proxies in front whose ``X-Forwarded-For`` entries name the client
+    #: (`ledger.api.client_address`); 0: the header is ignored.
+    trusted_proxy_hops: int = 0
 
     def body_limit(self, route: BodyRoute) -> int:
         """The largest body `route` accepts: its own setting, never above `max_body_bytes`
@@ -155,6 +158,7 @@ class Settings:
     idle_timeout_s: float = 15.0
     admin_token: str | None = field(default=None, repr=False)
     batch_endpoint_max: int = 1_000
+    trusted_proxy_hops: int = 0
     intake_workers: int | None = None
     serve_processes: int = 1
     anvil_block_time_s: float | None = None
@@ -198,7 +202,7 @@ class Settings:
             chunk_body_bytes=self.chunk_body_bytes, body_timeout_s=self.body_timeout_s,
             idle_timeout_s=self.idle_timeout_s,
             batch_endpoint_max=self.batch_endpoint_max, admin_token=self.admin_token,
-            signed_window_s=self.usage_window_s,
+            signed_window_s=self.usage_window_s, trusted_proxy_hops=self.trusted_proxy_hops,
         )
 
     @property
@@ -331,6 +335,8 @@ class Settings:
             raise ConfigError("must be at least olp_token_lifetime_s", field="olp_key_rotation_s")
         _positive("olp_max_clients_per_wallet", self.olp_max_clients_per_wallet, upper=10_000)
         _positive("olp_register_per_minute", self.olp_register_per_minute, upper=100_000)
+        if not 0 <= self.trusted_proxy_hops <= 10:
+            raise ConfigError("must be 0 to 10", field="trusted_proxy_hops")
         _positive("webhook_timeout_s", self.webhook_timeout_s, upper=300)
         _positive("webhook_retry_for_s", self.webhook_retry_for_s)
         _positive("webhook_backoff_s", self.webhook_backoff_s)

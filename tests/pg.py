@@ -9,11 +9,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from tests.support import free_port
 
 
 def _binary(name: str) -> str:
@@ -25,19 +26,12 @@ def _binary(name: str) -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class ThrowawayPostgres:
     """`start()` a cluster, `new_database()` per test, `stop()` removes everything."""
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="ledger-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         # PostgreSQL refuses to run as root: run it as the postgres user then.
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 

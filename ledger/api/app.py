@@ -20,6 +20,7 @@ from ledger.api import (
 )
 from ledger.api.appkeys import CONTEXT, HTTP, METRICS
 from ledger.api.errors import json_errors
+from ledger.api.signed_requests import forget_refused_nonces
 from ledger.app.provenance import ServiceContext
 from ledger.config import HttpSettings
 
@@ -99,7 +100,8 @@ def page_routes() -> list[web.RouteDef]:
 def create_app(http: HttpSettings, open_context: ContextFactory) -> web.Application:
     """The HTTP application; it opens its service context (`open_context`) when it
     starts and closes it when it is cleaned up (aiohttp's `cleanup_ctx`)."""
-    app = web.Application(middlewares=[json_errors], client_max_size=http.max_body_bytes)
+    app = web.Application(middlewares=[json_errors, forget_refused_nonces],
+                          client_max_size=http.max_body_bytes)
     app[HTTP] = http
 
     async def service(app: web.Application) -> AsyncIterator[None]:

@@ -13,7 +13,8 @@ from urllib.parse import parse_qs, unquote
 import orjson
 from aiohttp import web
 
-from ledger.api.appkeys import CONTEXT
+from ledger.api.appkeys import CONTEXT, HTTP
+from ledger.api.client_address import client_address
 from ledger.api.provenance import read_body
 from ledger.api.schemas.common import Schema
 from ledger.api.schemas.olp import INTROSPECTION_REQUEST, TOKEN_REQUEST
@@ -103,12 +104,15 @@ def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) ->
                         headers=headers)
 
 
+@oauth
 async def post_register(request: web.Request) -> web.Response:
     """POST /olp/register: a buyer's client, bound to the wallet that signed the body;
     201 with the credentials (the secret is shown this once). Rate-limited per client
-    address, and capped per wallet."""
+    address, and capped per wallet; a body signed for another licence server, or for
+    none, is an RFC 7591 ``invalid_client_metadata``."""
     body = await read_body(request, "small")
-    answer = await _server(request).register(parse_strict(body), caller=request.remote or "")
+    caller = client_address(request, request.app[HTTP].trusted_proxy_hops)
+    answer = await _server(request).register(parse_strict(body), caller=caller)
     return _json(answer, 201, _NO_STORE)
 
 

@@ -7,6 +7,14 @@ and well formed (401), the timestamp within ``usage_window_s`` of the service cl
 key a signing key of the creator named, now, or a wallet when no creator is named
 (403); last the nonce, recorded until the timestamp leaves the window, so the same
 request sent again is refused (401).
+
+The nonce is claimed before the handler validates the body and writes, and released
+(`forget_refused_nonces`) if the handler then refuses the request with a 4xx: a refused
+request stores nothing, and its signer may sign a corrected one with that nonce. The
+claim commits first so that a crash after the write can never leave an accepted
+request's nonce unrecorded (a replay accepted twice); a crash between a refusal and the
+release only leaves a nonce unusable until it expires. A 5xx keeps the claim: the write
+may have happened.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ledger.api.appkeys import CONTEXT, HTTP
+from ledger.api.errors import Handler, status_of
 from ledger.app.clock import now_ms
 from ledger.core.events import Principal
 from ledger.core.reads import KEY_HEADER, TIMESTAMP_HEADER
@@ -27,6 +36,9 @@ from ledger.core.signed_requests import (
 )
 from ledger.core.signing import address_of, verify_message
 from ledger.errors import Forbidden, LedgerError, Unauthenticated
+
+#: The key and nonce this request claimed, if it is a signed one that got that far.
+_CLAIMED = web.RequestKey("signed_nonce", tuple[str, str])
 
 
 def is_signed(request: web.Request) -> bool:
@@ -63,7 +75,21 @@ async def signed_principal(request: web.Request, body: bytes) -> Principal:
                                                            now=now):
         raise Unauthenticated("was used already: a signed request is sent once (sign it "
                               "again, with a new nonce)", field=NONCE_HEADER)
+    request[_CLAIMED] = (key, nonce)
     return principal
+
+
+@web.middleware
+async def forget_refused_nonces(request: web.Request, handler: Handler
+                                ) -> web.StreamResponse:
+    """Release the nonce a signed request claimed if the request is refused (4xx)."""
+    try:
+        return await handler(request)
+    except LedgerError as exc:
+        claimed = request.get(_CLAIMED)
+        if claimed is not None and status_of(exc) < 500:
+            await request.app[CONTEXT].request_nonces.release(*claimed)
+        raise
 
 
 async def _principal(request: web.Request, key: str, creator_id: str | None,

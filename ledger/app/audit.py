@@ -8,8 +8,9 @@ candidate faces), asks ``lookup`` who else registered the same bytes, and has
 face detection hold the interpreter's lock, so threads would not help; an audit that
 decodes nothing (``ledger audit --quick``) runs on threads, as hashing does.
 
-``audit_errors`` is the part ``ledger package`` runs: error-level findings only, no face
-detection, no metadata (packaging reads and decides the metadata conflicts itself,
+``audit_for_package`` is the part ``ledger package`` runs: error-level findings only, no
+face detection, no metadata, and with ``lookup`` who else registered each file
+(packaging reads and decides the metadata conflicts and those registrations itself,
 where the creator can override them).
 
 Nothing leaves the machine except, when ``lookup`` is given, the files' SHA-256 digests.
@@ -21,17 +22,26 @@ import dataclasses
 import importlib
 import io
 import os
-import stat
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ledger.app.file_hashes import exclusion, walk_folder
 from ledger.app.packager import PackageSpec
-from ledger.core.audit import SEVERITIES, Declared, FileFacts, Finding, exit_code, judge
+from ledger.core.audit import (
+    SEVERITIES,
+    Declared,
+    FileFacts,
+    Finding,
+    exit_code,
+    judge,
+    registered_by_others_than,
+)
 from ledger.core.hashing import sha256
+from ledger.core.rights import REGISTERED_BY_OTHER
 from ledger.errors import ValidationError
 
 Lookup = Callable[[str], Collection[str]]
@@ -132,22 +142,36 @@ def audit(
     options = options or AuditOptions()
     faces = options.faces and _faces_available()
     options = dataclasses.replace(options, faces=faces)
-    skipped = {os.path.realpath(item) for item in exclude}
-    entries = [(relative, kind, detail) for relative, kind, detail in walk(root)
-               if not skipped or os.path.realpath(root / relative) not in skipped]
+    excluded = exclusion(root, exclude)
+    # Sorted again: the walk lists an unreadable folder where the folder stands, the
+    # report under its own name ("a" before "a.jpg", whose folder walks after it).
+    entries = sorted((e.relative, e.kind, e.detail)
+                     for e in walk_folder(root, report_unreadable=True) if not excluded(e))
     files = _examine_all(root, entries, options)
     if lookup is not None:
         files = [_registered(facts, lookup) for facts in files]
     return AuditReport(str(root), tuple(files), tuple(judge(files, declared)), faces)
 
 
-def audit_errors(
+@dataclass(frozen=True)
+class PackageAudit:
+    """What ``ledger package`` takes from the audit: the ``errors`` that stop it, and
+    the files another creator registered already (``registered_by``: relative path ->
+    their creator ids), a conflict packaging decides as it decides the metadata
+    conflicts, with the creator's override."""
+
+    errors: tuple[Finding, ...]
+    registered_by: Mapping[str, tuple[str, ...]]
+
+
+def audit_for_package(
     folder: str | os.PathLike[str], spec: PackageSpec, *, lookup: Lookup | None = None,
     exclude: Iterable[str | os.PathLike[str]] = (), workers: int | None = None,
     decode: bool = False,
-) -> list[Finding]:
-    """The error-level findings that stop ``ledger package`` (metadata conflicts aside:
-    packaging decides those, with the creator's override).
+) -> PackageAudit:
+    """The audit ``ledger package`` runs: error-level findings only (metadata conflicts
+    and registrations by others aside: packaging decides those), and, with ``lookup``,
+    who else registered each file's bytes.
 
     By default only what needs no decoding is checked (links, special, unreadable and
     empty files, image types and dimensions), which keeps packaging near the speed of
@@ -158,36 +182,20 @@ def audit_errors(
                            hashes=lookup is not None, workers=workers)
     report = audit(folder, declared_from_spec(spec), options=options, lookup=lookup,
                    exclude=exclude)
-    return [item for item in report.findings if item.severity == "error"]
+    registered = {facts.path: others for facts in report.files
+                  if (others := registered_by_others_than(facts, spec.creator_id))}
+    return PackageAudit(tuple(item for item in report.findings if item.severity == "error"
+                              and item.code != REGISTERED_BY_OTHER), registered)
 
 
-def walk(root: Path) -> Iterator[tuple[str, str, str | None]]:
-    """(relative POSIX path, kind, detail) of every entry under ``root`` but hidden ones,
-    sorted; kind "file", "symlink" (detail: its target), "special" or "unreadable"."""
-    found: list[tuple[str, str, str | None]] = []
-    _scan(str(root), "", found)
-    yield from sorted(found)
-
-
-def _scan(folder: str, prefix: str, found: list[tuple[str, str, str | None]]) -> None:
-    try:
-        with os.scandir(folder) as listing:
-            entries = list(listing)
-    except OSError as exc:
-        found.append((prefix.rstrip("/") or ".", "unreadable", exc.strerror))
-        return
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        relative = prefix + entry.name
-        if entry.is_symlink():
-            found.append((relative, "symlink", f"to {os.readlink(entry.path)}"))
-        elif entry.is_dir(follow_symlinks=False):
-            _scan(entry.path, relative + "/", found)
-        elif stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
-            found.append((relative, "file", None))
-        else:
-            found.append((relative, "special", None))
+def audit_errors(
+    folder: str | os.PathLike[str], spec: PackageSpec, *, lookup: Lookup | None = None,
+    exclude: Iterable[str | os.PathLike[str]] = (), workers: int | None = None,
+    decode: bool = False,
+) -> list[Finding]:
+    """`audit_for_package`'s errors."""
+    return list(audit_for_package(folder, spec, lookup=lookup, exclude=exclude,
+                                  workers=workers, decode=decode).errors)
 
 
 def _examine_all(root: Path, entries: list[tuple[str, str, str | None]],

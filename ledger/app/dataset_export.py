@@ -15,8 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -27,7 +25,9 @@ from ledger.core.asset_tree import AssetTree, check_entry_line, entry_bytes, ent
 from ledger.core.manifest import AnyManifest, Manifest, ManifestHeader, parse_manifest_json
 from ledger.core.rights import licence_ids
 from ledger.core.signing import verify_manifest
+from ledger.core.times import iso_utc
 from ledger.errors import ValidationError
+from ledger.files import replace_file
 
 DATASET_JSON = "dataset_manifest.json"
 DATASET_CSV = "dataset_manifest.csv"
@@ -117,7 +117,7 @@ def _row(entry: Mapping[str, Any], index: int, creator: str, digest: str,
         "property_release": consent.get("propertyRelease"),
         "capture_date": entry.get("captureDate"),
         "rights_status": found.get("rights_status"),
-        "anchored_at": _utc(anchor["blockTimestamp"]) if "blockTimestamp" in anchor else None,
+        "anchored_at": iso_utc(anchor["blockTimestamp"]) if "blockTimestamp" in anchor else None,
         "anchor_chain_id": anchor.get("chainId"),
         "anchor_block": anchor.get("blockNumber"),
     }
@@ -146,8 +146,8 @@ def write_dataset(out_dir: Path, manifest: AnyManifest, rows: Iterable[Mapping[s
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     json_file, csv_file = out_dir / DATASET_JSON, out_dir / DATASET_CSV
-    _replace(json_file, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    _replace(csv_file, csv_text(listed))
+    replace_file(json_file, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
+    replace_file(csv_file, csv_text(listed).encode())
     return DatasetExport(json_file, csv_file, len(listed))
 
 
@@ -170,14 +170,4 @@ def _cell(value: Any) -> str:
     text = ";".join(map(str, value)) if isinstance(value, list) else str(value)
     # CSV injection: =, +, -, @ (and tab, CR) open a formula in spreadsheets (OWASP).
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _replace(target: Path, text: str) -> None:
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, target)
-
-
-def _utc(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +36,7 @@ from ledger.core.rights import (
     claims_for,
     conflicts,
     metadata_record,
+    registered_by_others,
 )
 from ledger.errors import ValidationError
 
@@ -56,7 +57,8 @@ class MetadataOptions:
     the folder nor contain it). ``service``: the ledger service whose creator record page
     the copies' ``xmpRights:WebStatement`` names. ``override_reason``: package despite
     conflicts, recording them and this reason. ``workers``: files read and written at
-    once (default: the number of CPUs).
+    once (default: the number of CPUs). ``registered_by``: the files whose bytes other
+    creators registered already (relative path -> their creator ids), a conflict too.
     """
 
     embed_dir: Path | None = None
@@ -66,6 +68,7 @@ class MetadataOptions:
     sign_copy: CopySigner | None = None
     read_c2pa: C2paReader | None = None
     workers: int | None = None
+    registered_by: Mapping[str, Collection[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,9 +123,10 @@ def read_folder_metadata(
                 raise
             result.known = dict(copy.known for copy in written if copy.known is not None)
     for relative, copy in zip(relatives, written, strict=True):
-        if relative in found:
-            result.members[relative] = _members(found[relative], copy.claims, creator_id,
-                                                creator_name, licences, options)
+        if relative in found or relative in options.registered_by:
+            result.members[relative] = _members(
+                relative, found.get(relative, EmbeddedRights()), copy.claims, creator_id,
+                creator_name, licences, options)
     return result
 
 
@@ -192,20 +196,24 @@ def _stop_on_conflicts(
     if options.override_reason is not None:
         return
     named = [f"{relative}: {item.code} ({item.message})"
-             for relative, facts in found.items()
-             for item in _conflicts(facts, creator_id, creator_name, licences)]
+             for relative in sorted({*found, *options.registered_by})  # the folder's order
+             for item in _conflicts(relative, found.get(relative, EmbeddedRights()),
+                                    creator_id, creator_name, licences, options)]
     if named:
         more = f"; and {len(named) - _SHOWN} more" if len(named) > _SHOWN else ""
         raise ValidationError(
-            f"{'; '.join(named[:_SHOWN])}{more}: the files' own metadata contradicts this "
-            "package; fix the files, or give --override-conflicts REASON (recorded with each "
-            "asset)")
+            f"{'; '.join(named[:_SHOWN])}{more}: the files' own metadata (or another "
+            "creator's registration) contradicts this package; fix the files, or give "
+            "--override-conflicts REASON (recorded with each asset)")
 
 
-def _conflicts(facts: EmbeddedRights, creator_id: str, creator_name: str | None,
-               licences: list[str | Mapping[str, Any]]) -> list[Conflict]:
+def _conflicts(relative: str, facts: EmbeddedRights, creator_id: str,
+               creator_name: str | None, licences: list[str | Mapping[str, Any]],
+               options: MetadataOptions) -> list[Conflict]:
     names = [creator_name] if creator_name else []
-    return conflicts(facts, creator_id=creator_id, creator_names=names, licences=licences)
+    others = options.registered_by.get(relative)
+    return [*([registered_by_others(others)] if others else []),
+            *conflicts(facts, creator_id=creator_id, creator_names=names, licences=licences)]
 
 
 def _claims(licences: list[str | Mapping[str, Any]], creator_id: str,
@@ -257,16 +265,16 @@ def _cache_key(relative: str, target: Path) -> bytes:
     return cache_key(relative, info.st_size, info.st_mtime_ns)
 
 
-def _members(facts: EmbeddedRights, claims: Claims | None, creator_id: str,
+def _members(relative: str, facts: EmbeddedRights, claims: Claims | None, creator_id: str,
              creator_name: str | None, licences: list[str | Mapping[str, Any]],
              options: MetadataOptions) -> dict[str, Any]:
     """The entry members the file's metadata gives: ``captureDate`` and the record."""
     members: dict[str, Any] = {}
     if facts.capture_date is not None:
         members["captureDate"] = facts.capture_date
-    overridden = _conflicts(facts, creator_id, creator_name, licences)
+    overridden = _conflicts(relative, facts, creator_id, creator_name, licences, options)
     record = metadata_record(facts, overridden=overridden, reason=options.override_reason,
-                             claims=claims,
+                             claims=claims, registered_by=options.registered_by.get(relative, ()),
                              location_stripped=bool(claims and options.strip_location
                                                     and facts.gps))
     if record is not None:

@@ -136,7 +136,7 @@ class EvidenceIssuer:
         state: StateProofs,
         cache: ChainProofStore,
         *,
-        receipt: Callable[[ManifestRecord], Receipt],
+        receipt: Callable[[ManifestRecord], Awaitable[Receipt]],
         batch_bundle: BatchBundle,
         creator_records: CreatorRecords,
         statements: AssetStatements,
@@ -176,7 +176,7 @@ class EvidenceIssuer:
         return Evidence(
             asset=parts.asset, asset_index=index, asset_proof=parts.asset_proof,
             manifest=parts.manifest, manifest_proof=parts.manifest_proof.to_obj(),
-            receipt=self._receipt(record).to_obj(),
+            receipt=(await self._receipt(record)).to_obj(),
             creator_records=tuple((action, bundle.to_obj()) for action, bundle, _ in records),
             manifest_records=_in_force(records, record.accepted_at),
             statements=tuple((obj, bundle.to_obj(), _in_force(records, at))

@@ -16,7 +16,6 @@ registrations of its bytes are exported; it is rewritten only when it gains one.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from ledger.app.evidence import Pending
 from ledger.app.provenance import ServiceContext
 from ledger.core.canonical import canonicalize
 from ledger.core.records import BatchRecord, BatchStatus
+from ledger.files import replace_file
 from ledger.storage.exports import ExportStore
 
 #: The cache rules of the export for static hosts that read a `_headers` file (Netlify,
@@ -147,7 +147,5 @@ def _write_if_changed(path: Path, body: bytes, report: ExportReport) -> None:
 def _write(path: Path, body: bytes, report: ExportReport) -> None:
     """Write through a temporary file, so a reader (or a crash) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(body)
-    os.replace(temporary, path)
+    replace_file(path, body)
     report.written += 1

@@ -6,6 +6,7 @@ one string and two integers per file, nothing more: a million files are a list o
 their relative paths and two arrays. It lists them in sorted order of the relative
 POSIX path (a folder's entries sort by ``name + "/"``, which visits them in exactly
 that order) and applies the packaging rules (docs/manifest.md, "Packaging a folder").
+``ledger audit`` examines the entries of the same walk (``walk_folder``).
 
 Hashing (``hash_listing``) runs in a thread pool: hashlib releases the GIL while it
 hashes a large buffer, and reads release it too, so threads use every core. Files are
@@ -31,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from ledger.errors import ValidationError
 
@@ -99,18 +100,18 @@ def list_folder(root: Path, exclude: Iterable[str | os.PathLike[str]] = ()) -> F
     skipped. Raises ValidationError naming the symbolic links and special files found
     (the first three, and how many more): none is followed or read.
     """
-    skipped = {os.path.realpath(item) for item in exclude}
-    names = {os.path.basename(item) for item in skipped}
+    excluded = exclusion(root, exclude)
     listing = FolderListing(root)
     refused: list[str] = []
-    for relative, info in _scan(str(root), "", refused):
-        if os.path.basename(relative) in names and (
-            os.path.realpath(os.path.join(root, relative)) in skipped
-        ):
-            continue
-        listing.relatives.append(relative)
-        listing.sizes.append(info.st_size)
-        listing.mtimes.append(info.st_mtime_ns)
+    for entry in walk_folder(root):
+        if entry.kind == SYMLINK:
+            refused.append(f"{entry.relative} is a symbolic link ({entry.detail})")
+        elif entry.kind == SPECIAL:
+            refused.append(f"{entry.relative} is not a regular file")
+        elif entry.info is not None and not excluded(entry):
+            listing.relatives.append(entry.relative)
+            listing.sizes.append(entry.info.st_size)
+            listing.mtimes.append(entry.info.st_mtime_ns)
     if refused:
         refused.sort()
         more = f" and {len(refused) - 3} more" if len(refused) > 3 else ""
@@ -122,23 +123,65 @@ def list_folder(root: Path, exclude: Iterable[str | os.PathLike[str]] = ()) -> F
     return listing
 
 
-def _scan(folder: str, prefix: str, refused: list[str]) -> Iterator[tuple[str, os.stat_result]]:
-    with os.scandir(folder) as found:
-        entries = sorted(found, key=_sort_key)
+class Entry(NamedTuple):
+    """An entry of `walk_folder`: its relative POSIX path, its kind (`FILE`, `SYMLINK`,
+    `SPECIAL`, `UNREADABLE`), a link's target (``to …``) or why a folder could not be
+    read, and a file's own status (not its link's)."""
+
+    relative: str
+    kind: str
+    detail: str | None
+    info: os.stat_result | None
+
+
+FILE, SYMLINK, SPECIAL, UNREADABLE = "file", "symlink", "special", "unreadable"
+
+
+def walk_folder(root: Path, *, report_unreadable: bool = False) -> Iterator[Entry]:
+    """Every entry under ``root`` but hidden ones (name starting with "."), one folder
+    read at a time, in sorted order of the relative path; no link is followed. A folder
+    that cannot be read raises OSError, or with ``report_unreadable`` is one
+    `UNREADABLE` entry (``"."`` for ``root``), where the folder stands."""
+    return _scan(str(root), "", report_unreadable)
+
+
+def exclusion(root: Path, exclude: Iterable[str | os.PathLike[str]]
+              ) -> Callable[[Entry], bool]:
+    """Whether an entry of `walk_folder` is one of the ``exclude`` paths, compared as
+    real paths (so ``./out`` and a link to ``out`` name ``out``)."""
+    skipped = {os.path.realpath(item) for item in exclude}
+    names = {os.path.basename(item) for item in skipped}
+
+    def excluded(entry: Entry) -> bool:
+        # A file's real path ends in its own name (the walk follows no link), so the
+        # name rules most out without the system call per component a real path costs.
+        if not skipped or (entry.kind == FILE and os.path.basename(entry.relative) not in names):
+            return False
+        return os.path.realpath(os.path.join(root, entry.relative)) in skipped
+
+    return excluded
+
+
+def _scan(folder: str, prefix: str, report_unreadable: bool) -> Iterator[Entry]:
+    try:
+        with os.scandir(folder) as found:
+            entries = sorted(found, key=_sort_key)
+    except OSError as exc:
+        if not report_unreadable:
+            raise
+        yield Entry(prefix.rstrip("/") or ".", UNREADABLE, exc.strerror, None)
+        return
     for entry in entries:
         if entry.name.startswith("."):
             continue
         relative = prefix + entry.name
         if entry.is_symlink():
-            refused.append(f"{relative} is a symbolic link (to {os.readlink(entry.path)})")
+            yield Entry(relative, SYMLINK, f"to {os.readlink(entry.path)}", None)
         elif entry.is_dir(follow_symlinks=False):
-            yield from _scan(entry.path, relative + "/", refused)
+            yield from _scan(entry.path, relative + "/", report_unreadable)
         else:
             info = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode):
-                yield relative, info
-            else:
-                refused.append(f"{relative} is not a regular file")
+            yield Entry(relative, FILE if stat.S_ISREG(info.st_mode) else SPECIAL, None, info)
 
 
 def _sort_key(entry: os.DirEntry[str]) -> str:

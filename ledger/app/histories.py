@@ -8,7 +8,7 @@ replays statements held in memory (tests, benchmarks, a verifier's own replay).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from ledger.core.licence_status import DEFAULT_NOTICE_MS, AssetRef, History
@@ -20,6 +20,10 @@ class Histories(Protocol):
 
     async def history(self, manifest_digest: bytes, asset_id: str) -> History:
         """The asset's history; an empty one when nothing was said about it."""
+
+    async def histories(self, assets: Sequence[tuple[bytes, str, bytes]]) -> list[History]:
+        """The histories of many assets at once, in their order, each asset given as
+        (manifest digest, asset id, its stored canonical entry)."""
 
 
 class HeldHistories:
@@ -40,3 +44,7 @@ class HeldHistories:
         """The asset's history from the statements held about its manifest."""
         return History(AssetRef(manifest_digest, asset_id, self._notice_ms),
                        self._by_manifest.get(manifest_digest, ()))
+
+    async def histories(self, assets: Sequence[tuple[bytes, str, bytes]]) -> list[History]:
+        """Each asset's `history` (the entries are not needed: one notice for all)."""
+        return [await self.history(digest, asset_id) for digest, asset_id, _ in assets]

@@ -211,6 +211,8 @@ class Verifier:
             _, late = await asyncio.wait(set(self._sending), timeout=_CLOSE_TIMEOUT_S)
             for task in late:
                 task.cancel()
+            if late:  # awaited too: none is left for the event loop's teardown to find
+                await asyncio.wait(late, timeout=_CLOSE_TIMEOUT_S)
         pool, self._pool = self._pool, None
         if pool is not None:
             stop = asyncio.get_running_loop().run_in_executor(

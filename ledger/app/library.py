@@ -95,7 +95,7 @@ class Library:
         keys: CreatorKeys,
         verifier: Verifier | None,
         *,
-        receipt: Callable[[ManifestRecord], Receipt],
+        receipt: Callable[[ManifestRecord], Awaitable[Receipt]],
         batch_bundle: BatchBundle,
     ) -> None:
         self.uploads = uploads
@@ -172,7 +172,7 @@ class Library:
         record = await self._manifests.get(upload.digest)
         if record is None:
             raise StorageError(f"upload {upload.digest.hex()} is complete but has no manifest")
-        return UploadView(upload, self._receipt(record))
+        return UploadView(upload, await self._receipt(record))
 
     # -- one asset's proof ---------------------------------------------------------------
 

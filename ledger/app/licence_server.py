@@ -27,6 +27,7 @@ from ledger.app.group_commit import GroupCommitWriter
 from ledger.app.histories import Histories
 from ledger.app.oauth_errors import (
     InvalidClient,
+    InvalidClientMetadata,
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
@@ -42,15 +43,13 @@ from ledger.app.terms import TermsBook
 from ledger.core.canonical import canonicalize
 from ledger.core.fields import Fields
 from ledger.core.hashing import to_hex
-from ledger.core.rsl import licence_for, requested_usages
+from ledger.core.rsl import REGISTER_TAG, audience, licence_for, requested_usages
 from ledger.core.signing import verify_message
 from ledger.errors import Forbidden, ValidationError
 from ledger.storage.licence_server import IssuedToken, LicenceServerStore, OlpClient
 
 #: OLP's grant type (rslstandard.org/api, "Acquire a License for an Asset").
 RSL_GRANT = "rsl"
-#: The domain tag a wallet signs a registration under (EIP-712 ``LedgerMessage``).
-REGISTER_TAG = "olp-register"
 #: How far a registration's ``issuedAt`` may be from our clock.
 REGISTER_WINDOW_MS = 300_000
 TOKEN_TYPE = "License"
@@ -79,6 +78,9 @@ class LicenceServer:
         self._max_clients = max_clients_per_wallet
         self._register_limit = RateLimit(register_per_minute, what="client registrations")
         self.issuer = publisher.base_url
+        # The RSL server attribute, as registrations must name it (ValidationError at
+        # start for a public_url no client could sign).
+        self._audience = audience(publisher.server)
         self._recorder: GroupCommitWriter[IssuedToken, None] | None = None
 
     def start(self) -> None:
@@ -101,13 +103,16 @@ class LicenceServer:
 
     async def register(self, obj: Any, *, caller: str = "") -> dict[str, Any]:
         """Register a client for the wallet that signed ``obj`` (``wallet``, ``name``,
-        ``issuedAt`` ms, ``signature`` over the canonical JSON of the other members);
-        the RFC 7591 answer, with the secret shown this once. RateLimited when
-        ``caller`` (the client's address) registers too often, TooManyClients when the
-        wallet has its most clients."""
+        ``issuedAt`` ms, ``server``, ``signature`` over the canonical JSON of the other
+        members under `REGISTER_TAG`); the RFC 7591 answer, with the secret shown this
+        once. InvalidClientMetadata when ``server`` is missing (the retired form) or is
+        not this licence server, RateLimited when ``caller`` (the client's address)
+        registers too often, TooManyClients when the wallet has its most clients."""
         self._register_limit.take(caller)
-        fields = Fields.of_object(obj, "", allowed={"wallet", "name", "issuedAt", "signature"},
+        fields = Fields.of_object(obj, "", allowed={"wallet", "name", "issuedAt", "server",
+                                                    "signature"},
                                   required=("wallet", "name", "issuedAt", "signature"))
+        self._check_audience(obj.get("server"))
         wallet = fields.checksummed_address("wallet")
         name = fields.text("name", 200)
         issued_at = fields.timestamp_ms("issuedAt")
@@ -126,6 +131,22 @@ class LicenceServer:
                 "client_id_issued_at": now // 1000, "client_secret_expires_at": 0,
                 "grant_types": [RSL_GRANT], "token_endpoint_auth_method": "client_secret_basic",
                 "buyer": wallet}
+
+    def _check_audience(self, server: Any) -> None:
+        """InvalidClientMetadata unless ``server`` names this licence server: a body
+        signed for another server is one that server may have relayed here."""
+        if server is None:
+            raise InvalidClientMetadata(
+                f"server: missing. Sign the licence server's URL ({self._publisher.server}, "
+                f"the RSL server attribute) as server, under tag {REGISTER_TAG}: the "
+                "registration without it is retired (docs/web-licensing.md)")
+        try:
+            signed_for = audience(server) if isinstance(server, str) else None
+        except ValidationError:
+            signed_for = None
+        if signed_for != self._audience:
+            raise InvalidClientMetadata(f"server: names another licence server; this one is "
+                                        f"{self._publisher.server}")
 
     async def authenticate(self, client_id: str | None, secret: str | None) -> OlpClient:
         """The client these credentials name; InvalidClient if they do not."""

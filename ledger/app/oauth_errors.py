@@ -53,3 +53,9 @@ class PaymentRequired(OAuthError):
     """The buyer's deposit or limits do not cover one use at the current price."""
 
     code = "payment_required"
+
+
+class InvalidClientMetadata(OAuthError):
+    """A registration member is refused (RFC 7591 §3.2.2); the description names it."""
+
+    code = "invalid_client_metadata"

@@ -5,7 +5,8 @@ and a new one made. A retired key still verifies, and is still published in the 
 until every token it signed has expired (retirement + token lifetime + clock skew);
 then it is dropped, and a token it signed is refused. Keys live in the database, so
 every replica signs and verifies with the same set (re-read at most every `reload_s`,
-and at once when a token names a kid not held).
+and when a token names a kid not held, at most once per `kid_cooldown_s`: anyone can
+send tokens naming made-up kids, and each must not cost a read of the database).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,8 @@ from ledger.storage.licence_server import LicenceServerStore, OlpKey
 
 #: Allowed difference between our clock and a verifier's, in ms.
 CLOCK_SKEW_MS = 30_000
+#: How often, at most, tokens naming kids not held make the key set be re-read.
+KID_COOLDOWN_S = 1.0
 
 
 def _parameters(kid: str) -> KeyParameters:
@@ -39,13 +43,19 @@ class OlpKeys:
     """The current signing key and the retired keys still in their grace period."""
 
     def __init__(self, store: LicenceServerStore, *, lifetime_ms: int, rotation_ms: int,
-                 reload_s: float = 5.0) -> None:
+                 reload_s: float = 5.0, kid_cooldown_s: float = KID_COOLDOWN_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._store = store
         self._lifetime_ms = lifetime_ms
         self._rotation_ms = rotation_ms
         self._reload_s = reload_s
+        self._kid_cooldown_s = kid_cooldown_s
+        self._clock = clock
         self._held: dict[str, _Held] = {}
         self._loaded = float("-inf")
+        # When an unknown kid last made the set be re-read (marked before the read, so
+        # tokens arriving meanwhile wait for the cooldown instead of reading too).
+        self._kid_reloaded = float("-inf")
         self._lock = asyncio.Lock()
 
     def grace_ms(self) -> int:
@@ -78,8 +88,10 @@ class OlpKeys:
 
     async def verification_keys(self, now: int, kid: str | None = None) -> KeySet:
         """The keys that verify at ``now``: current and retired within their grace.
-        A ``kid`` not held makes the set be re-read first (another replica rotated)."""
-        await self._load(force=kid is not None and kid not in self._held)
+        A ``kid`` not held makes the set be re-read first (another replica rotated),
+        unless it was read less than the kid cooldown ago."""
+        await self._load(force=kid is not None and kid not in self._held
+                         and self._kid_reload_due())
         return KeySet([held.key for held in self._held.values() if self._live(held, now)])
 
     async def jwks(self, now: int) -> dict[str, Any]:
@@ -89,6 +101,13 @@ class OlpKeys:
         keys = await self.verification_keys(now)
         return {"keys": [key.as_dict(private=False) for key in keys.keys]}
 
+    def _kid_reload_due(self) -> bool:
+        clock = self._clock()
+        if clock - max(self._loaded, self._kid_reloaded) < self._kid_cooldown_s:
+            return False
+        self._kid_reloaded = clock
+        return True
+
     def _live(self, held: _Held, now: int) -> bool:
         return held.retired_at is None or now < held.retired_at + self.grace_ms()
 
@@ -96,11 +115,11 @@ class OlpKeys:
         return next((h for h in self._held.values() if h.retired_at is None), None)
 
     async def _load(self, *, force: bool = False) -> None:
-        if not force and time.monotonic() - self._loaded < self._reload_s:
+        if not force and self._clock() - self._loaded < self._reload_s:
             return
         held = {}
         for row in await self._store.keys():
             key = ECKey.import_key(row.private_pem, _parameters(row.kid))
             held[row.kid] = _Held(key, row.created_at, row.retired_at)
         self._held = held
-        self._loaded = time.monotonic()
+        self._loaded = self._clock()

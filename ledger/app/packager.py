@@ -26,7 +26,6 @@ import hashlib
 import mimetypes
 import os
 import re
-import tempfile
 import unicodedata
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -56,6 +55,7 @@ from ledger.core.manifest import (
 )
 from ledger.core.vocabulary import PAYEE_ROLES
 from ledger.errors import ValidationError
+from ledger.files import replacing
 
 MAX_ID_LENGTH = 128
 ASSETS_FILE = "assets.jsonl"
@@ -288,29 +288,12 @@ def _write_entries(
     """Write one canonical entry per line to ``target`` atomically; their hashes, joined."""
     encode = _Entries(spec)
     hashes = bytearray()
-    directory = target.parent if str(target.parent) else Path(".")
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.",
-                                             suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb", buffering=1 << 20) as handle:
-            for index, ((asset_id, relative), digest) in enumerate(
-                zip(files, digests, strict=True)
-            ):
-                entry = encode(index, relative, asset_id, digest)
-                hashes += hashlib.sha256(entry).digest()
-                handle.write(entry + b"\n")
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replacing(target, buffering=1 << 20) as handle:
+        for index, ((asset_id, relative), digest) in enumerate(zip(files, digests, strict=True)):
+            entry = encode(index, relative, asset_id, digest)
+            hashes += hashlib.sha256(entry).digest()
+            handle.write(entry + b"\n")
     return bytes(hashes)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def media_type(name: str) -> str:

@@ -21,11 +21,11 @@ from ledger.app.intake import (
     CreatorKeys,
     IntakeWriter,
     Verifier,
-    Wanted,
     verify_many,
 )
 from ledger.app.library import Library
 from ledger.app.licence_server import WebLicensing
+from ledger.app.receipts import ReceiptBook
 from ledger.app.royalty import UsageService
 from ledger.app.statements import Statements
 from ledger.app.status_book import StatusBook
@@ -47,7 +47,7 @@ from ledger.core.creators import (
 )
 from ledger.core.merkle import MerkleTree, split_levels
 from ledger.core.proof import Anchor, ProofBundle
-from ledger.core.receipt import Receipt, ReceiptSigner
+from ledger.core.receipt import ReceiptSigner
 from ledger.core.records import (
     BatchKind,
     BatchRecord,
@@ -164,6 +164,9 @@ class ServiceContext:
         self.chain = chain
         self._writer = parts.writer
         self._receipts = parts.receipts
+        #: Intake receipts, signed once and stored with their manifests.
+        self.receipts = ReceiptBook(parts.receipts, parts.manifests, parts.verifier,
+                                    lambda: self.anchoring.promise_ms)
         self._keys = CreatorKeys(parts.creators)
         self._health_checks = health_checks
         self._probes: dict[str, tuple[bool, float]] = {}
@@ -185,7 +188,7 @@ class ServiceContext:
         self.creator_history = CreatorHistory(parts.creators, parts.creator_records,
                                               parts.manifests, self._leaf_bundle)
         self.library = Library(parts.uploads, parts.assets, parts.manifests, self._keys,
-                               parts.verifier, receipt=self.receipt,
+                               parts.verifier, receipt=self.receipts.of,
                                batch_bundle=self.batch_bundle)
         self.statements = Statements(
             parts.statements, parts.manifests, parts.assets, self._keys, parts.status_book,
@@ -199,7 +202,7 @@ class ServiceContext:
         self.evidence = EvidenceIssuer(
             parts.manifests, self.library,
             Finality(parts.state_proofs, anchoring.evidence_depth), parts.state_proofs,
-            parts.chain_proofs, receipt=self.receipt, batch_bundle=self.batch_bundle,
+            parts.chain_proofs, receipt=self.receipts.of, batch_bundle=self.batch_bundle,
             creator_records=self.creator_history.actions, statements=self.statements.about_asset,
         )
 
@@ -241,9 +244,11 @@ class ServiceContext:
         return [c if isinstance(c, LedgerError) else next(stored) for c in checked]
 
     async def _store(self, manifests: list[NewManifest]) -> list[tuple[ManifestRecord, bool]]:
-        """Write through the group-commit writer, remembering whether writes fail."""
+        """Sign their receipts, then write through the group-commit writer, remembering
+        whether writes fail."""
+        signed = await self.receipts.sign_new(manifests)
         try:
-            rows = await self._writer.add(manifests)
+            rows = await self._writer.add(signed)
         except StorageError as exc:
             self._write_failure = (time.monotonic(), exc.message)
             raise
@@ -251,26 +256,14 @@ class ServiceContext:
         return rows
 
     async def _with_receipts(self, rows: list[tuple[ManifestRecord, bool]]) -> list[Accepted]:
-        if self.verifier is not None and self.verifier.signs_receipts:
-            receipts = await self.verifier.sign([self._wanted(record) for record, _ in rows])
-        else:
-            receipts = [self.receipt(record) for record, _ in rows]
         out = []
-        for (record, created), receipt in zip(rows, receipts, strict=True):
+        for record, created in rows:
             if created:
                 self.metrics.accepted.inc()
             else:
                 self.metrics.duplicates.inc()
-            out.append((record, created, receipt.to_obj()))
+            out.append((record, created, (await self.receipts.of(record)).to_obj()))
         return out
-
-    def receipt(self, record: ManifestRecord) -> Receipt:
-        """The signed promise for an accepted manifest (the same every time it is asked)."""
-        return self._receipts.sign(*self._wanted(record))
-
-    def _wanted(self, record: ManifestRecord) -> Wanted:
-        promise_ms = self.anchoring.promise_ms
-        return record.digest, record.accepted_at, record.accepted_at + promise_ms
 
     # -- proofs --------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ server's "which asset is this resource?".
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,6 +28,8 @@ from ledger.errors import ValidationError
 from ledger.storage.published import PublishedAsset
 
 _GONE = (REVOKED, TAKEN_DOWN, WITHDRAWN)
+#: Later than any time a statement names: a document nothing will change by time alone.
+_NEVER = 2**63
 
 
 class Published(Protocol):
@@ -56,12 +60,40 @@ class Offer:
         return _licence_ids(self.asset)
 
 
+class Versions(Protocol):
+    """What moves whenever the published assets or the statements about them may have
+    changed (`ledger.storage.published.PublishedAssets.version`)."""
+
+    async def version(self) -> tuple[int, ...]:
+        """The current version."""
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A document as built at ``since`` (ms) under ``version``; the same until ``until``,
+    the first time after ``since`` at which a statement about a listed asset (or one
+    left out) takes effect."""
+
+    body: bytes
+    version: tuple[int, ...]
+    since: int
+    until: int
+
+
 class RslPublisher:
-    """RSL documents for a creator, a manifest or the whole marketplace."""
+    """RSL documents for a creator, a manifest or the whole marketplace. Given
+    ``versions``, the last ``kept`` documents asked for are kept and served again while
+    the version stands and no statement about their assets has taken effect since: a
+    document costs one small read, not a replay of every listed asset, however often it
+    is fetched."""
 
     def __init__(self, published: Published, histories: Histories, *, base_url: str,
-                 chain_id: int, asset_url: str | None = None, refresh_s: float = 5.0) -> None:
+                 chain_id: int, asset_url: str | None = None, refresh_s: float = 5.0,
+                 versions: Versions | None = None, kept: int = 256) -> None:
         self._published = published
+        self._versions = versions
+        self._kept_most = kept
+        self._kept: OrderedDict[tuple[str | None, bytes | None], _Kept] = OrderedDict()
         self._histories = histories
         self.base_url = base_url.rstrip("/")
         self._chain_id = chain_id
@@ -91,20 +123,57 @@ class RslPublisher:
     async def document(self, at: int, *, creator_id: str | None = None,
                        manifest_digest: bytes | None = None) -> bytes:
         """The RSL document of what is offered at ``at`` (ms), filtered as asked."""
-        offers = await self.offers(at, creator_id=creator_id, manifest_digest=manifest_digest)
-        return document((self._entry(o) for o in offers), self.server)
+        if self._versions is None:
+            return (await self._build(at, creator_id, manifest_digest)).body
+        key = (creator_id, manifest_digest)
+        # Read before building: a change racing the build moves it, and the next
+        # request builds again.
+        version = await self._versions.version()
+        kept = self._kept.get(key)
+        if kept is not None and kept.version == version and kept.since <= at < kept.until:
+            self._kept.move_to_end(key)
+            return kept.body
+        kept = await self._build(at, creator_id, manifest_digest, version)
+        self._kept[key] = kept
+        self._kept.move_to_end(key)
+        if len(self._kept) > self._kept_most:
+            self._kept.popitem(last=False)
+        return kept.body
+
+    async def _build(self, at: int, creator_id: str | None, manifest_digest: bytes | None,
+                     version: tuple[int, ...] = ()) -> _Kept:
+        rows, histories = await self._histories_of(creator_id, manifest_digest)
+        offers = _offered(self._offers(rows, histories, at))
+        body = document((self._entry(o) for o in offers), self.server)
+        return _Kept(body, version, at, _next_change(histories, at))
 
     async def offers(self, at: int, *, creator_id: str | None = None,
                      manifest_digest: bytes | None = None) -> list[Offer]:
         """Every anchored asset offered at ``at``, filtered as asked."""
+        rows, histories = await self._histories_of(creator_id, manifest_digest)
+        return _offered(self._offers(rows, histories, at))
+
+    async def _histories_of(self, creator_id: str | None, manifest_digest: bytes | None
+                            ) -> tuple[list[PublishedAsset], list[History]]:
         rows = await self._published.assets(creator_id=creator_id,
                                             manifest_digest=manifest_digest)
-        offers = [await self.offer(row, at) for row in rows]
-        return [offer for offer in offers if offer is not None]
+        # Every history read at once: one asset at a time, a marketplace document read
+        # the statements of each manifest and each entry's notice one query after another.
+        histories = await self._histories.histories(
+            [(row.manifest_digest, row.asset_id, row.entry) for row in rows])
+        return rows, histories
+
+    def _offers(self, rows: Sequence[PublishedAsset], histories: Sequence[History], at: int
+                ) -> list[Offer | None]:
+        return [self._offer(row, history, at)
+                for row, history in zip(rows, histories, strict=True)]
 
     async def offer(self, row: PublishedAsset, at: int) -> Offer | None:
         """The asset as offered at ``at``, or None when it is not (see the module)."""
         history = await self._histories.history(row.manifest_digest, row.asset_id)
+        return self._offer(row, history, at)
+
+    def _offer(self, row: PublishedAsset, history: History, at: int) -> Offer | None:
         if history.status(at).state in _GONE:
             return None
         asset = _in_force(row.entry, history.terms_at(at))
@@ -160,6 +229,21 @@ class RslPublisher:
                  f"{row.asset_index}/status")
         return ContentEntry(offer.url, offer.usages, payment_of(offer.price, self._chain_id),
                             offer.asset.attribution or row.creator_id, terms, offer.lastmod_ms)
+
+
+def _offered(offers: list[Offer | None]) -> list[Offer]:
+    return [offer for offer in offers if offer is not None]
+
+
+def _next_change(histories: Sequence[History], at: int) -> int:
+    """The first time after ``at`` at which what these assets' statements say may change
+    what is offered: a statement's issue or effect, an exclusivity's start or end (a
+    revocation's, withdrawal's or decision's, an amendment's). Until then every asset's
+    status, terms and ``lastmod`` are as at ``at``."""
+    times = (t for history in histories for s in history.valid
+             for t in (s.issued_at, s.effective_at, s.start, s.end)
+             if t is not None and t > at)
+    return min(times, default=_NEVER)
 
 
 def _licence_ids(asset: Asset) -> tuple[str, ...]:

@@ -58,6 +58,30 @@ class StatusBook:
             held.histories[asset_id] = found
         return found
 
+    async def histories(self, assets: Sequence[tuple[bytes, str, bytes]]) -> list[History]:
+        """The histories of many assets, each given as (manifest digest, asset id, stored
+        entry), in their order. What is kept answers for its manifests; the statements
+        about the other assets are read at once (`StatementStore.bodies_about`) and each
+        notice taken from the entry given: an RSL document of a whole marketplace costs a
+        few reads, not one per manifest and asset. Nothing read here is kept (it holds
+        only the statements about the assets asked)."""
+        await self._refresh()
+        kept = {digest: held for digest, _, _ in assets
+                if (held := self._manifests.get(digest)) is not None}
+        missing = [(digest, asset_id) for digest, asset_id, _ in assets if digest not in kept]
+        read = await self._store.bodies_about(missing) if missing else {}
+        said = {digest: Said(read.get(digest, ())) for digest in dict(missing)}
+        out = []
+        for digest, asset_id, entry in assets:
+            held = kept.get(digest)
+            found = None if held is None else held.histories.get(asset_id)
+            if found is None:
+                covering = (said[digest] if held is None else held.said).about(asset_id)
+                notice = notice_ms(orjson.loads(entry)) if covering else 0
+                found = History(AssetRef(digest, asset_id, notice), covering)
+            out.append(found)
+        return out
+
     def forget(self, manifest_digest: bytes) -> None:
         """Drop what is kept of a manifest: a statement about it was just stored."""
         self._manifests.pop(manifest_digest, None)

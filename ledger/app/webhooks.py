@@ -106,7 +106,9 @@ class Webhooks:
 def check_url(value: object, policy: Literal["public", "any"]) -> str:
     """`value` if it is an http(s) URL a subscription may name under `policy`: with
     "public", not one naming loopback, private or link-local addresses (a subscriber
-    must not make the service call into its own network)."""
+    must not make the service call into its own network). A name is checked here only
+    for the obvious; under "public" the worker delivers only to public addresses the
+    name resolves to when it connects (`ledger.workers.public_resolver`)."""
     if not isinstance(value, str) or not 0 < len(value) <= 2000:
         raise ValidationError("must be an http(s) URL of up to 2000 characters", field="url")
     parts = urlsplit(value)
@@ -121,10 +123,35 @@ def check_url(value: object, policy: Literal["public", "any"]) -> str:
 
 
 def _public(host: str) -> bool:
+    host = host.rstrip(".")
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         return False
     try:
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
+        return True  # a name: the worker checks what it resolves to when it connects
+    return public_address(host)
+
+
+#: IPv6 prefixes whose last 32 bits are an IPv4 address a packet may end up at:
+#: IPv4-compatible (deprecated) and NAT64's well-known prefix.
+_EMBEDDING = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("64:ff9b::/96"))
+#: NAT64's local-use prefix (RFC 8215): translated to the operator's own IPv4 space.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def public_address(host: str) -> bool:
+    """True if `host` is an IP address on the public internet: global, not multicast,
+    and not an IPv6 address that carries a non-public IPv4 one (IPv4-mapped, 6to4,
+    NAT64, IPv4-compatible), which some stacks and gateways deliver to that IPv4."""
+    address = ipaddress.ip_address(host.split("%", 1)[0])
+    if not address.is_global or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv4Address):
         return True
-    return address.is_global
+    if address in _LOCAL_NAT64:
+        return False
+    inner = address.ipv4_mapped or address.sixtofour
+    if inner is None and any(address in net for net in _EMBEDDING):
+        inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return inner is None or public_address(str(inner))

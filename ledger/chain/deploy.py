@@ -31,6 +31,7 @@ from ledger.chain.tx.journal import MemoryJournal
 from ledger.chain.tx.sender import Sender
 from ledger.chain.tx.state import SendPolicy, SentTx
 from ledger.errors import ChainError, ConfigError
+from ledger.files import replace_file
 
 DEPLOYMENT_VERSION = "ledger-deployment/1"
 REGISTRY = "AnchorRegistry"
@@ -147,9 +148,7 @@ class Deployment:
     def write(self, path: str | os.PathLike[str]) -> None:
         """Write the record as pretty JSON (atomically: temp file, then rename)."""
         target = Path(path)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
+        replace_file(target, (json.dumps(self.to_json(), indent=2) + "\n").encode())
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> Deployment:

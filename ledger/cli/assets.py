@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ledger.cli.common import EXIT_OK, Commands, url_option
+from ledger.cli.common import EXIT_OK, Commands, blocking_client, url_option
+from ledger.core.times import iso_utc
 from ledger.errors import ConfigError, ValidationError
 
 EXIT_NOT_FOUND = 1
@@ -87,11 +89,11 @@ def _registration(item: dict[str, Any]) -> list[str]:
                          for entry in item["licenses"])
     anchor = item.get("anchor")
     if anchor is None:
-        when = (f"accepted {_utc(item['acceptedAt'] // 1000)}, not anchored yet "
+        when = (f"accepted {iso_utc(item['acceptedAt'] // 1000)}, not anchored yet "
                 f"({item['status']}): only the service's word so far")
     else:
         when = (f"anchored in block {anchor['blockNumber']} at "
-                f"{_utc(anchor['blockTimestamp'])} (chain {anchor['chainId']}, "
+                f"{iso_utc(anchor['blockTimestamp'])} (chain {anchor['chainId']}, "
                 f"batch {anchor['batchNumber']})")
     return [
         f"  {item['creatorId']}: {item['assetId']} (asset {item['assetIndex']} of manifest "
@@ -100,10 +102,6 @@ def _registration(item: dict[str, Any]) -> list[str]:
         f"    licences: {licences}",
         f"    {when}",
     ]
-
-
-def _utc(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def fetch_asset_proof(args: argparse.Namespace) -> tuple[int, Any]:
@@ -148,3 +146,19 @@ def write_document(body: Any, output: Path | None) -> None:
         output.write_text(text)
     else:
         sys.stdout.write(text)
+
+
+@contextmanager
+def service_lookup(url: str | None) -> Iterator[Callable[[str], Collection[str]] | None]:
+    """A lookup asking the service at ``url`` who registered a file's bytes (one
+    connection for every file; ``ledger audit`` and ``ledger package``), or None."""
+    if url is None:
+        yield None
+        return
+    with blocking_client(url) as (client, run):
+
+        def registered(sha256_hex: str) -> list[str]:
+            answer = run(client.lookup(sha256_hex))
+            return [str(item["creatorId"]) for item in answer["registrations"]]
+
+        yield registered

@@ -13,12 +13,11 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ledger.cli.common import Commands, blocking_client
+from ledger.cli.assets import service_lookup
+from ledger.cli.common import Commands
 from ledger.cli.manifests import add_consent_options, consent_of, privacy_of
 from ledger.errors import ValidationError
 
@@ -72,7 +71,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     options = AuditOptions(faces=not (args.no_faces or args.quick), workers=args.workers)
     if args.quick:
         options = dataclasses.replace(options, phash=False, decode=False, check_ends=True)
-    with _lookup(args.service) as lookup:
+    with service_lookup(args.service) as lookup:
         report = audit(args.directory, _declared(args), options=options, lookup=lookup)
     if args.json_out == "-":
         sys.stdout.write(json.dumps(report.to_obj(), indent=2) + "\n")
@@ -97,21 +96,6 @@ def _declared(args: argparse.Namespace) -> Declared:
     return Declared(creator_id=args.creator, creator_names=(args.name,) if args.name else (),
                     licences=tuple(args.licenses), privacy=privacy_of(args) or {},
                     consent=consent_of(args) or {})
-
-
-@contextmanager
-def _lookup(url: str | None) -> Iterator[Callable[[str], Collection[str]] | None]:
-    """A lookup asking the service at ``url`` (one connection for every file), or None."""
-    if url is None:
-        yield None
-        return
-    with blocking_client(url) as (client, run):
-
-        def registered(sha256_hex: str) -> list[str]:
-            answer = run(client.lookup(sha256_hex))
-            return [str(item["creatorId"]) for item in answer["registrations"]]
-
-        yield registered
 
 
 def print_table(report: AuditReport, out: TextIO) -> None:

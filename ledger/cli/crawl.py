@@ -3,7 +3,8 @@ client it runs on, which examples/crawler.py and `ledger demo` use too:
 
 1. read the site's ``robots.txt`` for its ``License:`` line (the RSL document);
 2. read the RSL document: each ``<content url server>`` and its ``<license>``;
-3. register with the licence server, proving the buyer wallet by its signature;
+3. register with the licence server, proving the buyer wallet by its signature over
+   a body that names that server (so no other server can replay it there);
 4. get a licence token for each file (OLP's ``rsl`` grant);
 5. fetch the file with ``Authorization: License <token>``; the edge meters the fetch
    and names its usage event in ``X-Usage-Event``.
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 RSL_NS = "https://rslstandard.org/rsl"
 RSL = "{" + RSL_NS + "}"
 TIMEOUT_S = 30
+#: The most the crawler reads of a site's or licence server's answer (robots.txt, the
+#: RSL document, a JSON answer, an error body): a hostile site cannot fill its memory.
+MAX_ANSWER_BYTES = 1 << 20
 LOG_NAME = "crawl.json"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}")
 
@@ -72,7 +76,7 @@ class Fetched(NamedTuple):
 
 def _reason(err: urllib.error.HTTPError) -> str:
     challenge = err.headers.get("WWW-Authenticate")
-    text = err.read().decode(errors="replace")
+    text = err.read(MAX_ANSWER_BYTES).decode(errors="replace")
     if challenge:
         return str(challenge)
     try:
@@ -84,15 +88,32 @@ def _reason(err: urllib.error.HTTPError) -> str:
     return " ".join(text.split())[:300] or str(err.reason)
 
 
-def _call(step: str, request: urllib.request.Request | str) -> tuple[bytes, dict[str, str]]:
+def _call(step: str, request: urllib.request.Request | str,
+          limit: int | None = MAX_ANSWER_BYTES) -> tuple[bytes, dict[str, str]]:
+    """The answer's body and headers; Refused when it is an error, unreachable, or
+    longer than ``limit`` bytes (None: a licensed file, whatever its size)."""
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp:
-            return resp.read(), dict(resp.headers)
+            body = resp.read() if limit is None else resp.read(limit + 1)
+            if limit is not None and len(body) > limit:
+                raise Refused(step, resp.status, f"the answer is over {limit:,} bytes")
+            return body, dict(resp.headers)
     except urllib.error.HTTPError as err:
         raise Refused(step, err.code, _reason(err)) from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise Refused(step, 0, f"unreachable ({reason})") from None
+
+
+def _strings(step: str, body: bytes, *names: str) -> list[str]:
+    """Members ``names`` of a JSON object answer, each a string; Refused otherwise."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not (isinstance(answer, dict) and all(isinstance(answer.get(n), str) for n in names)):
+        raise Refused(step, 200, f"the answer is no JSON object with {', '.join(names)}")
+    return [answer[n] for n in names]
 
 
 def licence_document(site: str) -> str:
@@ -121,15 +142,25 @@ def offers(rsl_url: str) -> list[Offer]:
 
 
 def register(server: str, key: EthSigningKey, name: str) -> tuple[str, str]:
-    """Step 3: a client of ``server`` bound to the key's wallet; (id, secret)."""
+    """Step 3: a client of ``server`` bound to the key's wallet; (id, secret). The body
+    names ``server`` under the signature, so no other server can use it. A ``server``
+    that is no http(s) URL (``file:``, user info, a query) is refused unasked."""
+    from ledger.core.rsl import REGISTER_TAG, audience
+
+    try:
+        audience(server)
+    except LedgerError as exc:
+        raise Refused("register", 0, f"the RSL document's server {server[:200]!r} "
+                      f"{exc.message}") from None
     wallet = key.public_id.removeprefix("eth:")
     body: dict[str, Any] = {"wallet": wallet, "name": name,
-                            "issuedAt": int(time.time() * 1000)}
-    body["signature"] = key.sign_message("olp-register", canonicalize(body))
+                            "issuedAt": int(time.time() * 1000), "server": server}
+    body["signature"] = key.sign_message(REGISTER_TAG, canonicalize(body))
     request = urllib.request.Request(server + "/register", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-    answer = json.loads(_call("register", request)[0])
-    return answer["client_id"], answer["client_secret"]
+    client_id, secret = _strings("register", _call("register", request)[0], "client_id",
+                                 "client_secret")
+    return client_id, secret
 
 
 def usage_licence(usages: list[str]) -> str:
@@ -150,14 +181,13 @@ def licence_token(server: str, client: tuple[str, str], offer: Offer,
     request = urllib.request.Request(server + "/token", data=form, headers={
         "Authorization": "Basic " + basic,
         "Content-Type": "application/x-www-form-urlencoded"})
-    token: str = json.loads(_call("token", request)[0])["access_token"]
-    return token
+    return _strings("token", _call("token", request)[0], "access_token")[0]
 
 
 def fetch(url: str, token: str) -> tuple[bytes, str]:
     """Step 5: the file, and the usage event the edge metered for it."""
     request = urllib.request.Request(url, headers={"Authorization": "License " + token})
-    body, headers = _call("fetch", request)
+    body, headers = _call("fetch", request, limit=None)
     return body, headers.get("X-Usage-Event", "")
 
 

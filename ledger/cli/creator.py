@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.app.clock import now_ms
 from ledger.cli.common import EXIT_OK, Commands, url_option
+from ledger.core.times import iso_utc
 from ledger.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -227,7 +228,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     """Approve a creator waiting for the operator (on the service's database)."""
-    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    when = iso_utc(time.time())
     detail = f"operator: approved by the operator ({when})"
     creator_id = _checked_id(args.creator_id)
     done = _on_database(args, lambda store: store.approve(creator_id, detail, now_ms()))

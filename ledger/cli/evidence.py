@@ -12,19 +12,18 @@ service and a static export serve. ``ledger verify`` checks it.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from ledger.cli.common import EXIT_OK, Commands, url_option
+from ledger.core.fields import ANY_CASE_HASH
 from ledger.errors import ConfigError
 
 #: Exit status when there is no package to write (not registered, or not final yet).
 EXIT_NO_EVIDENCE = 1
 
-_DIGEST = re.compile(r"0x[0-9a-fA-F]{64}")
 _POLL_S = 1.0
 
 
@@ -89,7 +88,7 @@ async def _target(client: Any, args: argparse.Namespace) -> tuple[str, int] | No
     """(manifest digest, asset index) the arguments name; None for an unregistered file."""
     from ledger.cli.assets import asset_index
 
-    if _DIGEST.fullmatch(args.target):
+    if ANY_CASE_HASH.fullmatch(args.target):
         if args.asset is None:
             raise ConfigError("with a manifest digest, name the asset: --asset INDEX|ID",
                               field="--asset")

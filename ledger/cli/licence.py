@@ -15,11 +15,12 @@ import argparse
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ledger.cli.common import EXIT_OK, Commands, url_option
+from ledger.core.times import iso_utc_ms
 from ledger.errors import ValidationError
 
 #: ``ledger status FILE…``: some file is unregistered, or no registration may be used.
@@ -134,7 +135,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
     else:
         known = "accepted" if code == 202 else "known already"
         print(f"{known}: {answer['type']} {answer['digest']}, effective "
-              f"{_iso(answer['effectiveAt'])} ({answer['status']})")
+              f"{iso_utc_ms(answer['effectiveAt'])} ({answer['status']})")
     return EXIT_OK
 
 
@@ -260,17 +261,13 @@ def describe_status(name: str, answer: dict[str, Any]) -> list[str]:
 def _state(status: dict[str, Any]) -> str:
     state = status["state"]
     if state == "notice":
-        words = f"licensable, notice running until {_iso(status['until'])}"
+        words = f"licensable, notice running until {iso_utc_ms(status['until'])}"
     elif state == "exclusive":
-        words = f"exclusive to {status['buyer']} until {_iso(status['until'])}"
+        words = f"exclusive to {status['buyer']} until {iso_utc_ms(status['until'])}"
     elif state == "licensable":
         words = "licensable"
     else:
-        words = f"{state} since {_iso(status['since'])}"
+        words = f"{state} since {iso_utc_ms(status['since'])}"
     if status["disputed"] and state != "disputed":
         words += " (a takedown case is open)"
     return words
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

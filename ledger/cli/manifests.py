@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +16,7 @@ from ledger.cli.package_metadata import add_metadata_options, with_metadata
 from ledger.core.canonical import parse_strict
 from ledger.core.vocabulary import PRICE_TYPES, PRICE_UNITS
 from ledger.errors import ValidationError
+from ledger.files import replace_file
 
 if TYPE_CHECKING:  # building the parser imports no hashing machinery nor crypto
     from ledger.app.file_hashes import HashProgress, ProgressFn
@@ -372,22 +371,7 @@ def _pretty(obj: Any) -> str:
 
 def _write_json(path: Path, obj: Any) -> None:
     """Replace ``path`` atomically with ``obj`` as pretty JSON."""
-    directory = path.parent if str(path.parent) else Path(".")
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(_pretty(obj))
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    replace_file(path, _pretty(obj).encode())
 
 
 def hash_progress(stream: TextIO) -> Callable[[HashProgress], None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,8 +34,12 @@ def add_metadata_options(command: argparse.ArgumentParser) -> None:
                        help="package despite metadata conflicts; each overridden conflict and "
                        "REASON are recorded in the asset's signed extensions")
     group.add_argument("--service", metavar="URL",
-                       help="the ledger service whose record page of the creator the copies' "
-                       "xmpRights:WebStatement names (--embed)")
+                       help="the ledger service to ask who else registered each file (sends "
+                       "only the SHA-256 digests; another creator's file stops packaging "
+                       "unless --override-conflicts), and whose record page of the creator "
+                       "the copies' xmpRights:WebStatement names (--embed)")
+    group.add_argument("--no-lookup", action="store_true",
+                       help="with --service: do not ask it who registered the files (offline)")
     add_c2pa_options(group)
 
 
@@ -54,12 +59,12 @@ def with_metadata(args: argparse.Namespace, spec: PackageSpec, exclude: list[Pat
                               field="--override-conflicts")
     if args.service is not None and not args.service.startswith(("https://", "http://")):
         raise ValidationError("must be an http(s):// URL", field="--service")
-    _stop_on_audit_errors(args, spec, exclude)
+    registered_by = _stop_on_audit_errors(args, spec, exclude)
     with c2pa_hooks(args) as c2pa:
         options = MetadataOptions(embed_dir=args.embed, strip_location=args.strip_location,
                                   override_reason=reason, service=args.service,
                                   sign_copy=c2pa.sign_copy, read_c2pa=c2pa.read,
-                                  workers=args.workers)
+                                  workers=args.workers, registered_by=registered_by)
         found = read_folder_metadata(args.directory, spec.creator_id, spec.creator_name,
                                      spec.licenses, options, exclude=exclude)
     for notice in found.notices:
@@ -68,14 +73,22 @@ def with_metadata(args: argparse.Namespace, spec: PackageSpec, exclude: list[Pat
 
 
 def _stop_on_audit_errors(args: argparse.Namespace, spec: PackageSpec, exclude: list[Path]
-                          ) -> None:
+                          ) -> Mapping[str, tuple[str, ...]]:
     """Stop, naming the files, on what `ledger audit` calls an error (an empty or corrupt
-    file, a missing model release, …): a buyer's compliance team would."""
-    from ledger.app.audit import audit_errors
+    file, a missing model release, …): a buyer's compliance team would. With
+    ``--service``, the files another creator registered (path -> creator ids), left to
+    the conflict rules (`ledger.app.embedding`)."""
+    from ledger.app.audit import audit_for_package
+    from ledger.cli.assets import service_lookup
 
-    errors = audit_errors(args.directory, spec, exclude=exclude, workers=args.workers)
+    url = None if args.no_lookup else args.service
+    with service_lookup(url) as lookup:
+        found = audit_for_package(args.directory, spec, lookup=lookup, exclude=exclude,
+                                  workers=args.workers)
+    errors = found.errors
     if errors:
         named = [f"{item.path}: {item.code} ({item.message})" for item in errors[:3]]
         more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
         raise ValidationError(f"{'; '.join(named)}{more}: fix them first (`ledger audit "
                               f"{args.directory}` says how)")
+    return found.registered_by

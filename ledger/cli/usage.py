@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.cli.common import EXIT_OK, Commands
+from ledger.core.times import iso_utc
 from ledger.errors import ConfigError, ValidationError
 
 EXIT_REFUSED = 2
@@ -224,4 +225,4 @@ def _csv_rows(text: str, name: str) -> Iterator[dict[str, Any]]:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return iso_utc(time.time())

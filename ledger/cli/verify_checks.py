@@ -11,11 +11,11 @@ offline check starts fast.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ledger.core.hashing import to_hex
+from ledger.core.times import iso_utc
 from ledger.core.trust import TrustRoot, is_local_chain
 from ledger.errors import ConfigError
 
@@ -81,8 +81,8 @@ def verify_receipt(receipt: Receipt, trust: TrustRoot | None) -> None:
     trust.check_receipt(receipt)
     print(f"receipt ok: service key {receipt.service_key} (pinned from {trust.source}) "
           f"signed that it accepted manifest {to_hex(receipt.manifest_digest)} at "
-          f"{utc(receipt.accepted_at // 1000)} and will anchor it by "
-          f"{utc(receipt.anchor_by // 1000)}")
+          f"{iso_utc(receipt.accepted_at // 1000)} and will anchor it by "
+          f"{iso_utc(receipt.anchor_by // 1000)}")
     print("  these times are the service's word, on its own clock; once the manifest is "
           "anchored, `ledger proof` and `ledger verify --rpc-url` prove a time from the chain")
 
@@ -104,7 +104,7 @@ def verify_bundle_anchor(
     import asyncio
 
     on_chain = asyncio.run(check_bundle_on_chain(rpc_url, bundle, trust, accepted))
-    when = utc(on_chain.timestamp)
+    when = iso_utc(on_chain.timestamp)
     print(f"proof ok: manifest {to_hex(bundle.manifest_digest)} existed no later than {when}")
     print(f"  proved: it is leaf {bundle.leaf_index} of {on_chain.leaf_count} in batch "
           f"{on_chain.batch_number}, Merkle root {to_hex(bundle.root)}, which registry "
@@ -151,11 +151,6 @@ def print_code_hash() -> None:
     print(to_hex(shipped_code_hash()))
 
 
-def utc(seconds: int) -> str:
-    """Unix ``seconds`` as RFC 3339 UTC."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
 def _offline(bundle: ProofBundle, trust: TrustRoot | None) -> None:
     pin = trust if trust is not None and trust.pins_anchors else None
     if pin is not None and bundle.anchor is not None:
@@ -173,7 +168,7 @@ def _offline(bundle: ProofBundle, trust: TrustRoot | None) -> None:
         print(f"  the bundle names the registry and chain you pinned ({pin.source})")
     print(f"  NOT checked: the anchor. The bundle claims registry {anchor.contract} "
           f"anchored the root on chain {anchor.chain_id} in block {anchor.block_number} "
-          f"at {utc(anchor.block_timestamp)}; only the chain can confirm that: add "
+          f"at {iso_utc(anchor.block_timestamp)}; only the chain can confirm that: add "
           "--rpc-url URL and pin the registry (--deployment, --registry/--chain-id or "
           "--service)")
     _notes(bundle, anchor.chain_id)

@@ -11,6 +11,7 @@ from ledger.cli import verify_checks
 from ledger.core.creators import deployment_id
 from ledger.core.licence_snapshot import SNAPSHOT_VERSION_1, LicenceSnapshot
 from ledger.core.proof import ProofBundle, verify_bundle
+from ledger.core.times import iso_utc
 from ledger.core.trust import TrustRoot
 from ledger.errors import ConfigError, ProofError, ValidationError
 
@@ -50,10 +51,10 @@ def _verify_one(args: argparse.Namespace, check: Any, trust: TrustRoot) -> None:
     digest = snapshot.digest()
     registered = sum(1 for a in answers if isinstance(a, dict) and a.get("registered"))
     print(f"licence snapshot ok: 0x{digest.hex()} signed by the service key you pinned "
-          f"({trust.source}) at {verify_checks.utc(snapshot.checked_at // 1000)}: "
+          f"({trust.source}) at {iso_utc(snapshot.checked_at // 1000)}: "
           f"{snapshot.count} answers committed to (root 0x{snapshot.answers_root.hex()}), "
           f"{registered} registered and {snapshot.count - registered} unregistered, each "
-          f"status as of {verify_checks.utc(snapshot.at // 1000)}")
+          f"status as of {iso_utc(snapshot.at // 1000)}")
     print(f"  {_buyer_line(snapshot)}")
     proof = check.get("proof")
     if proof is None:

@@ -68,11 +68,14 @@ class Edge:
                 await self.process.wait()
 
 
-async def start_edge(persist: Path, settings: Mapping[str, str], port: int = 0) -> Edge:
+async def start_edge(persist: Path, settings: Mapping[str, str], port: int = 0,
+                     script: Path | None = None) -> Edge:
     """Start the Worker with `settings` as its bindings and its queue's SQLite files in
-    `persist`, on loopback `port` (0: any)."""
-    config = json.dumps({"persist": str(persist), "port": port, "bindings": dict(settings)})
+    `persist`, on loopback `port` (0: any); `script`, a module inside the repository,
+    in place of the Worker's bundle (the benches' do-nothing Worker)."""
     root = repo_root()
+    config = json.dumps({"persist": str(persist), "port": port, "bindings": dict(settings),
+                         **({} if script is None else {"script": str(root / script)})})
     process = await asyncio.create_subprocess_exec(
         shutil.which("node") or "node", str(root / RUNNER), config, cwd=root,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ledger.core.rights import EmbeddedRights, conflicts
+from ledger.core.rights import EmbeddedRights, conflicts, registered_by_others
 
 Severity = Literal["error", "warning", "review"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "review")
@@ -142,14 +142,13 @@ def judge_file(facts: FileFacts, declared: Declared) -> list[Finding]:
     if broken is not None and broken.severity == "error":
         return [broken]  # nothing else about a file that cannot be used is worth saying
     found: list[Finding] = [broken] if broken is not None else []
-    if facts.registered_by:
-        others = [who for who in facts.registered_by if who != declared.creator_id]
-        if others:
-            found.append(Finding(
-                facts.path, "registered_by_other", "error",
-                f"these bytes are registered already by {', '.join(sorted(set(others)))}",
-                "do not list it unless you hold its rights; `ledger lookup FILE` shows who "
-                "registered it and when"))
+    others = registered_by_others_than(facts, declared.creator_id)
+    if others:
+        conflict = registered_by_others(others)
+        found.append(Finding(
+            facts.path, conflict.code, "error", conflict.message,
+            "do not list it unless you hold its rights; `ledger lookup FILE` shows who "
+            "registered it and when"))
     if facts.metadata_error is not None:
         found.append(Finding(facts.path, "metadata_unreadable", "warning",
                              facts.metadata_error,
@@ -166,6 +165,11 @@ def judge_file(facts: FileFacts, declared: Declared) -> list[Finding]:
             "look at it: if it shows a person, declare --faces and name a --model-release; "
             "if not, nothing to do"))
     return found
+
+
+def registered_by_others_than(facts: FileFacts, creator_id: str | None) -> tuple[str, ...]:
+    """The creator ids other than ``creator_id`` that registered the file's bytes."""
+    return tuple(who for who in facts.registered_by if who != creator_id)
 
 
 _UNUSABLE = {

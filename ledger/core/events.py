@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from ledger.core import fields
 from ledger.core.hashing import to_hex
+from ledger.core.times import iso_utc_ms
 from ledger.errors import Forbidden, ValidationError
 
 MANIFEST_ANCHORED = "manifest.anchored"
@@ -211,7 +211,7 @@ def make_event(type: str, data: Mapping[str, Any], at_ms: int, *,
         raise ValidationError(f"unknown event type {type!r}", field="type")
     basis = key if key is not None else orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
     digest = hashlib.sha256(_ID_TAG + type.encode() + b"\n" + basis.encode()).hexdigest()
-    payload = {"type": type, "timestamp": iso_time(at_ms), "data": dict(data)}
+    payload = {"type": type, "timestamp": iso_utc_ms(at_ms), "data": dict(data)}
     return NewEvent(
         id=f"evt_{digest[:32]}",
         type=type,
@@ -223,12 +223,6 @@ def make_event(type: str, data: Mapping[str, Any], at_ms: int, *,
         ),
         body=orjson.dumps(payload),
     )
-
-
-def iso_time(ms: int) -> str:
-    """`ms` since the epoch as RFC 3339 UTC with milliseconds (``...T12:00:00.000Z``)."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _types(value: object, field: str) -> frozenset[str] | None:

@@ -37,10 +37,12 @@ from ledger.core.manifest import AnyManifest, ManifestHeader, parse_manifest
 from ledger.core.merkle import proof_nodes
 from ledger.core.proof import ProofBundle, verify_bundle
 from ledger.core.receipt import Receipt
+from ledger.core.rights import licence_ids
 from ledger.core.signing import verify_manifest
 from ledger.core.statements import ANYONE, SIGNERS, Statement, authorise
+from ledger.core.times import iso_utc
 from ledger.core.trust import TrustRoot
-from ledger.core.verdict import Step, Verdict, binding_of, iso, licence_ids, statement_of
+from ledger.core.verdict import Step, Verdict, binding_of, statement_of
 from ledger.errors import LedgerError
 
 T = TypeVar("T")
@@ -258,7 +260,7 @@ class _Checker:
         self.trust.check_receipt(receipt)
         if receipt.manifest_digest != manifest.digest():
             raise LedgerError("the receipt is for another manifest")
-        accepted = iso(receipt.accepted_at // 1000)
+        accepted = iso_utc(receipt.accepted_at // 1000)
         return f"the pinned service accepted the manifest at {accepted}"
 
     def _batch(self) -> str:
@@ -301,7 +303,7 @@ class _Checker:
                 self.anchored = state
         anchored = self._need(self.anchored, "batch")
         return (f"{len(self.roots)} root(s) anchored by the registry; the manifest's in block "
-                f"{anchored.block_number} at {iso(anchored.timestamp)}")
+                f"{anchored.block_number} at {iso_utc(anchored.timestamp)}")
 
     def _anchor_state(self, root: _Root, storage_root: bytes, header: BlockHeader) -> AnchorState:
         bundle = root.bundle
@@ -385,10 +387,10 @@ class _Checker:
         if self.anchored is not None:
             facts.update(anchorBlock=self.anchored.block_number,
                          anchoredAt=self.anchored.timestamp,
-                         anchoredAtUtc=iso(self.anchored.timestamp))
+                         anchoredAtUtc=iso_utc(self.anchored.timestamp))
         if self.history is not None and self.header is not None:
             status = self.history.status(self.header.timestamp * 1000)
-            facts.update(licenceStatus=status.to_obj(), statusAtUtc=iso(self.header.timestamp),
+            facts.update(licenceStatus=status.to_obj(), statusAtUtc=iso_utc(self.header.timestamp),
                          statements=len(self.history.valid))
         return facts
 

@@ -28,6 +28,9 @@ SLUG = r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?"
 HASH = re.compile(r"0x[0-9a-f]{64}")
 """A 32-byte hash as written in bundles, receipts and usage: 0x and lower-case hex."""
 
+ANY_CASE_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+"""A 32-byte hash in either case, as a person types it and a receipt may carry it."""
+
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 """An EVM address in any case (the checksum is checked separately)."""
 

@@ -14,14 +14,13 @@ from functools import lru_cache
 from typing import Any
 
 from ledger.core.canonical import canonicalize, parse_strict
-from ledger.core.fields import Fields
+from ledger.core.fields import ANY_CASE_HASH, Fields
 from ledger.core.signing import SigningKey, sign_message, verify_message
 from ledger.core.vocabulary import RECEIPT_VERSION
 from ledger.errors import SignatureError, ValidationError
 
 RECEIPT_TAG = "ledger-receipt-v1"
 
-_ANY_CASE_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 _NON_EMPTY = re.compile(r".+", re.DOTALL)
 _MEMBERS = ("version", "manifestDigest", "acceptedAt", "anchorBy", "serviceKey", "signature")
 
@@ -72,7 +71,7 @@ class Receipt:
             raise ValidationError(f"must be {RECEIPT_VERSION!r}", field="version")
         return cls(
             manifest_digest=fields.hex_bytes(
-                "manifestDigest", _ANY_CASE_HASH, "0x followed by 64 hex digits"
+                "manifestDigest", ANY_CASE_HASH, "0x followed by 64 hex digits"
             ),
             accepted_at=fields.timestamp_ms("acceptedAt"),
             anchor_by=fields.timestamp_ms("anchorBy"),

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ledger.core.receipt import Receipt
+
 
 class BatchStatus(StrEnum):
     """Where a batch stands on its way to the chain. Manifests inherit it."""
@@ -63,17 +65,21 @@ class ManifestRecord:
     batch_number: int | None
     leaf_index: int | None
     status: str
+    #: The intake receipt, signed once and stored with the manifest; None for a
+    #: manifest stored before receipts were, until it is first read.
+    receipt: Receipt | None = None
 
 
 @dataclass(frozen=True)
 class NewManifest:
-    """A verified manifest ready to be stored."""
+    """A verified manifest ready to be stored, with its receipt when already signed."""
 
     digest: bytes
     creator_id: str
     signing_key: str
     body: bytes
     accepted_at: int
+    receipt: Receipt | None = None
 
 
 def stored_answers(
@@ -89,7 +95,8 @@ def stored_answers(
     for m in manifests:
         if m.digest in created and m.digest not in new:
             new[m.digest] = ManifestRecord(
-                m.digest, m.creator_id, m.signing_key, m.accepted_at, None, None, PENDING
+                m.digest, m.creator_id, m.signing_key, m.accepted_at, None, None, PENDING,
+                m.receipt,
             )
             out.append((new[m.digest], True))
         else:

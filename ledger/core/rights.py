@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ledger.core.times import iso_utc_of
+
 METADATA_KEY = "ledger:metadata"
 """The member of an asset's ``extensions`` that holds what packaging found in the file."""
 
@@ -137,7 +139,7 @@ def capture_date_utc(local: str, offset: str | None) -> str | None:
         moment = datetime.strptime(local.strip() + " " + offset.strip(), "%Y:%m:%d %H:%M:%S %z")
     except ValueError:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc_of(moment)
 
 
 def gps_time_utc(date: str, hours: float, minutes: float, seconds: float) -> str | None:
@@ -149,12 +151,17 @@ def gps_time_utc(date: str, hours: float, minutes: float, seconds: float) -> str
         return None
     if moment.date() != day.date():
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc_of(moment)
 
 
-def licence_ids(licences: Collection[str | Mapping[str, Any]]) -> list[str]:
-    """The ids of licences written as ids or as licence objects."""
-    return [item if isinstance(item, str) else str(item["id"]) for item in licences]
+def licence_ids(licences: object) -> list[str]:
+    """The ids of licences written as ids or as licence objects (an asset's ``licenses``
+    member, as written). It reads unchecked evidence too: a member that is no collection,
+    and an item that is neither, give no id."""
+    if isinstance(licences, str | Mapping) or not isinstance(licences, Collection):
+        return []
+    return [item if isinstance(item, str) else str(item.get("id")) for item in licences
+            if isinstance(item, str | Mapping)]
 
 
 def is_training_licence(licence_id: str) -> bool:
@@ -216,6 +223,17 @@ def conflicts(
     return found_conflicts
 
 
+REGISTERED_BY_OTHER = "registered_by_other"
+"""The conflict code of a file another creator registered already."""
+
+
+def registered_by_others(others: Collection[str]) -> Conflict:
+    """The conflict of a file whose exact bytes ``others`` (creator ids) registered
+    already: someone else claims it (the ledger's lookup by hash)."""
+    return Conflict(REGISTERED_BY_OTHER, "these bytes are registered already by "
+                    f"{', '.join(sorted(set(others)))}", "sha256")
+
+
 def _training_withheld(found: EmbeddedRights) -> list[Conflict]:
     out: list[Conflict] = []
     if found.data_mining is not None and _dmi_word(found.data_mining) in DMI_WITHHOLDS_TRAINING:
@@ -263,12 +281,14 @@ def _folded(name: str) -> str:
 def metadata_record(
     found: EmbeddedRights, *, overridden: Collection[Conflict] = (), reason: str | None = None,
     claims: Claims | None = None, location_stripped: bool = False,
+    registered_by: Collection[str] = (),
 ) -> dict[str, Any] | None:
-    """The JSON for ``extensions["ledger:metadata"]``: what the file said, the conflicts
-    the creator overrode and why, and what ledger wrote into the copy; None when there
-    is nothing to say."""
+    """The JSON for ``extensions["ledger:metadata"]``: what the file said, who else
+    registered its bytes (``registered_by``), the conflicts the creator overrode and
+    why, and what ledger wrote into the copy; None when there is nothing to say."""
     record: dict[str, Any] = {}
     facts: tuple[tuple[str, Any], ...] = (
+        ("registeredBy", sorted(set(registered_by)) or None),
         ("captureDateSource", found.capture_date_source),
         ("captureDateLocal", found.capture_date_local if found.capture_date is None else None),
         ("dataMining", found.data_mining),

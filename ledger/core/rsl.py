@@ -9,13 +9,14 @@ the RSL 1.0 specification (namespace ``https://rslstandard.org/rsl``, media type
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from ledger.core.royalty.terms import ETH_TOKEN, Price
-from ledger.core.verdict import iso
+from ledger.core.times import iso_utc
 from ledger.errors import ValidationError
 
 NAMESPACE = "https://rslstandard.org/rsl"
@@ -53,6 +54,16 @@ LICENCE_USAGES: dict[str, tuple[str, ...]] = {
     "cc0-1.0": (ALL,),
     **{usage: (usage,) for usage in USAGES},
 }
+
+#: The domain tag a buyer's wallet signs an OLP client registration under (EIP-712
+#: ``LedgerMessage``): version 2, whose body names the licence server it is for
+#: (``server``). Version 1, tag ``olp-register``, named none and is retired: a body
+#: signed for one server was good at every other (docs/web-licensing.md).
+REGISTER_TAG = "olp-register-v2"
+#: A licence server URL as `audience` accepts it: http(s), printable ASCII, an
+#: authority without user info, a path, no query or fragment.
+_SERVER_URL = re.compile(r"(?i:https?)://[^\s/?#@]+(/[^\s?#]*)?")
+_MAX_SERVER_URL = 2048
 
 #: The payment type of a per-use price: one use is one licensed fetch (RSL ``crawl``).
 PER_USE_PAYMENT = "crawl"
@@ -149,9 +160,25 @@ def _narrowest(usages: frozenset[str]) -> list[str]:
     return [u for u in USAGES if u in usages]
 
 
+def audience(server: str, field: str = "server") -> str:
+    """``server`` (a licence server URL, as an RSL ``server`` attribute publishes it)
+    normalised for comparison: its scheme and authority in ASCII lower case, every ``/``
+    at the end of its path removed; nothing else changes. ValidationError naming
+    ``field`` for anything but an http(s) URL of printable ASCII up to 2048 characters
+    with no user info, query or fragment."""
+    if (len(server) > _MAX_SERVER_URL or not (server.isascii() and server.isprintable())
+            or not _SERVER_URL.fullmatch(server)):
+        raise ValidationError("must be the licence server's http(s) URL (printable ASCII, "
+                              "no user info, query or fragment)", field=field)
+    scheme, _, rest = server.partition("://")
+    authority, slash, path = rest.partition("/")
+    # ASCII only (checked above), so lower() is exactly A-Z to a-z.
+    return f"{scheme.lower()}://{authority.lower()}{(slash + path).rstrip('/')}"
+
+
 def rfc3339(ms: int) -> str:
     """A time in ms since the epoch as RFC 3339 UTC, to the second."""
-    return iso(ms // 1000)
+    return iso_utc(ms // 1000)
 
 
 def robots_line(url: str) -> str:

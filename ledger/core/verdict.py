@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ledger.core.creators import DOMAIN, KEY, verification_method
+from ledger.core.times import iso_utc
 
 #: The steps in the order they run; the CLI, the page and the tamper tests name them.
 STEPS = ("file", "asset", "manifest", "creator", "licence", "receipt", "batch", "registry",
@@ -72,24 +72,11 @@ def binding_of(creator_id: str) -> str:
     return "the id was approved by the service's operator; not provable here"
 
 
-def licence_ids(value: Any) -> list[str]:
-    """The licence ids of an asset's ``licenses`` member, as written."""
-    if not isinstance(value, list):
-        return []
-    return [item if isinstance(item, str) else str(item.get("id")) for item in value
-            if isinstance(item, str | dict)]
-
-
-def iso(seconds: int) -> str:
-    """Seconds since the epoch as RFC 3339 UTC."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _status_sentence(facts: Mapping[str, Any]) -> str:
     status = facts["licenceStatus"]
     state = status["state"]
-    when = [f"since {iso(status['since'] // 1000)}" if status["since"] is not None else "",
-            f"until {iso(status['until'] // 1000)}" if status["until"] is not None else "",
+    when = [f"since {iso_utc(status['since'] // 1000)}" if status["since"] is not None else "",
+            f"until {iso_utc(status['until'] // 1000)}" if status["until"] is not None else "",
             f"to {status['buyer']}" if status["buyer"] else ""]
     detail = " ".join(part for part in when if part)
     return (f"At block {facts['provenBlock']} ({facts['statusAtUtc']}) its licence is {state}"

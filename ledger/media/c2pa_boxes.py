@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from ledger.media.formats import JPEG, PNG, WEBP, sniff
+from ledger.media.jpeg_segments import EOI, SOI, SOS, walk
 
 _HEAD = 12
-_SOS, _EOI, _APP11 = 0xDA, 0xD9, 0xEB
-_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})
+_APP11 = 0xEB
 _JUMBF_LABEL = 64
 """An APP11 segment names its JUMBF store's type (``c2pa``) within its first bytes."""
 
@@ -30,25 +30,15 @@ def may_hold_c2pa(handle: BinaryIO) -> bool:
 
 
 def _jpeg(handle: BinaryIO) -> bool:
-    handle.seek(2)
-    while True:
-        header = handle.read(2)
-        if len(header) < 2 or header[0] != 0xFF:
-            return True
-        marker = header[1]
-        if marker in (_SOS, _EOI):
+    handle.seek(len(SOI))
+    for marker, start, end in walk(handle):
+        if marker in (SOS, EOI):
             return False
-        if marker in _NO_LENGTH:
-            continue
-        length = int.from_bytes(handle.read(2), "big")
-        if length < 2:
-            return True
-        if marker == _APP11 and b"c2pa" in handle.read(min(length - 2, _JUMBF_LABEL)):
-            return True
         if marker == _APP11:
-            handle.seek(max(length - 2 - _JUMBF_LABEL, 0), 1)
-        else:
-            handle.seek(length - 2, 1)
+            handle.seek(start + 4)
+            if b"c2pa" in handle.read(min(end - start - 4, _JUMBF_LABEL)):
+                return True
+    return True
 
 
 def _png(handle: BinaryIO) -> bool:

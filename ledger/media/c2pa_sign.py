@@ -17,11 +17,9 @@ Only the copy is rewritten, and atomically: a failed signature leaves it as it w
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import io
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,7 @@ from ledger import __version__
 from ledger.core.rights import C2PA_LABEL, CAWG_LABEL, Claims
 from ledger.core.signing import P256SigningKey, SigningKey
 from ledger.errors import ConfigError, LedgerError
+from ledger.files import replace_file
 from ledger.media.formats import EMBEDDABLE, sniff
 
 RECORD_LABEL = "org.ledger.record"
@@ -181,19 +180,8 @@ class C2paSigner:
         except c2pa.C2paError as exc:
             raise C2paSigningError(f"{target.name}: c2pa could not sign: {_reason(exc)}",
                                    field=CERT_FIELD) from None
-        _replace(target, output.getvalue())
-
-
-def _replace(target: Path, data: bytes) -> None:
-    """Write ``data`` over ``target`` through a temporary file, so no half-signed copy
-    is ever left behind."""
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.c2pa")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        # Through a temporary file, so no half-signed copy is ever left behind.
+        replace_file(target, output.getvalue())
 
 
 def _reason(exc: Exception) -> str:

@@ -20,36 +20,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ledger.media.hashed_copy import copy_hashing
+from ledger.media.jpeg_segments import SOI, header_segments
 
 XMP_SIGNATURE = b"http://ns.adobe.com/xap/1.0/\x00"
 EXTENDED_SIGNATURE = b"http://ns.adobe.com/xmp/extension/\x00"
-_SOI, _APP1, _SOS = b"\xff\xd8", 0xE1, 0xDA
+_APP1 = 0xE1
 _MAX_SEGMENT = 0xFFFF - 2
-_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 _HEAD_BLOCK = 128 * 1024
 _MAX_HEAD = 4 * 1024 * 1024  # beyond this, a header is odd enough for exiv2's path
-
-
-def header_segments(data: bytes) -> list[tuple[int, int, int]] | None:
-    """(marker, start, end) of each segment before the image data (SOS), or None when
-    ``data`` is not a JPEG laid out as expected."""
-    if not data.startswith(_SOI):
-        return None
-    found: list[tuple[int, int, int]] = []
-    offset = 2
-    while offset + 4 <= len(data) and data[offset] == 0xFF:
-        marker = data[offset + 1]
-        if marker == 0xFF or marker in _STANDALONE:
-            return None
-        if marker == _SOS:
-            return found
-        (length,) = struct.unpack_from(">H", data, offset + 2)
-        end = offset + 2 + length
-        if length < 2 or end > len(data):
-            return None
-        found.append((marker, offset, end))
-        offset = end
-    return None
 
 
 def _is_xmp(data: bytes, marker: int, start: int, signature: bytes) -> bool:
@@ -83,7 +61,7 @@ def with_packet(data: bytes, packet: bytes) -> bytes | None:
         leading += 1
     view = memoryview(data)
     parts: list[bytes | memoryview] = [
-        _SOI, *(view[start:end] for _, start, end in kept[:leading]), segment,
+        SOI, *(view[start:end] for _, start, end in kept[:leading]), segment,
         *(view[start:end] for _, start, end in kept[leading:]),
         view[segments[-1][2] if segments else 2:],
     ]

@@ -19,7 +19,8 @@ import pyexiv2  # type: ignore[import-untyped]
 from ledger.core.hashing import sha256
 from ledger.core.rights import Claims, EmbeddedRights, capture_date_utc, gps_time_utc
 from ledger.errors import ValidationError
-from ledger.media.jpeg_xmp import copy_replacing_xmp, header_segments, replace_xmp
+from ledger.media.jpeg_segments import header_segments
+from ledger.media.jpeg_xmp import copy_replacing_xmp, replace_xmp
 
 LEDGER_NS = "urn:ledger:xmp:1.0/"
 """The ``ledger:`` XMP namespace: CreatorId, AssetId, TrainingMining (docs/metadata.md)."""
@@ -42,6 +43,7 @@ class MetadataError(ValidationError):
 
 
 _EOI = b"\xff\xd9"
+_METADATA_MARKERS = frozenset({0xE1, 0xED})  # APP1 (EXIF, XMP), APP13 (Photoshop: IPTC)
 
 # Once, on import: exiv2's XMP toolkit initialises itself on first use, which is not
 # safe from several threads at once (packaging reads files on a thread pool).
@@ -68,17 +70,21 @@ def _read_all(image: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any
 def read_rights(data: bytes) -> EmbeddedRights:
     """The rights facts of the image ``data`` (JPEG, PNG or WebP); MetadataError when
     its metadata cannot be read."""
-    return _facts(_image(_metadata_part(data)))
+    part = _metadata_part(data)
+    return EmbeddedRights() if part is None else _facts(_image(part))
 
 
-def _metadata_part(data: bytes) -> bytes:
+def _metadata_part(data: bytes) -> bytes | None:
     """What exiv2 reads of ``data``: a JPEG's segments before its image data, then an
     end marker (exiv2 copies and scans whatever it is given: the whole of a photograph
-    takes several times as long); any other ``data`` whole."""
+    takes several times as long), or None when no segment can hold EXIF, XMP (APP1) or
+    IPTC (APP13), so there is nothing to read; any other ``data`` whole."""
     segments = header_segments(data)
     if not segments:
         return data
-    return data[:segments[-1][2]] + _EOI
+    if not any(segment.marker in _METADATA_MARKERS for segment in segments):
+        return None
+    return data[:segments[-1].end] + _EOI
 
 
 def read_rights_file(path: Path) -> EmbeddedRights:

@@ -321,8 +321,10 @@ def _licensing(settings: Settings, opened: _Opened, histories: StatusBook,
                terms_book: TermsBook, funds: SplitterFunds | None) -> WebLicensing:
     """The RSL publisher and the OLP licence server (docs/web-licensing.md)."""
     olp = settings.olp
-    publisher = RslPublisher(PublishedAssets(opened.engine), histories, base_url=olp.public_url,
-                             chain_id=opened.deployment.chain_id, asset_url=olp.asset_url)
+    published = PublishedAssets(opened.engine)
+    publisher = RslPublisher(published, histories, base_url=olp.public_url,
+                             chain_id=opened.deployment.chain_id, asset_url=olp.asset_url,
+                             versions=published)
     store = LicenceServerStore(opened.engine)
     keys = OlpKeys(store, lifetime_ms=olp.token_lifetime_s * 1000,
                    rotation_ms=olp.key_rotation_s * 1000)

@@ -10,6 +10,7 @@ from sqlalchemy import Row, Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ledger.core.receipt import Receipt
 from ledger.core.records import (
     PENDING,
     AnchorInfo,
@@ -19,6 +20,7 @@ from ledger.core.records import (
     NewManifest,
     stored_answers,
 )
+from ledger.errors import StorageError
 from ledger.storage import batching
 from ledger.storage.assets import (
     NewAsset,
@@ -68,6 +70,7 @@ class ManifestStore:
                 "signing_key": m.signing_key,
                 "body": m.body,
                 "accepted_at": m.accepted_at,
+                **_receipt_columns(m.receipt),
             }
             for m in manifests
         ]
@@ -108,13 +111,8 @@ class ManifestStore:
 
     async def get(self, digest: bytes) -> ManifestRecord | None:
         """The record of one manifest, or None."""
-        stmt = (
-            select(*MANIFEST_COLUMNS)
-            .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
-            .where(ManifestRow.digest == digest)
-        )
         async with self._engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
+            row = (await conn.execute(_RECORD, {"digest": digest})).first()
         return _manifest(row) if row else None
 
     async def get_with_batch(
@@ -135,6 +133,24 @@ class ManifestStore:
         if row is None:
             return None
         return _manifest(row), (_batch(row) if row.number is not None else None)
+
+    async def keep_receipt(self, receipt: Receipt) -> Receipt:
+        """Store `receipt` with its manifest unless one is stored already; return the
+        stored one (a replica that signed first wins, and every answer agrees)."""
+        digest = receipt.manifest_digest
+        stmt = (
+            update(ManifestRow)
+            .where(ManifestRow.digest == digest, ManifestRow.receipt_signature.is_(None))
+            .values(**_receipt_columns(receipt))
+        )
+        with storage_errors("could not store a receipt"):
+            async with self._engine.begin() as conn:
+                await conn.execute(stmt)
+                row = (await conn.execute(_RECORD, {"digest": digest})).first()
+        stored = None if row is None else _manifest(row).receipt
+        if stored is None:
+            raise StorageError(f"manifest {digest.hex()} is not stored: no receipt kept")
+        return stored
 
     async def body(self, digest: bytes) -> bytes | None:
         """The stored canonical JSON of one manifest, or None."""
@@ -269,6 +285,13 @@ def _batch_query() -> Select[*tuple[Any, ...]]:
     return select(*_BATCH_COLUMNS)
 
 
+#: One manifest's record, by ``digest``.
+_RECORD = (
+    select(*MANIFEST_COLUMNS)
+    .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
+    .where(ManifestRow.digest == bindparam("digest"))
+)
+
 _WITH_BATCH = (
     select(*MANIFEST_COLUMNS[:-1], *_BATCH_COLUMNS)
     .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
@@ -285,7 +308,25 @@ def _manifest(row: Row[*tuple[Any, ...]]) -> ManifestRecord:
         batch_number=row.batch_number,
         leaf_index=row.leaf_index,
         status=row.status or PENDING,
+        receipt=_receipt(row.digest, row.accepted_at, row.anchor_by, row.receipt_key,
+                         row.receipt_signature),
     )
+
+
+def _receipt(digest: bytes, accepted_at: int, anchor_by: int | None, key: str | None,
+             signature: str | None) -> Receipt | None:
+    """The stored receipt of a manifest row, None if it has none yet."""
+    if anchor_by is None or key is None or signature is None:
+        return None
+    return Receipt(digest, accepted_at, anchor_by, key, signature)
+
+
+def _receipt_columns(receipt: Receipt | None) -> dict[str, Any]:
+    """A receipt's columns of its manifest row (the digest and acceptedAt are the row's)."""
+    if receipt is None:
+        return {"anchor_by": None, "receipt_key": None, "receipt_signature": None}
+    return {"anchor_by": receipt.anchor_by, "receipt_key": receipt.service_key,
+            "receipt_signature": receipt.signature}
 
 
 def _batch(row: Row[*tuple[Any, ...]]) -> BatchRecord:
@@ -321,15 +362,14 @@ _PLAIN_INSERT = _plain(
         signing_key=bindparam("signing_key"),
         body=bindparam("body"),
         accepted_at=bindparam("accepted_at"),
+        anchor_by=bindparam("anchor_by"),
+        receipt_key=bindparam("receipt_key"),
+        receipt_signature=bindparam("receipt_signature"),
     )
     .on_conflict_do_nothing(index_elements=["digest"])
     .returning(ManifestRow.digest)
 )
-_PLAIN_EXISTING = _plain(
-    select(*MANIFEST_COLUMNS)
-    .outerjoin(BatchRow, BatchRow.number == ManifestRow.batch_number)
-    .where(ManifestRow.digest == bindparam("digest"))
-)
+_PLAIN_EXISTING = _plain(_RECORD)
 
 
 def _new_assets(manifests: Sequence[NewManifest], created: set[bytes]) -> list[NewAsset]:
@@ -346,15 +386,17 @@ def _write_plain(
     """`ManifestStore.add`'s statements on the SQLite fast path's write connection."""
     created: set[bytes] = set()
     for m in manifests:
-        params = (m.digest, m.creator_id, m.signing_key, m.body, m.accepted_at)
+        params = (m.digest, m.creator_id, m.signing_key, m.body, m.accepted_at,
+                  *_receipt_columns(m.receipt).values())
         if conn.execute(_PLAIN_INSERT, params).fetchone() is not None:
             created.add(m.digest)
     insert_assets_plain(conn, _new_assets(manifests, created), indexed=True)
     # Only digests stored before (rare: resubmissions) are read back.
     known: dict[bytes, ManifestRecord] = {}
     for digest in dict.fromkeys(m.digest for m in manifests if m.digest not in created):
-        (digest_, creator_id, signing_key, accepted_at, batch_number, leaf_index,
-         status) = conn.execute(_PLAIN_EXISTING, (digest,)).fetchone()
-        known[digest] = ManifestRecord(digest_, creator_id, signing_key, accepted_at,
-                                       batch_number, leaf_index, status or PENDING)
+        (digest_, creator_id, signing_key, accepted_at, batch_number, leaf_index, anchor_by,
+         key, signature, status) = conn.execute(_PLAIN_EXISTING, (digest,)).fetchone()
+        known[digest] = ManifestRecord(
+            digest_, creator_id, signing_key, accepted_at, batch_number, leaf_index,
+            status or PENDING, _receipt(digest_, accepted_at, anchor_by, key, signature))
     return created, known

@@ -88,6 +88,12 @@ class ManifestRow(Base):
         ForeignKey("batches.number"), nullable=True, index=True
     )
     leaf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The intake receipt as signed when the manifest was accepted (its digest and
+    # acceptedAt are the columns above): NULL in rows stored before revision 0014
+    # until their first read stores one.
+    anchor_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    receipt_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    receipt_signature: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class BatchRow(Base):
@@ -116,6 +122,9 @@ MANIFEST_COLUMNS = (
     ManifestRow.accepted_at,
     ManifestRow.batch_number,
     ManifestRow.leaf_index,
+    ManifestRow.anchor_by,
+    ManifestRow.receipt_key,
+    ManifestRow.receipt_signature,
     BatchRow.status,
 )
 

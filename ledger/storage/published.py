@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.core.records import BatchStatus
 from ledger.storage.engine import repository
-from ledger.storage.models import AssetRow, BatchRow, ManifestRow
+from ledger.storage.models import AssetRow, BatchRow, ManifestRow, StatementRow
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,16 @@ class PublishedAssets:
             return [PublishedAsset(r.manifest_digest, r.asset_index, r.asset_id, r.entry,
                                    r.creator_id, r.confirmed_at or 0)
                     for r in await conn.execute(stmt)]
+
+    async def version(self) -> tuple[int, ...]:
+        """What changes whenever what is published, or said about it, may have: the
+        latest statement's seq, and the number and latest confirmation of confirmed
+        batches (an anchor confirmed, or undone by a reorganisation). One read of three
+        indexed aggregates, by any replica's writes."""
+        confirmed = BatchRow.status == BatchStatus.CONFIRMED.value
+        stmt = select(select(func.max(StatementRow.seq)).scalar_subquery(),
+                      select(func.count()).where(confirmed).scalar_subquery(),
+                      select(func.max(BatchRow.confirmed_at)).where(confirmed).scalar_subquery())
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(stmt)).one()
+        return tuple(int(value or 0) for value in row)

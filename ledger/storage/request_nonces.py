@@ -1,5 +1,6 @@
 """The nonces of signed requests (`ledger.core.signed_requests`) seen within the
-freshness window: a request whose key and nonce are here is a replay."""
+freshness window: a request whose key and nonce are here is a replay. A nonce is
+claimed before the request's write and released if the request is then refused."""
 
 from __future__ import annotations
 
@@ -30,3 +31,10 @@ class RequestNonces:
         except IntegrityError:
             return False
         return True
+
+    async def release(self, key_id: str, nonce: str) -> None:
+        """Forget `nonce` of `key_id`: the request that claimed it was refused, stored
+        nothing, and its signer may use the nonce again."""
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(RequestNonceRow).where(
+                RequestNonceRow.key_id == key_id, RequestNonceRow.nonce == nonce))

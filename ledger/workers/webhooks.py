@@ -11,6 +11,12 @@ Requests to all subscribers share a bounded pool and each has a timeout, so a sl
 receiver holds only its own queue; intake only writes the outbox and never waits
 for any of this.
 
+Under ``webhook_urls = "public"`` a subscription's URL is checked again before each
+attempt and its host's addresses when the worker connects (`PublicResolver`), so a
+name resolving or rebound to a private address is never connected to. Redirects are
+not followed. Either is a failed attempt, retried and dead-lettered like any other:
+DNS that points somewhere private may be a mistake its owner mends.
+
 One replica delivers: the lease holder (`ledger.run.duties`). It counts every attempt
 by outcome and, once a second, reads the outbox's backlog for the gauges
 (docs/operations.md, "Metrics"); the other replicas' gauges stay 0, so a sum over
@@ -30,15 +36,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from standardwebhooks import Webhook
 
 from ledger.app.clock import now_ms
+from ledger.app.webhooks import check_url
 from ledger.config import WebhookSettings
 from ledger.core.events import StoredEvent, Subscription
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, ValidationError
 from ledger.metrics import Metrics
 from ledger.storage.events import Backlog, EventStore
 from ledger.workers.anchoring import stop_tasks
+from ledger.workers.public_resolver import NotPublicError, PublicResolver
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +98,11 @@ class Dispatcher:
 
     def __init__(self, store: EventStore, settings: WebhookSettings, *,
                  clock: Callable[[], int] = now_ms, rng: random.Random | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 resolver: AbstractResolver | None = None) -> None:
         self._store = store
+        #: Resolves receivers' names (None: aiohttp's default, made and closed in `run`).
+        self._resolver = resolver
         self._settings = settings
         self._clock = clock
         self._rng = rng or random.Random()
@@ -120,7 +132,10 @@ class Dispatcher:
     async def run(self) -> None:
         """Deliver for ever; cancel to stop (deliveries in flight are abandoned and
         sent again by whoever delivers next)."""
-        connector = aiohttp.TCPConnector(limit=self._settings.concurrency)
+        resolver = self._resolver or aiohttp.DefaultResolver()
+        if self._settings.urls == "public":
+            resolver = PublicResolver(resolver)
+        connector = aiohttp.TCPConnector(limit=self._settings.concurrency, resolver=resolver)
         read_at = 0.0
         async with aiohttp.ClientSession(connector=connector) as self._session:
             try:
@@ -139,6 +154,8 @@ class Dispatcher:
             finally:
                 self.backlog = _EMPTY
                 await stop_tasks(list(self._running.values()))
+                if self._resolver is None:
+                    await resolver.close()
 
     async def step(self) -> None:
         """Start draining each due subscription, and each asked redelivery, that is not
@@ -234,6 +251,12 @@ class Dispatcher:
 
     async def _attempt(self, sub: Subscription, event: StoredEvent) -> Outcome:
         assert self._session is not None, "send() runs inside run()"
+        if self._settings.urls == "public":
+            # An address URL is never resolved, and this one may predate the policy.
+            try:
+                check_url(sub.url, "public")
+            except ValidationError as exc:
+                return Outcome(f"url {exc.message}", kind="unreachable")
         headers = signed_headers(sub.secret, event, datetime.now(UTC))
         timeout = aiohttp.ClientTimeout(total=self._settings.timeout_s)
         try:
@@ -244,9 +267,11 @@ class Dispatcher:
         except TimeoutError:
             return Outcome(f"no answer within {self._settings.timeout_s:g} s", kind="timeout")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            return Outcome(f"{type(exc).__name__}: {exc}"[:300], kind="unreachable")
+            return Outcome(_unreachable(exc), kind="unreachable")
         if 200 <= status < 300:
             return Outcome()
+        if 300 <= status < 400:
+            return Outcome(f"HTTP {status}: redirects are not followed", kind="failed")
         return Outcome(f"HTTP {status}", gone=status == 410, retry_after_s=retry_after,
                        kind="gone" if status == 410 else "failed")
 
@@ -255,6 +280,15 @@ def _head(sub: Subscription, events: list[StoredEvent]) -> int:
     """The seq of the event that failed before, if the subscription's queue starts
     with a failure (its `attempts` count that event's failures), else -1."""
     return events[0].seq if sub.attempts and events else -1
+
+
+def _unreachable(exc: Exception) -> str:
+    """Why no connection was made: a host with no public address said plainly, else
+    the error's type and text."""
+    cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    if isinstance(cause, NotPublicError):
+        return str(cause)[:300]
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 def _seconds(value: str | None) -> float | None:

@@ -5,7 +5,6 @@ and a stand-in usage intake that checks the real HMAC (for the tests without a c
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -19,9 +18,10 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from ledger.cli.worker import Edge, start_edge
-from ledger.cli.worker import free_port as free_port  # for the tests and bench
 from ledger.core.hashing import sha256
 from ledger.core.royalty.auth import KeyRing, SourceKey, verify_request
+from tests.support import free_port as free_port  # for the tests and bench
+from tests.support import until as until
 
 ROOT = Path(__file__).parents[2]
 SOURCE = "edge-1"
@@ -164,19 +164,11 @@ def bindings(*, issuer_url: str, origin_url: str, ledger_url: str,
 
 
 @asynccontextmanager
-async def edge(persist: Path, settings: Mapping[str, str], port: int = 0
-               ) -> AsyncIterator[Edge]:
-    """The Worker for the length of the block."""
-    found = await start_edge(persist, settings, port)
+async def edge(persist: Path, settings: Mapping[str, str], port: int = 0,
+               script: Path | None = None) -> AsyncIterator[Edge]:
+    """The Worker (or `script`, see `start_edge`) for the length of the block."""
+    found = await start_edge(persist, settings, port, script)
     try:
         yield found
     finally:
         await found.stop()
-
-
-async def until(check: Any, timeout: float = 30.0) -> None:
-    """Wait until the async `check()` is true (a bound, not a timed assertion)."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)

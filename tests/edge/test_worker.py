@@ -6,6 +6,7 @@ tests/edge/test_edge_ledger.py."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,3 +295,45 @@ async def test_no_keys_at_all_is_503_not_401(world: World) -> None:
     assert status == 503 and int(headers["Retry-After"]) >= 1
     _challenge(headers, "temporarily_unavailable")
     assert PHOTO not in body
+
+
+@pytest.fixture
+async def misconfigured(tmp_path: Path) -> AsyncIterator[World]:
+    """A Worker whose QUEUE_LIMIT is not a number."""
+    async for found in _world(tmp_path, QUEUE_LIMIT="abc"):
+        yield found
+
+
+async def _refuses_all(world: World, setting: str) -> None:
+    for path, token in (("/files/photo.jpg", world.token()), ("/public/index.html", None),
+                        ("/robots.txt", None)):
+        status, body, headers = await world.get(path, token)
+        assert status == 500, (setting, path, status)
+        assert headers["Content-Type"] == "application/json"
+        error = json.loads(body)["error"]
+        assert (error["code"], error["field"]) == ("misconfigured", setting)
+        assert setting in error["message"]
+        assert PHOTO not in body
+
+
+async def test_a_bad_setting_refuses_every_request_rather_than_serve_unmetered(
+        misconfigured: World) -> None:
+    # A NaN QUEUE_LIMIT compares false with every count: a queue that is never full.
+    await _refuses_all(misconfigured, "QUEUE_LIMIT")
+    bad = {"QUEUE_LIMIT": "-1", "QUEUE_BATCH": "1e999", "MAX_OBJECT_BYTES": "1.5",
+           "QUEUE_RETRY_MAX_MS": "10", "USAGE_SECRET": "not hex"}
+    for setting, value in bad.items():
+        await misconfigured.restart(**{"QUEUE_LIMIT": "3", setting: value})
+        await _refuses_all(misconfigured, setting)
+    assert misconfigured.intake.posts == 0
+    await misconfigured.restart(QUEUE_LIMIT="3")
+    assert (await misconfigured.get("/files/photo.jpg", misconfigured.token()))[0] == 200
+
+
+async def test_an_object_larger_than_the_edge_checks_is_502_and_not_metered(
+        world: World) -> None:
+    await world.restart(MAX_OBJECT_BYTES=str(len(PHOTO) - 1))
+    status, body, _ = await world.get("/files/photo.jpg", world.token())
+    assert status == 502 and PHOTO not in body
+    assert (await world.get("/public/index.html"))[0] == 200
+    assert (await world.edge.stats())["queued"] == 0

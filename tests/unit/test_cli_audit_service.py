@@ -117,3 +117,54 @@ def test_a_service_that_cannot_be_reached_is_one_line(
                  "http://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ledger: error: ") and err.count("\n") == 1
+
+
+def _package(folder: Path, url: str, *extra: str) -> int:
+    return main(["package", str(folder), "--creator", "creator:ana", "--license",
+                 "non-exclusive-training", "--payout", "stripe:acct_1", "--service", url,
+                 *extra])
+
+
+def test_package_stops_on_a_file_another_creator_registered(
+    tmp_path: Path, service: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "theirs.txt").write_bytes(b"someone else's bytes")
+    (tmp_path / "mine.txt").write_bytes(b"my bytes")
+    service.registered[sha256(b"someone else's bytes").hex()] = [
+        {"creatorId": "creator:bo"}, {"creatorId": "creator:ana"}]
+    service.registered[sha256(b"my bytes").hex()] = [{"creatorId": "creator:ana"}]
+    assert _package(tmp_path, service.url) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ledger: error: theirs.txt: registered_by_other") and err.count(
+        "\n") == 1, err
+    assert "creator:bo" in err and "mine.txt" not in err and "--override-conflicts" in err
+    assert not (tmp_path / "manifest.json").exists()
+    assert sorted(service.asked) == sorted(f"/v1/assets/by-hash/{sha256(data).hex()}"
+                                           for data in (b"someone else's bytes", b"my bytes"))
+
+
+def test_package_records_an_overridden_registration(
+    tmp_path: Path, service: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "theirs.txt").write_bytes(b"someone else's bytes")
+    (tmp_path / "mine.txt").write_bytes(b"my bytes")
+    service.registered[sha256(b"someone else's bytes").hex()] = [{"creatorId": "creator:bo"}]
+    assert _package(tmp_path, service.url, "--override-conflicts", "bo sold it to me") == 0
+    capsys.readouterr()
+    found = {asset["id"]: asset
+             for asset in json.loads((tmp_path / "manifest.json").read_text())["assets"]}
+    assert found["asset:theirs.txt"]["extensions"] == {"ledger:metadata": {
+        "registeredBy": ["creator:bo"],
+        "override": {"conflicts": ["registered_by_other"], "reason": "bo sold it to me"}}}
+    assert "extensions" not in found["asset:mine.txt"]
+
+
+def test_package_without_service_asks_nothing(
+    tmp_path: Path, service: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "theirs.txt").write_bytes(b"someone else's bytes")
+    service.registered[sha256(b"someone else's bytes").hex()] = [{"creatorId": "creator:bo"}]
+    assert main(["package", str(tmp_path), "--creator", "creator:ana", "--license",
+                 "non-exclusive-training", "--payout", "stripe:acct_1"]) == 0
+    capsys.readouterr()
+    assert service.asked == []

@@ -17,9 +17,12 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from ledger.cli.crawl import RSL_NS, token_id, usage_licence
+from ledger.cli.crawl import MAX_ANSWER_BYTES, RSL_NS, token_id, usage_licence
 from ledger.cli.main import main
-from ledger.keyfile import generate_key, write_key
+from ledger.core.canonical import canonicalize
+from ledger.core.rsl import REGISTER_TAG
+from ledger.core.signing import verify_message
+from ledger.keyfile import generate_key, load_key, write_key
 
 FILES = {"/files/aa11": b"first photo", "/files/bb22": b"second photo"}
 
@@ -41,6 +44,7 @@ class Site:
     edge_refusal: dict[str, tuple[int, str]] = field(default_factory=dict)
     registered: list[dict[str, Any]] = field(default_factory=list)
     licences: list[str] = field(default_factory=list)
+    answers: dict[str, bytes] = field(default_factory=dict)  # path → a body sent instead
 
     def document(self) -> str:
         contents = "".join(
@@ -63,7 +67,9 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def do_GET(self) -> None:
-            if self.path == "/robots.txt":
+            if self.path in site.answers:
+                self._send(200, site.answers[self.path])
+            elif self.path == "/robots.txt":
                 self._send(200, (site.robots or f"User-agent: *\nLicense: {site.url}/rsl.xml\n"
                                  ).encode())
             elif self.path == "/rsl.xml":
@@ -83,6 +89,11 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path in site.answers:
+                self._send(200, site.answers[self.path])
+                if self.path == "/olp/register":
+                    site.registered.append(json.loads(body))
+                return
             if self.path == "/olp/register":
                 site.registered.append(json.loads(body))
                 self._send(201, b'{"client_id": "c1", "client_secret": "s1"}')
@@ -154,8 +165,13 @@ def test_crawl_writes_each_file_and_the_log(site: Site, run: Run, tmp_path: Path
         {"url": site.url + "/files/bb22", "file": "bb22", "bytes": 12, "tokenId": "tbb22",
          "usageEvent": "olp:tbb22:r1"}]
     assert "token taa11  usage olp:taa11:r1" in out
-    # One registration per licence server, signed by the buyer's wallet.
-    assert len(site.registered) == 1 and site.registered[0]["signature"]
+    # One registration per licence server, signed by the buyer's wallet for that server.
+    assert len(site.registered) == 1
+    body = dict(site.registered[0])
+    assert body["server"] == site.url + "/olp"
+    signature = body.pop("signature")
+    verify_message(REGISTER_TAG, canonicalize(body), signature,
+                   load_key(tmp_path / "buyer.key").public_id)
 
 
 def test_usage_asks_for_a_narrower_licence(site: Site, run: Run) -> None:
@@ -215,6 +231,50 @@ def test_a_site_cannot_name_a_path_outside_the_folder(site: Site, run: Run,
     assert all(n.startswith("file-") for i, n in enumerate(names) if i != 2)
     assert {p.name for p in (tmp_path / "out").iterdir()} == {*names, "crawl.json"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["buyer.key", "out"]
+
+
+@pytest.mark.parametrize(("path", "step"), [
+    ("/robots.txt", "robots.txt"), ("/rsl.xml", "rsl"), ("/olp/register", "register")])
+def test_an_oversized_answer_is_exit_2(site: Site, run: Run, path: str, step: str) -> None:
+    site.answers[path] = b"#" * (MAX_ANSWER_BYTES + 1)
+    code, _, err = run(site.url)
+    assert code == 2
+    assert _one_line_error(err) == (f"ledger: error: {step}: 200 the answer is over "
+                                    f"{MAX_ANSWER_BYTES:,} bytes")
+
+
+def test_an_answer_of_the_largest_size_is_read(site: Site, run: Run) -> None:
+    robots = f"License: {site.url}/rsl.xml\n".encode()
+    site.answers["/robots.txt"] = robots + b"#" * (MAX_ANSWER_BYTES - len(robots))
+    assert run(site.url)[0] == 0
+
+
+@pytest.mark.parametrize("answer", [b"not json", b"[]", b'{"client_id": 7}'])
+def test_a_malformed_registration_answer_is_exit_2(site: Site, run: Run,
+                                                    answer: bytes) -> None:
+    site.answers["/olp/register"] = answer
+    code, _, err = run(site.url)
+    assert code == 2 and _one_line_error(err) == (
+        "ledger: error: register: 200 the answer is no JSON object with client_id, "
+        "client_secret")
+
+
+def test_an_oversized_token_answer_refuses_the_file(site: Site, run: Run) -> None:
+    site.answers["/olp/token"] = b" " * (MAX_ANSWER_BYTES + 1)
+    code, _, err = run(site.url)
+    assert code == 2 and "first at token: 200 the answer is over" in _one_line_error(err)
+
+
+@pytest.mark.parametrize("server", ["file:///etc", "http://user@127.0.0.1/olp",
+                                    "gopher://127.0.0.1/olp"])
+def test_a_server_that_is_no_http_url_is_never_asked(site: Site, run: Run,
+                                                      server: str) -> None:
+    site.rsl = site.document().replace(f'server="{site.url}/olp"', f'server="{server}"')
+    code, _, err = run(site.url)
+    assert code == 2 and _one_line_error(err).startswith(
+        f"ledger: error: register: 0 the RSL document's server {server!r} must be the "
+        "licence server's http(s) URL")
+    assert site.registered == []
 
 
 def test_an_unreachable_site_is_exit_2(run: Run) -> None:

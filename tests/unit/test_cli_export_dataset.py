@@ -124,3 +124,21 @@ def test_bad_manifests_are_refused_and_nothing_is_written(
     err = capsys.readouterr().err
     assert err.startswith("ledger: error: ") and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_stale_temporary_link_is_neither_followed_nor_installed(tmp_path: Path) -> None:
+    # The temporary names were fixed (.dataset_manifest.json.tmp): a link left there
+    # (or a second export writing into the same folder at once) was written through.
+    manifest, out = _signed(tmp_path), tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (out / ".dataset_manifest.json.tmp").symlink_to(victim)
+    (out / ".dataset_manifest.csv.tmp").mkdir()
+    assert _export(str(manifest), "-o", str(out)) == 0
+    assert victim.read_text() == "keep me"
+    for name in ("dataset_manifest.json", "dataset_manifest.csv"):
+        assert not (out / name).is_symlink() and (out / name).is_file()
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".dataset_manifest.csv.tmp", ".dataset_manifest.json.tmp",
+        "dataset_manifest.csv", "dataset_manifest.json"]

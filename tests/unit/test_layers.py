@@ -172,13 +172,20 @@ def test_storage_and_chain_do_not_import_each_other() -> None:
 
 def test_media_imports_only_the_core() -> None:
     edges = graph()
-    # The package itself (its __version__), errors and the core; nothing of a layer.
+    # The package itself (its __version__), errors, files and the core; nothing of a layer.
     outside = [(m, t) for m, t in _offenders(edges, "ledger.media", ("ledger",))
-               if not (t in ("ledger", "ledger.errors")
+               if not (t in ("ledger", "ledger.errors", "ledger.files")
                        or t.startswith(("ledger.core", "ledger.media")))]
     assert outside == []
     for layer in ("ledger.core", "ledger.storage", "ledger.chain"):
         assert _offenders(edges, layer, ("ledger.media",)) == [], layer
+
+
+def test_the_leaf_modules_import_no_layer() -> None:
+    # errors and files are used by every layer, so they may use none.
+    edges = graph()
+    for leaf in ("ledger.errors", "ledger.files"):
+        assert {t for t in edges[leaf] if t.startswith("ledger")} <= {"ledger.errors"}, leaf
 
 
 def test_nothing_below_the_composition_root_imports_it() -> None:

@@ -54,7 +54,11 @@ OPERATIONS = [
                   s403="The wallet has as many clients as olp_max_clients_per_wallet",
                   s422="A bad member, signature or issuedAt; the field names it",
                   s429="Too many registrations from this address: Retry-After says when "
-                  "to try again")},
+                  "to try again"),
+         400: json_answer({"anyOf": [ref(_OAUTH), ref("Error")]},
+                          "invalid_client_metadata (RFC 7591 §3.2.2) when server is missing "
+                          "or names another licence server (the description begins "
+                          "\"server: \"), or a badly framed body")},
         request="OlpRegistration",
     ),
     Operation(

@@ -21,9 +21,9 @@ from ledger.api.schemas.common import (
     closed,
     text,
 )
-from ledger.app.licence_server import REGISTER_TAG, RSL_GRANT, TOKEN_TYPE
+from ledger.app.licence_server import RSL_GRANT, TOKEN_TYPE
 from ledger.app.oauth_errors import OAuthError
-from ledger.core.rsl import USAGES
+from ledger.core.rsl import REGISTER_TAG, USAGES
 
 _ERRORS: list[type[OAuthError]] = [OAuthError, *OAuthError.__subclasses__()]
 #: Every ``error`` value the licence server answers.
@@ -67,9 +67,16 @@ SCHEMAS: dict[str, Schema] = {
     "OAuthError": OAUTH_ERROR,
     "OlpRegistration": closed(
         {"wallet": ADDRESS, "name": {"type": "string", "minLength": 1, "maxLength": 200},
-         "issuedAt": MS, "signature": STRING},
+         "issuedAt": MS,
+         "server": {"type": "string", "minLength": 1, "maxLength": 2048, "description":
+                    "the licence server registered at, as the RSL document's server "
+                    "attribute names it; compared with this server's after lower-casing "
+                    "scheme and host and removing trailing slashes"},
+         "signature": STRING},
         description=f"Signed by wallet: the {REGISTER_TAG!r} message over the canonical "
-        "JSON of the other members; issuedAt within 5 minutes of the service clock"),
+        "JSON of the other members; issuedAt within 5 minutes of the service clock. The "
+        "retired form without server (tag 'olp-register') is refused: a body that names "
+        "no server could be relayed from any other"),
     "OlpClient": closed(
         {"client_id": _CLIENT_ID, "client_secret": STRING, "client_name": STRING,
          "client_id_issued_at": SECONDS, "client_secret_expires_at": {"const": 0},

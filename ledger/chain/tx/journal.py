@@ -16,6 +16,7 @@ from typing import Protocol
 
 from ledger.chain.tx.state import SentTx, TxAttempt
 from ledger.errors import ChainError, StorageError
+from ledger.files import replace_file
 
 
 class TxJournal(Protocol):
@@ -139,13 +140,8 @@ def _read(path: Path) -> list[SentTx]:
 
 
 def _write(path: Path, txs: list[SentTx]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
     body = json.dumps({"transactions": [t.to_json() for t in txs]}, indent=1)
     try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.write(body)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
+        replace_file(path, body.encode(), durable=True)
     except OSError as exc:
         raise StorageError(f"cannot write transaction journal {path}: {exc}") from exc

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from tests.integration.faults.service_proc import free_port
+from tests.support import free_port
 
 
 class Mode(enum.Enum):

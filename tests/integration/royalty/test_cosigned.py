@@ -42,6 +42,7 @@ from tests.integration.royalty.test_settler_crash import (
     setup,  # noqa: F401 (a fixture)
 )
 from tests.integration.service.conftest import FAST, register, wait_for_proof
+from tests.support import until
 
 pytestmark = pytest.mark.chain
 
@@ -118,14 +119,6 @@ async def call(world: World, method: str, path: str, body: Any = None) -> tuple[
         return resp.status, await resp.json()
 
 
-async def _wait(condition: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := await condition()):
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.1)
-    return result
-
-
 def _sign(typed: dict[str, Any], key: str) -> str:
     return "0x" + bytes(Account.sign_message(encode_typed_data(full_message=typed),
                                              key).signature).hex()
@@ -147,7 +140,7 @@ async def test_cosigned_settlement(world: World, tmp_path: Path,
         _, body = await call(world, "GET", f"/v1/buyers/{buyer}/proposals")
         return body["proposals"]
 
-    (proposal,) = await _wait(proposed)
+    (proposal,) = await until(proposed, 20.0)
     assert proposal["total"] == str(expected) and proposal["token"] == ETH_TOKEN
     assert proposal["deadline"] > time.time() + 3600
     items = [UsageItem(bytes.fromhex(i["assetKey"][2:]), i["version"], i["units"])
@@ -179,7 +172,7 @@ async def test_cosigned_settlement(world: World, tmp_path: Path,
 
     async def settled() -> bool:
         return (await splitter.account(buyer, "ETH")).spent > 0
-    await _wait(settled)
+    await until(settled, 20.0)
     assert (await splitter.account(buyer, "ETH")).spent == expected
     assert await splitter.is_settled(root, buyer, ETH_TOKEN)
     info = await splitter.split_version(world.asset_key, 1)
@@ -191,7 +184,7 @@ async def test_cosigned_settlement(world: World, tmp_path: Path,
     async def confirmed() -> bool:
         _, view = await call(world, "GET", f"/v1/buyers/{buyer}")
         return bool(view["tokens"][0]["settled"] == str(expected))
-    await _wait(confirmed)
+    await until(confirmed, 20.0)
     # Signing the same root again changes nothing.
     again = {"usageRoot": proposal["usageRoot"], "token": "ETH",
              "signature": _sign(proposal["typedData"], BUYER)}

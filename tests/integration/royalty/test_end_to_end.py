@@ -4,7 +4,6 @@ equal to the chain, replays charging nothing, bad requests storing nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -45,6 +44,7 @@ from ledger.core.signing import EthSigningKey, SigningKey, sign_manifest
 from ledger.run.serve import running
 from tests.integration.royalty.chainkit import Wallets, deploy_erc20, mint_data
 from tests.integration.service.conftest import FAST, p256, register, wait_for_proof
+from tests.support import until
 
 pytestmark = pytest.mark.chain
 
@@ -232,16 +232,6 @@ def _expected(world: World, events: list[dict[str, Any]]) -> dict[str, dict[str,
     return out
 
 
-async def _wait(condition: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await condition()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.25)
-
-
 async def test_royalties_end_to_end(world: World) -> None:
     events = _events(world)
     started = time.monotonic()
@@ -265,7 +255,7 @@ async def test_royalties_end_to_end(world: World) -> None:
         done = done and tok["tokens"][0]["settled"] == str(expected["b"][buyer_token])
         return done and cap["tokens"][0]["unitsHeld"] > 0
 
-    await _wait(all_settled)
+    await until(all_settled, 60.0, 0.25)
     settle_s = time.monotonic() - started
     splitter = world.chain.splitter
 
@@ -288,7 +278,7 @@ async def test_royalties_end_to_end(world: World) -> None:
         _, view = await get(world, f"/v1/buyers/{capped}")
         return view["tokens"][0]["settled"] == str(expected["a"][capped])
 
-    await _wait(released)
+    await until(released, 60.0, 0.25)
     await _check_payees(world, expected, exclude=None)
 
     # A receipt proves an event, offline and on chain.

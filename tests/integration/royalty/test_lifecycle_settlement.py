@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,14 @@ from ledger.core.royalty.auth import request_headers
 from ledger.core.royalty.terms import asset_terms
 from ledger.core.signing import EthSigningKey, SigningKey
 from ledger.core.statements import sign_statement
+from ledger.core.times import iso_utc_ms
 from ledger.keyfile import load_key, write_key
 from ledger.run.compose import Service
 from ledger.run.serve import running
 from ledger.storage.usage import UsageStore
 from tests.integration.royalty.publishing import publish_priced
 from tests.integration.service.conftest import FAST
+from tests.support import until
 
 pytestmark = pytest.mark.chain
 
@@ -64,7 +65,7 @@ class World:
 
     async def post_usage(self, event_id: str, units: int, at: int) -> tuple[int, Any]:
         event = {"eventId": event_id, "buyer": address_of(BUYER), "units": units,
-                 "source": SOURCE, "time": _time(at),
+                 "source": SOURCE, "time": iso_utc_ms(at),
                  "asset": {"manifestDigest": self.manifest.digest_hex(), "assetId": "asset:1"}}
         raw = json.dumps(event).encode()
         headers = request_headers(SECRET, SOURCE, raw, int(time.time()))
@@ -125,7 +126,7 @@ async def test_an_amendment_prices_usage_by_period_in_wei(
                             "unit": "sample", "amount": str(NEW_PRICE)}}
     amendment = await world.state("amend", effective - 1_000, effectiveAt=effective,
                                   terms=terms)
-    await _wait(lambda: _anchored(world.client, amendment))
+    await until(lambda: _anchored(world.client, amendment))
     for event_id, units, at in (("before", 5, effective - 1_000), ("at", 7, effective),
                                 ("after", 11, effective + 1_000)):
         assert (await world.post_usage(event_id, units, at))[0] == 202
@@ -140,7 +141,7 @@ async def test_an_amendment_prices_usage_by_period_in_wei(
     async def held() -> Any:
         holds = await world.store.holds(buyer=address_of(BUYER))
         return holds if holds and await world.spent() == 5 * PRICE else None
-    (hold,) = await _wait(held)
+    (hold,) = await until(held)
     assert hold.units == 18 and amendment[2:] in hold.reason
 
     # Settled before it (confirmed), but promptly reported usage from before it may
@@ -149,7 +150,7 @@ async def test_an_amendment_prices_usage_by_period_in_wei(
 
     async def confirmed_before() -> bool:
         return await world.store.unsettled_before("creator:life", key, effective) == (0, 0)
-    await _wait(confirmed_before)
+    await until(confirmed_before)
     if now_ms() < effective + WINDOW_S * 1000:
         assert await world.split(amendment) == 2
         assert "may arrive until" in capsys.readouterr().err
@@ -158,7 +159,7 @@ async def test_an_amendment_prices_usage_by_period_in_wei(
 
     async def settled() -> bool:
         return await world.spent() == 5 * PRICE + 18 * NEW_PRICE
-    await _wait(settled)
+    await until(settled)
     lines = await world.store.item_lines(buyer=address_of(BUYER))
     assert sorted((line.item.version, line.item.units, line.item.price) for line in lines) == [
         (1, 5, PRICE), (2, 18, NEW_PRICE)]
@@ -172,13 +173,13 @@ async def test_an_amendment_prices_usage_by_period_in_wei(
     async def superseded() -> Any:
         holds = await world.store.holds(buyer=address_of(BUYER))
         return holds if holds and "registers them again" in holds[0].reason else None
-    await _wait(superseded)
+    await until(superseded)
     assert await world.split(None) == 0
 
     async def recovered() -> bool:
         return await world.spent() == 8 * PRICE + 18 * NEW_PRICE
-    await _wait(recovered)
-    await _wait(confirmed_before)
+    await until(recovered)
+    await until(confirmed_before)
     assert await world.split(amendment) == 0
     assert await world.chain.splitter.latest_version(key) == 4
     assert (await world.chain.splitter.split_version(key, 4)).manifest_digest.hex() \
@@ -194,7 +195,7 @@ async def test_usage_before_a_late_withdrawal_arrived_is_refused_at_settlement(
 
     async def held() -> Any:
         return await world.store.holds(buyer=address_of(BUYER))
-    await _wait(held)
+    await until(held)
     # A withdrawal signed 5 minutes before the usage (by the operator: the creator's key
     # is younger than that here) reaches the service only now.
     operator = load_key(world.service.settings.data_dir / "service-key.pem")
@@ -203,7 +204,7 @@ async def test_usage_before_a_late_withdrawal_arrived_is_refused_at_settlement(
     async def refused() -> Any:
         status, body = await world.client.read_as_source("/v1/usage/late", SOURCE, SECRET)
         return body if status == 200 and body["status"] == "refused" else None
-    body = await _wait(refused)
+    body = await until(refused)
     assert withdrawal[2:] in body["refusal"] and body["settlement"] is None
     # Only an amendment has a split of its own: anything else is refused, nothing sent.
     assert await world.split(withdrawal) == 2
@@ -213,12 +214,12 @@ async def test_usage_before_a_late_withdrawal_arrived_is_refused_at_settlement(
 
     async def settled() -> bool:
         return await world.spent() == 3 * PRICE
-    await _wait(settled)
+    await until(settled)
 
     async def confirmed() -> bool:
         status, body = await world.client.read_as_source("/v1/usage/earlier", SOURCE, SECRET)
         return status == 200 and body["status"] == "settled"
-    await _wait(confirmed)
+    await until(confirmed)
     await asyncio.sleep(1)  # a few more settlement passes charge nothing more
     assert await world.spent() == 3 * PRICE
     assert await world.store.unsettled_groups() == []
@@ -239,19 +240,6 @@ def _asset_key(manifest: Manifest) -> bytes:
 
 async def _anchored(client: LedgerClient, digest: str) -> bool:
     return bool((await client.stored_statement(digest))["status"] == "confirmed")
-
-
-async def _wait(condition: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := await condition()):
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.1)
-    return result
-
-
-def _time(ms: int) -> str:
-    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{ms % 1000:03d}Z")
 
 
 async def test_unsettled_usage_is_read_by_the_split_owner_or_the_creator_only(

@@ -5,10 +5,8 @@ stores none of it; after the notice period the buyer gets back only what is left
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from ledger.run.serve import running
 from tests.integration.chain.conftest import rpc
 from tests.integration.royalty.publishing import publish_priced
 from tests.integration.service.conftest import FAST
+from tests.support import until
 
 pytestmark = pytest.mark.chain
 
@@ -38,14 +37,6 @@ KEYS = json.dumps({"version": "ledger-usage-keys/1",
 BUYER, CREATOR = DEV_KEYS[1], DEV_KEYS[5]
 PRICE = 1_000
 DEPOSIT = 10**18
-
-
-async def _wait(condition: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := await condition()):
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.1)
-    return result
 
 
 async def test_withdrawal_request_settles_at_once_and_stops_new_usage(tmp_path: Path) -> None:
@@ -81,7 +72,7 @@ async def test_withdrawal_request_settles_at_once_and_stops_new_usage(tmp_path: 
             status, body = await post({"events": [event(i, i + 1) for i in range(10)]})
             assert status == 202, body
             expected = sum(range(1, 11)) * PRICE
-            await _wait(lambda: anchored(10))
+            await until(lambda: anchored(10), 20.0)
             assert (await splitter.account(buyer, "ETH")).spent == 0
 
             await chain.send(BUYER, splitter.address,
@@ -91,12 +82,12 @@ async def test_withdrawal_request_settles_at_once_and_stops_new_usage(tmp_path: 
 
             async def settled() -> bool:
                 return (await splitter.account(buyer, "ETH")).spent == expected
-            await _wait(settled)
+            await until(settled, 20.0)
 
             async def refused() -> Any:
                 status, body = await post(event(100, 5))
                 return body if status == 409 else None
-            body = await _wait(refused)
+            body = await until(refused, 20.0)
             assert body["error"]["code"] == "buyer_withdrawing", body
             assert body["error"]["field"] == "buyer" and "withdraw" in body["error"]["message"]
             status, body = await post({"events": [event(101, 1)]})
@@ -123,7 +114,7 @@ async def test_withdrawal_request_settles_at_once_and_stops_new_usage(tmp_path: 
             async def accepted() -> bool:
                 status, _ = await post(event(102, 1))
                 return status == 202
-            await _wait(accepted)
+            await until(accepted, 20.0)
         finally:
             await w3.provider.disconnect()
 

@@ -284,12 +284,10 @@ async def test_export_writes_every_final_file_once(svc: Svc, tmp_path: Path) -> 
 
     await eventually(late_anchored, "the late manifest's anchor")
     site = tmp_path / "site"
-    # The service's own settings, as an operator keeps them (receipts promise anchoring
-    # within batch_max_age_s + anchor_deadline_s: the same receipt needs the same ones).
+    # Not the service's batch settings: packages carry the receipts stored at intake,
+    # whatever anchorBy the exporter's settings would promise now.
     config = tmp_path / "ledger.toml"
-    settings = svc.service.settings
-    config.write_text(f"evidence_depth = {DEPTH}\nbatch_max_age_s = {settings.batch_max_age_s}\n"
-                      f"anchor_deadline_s = {settings.anchor_deadline_s}\n")
+    config.write_text(f"evidence_depth = {DEPTH}\n")
     argv = ["export", "proofs", str(site), "--config", str(config),
             "--data-dir", str(svc.service.settings.data_dir)]
     assert await asyncio.to_thread(main, argv) == 0

@@ -881,7 +881,8 @@ async def _seed(svc: Running) -> Seeds:
             "POST /v1/usage": [event, {"events": [event, {**event, "eventId": "fuzz-event-2"}]}],
             "POST /v1/buyers/{address}/cosign": [
                 {"usageRoot": batch["root"], "token": "ETH", "signature": signature}],
-            "POST /olp/register": [registration(now_ms(), name="fuzz")],
+            "POST /olp/register": [registration(now_ms(), name="fuzz",
+                                                server=_olp_server(svc))],
             "POST /olp/token": [{"grant_type": "rsl", "resource": f"{svc.url}/x",
                                  "license": LICENCE.format("ai-train"), **olp}],
             "POST /olp/introspect": [{"token": "x", **olp}],
@@ -892,10 +893,15 @@ async def _seed(svc: Running) -> Seeds:
     )
 
 
+def _olp_server(svc: Running) -> str:
+    """The licence server the service's RSL documents name (registrations sign it)."""
+    return svc.service.ctx.licensing.publisher.server
+
+
 async def _olp_client(svc: Running) -> dict[str, str]:
     """A registered OLP client's credentials, as form parameters: with them, token and
     introspection requests get past client authentication."""
-    body = canonicalize(registration(now_ms()))
+    body = canonicalize(registration(now_ms(), server=_olp_server(svc)))
     reply = await asyncio.to_thread(send, svc.url, Request(
         "POST", "/olp/register", json_type(body), body))
     assert reply.status == 201, reply

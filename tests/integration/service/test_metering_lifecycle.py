@@ -11,7 +11,6 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,10 @@ from ledger.core.proof import ProofBundle, verify_bundle
 from ledger.core.royalty.auth import request_headers
 from ledger.core.signing import SigningKey, sign_manifest
 from ledger.core.statements import sign_statement
+from ledger.core.times import iso_utc_ms
 from ledger.errors import ProofError
 from ledger.run.serve import running
+from ledger.workers.anchoring import stop_tasks
 from tests.integration.service.conftest import (
     FAST,
     manifest,
@@ -76,15 +77,20 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         digest = body["manifestDigest"]
         await wait_for_proof(client, digest)
         yield World(url, client, http, key, signed, digest, await client.deployment())
+    await _stop_leftovers()
+
+
+async def _stop_leftovers() -> None:
+    """Stop (within a bound) any task the stopped service left behind, and fail naming
+    those that would not stop: the event loop's teardown cancels each leftover once and
+    waits for it without a bound, a hang when that one cancellation is lost."""
+    left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    await stop_tasks(left, timeout=10.0)
+    assert all(task.done() for task in left), f"tasks still running: {left}"
 
 
 def _asset(world: World, i: int) -> str:
     return str(world.manifest["assets"][i]["id"])
-
-
-def _time(ms: int) -> str:
-    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{ms % 1000:03d}Z")
 
 
 async def _state(world: World, kind: str, asset: int, **members: Any) -> tuple[str, int]:
@@ -100,7 +106,7 @@ async def _state(world: World, kind: str, asset: int, **members: Any) -> tuple[s
 
 async def _use(world: World, asset: int, at: int, buyer: str = BUYER) -> tuple[int, Any]:
     event = {"eventId": f"e-{asset}-{at}-{buyer[:6]}", "buyer": buyer, "units": 1,
-             "source": SOURCE, "time": _time(at),
+             "source": SOURCE, "time": iso_utc_ms(at),
              "asset": {"manifestDigest": world.digest, "assetId": _asset(world, asset)}}
     raw = json.dumps(event).encode()
     headers = request_headers(SECRET, SOURCE, raw, int(time.time()))

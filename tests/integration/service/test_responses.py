@@ -10,7 +10,6 @@ leads to a proposal the buyer co-signs.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -37,6 +36,7 @@ from ledger.run.serve import running
 from tests.contract import answer_problems, operation, validator
 from tests.integration.service.conftest import FAST, now_ms, p256
 from tests.integration.service.libraries import library
+from tests.support import until
 
 pytestmark = pytest.mark.chain
 
@@ -110,15 +110,6 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             yield World(api, chain, about["deployment"])
         finally:
             await w3.provider.disconnect()
-
-
-async def until(check: Any, timeout: float = 30.0) -> Any:
-    """Poll `check` until it returns something true (the service works in the background)."""
-    deadline = time.monotonic() + timeout
-    while not (result := await check()):
-        assert time.monotonic() < deadline, "the service did not get there"
-        await asyncio.sleep(0.1)
-    return result
 
 
 def signed_manifest() -> dict[str, Any]:

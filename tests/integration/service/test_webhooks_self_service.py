@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
 from ledger.cli.client import LedgerClient
@@ -28,6 +29,7 @@ from ledger.core.signed_requests import signed_request_headers
 from ledger.core.signing import SigningKey, address_of
 from ledger.keyfile import generate_key, write_key
 from ledger.run.serve import running
+from ledger.storage.models import RequestNonceRow
 from tests.contract import answer_problems
 from tests.integration.service.conftest import FAST, Running, manifest, p256, register
 
@@ -185,6 +187,43 @@ async def test_a_replayed_tampered_or_stale_request_is_refused_and_nothing_store
                if k != "X-Ledger-Nonce"}
     status, error = await send(svc, "GET", "/v1/webhooks", "/v1/webhooks", headers=partial)
     assert (status, error["error"]["field"]) == (401, "X-Ledger-Nonce")
+    assert [w["id"] for w in await stored_webhooks(svc)] == [made["id"]]
+
+
+async def nonce_rows(svc: Running) -> int:
+    async with svc.service.engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(
+            RequestNonceRow))).scalar_one())
+
+
+async def test_a_refused_signed_request_leaves_no_nonce_and_an_accepted_one_no_replay(
+        svc: Running) -> None:
+    """A refused request stores nothing, not even its nonce: its signer may sign a
+    corrected request with that nonce; once a request is accepted its nonce is spent."""
+    buyer, nonce, now = generate_key("eth"), "n" * 24, int(time.time())
+    refused = [
+        ("POST", "/v1/webhooks", "/v1/webhooks", {"url": "ftp://example.com/x"}, "url"),
+        ("POST", "/v1/webhooks", "/v1/webhooks", {"url": "http://x.test", "n": 1}, "n"),
+        ("POST", "/v1/dataset-checks", "/v1/dataset-checks", {"hashes": ["zz"]}, "hashes[0]"),
+        ("GET", "/v1/events?types=nope", "/v1/events", None, "types"),
+        ("DELETE", "/v1/webhooks/wh_none", "/v1/webhooks/{id}", None, "id"),
+    ]
+    for method, path, route, body, field in refused:
+        raw = b"" if body is None else json.dumps(body).encode()
+        headers = signed_request_headers(buyer, method, path, raw, timestamp=now, nonce=nonce)
+        status, error = await send(svc, method, path, route, raw=raw, headers=headers)
+        assert 400 <= status < 500 and error["error"]["field"] == field, (path, error)
+        assert await nonce_rows(svc) == 0
+    raw = json.dumps({"url": "http://127.0.0.1:9/hook"}).encode()
+    headers = signed_request_headers(buyer, "POST", "/v1/webhooks", raw, timestamp=now,
+                                     nonce=nonce)
+    status, made = await send(svc, "POST", "/v1/webhooks", "/v1/webhooks", raw=raw,
+                              headers=headers)
+    assert status == 201
+    status, error = await send(svc, "POST", "/v1/webhooks", "/v1/webhooks", raw=raw,
+                               headers=headers)
+    assert (status, error["error"]["field"]) == (401, "X-Ledger-Nonce")
+    assert await nonce_rows(svc) == 1
     assert [w["id"] for w in await stored_webhooks(svc)] == [made["id"]]
 
 

@@ -16,6 +16,7 @@ from typing import Any, cast
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
 
 from ledger.api.app import create_app
 from ledger.api.errors import Handler
@@ -25,6 +26,7 @@ from ledger.app.clock import now_ms
 from ledger.app.licence_server import LicenceServer, WebLicensing
 from ledger.app.provenance import ServiceContext
 from ledger.config import Settings
+from ledger.core.rsl import REGISTER_TAG
 from ledger.metrics import Metrics
 from ledger.storage.assets import Registration
 from ledger.storage.licence_server import LicenceServerStore
@@ -94,7 +96,8 @@ class FakeEvidence:
         return SimpleNamespace(to_json=lambda: b"{}")
 
 
-def _app(world: LicensingWorld, declared: Declared, server: LicenceServer) -> web.Application:
+def _app(world: LicensingWorld, declared: Declared, server: LicenceServer,
+         settings: Settings | None = None) -> web.Application:
     ctx = cast(ServiceContext, SimpleNamespace(
         metrics=Metrics(), licensing=WebLicensing(world.publisher, server),
         library=FakeLibrary(world), evidence=FakeEvidence(),
@@ -104,7 +107,7 @@ def _app(world: LicensingWorld, declared: Declared, server: LicenceServer) -> we
     async def open_context() -> AsyncIterator[ServiceContext]:
         yield ctx
 
-    app = create_app(Settings().http, open_context)
+    app = create_app((settings or Settings()).http, open_context)
     app.middlewares.insert(0, declared.check)
     return app
 
@@ -212,6 +215,27 @@ async def test_a_forged_registration_stores_nothing(client: TestClient[Any, Any]
     assert (await answer.json())["error"]["field"] == "signature"
 
 
+@pytest.mark.parametrize(("server", "says"), [
+    ("https://evil.example/olp", "server: names another licence server; this one is "
+     f"{BASE}/olp"),
+    (None, "server: missing. Sign the licence server's URL")])
+async def test_a_registration_for_another_server_or_none_is_refused(
+        client: TestClient[Any, Any], world: LicensingWorld, server: str | None,
+        says: str) -> None:
+    """The relay attack over HTTP: a body the buyer signed for a hostile site's licence
+    server (or in the retired form, for none) posted to ours; RFC 7591's error, and no
+    client stored."""
+    tag = "olp-register" if server is None else REGISTER_TAG
+    answer = await client.post("/olp/register",
+                               json=registration(now_ms(), server=server, tag=tag))
+    assert answer.status == 400 and answer.headers["Cache-Control"] == "no-store"
+    body = await answer.json()
+    assert body["error"] == "invalid_client_metadata"
+    assert body["error_description"].startswith(says)
+    async with world.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM olp_clients"))).scalar_one() == 0
+
+
 async def test_every_page_answers_as_declared(client: TestClient[Any, Any],
                                              world: LicensingWorld, declared: Declared) -> None:
     """A success and a refusal of each declared page (the fixture checks each answer
@@ -222,6 +246,7 @@ async def test_every_page_answers_as_declared(client: TestClient[Any, Any],
         await client.get(path)
     forged = {**registration(now_ms()), "name": "someone else"}
     await client.post("/olp/register", json=forged)
+    await client.post("/olp/register", json=registration(now_ms(), server="https://e.example"))
     client_id, secret = await _register(client)
     auth = _basic(client_id, secret)
     token_form = operation("POST", "/olp/token")["requestBody"]["content"][FORM]["schema"]

@@ -14,7 +14,7 @@ from eth_account import Account
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.app.histories import HeldHistories
-from ledger.app.licence_server import REGISTER_TAG, LicenceServer
+from ledger.app.licence_server import LicenceServer
 from ledger.app.olp_funds import SplitterFunds
 from ledger.app.olp_keys import OlpKeys
 from ledger.app.rsl import RslPublisher
@@ -22,6 +22,7 @@ from ledger.chain.contracts.splitter import BuyerAccount
 from ledger.core.canonical import canonicalize
 from ledger.core.manifest import Manifest
 from ledger.core.royalty.terms import AssetTerms, asset_terms
+from ledger.core.rsl import REGISTER_TAG
 from ledger.core.signing import EthSigningKey, P256SigningKey, sign_manifest, sign_message
 from ledger.core.statements import Statement, sign_statement
 from ledger.storage.engine import open_engine
@@ -37,6 +38,8 @@ OTHER_BUYER = str(Account.from_key("0x" + "b2" * 32).address)
 STATEMENT_KEY = P256SigningKey.from_secret(0x6F6C70_31)
 DEPLOYMENT = "eip155:31337:0x5fbdb2315678afecb367f032d93f642f64180aa3"
 BASE = "https://ledger.example"
+#: The licence server the world's RSL documents name, which registrations are for.
+SERVER = BASE + "/olp"
 NOTICE_MS = 60_000
 CONFIRMED_AT = 1_700_000_000_000
 PRICE = 1_000
@@ -151,12 +154,15 @@ class LicensingWorld:
         return statement
 
 
-def registration(at: int, *, key: str = BUYER_KEY, name: str = "crawler") -> dict[str, Any]:
-    """A registration body signed by the wallet of ``key``."""
+def registration(at: int, *, key: str = BUYER_KEY, name: str = "crawler",
+                 server: str | None = SERVER, tag: str = REGISTER_TAG) -> dict[str, Any]:
+    """A registration body for licence server ``server`` (None: the retired form that
+    names none) signed by the wallet of ``key`` under ``tag``."""
     wallet = str(Account.from_key(key).address)
     body: dict[str, Any] = {"wallet": wallet, "name": name, "issuedAt": at}
-    body["signature"] = sign_message(REGISTER_TAG, canonicalize(body),
-                                     EthSigningKey.from_hex(key))
+    if server is not None:
+        body["server"] = server
+    body["signature"] = sign_message(tag, canonicalize(body), EthSigningKey.from_hex(key))
     return body
 
 

@@ -171,6 +171,8 @@ def test_bad_filters_are_refused_naming_the_field(args: tuple[Any, ...], field: 
 @pytest.mark.parametrize("url", [
     "http://127.0.0.1/hook", "http://localhost:8080/x", "https://10.1.2.3/x",
     "http://[::1]/x", "http://169.254.169.254/latest/meta-data", "https://printer.local/x",
+    "http://localhost./x", "http://[::ffff:127.0.0.1]/x", "http://[2002:7f00:1::1]/x",
+    "http://[64:ff9b::a9fe:a9fe]/latest/meta-data", "http://[ff02::1]/x",
 ])
 def test_public_only_refuses_loopback_private_and_link_local_hosts(url: str) -> None:
     with pytest.raises(ValidationError):
@@ -221,6 +223,16 @@ async def test_a_nonce_is_claimed_once_per_key_until_it_expires(engine: AsyncEng
     assert not await nonces.claim("eth:0xa", "n" * 16, expires_at=100, now=50)
     assert await nonces.claim("eth:0xb", "n" * 16, expires_at=100, now=50)
     assert await nonces.claim("eth:0xa", "n" * 16, expires_at=300, now=200)
+
+
+async def test_a_released_nonce_may_be_claimed_again_and_only_that_one(
+        engine: AsyncEngine) -> None:
+    nonces = RequestNonces(engine)
+    for key in ("eth:0xa", "eth:0xb"):
+        assert await nonces.claim(key, "n" * 16, expires_at=100, now=0)
+    await nonces.release("eth:0xa", "n" * 16)
+    assert await nonces.claim("eth:0xa", "n" * 16, expires_at=100, now=0)
+    assert not await nonces.claim("eth:0xb", "n" * 16, expires_at=100, now=0)
 
 
 async def test_a_signer_holds_a_bounded_number_of_subscriptions(engine: AsyncEngine) -> None:

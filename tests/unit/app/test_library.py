@@ -18,7 +18,7 @@ from ledger.core.asset_tree import AssetProof, verify_asset_proof
 from ledger.core.manifest import ManifestHeader
 from ledger.core.merkle import MerkleTree, join_levels, split_levels
 from ledger.core.proof import Anchor, ProofBundle
-from ledger.core.receipt import ReceiptSigner
+from ledger.core.receipt import Receipt, ReceiptSigner
 from ledger.core.records import AnchorInfo, BatchRecord, ManifestRecord
 from ledger.core.signing import P256SigningKey
 from ledger.errors import LedgerError, NotFound
@@ -34,6 +34,10 @@ from tests.integration.service.libraries import library
 KEY = P256SigningKey.from_secret(0xC0FFEE)
 CREATOR = "creator:alice"
 SERVICE = ReceiptSigner(P256SigningKey.from_secret(0x5E41CE))
+
+
+async def signed_receipt(record: ManifestRecord) -> Receipt:
+    return SERVICE.sign(record.digest, record.accepted_at, record.accepted_at + 1)
 
 
 class FakeCreators:
@@ -68,8 +72,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
     keys = CreatorKeys(FakeCreators())  # type: ignore[arg-type]  # the one method used
     lib = Library(UploadStore(engine), AssetStore(engine), manifests, keys, None,
-                  receipt=lambda r: SERVICE.sign(r.digest, r.accepted_at, r.accepted_at + 1),
-                  batch_bundle=bundle)
+                  receipt=signed_receipt, batch_bundle=bundle)
     yield World(lib, manifests)
     manifests.close()
     await engine.dispose()

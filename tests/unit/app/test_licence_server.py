@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
+from sqlalchemy import text
 
 from ledger.app.clock import now_ms
 from ledger.app.licence_server import usage_event_prefix
 from ledger.app.oauth_errors import (
     InvalidClient,
+    InvalidClientMetadata,
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
@@ -30,6 +32,7 @@ from tests.unit.app.licensing_world import (
     LICENCE,
     OTHER_BUYER,
     PRICE,
+    SERVER,
     LicensingWorld,
     registration,
 )
@@ -76,6 +79,59 @@ async def test_a_stale_registration_is_refused(world: LicensingWorld) -> None:
     with pytest.raises(ValidationError) as caught:
         await world.server.register(registration(now_ms() - 600_000))
     assert caught.value.field == "issuedAt"
+
+
+async def _clients(world: LicensingWorld) -> int:
+    async with world.engine.connect() as conn:
+        return int((await conn.execute(text("SELECT count(*) FROM olp_clients"))).scalar_one())
+
+
+@pytest.mark.parametrize("server", ["https://evil.example/olp", "https://ledger.example",
+                                    "https://ledger.example/olp/register", 7, "",
+                                    "https://evil.example/olp?https://ledger.example/olp"])
+async def test_a_registration_relayed_from_a_hostile_licence_server_is_refused(
+        world: LicensingWorld, server: Any) -> None:
+    """The relay attack: a hostile site's RSL document names its own licence server; the
+    crawler signs a registration for it there; that server passes the body on to ours
+    within the window, to get credentials bound to the buyer's wallet."""
+    with pytest.raises(InvalidClientMetadata) as caught:
+        await world.server.register(registration(now_ms(), server=server))
+    assert caught.value.message.startswith("server: names another licence server; this "
+                                           f"one is {BASE}/olp")
+    assert await _clients(world) == 0
+
+
+async def test_the_retired_registration_naming_no_server_is_refused(
+        world: LicensingWorld) -> None:
+    # Version 1 (tag olp-register, no server): the body relayed in the attack above, as
+    # crawlers sent it before the audience was signed.
+    with pytest.raises(InvalidClientMetadata) as caught:
+        await world.server.register(registration(now_ms(), server=None, tag="olp-register"))
+    assert caught.value.message.startswith("server: missing. Sign the licence server's URL")
+    assert "olp-register-v2" in caught.value.message
+    assert await _clients(world) == 0
+
+
+@pytest.mark.parametrize("server", [SERVER + "/", "HTTPS://Ledger.EXAMPLE/olp", SERVER + "//"])
+async def test_the_server_is_compared_after_normalisation(world: LicensingWorld,
+                                                          server: str) -> None:
+    answer = await world.server.register(registration(now_ms(), server=server))
+    assert answer["buyer"] == BUYER
+    assert await _clients(world) == 1
+
+
+async def test_a_server_changed_after_signing_fails_the_signature(
+        world: LicensingWorld) -> None:
+    # The server is signed: swapping ours in for the one signed breaks the signature.
+    body = {**registration(now_ms(), server="https://evil.example/olp"), "server": SERVER}
+    with pytest.raises(SignatureError):
+        await world.server.register(body)
+    assert await _clients(world) == 0
+
+
+async def test_a_path_case_change_is_another_server(world: LicensingWorld) -> None:
+    with pytest.raises(InvalidClientMetadata):
+        await world.server.register(registration(now_ms(), server=BASE + "/OLP"))
 
 
 async def test_a_wrong_secret_or_unknown_client_is_invalid_client(

@@ -352,6 +352,41 @@ async def test_the_status_book_reads_a_manifest_once_until_a_statement_changes_i
     assert (await book.history(world.manifest, "asset:b")).status(T0).state == "withdrawn"
 
 
+async def test_the_status_book_gives_many_histories_from_one_read(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `histories` gives each asset is what `history` gives it, to the millisecond of
+    a revocation's effect, with the notices the entries name; read at once, kept or not."""
+    effective = T0 + DEFAULT_NOTICE_MS
+    await world.statements.accept(world.signed("revoke", assets=["asset:b"],
+                                               effectiveAt=effective))
+    asked = [(world.manifest, asset_id, await world.assets.entry_by_id(world.manifest, asset_id))
+             for asset_id in ("asset:a", "asset:b")]
+    reads: list[int] = []
+    bodies_about, bodies = world.store.bodies_about, world.store.bodies
+
+    async def counted(assets: Any) -> Any:
+        reads.append(len(assets))
+        return await bodies_about(assets)
+
+    async def refused(digest: bytes) -> Any:
+        raise AssertionError("one manifest read at a time")
+
+    monkeypatch.setattr(world.store, "bodies_about", counted)
+    monkeypatch.setattr(world.store, "bodies", refused)
+    book = StatusBook(world.store, world.assets, refresh_s=3600)
+    many = await book.histories([(d, a, e) for d, a, e in asked if e is not None])
+    assert reads == [2]
+    monkeypatch.setattr(world.store, "bodies", bodies)
+    one = [await book.history(world.manifest, asset_id) for asset_id in ("asset:a", "asset:b")]
+    kept = await book.histories([(d, a, e) for d, a, e in asked if e is not None])
+    assert reads == [2]  # the manifest is kept now: nothing more read
+    for at in (effective - 1000, effective - 1, effective, effective + 1000):
+        assert ([h.status(at).to_obj() for h in many] == [h.status(at).to_obj() for h in one]
+                == [h.status(at).to_obj() for h in kept]), at
+    assert [h.status(effective).state for h in many] == ["licensable", "revoked"]
+    assert many[1].asset == one[1].asset
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":

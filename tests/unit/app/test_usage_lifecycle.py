@@ -6,7 +6,6 @@ notice period or an open dispute is accepted. Each boundary to the millisecond."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from ledger.config import Settings
 from ledger.core.events import Filters
 from ledger.core.signing import P256SigningKey
 from ledger.core.statements import Statement, sign_statement
+from ledger.core.times import iso_utc_ms
 from ledger.errors import LicenceRefused
 from ledger.storage.events import EventStore
 from tests.fakes.node import CHAIN_ID
@@ -60,15 +60,10 @@ def _statement(world: World, kind: str, at: int, **members: Any) -> Statement:
     return Statement.from_obj(sign_statement(obj, KEY))
 
 
-def _time(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{ms % 1000:03d}Z")
-
-
 async def _use(service: UsageService, world: World, at: int, *, buyer: str = BUYER,
                asset: int = 0) -> Accepted | LicenceRefused:
     obj = {"eventId": f"e:{at}:{buyer}:{asset}", "buyer": buyer, "units": 1,
-           "source": "edge", "time": _time(at),
+           "source": "edge", "time": iso_utc_ms(at),
            "asset": {"manifestDigest": world.manifest.digest_hex(),
                      "assetId": world.terms[asset].asset_id}}
     try:
@@ -139,7 +134,7 @@ async def test_a_refused_event_in_a_batch_is_reported_and_the_others_stored(
         world: World, service: UsageService, held: HeldHistories) -> None:
     held.add(_statement(world, "withdraw-consent", T))
     events = [{"eventId": f"b:{i}", "buyer": BUYER, "units": 1, "source": "edge",
-               "time": _time(T - 1 + i),
+               "time": iso_utc_ms(T - 1 + i),
                "asset": {"manifestDigest": world.manifest.digest_hex(),
                          "assetId": world.terms[0].asset_id}} for i in range(2)]
     results, batch = await service.accept("edge", {"events": events})

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 
 from ledger.core.evidence import Evidence
 from ledger.core.evidence_check import verify_evidence
+from ledger.core.times import iso_utc
 from ledger.core.trust import TrustRoot
 from ledger.core.verdict import STEPS
 from ledger.errors import LedgerError
@@ -65,15 +65,11 @@ def test_a_verified_statement_names_the_file_creator_licence_block_and_time() ->
     assert "licence non-exclusive-training" in verdict.statement
     assert f"in block {facts['anchorBlock']} at {facts['anchoredAtUtc']}" in verdict.statement
     assert "(no later than that time). At block " in verdict.statement
-    assert facts["licenceStatus"]["state"] == "notice"
-    assert verdict.statement.endswith("its licence is notice since "
-                                      f"{_iso(facts['licenceStatus']['since'])} until "
-                                      f"{_iso(facts['licenceStatus']['until'])}, by the 1 "
-                                      "lifecycle statement(s) in the package.")
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status = facts["licenceStatus"]
+    assert status["state"] == "notice"
+    since, until = iso_utc(status["since"] // 1000), iso_utc(status["until"] // 1000)
+    assert verdict.statement.endswith(f"its licence is notice since {since} until {until}, by "
+                                      "the 1 lifecycle statement(s) in the package.")
 
 
 def test_without_a_trusted_block_hash_nothing_is_verified() -> None:

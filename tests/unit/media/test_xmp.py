@@ -16,12 +16,18 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from ledger.core.rights import DMI_ALLOWED, DMI_PROHIBITED_AIML, PLUS_VOCAB, claims_for
+from ledger.core.rights import (
+    DMI_ALLOWED,
+    DMI_PROHIBITED_AIML,
+    PLUS_VOCAB,
+    EmbeddedRights,
+    claims_for,
+)
 from ledger.media.formats import JPEG, PNG, WEBP, sniff, sniff_file
+from ledger.media.jpeg_segments import header_segments
 from ledger.media.jpeg_xmp import (
     EXTENDED_SIGNATURE,
     copy_replacing_xmp,
-    header_segments,
     read_packet,
     replace_xmp,
     with_packet,
@@ -213,6 +219,17 @@ def test_reading_a_file_reads_the_same_facts(kind: str, tmp_path: Path) -> None:
     path.write_bytes(data[:40])
     with pytest.raises(MetadataError):
         read_rights_file(path)
+
+
+def test_a_jpeg_without_metadata_segments_is_not_given_to_exiv2(tmp_path: Path) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24)).save(out, "JPEG")
+    bare = out.getvalue()
+    commented = bare[:2] + b"\xff\xfe\x00\x07hello" + bare[2:]
+    for data in (bare, commented):
+        path = tmp_path / "bare.jpg"
+        path.write_bytes(data)
+        assert read_rights(data) == read_rights_file(path) == EmbeddedRights()
 
 
 def _segments(data: bytes) -> list[bytes]:

@@ -24,7 +24,7 @@ from ledger.storage.engine import open_engine
 from ledger.storage.models import Base
 from tests.pg import ThrowawayPostgres
 
-HEAD = "0013"
+HEAD = "0014"
 
 
 def sqlite_url(path: Path) -> str:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from ledger.core.records import NewManifest
 from ledger.core.signing import EthSigningKey
@@ -38,3 +39,19 @@ async def test_only_confirmed_manifests_are_published(world: World) -> None:
     assert len(await published.assets(limit=1)) == 1
     one = await published.assets(manifest_digest=world.manifest.digest(), asset_index=1)
     assert [a.asset_index for a in one] == [1]
+
+
+async def test_the_version_moves_with_statements_and_anchors(world: World) -> None:
+    """What an RSL document kept between requests is checked against (one read)."""
+    published = PublishedAssets(world.engine)
+    first = await published.version()
+    assert await published.version() == first
+    async with world.engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO statements (digest, manifest_digest, type, body, accepted_at) "
+            "VALUES (:digest, :manifest, 'withdraw-consent', :body, 3)"),
+            {"digest": bytes(32), "manifest": world.manifest.digest(), "body": b"{}"})
+    stated = await published.version()
+    assert stated != first
+    await world.manifests.mark_unanchored(1)  # a reorganisation undid the anchor
+    assert await published.version() not in (first, stated)

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -26,6 +27,7 @@ from ledger.storage.events import EventStore
 from ledger.storage.models import Base, EventRow, MetaRow, WebhookDeadLetterRow, WebhookRow
 from ledger.workers.webhooks import Dispatcher
 from tests.pg import ThrowawayPostgres
+from tests.support import until
 
 FAST = WebhookSettings(timeout_s=2.0, retry_for_s=3600.0, backoff_s=0.01, backoff_max_s=0.04,
                        concurrency=4, urls="any", poll_interval_s=0.02)
@@ -62,13 +64,6 @@ class Receiver:
     async def wait_for(self, count: int) -> None:
         async with asyncio.timeout(HANG_GUARD_S), self.arrived:
             await self.arrived.wait_for(lambda: len(self.requests) >= count)
-
-
-async def until(check: Callable[[], Awaitable[bool]]) -> None:
-    """Wait until `check()` holds (polling; the guard only stops a broken run)."""
-    async with asyncio.timeout(HANG_GUARD_S):
-        while not await check():
-            await asyncio.sleep(0.02)
 
 
 async def delivered(world: World, sub: str) -> bool:
@@ -146,8 +141,9 @@ def world(engine: AsyncEngine) -> World:
 
 @contextlib.asynccontextmanager
 async def dispatching(world: World, settings: WebhookSettings = FAST,
-                      metrics: Metrics | None = None) -> AsyncIterator[Dispatcher]:
-    dispatcher = Dispatcher(world.store, settings, metrics=metrics)
+                      metrics: Metrics | None = None,
+                      resolver: AbstractResolver | None = None) -> AsyncIterator[Dispatcher]:
+    dispatcher = Dispatcher(world.store, settings, metrics=metrics, resolver=resolver)
     world.announcer.listen(dispatcher.wake)
     task = asyncio.create_task(dispatcher.run())
     try:

@@ -4,6 +4,87 @@ var __export = (target, all) => {
     __defProp(target, name, { get: all[name], enumerable: true });
 };
 
+// web/worker/src/settings.js
+var Misconfigured = class extends Error {
+  constructor(setting, message2) {
+    super(`${setting} ${message2}`);
+    this.setting = setting;
+  }
+};
+var DAY_MS = 864e5;
+var NUMBERS = {
+  JWKS_COOLDOWN_MS: [5e3, 0, DAY_MS],
+  JWKS_MAX_AGE_MS: [6e5, 1, DAY_MS],
+  CLOCK_SKEW_S: [30, 0, 3600],
+  MAX_OBJECT_BYTES: [32 * 1024 * 1024, 1, 128 * 1024 * 1024],
+  QUEUE_LIMIT: [1e5, 1, 1e7],
+  QUEUE_BATCH: [500, 1, 1e4],
+  // the ledger takes at most 10,000 events a request
+  QUEUE_FLUSH_DELAY_MS: [1e3, 0, DAY_MS],
+  QUEUE_RETRY_MIN_MS: [1e3, 1, DAY_MS],
+  QUEUE_RETRY_MAX_MS: [6e4, 1, DAY_MS],
+  HOLD_MS: [6e4, 0, DAY_MS]
+};
+function number(env, name) {
+  const [fallback, least, most] = NUMBERS[name];
+  const value = env[name];
+  if (value === void 0 || value === "") return fallback;
+  const found = /^[0-9]{1,16}$/.test(String(value)) ? Number(value) : NaN;
+  if (!(found >= least && found <= most)) {
+    throw new Misconfigured(name, `must be a whole number from ${least} to ${most}`);
+  }
+  return found;
+}
+function url(env, name) {
+  if (!URL.canParse(env[name] ?? "")) throw new Misconfigured(name, "must be an absolute URL");
+  return env[name];
+}
+function required(env, name, pattern, what) {
+  if (!pattern.test(env[name] ?? "")) throw new Misconfigured(name, `must be ${what}`);
+  return env[name];
+}
+function read(env) {
+  url(env, "ORIGIN");
+  url(env, "LEDGER_URL");
+  const issuer = url(env, "ISSUER").replace(/\/+$/, "");
+  const rslUrl = env.RSL_URL ? url(env, "RSL_URL") : `${issuer}/rsl.xml`;
+  required(env, "USAGE_SOURCE", /^[a-z0-9][a-z0-9._-]{0,63}$/, "a source id: lower-case letters, digits and ._-");
+  required(env, "USAGE_SECRET", /^(?:[0-9a-f]{2}){32,128}$/, "64 to 256 lower-case hex digits");
+  const queue = {
+    limit: number(env, "QUEUE_LIMIT"),
+    batch: number(env, "QUEUE_BATCH"),
+    delayMs: number(env, "QUEUE_FLUSH_DELAY_MS"),
+    retryMinMs: number(env, "QUEUE_RETRY_MIN_MS"),
+    retryMaxMs: number(env, "QUEUE_RETRY_MAX_MS"),
+    holdMs: number(env, "HOLD_MS")
+  };
+  if (queue.retryMaxMs < queue.retryMinMs) {
+    throw new Misconfigured("QUEUE_RETRY_MAX_MS", "must not be less than QUEUE_RETRY_MIN_MS");
+  }
+  return {
+    issuer,
+    jwksUrl: env.JWKS_URL ? url(env, "JWKS_URL") : `${issuer}/olp/jwks.json`,
+    rslUrl,
+    link: `<${rslUrl}>; rel="license"; type="application/rsl+xml"`,
+    prefix: env.LICENSED_PREFIX || "/",
+    jwksCooldownMs: number(env, "JWKS_COOLDOWN_MS"),
+    jwksMaxAgeMs: number(env, "JWKS_MAX_AGE_MS"),
+    skew: number(env, "CLOCK_SKEW_S"),
+    maxBytes: number(env, "MAX_OBJECT_BYTES"),
+    retryAfterS: Math.ceil(queue.retryMinMs / 1e3),
+    queue
+  };
+}
+var known = /* @__PURE__ */ new WeakMap();
+function settings(env) {
+  let found = known.get(env);
+  if (!found) {
+    found = read(env);
+    known.set(env, found);
+  }
+  return found;
+}
+
 // node_modules/jose/dist/webapi/lib/buffer_utils.js
 var encoder = new TextEncoder();
 var decoder = new TextDecoder();
@@ -32,10 +113,10 @@ function encode(string) {
   }
   return bytes;
 }
-function decodeBase64(encoded, url = false) {
+function decodeBase64(encoded, url2 = false) {
   if (Uint8Array.fromBase64)
-    return Uint8Array.fromBase64(encoded, { alphabet: url ? "base64url" : "base64" });
-  if (url) {
+    return Uint8Array.fromBase64(encoded, { alphabet: url2 ? "base64url" : "base64" });
+  if (url2) {
     if (encoded.includes("+") || encoded.includes("/"))
       throw new TypeError("Invalid base64url");
     encoded = encoded.replace(/-/g, "+").replace(/_/g, "/");
@@ -544,9 +625,9 @@ var normalizeTyp = (value) => {
   return value.includes("/") ? normalized : `application/${normalized}`;
 };
 var checkAudiencePresence = (audPayload, audOption) => typeof audPayload == "string" ? audOption.includes(audPayload) : Array.isArray(audPayload) ? audOption.some((aud) => audPayload.includes(aud)) : false;
-function validateNumericDate(claimsSet, claim, required = false) {
+function validateNumericDate(claimsSet, claim, required2 = false) {
   const value = claimsSet[claim];
-  if (!(value === void 0 && !required)) {
+  if (!(value === void 0 && !required2)) {
     if (typeof value != "number")
       throw new JWTClaimValidationFailed(`"${claim}" claim must be a number`, claimsSet, claim, "invalid");
     return value;
@@ -673,8 +754,8 @@ function isCloudflareWorkers() {
 var USER_AGENT;
 (typeof navigator > "u" || !navigator.userAgent?.startsWith?.("Mozilla/5.0 ")) && (USER_AGENT = "jose/v6.2.17");
 var customFetch = /* @__PURE__ */ Symbol();
-async function fetchJwks(url, headers, signal, fetchImpl = fetch) {
-  const response = await fetchImpl(url, {
+async function fetchJwks(url2, headers, signal, fetchImpl = fetch) {
+  const response = await fetchImpl(url2, {
     method: "GET",
     signal,
     redirect: "manual",
@@ -701,10 +782,10 @@ function validateDuration(value, fallback, option) {
     throw new TypeError(`"${option}" option must not be negative`);
   return typeof value == "number" ? value : fallback;
 }
-function createRemoteJWKSet(url, options) {
-  if (!(url instanceof URL))
+function createRemoteJWKSet(url2, options) {
+  if (!(url2 instanceof URL))
     throw new TypeError("url must be an instance of URL");
-  const href = new URL(url.href).href, opts = options ?? {}, timeoutOption = opts.timeoutDuration;
+  const href = new URL(url2.href).href, opts = options ?? {}, timeoutOption = opts.timeoutDuration;
   if (typeof timeoutOption == "number" && (!Number.isInteger(timeoutOption) || timeoutOption < 0))
     throw new TypeError('"timeoutDuration" option must be a non-negative integer');
   const timeoutDuration = typeof timeoutOption == "number" ? timeoutOption : 5e3, cooldownDuration = validateDuration(opts.cooldownDuration, 3e4, "cooldownDuration"), cacheMaxAge = validateDuration(opts.cacheMaxAge, 6e5, "cacheMaxAge"), headers = new Headers(opts.headers);
@@ -767,26 +848,26 @@ function createRemoteJWKSet(url, options) {
 var keySets = /* @__PURE__ */ new Map();
 var KeysUnavailable = class extends Error {
 };
-function entryFor(url, { jwksCooldownMs, jwksMaxAgeMs }) {
-  let entry = keySets.get(url);
+function entryFor(url2, { jwksCooldownMs, jwksMaxAgeMs }) {
+  let entry = keySets.get(url2);
   if (!entry) {
     const cache2 = {};
-    const remote = createRemoteJWKSet(new URL(url), {
+    const remote = createRemoteJWKSet(new URL(url2), {
       cooldownDuration: jwksCooldownMs,
       cacheMaxAge: jwksMaxAgeMs,
       timeoutDuration: 2e3,
       [jwksCache]: cache2
     });
     entry = { remote, cache: cache2, savedAt: void 0, failedAt: -Infinity, local: null };
-    keySets.set(url, entry);
+    keySets.set(url2, entry);
   }
   return entry;
 }
 function keyResolver(cfg, store) {
   const entry = entryFor(cfg.jwksUrl, cfg);
   const kept = async () => {
-    const known = entry.remote.jwks() ?? JSON.parse(await store.load() ?? "null");
-    return known ? entry.local ??= createLocalJWKSet(known) : null;
+    const known2 = entry.remote.jwks() ?? JSON.parse(await store.load() ?? "null");
+    return known2 ? entry.local ??= createLocalJWKSet(known2) : null;
   };
   return async (header, token) => {
     if (Date.now() - entry.failedAt < cfg.jwksCooldownMs) {
@@ -854,10 +935,7 @@ function usageEvent(claims, requestId, source, at) {
   };
 }
 var hex = (bytes) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
-function fromHex(text) {
-  if (!/^(?:[0-9a-f]{2}){32,128}$/.test(text)) throw new Error("USAGE_SECRET must be 64 to 256 lower-case hex digits");
-  return Uint8Array.from(text.match(/../g), (pair) => parseInt(pair, 16));
-}
+var fromHex = (text) => Uint8Array.from(text.match(/../g), (pair) => parseInt(pair, 16));
 async function usageHeaders(secretHex, source, body, timestamp) {
   const key = await crypto.subtle.importKey("raw", fromHex(secretHex), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const stamp = String(timestamp);
@@ -884,17 +962,6 @@ var SCHEMA = `
   CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS keys (id INTEGER PRIMARY KEY CHECK (id = 1), jwks TEXT NOT NULL);
 `;
-var number = (value, fallback) => value === void 0 || value === "" ? fallback : Number(value);
-function queueSettings(env) {
-  return {
-    limit: number(env.QUEUE_LIMIT, 1e5),
-    batch: number(env.QUEUE_BATCH, 500),
-    delayMs: number(env.QUEUE_FLUSH_DELAY_MS, 1e3),
-    retryMinMs: number(env.QUEUE_RETRY_MIN_MS, 1e3),
-    retryMaxMs: number(env.QUEUE_RETRY_MAX_MS, 6e4),
-    holdMs: number(env.HOLD_MS, 6e4)
-  };
-}
 var HOLDS = { buyer_withdrawing: "unpaid", licence_refused: "refused" };
 var useKey = (event) => `${event.buyer}/${event.asset.manifestDigest}/${event.asset.assetId}`;
 var json = (obj) => new Response(JSON.stringify(obj), { headers: { "Content-Type": "application/json" } });
@@ -904,7 +971,7 @@ var UsageQueue = class extends DurableObject {
     this.storage = state.storage;
     this.sql = state.storage.sql;
     this.env = env;
-    this.settings = queueSettings(env);
+    this.settings = settings(env).queue;
     this.sql.exec(SCHEMA);
     this.queued = this.sql.exec("SELECT COUNT(*) AS n FROM events").one().n;
     this.alarmSet = false;
@@ -1050,21 +1117,6 @@ var UsageQueue = class extends DurableObject {
 };
 
 // web/worker/src/worker.js
-var number2 = (value, fallback) => value === void 0 || value === "" ? fallback : Number(value);
-function settings(env) {
-  const issuer = env.ISSUER.replace(/\/+$/, "");
-  return {
-    issuer,
-    jwksUrl: env.JWKS_URL || `${issuer}/olp/jwks.json`,
-    rslUrl: env.RSL_URL || `${issuer}/rsl.xml`,
-    prefix: env.LICENSED_PREFIX || "/",
-    jwksCooldownMs: number2(env.JWKS_COOLDOWN_MS, 5e3),
-    jwksMaxAgeMs: number2(env.JWKS_MAX_AGE_MS, 6e5),
-    skew: number2(env.CLOCK_SKEW_S, 30),
-    maxBytes: number2(env.MAX_OBJECT_BYTES, 32 * 1024 * 1024),
-    retryAfterS: number2(env.QUEUE_RETRY_MIN_MS, 1e3) / 1e3
-  };
-}
 var quoted = (text) => `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 function refusal(cfg, status, error, description, extra = {}) {
   const challenge = `License realm=${quoted(cfg.issuer)}, error=${quoted(error)}, error_description=${quoted(description)}`;
@@ -1073,34 +1125,45 @@ function refusal(cfg, status, error, description, extra = {}) {
     headers: {
       "Content-Type": "application/json",
       "WWW-Authenticate": challenge,
-      Link: `<${cfg.rslUrl}>; rel="license"; type="application/rsl+xml"`,
+      Link: cfg.link,
       "Cache-Control": "no-store",
       ...extra
     }
   });
 }
 function unavailable(cfg, description) {
-  return refusal(cfg, 503, "temporarily_unavailable", description, { "Retry-After": String(Math.ceil(cfg.retryAfterS)) });
+  return refusal(cfg, 503, "temporarily_unavailable", description, { "Retry-After": String(cfg.retryAfterS) });
 }
-function originUrl(env, url) {
-  return new URL(url.pathname + url.search, env.ORIGIN);
+function originUrl(env, url2) {
+  return new URL(url2.pathname + url2.search, env.ORIGIN);
 }
-async function robots(env, cfg, url) {
-  const upstream = await fetch(originUrl(env, url));
+async function robots(env, cfg, url2) {
+  const upstream = await fetch(originUrl(env, url2));
   const text = upstream.ok ? await upstream.text() : "User-agent: *\nAllow: /\n";
   const line = `License: ${cfg.rslUrl}`;
   const body = text.includes(line) ? text : `${text.replace(/\n*$/, "\n")}${line}
 `;
   return new Response(body, { headers: { "Content-Type": "text/plain; charset=utf-8" } });
 }
-async function licensedFetch(request, env, cfg, url) {
+async function objectBytes(upstream, maxBytes) {
+  if (Number(upstream.headers.get("Content-Length") ?? 0) <= maxBytes) {
+    const bytes = await upstream.arrayBuffer();
+    if (bytes.byteLength <= maxBytes) return bytes;
+  } else {
+    await upstream.body?.cancel();
+  }
+  return null;
+}
+var queueId = null;
+var usageQueue = (env) => env.USAGE_QUEUE.get(queueId ??= env.USAGE_QUEUE.idFromName("usage"));
+async function licensedFetch(request, env, cfg, url2) {
   if (request.method !== "GET") {
     return new Response(null, { status: 405, headers: { Allow: "GET" } });
   }
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
   if (!match) return refusal(cfg, 401, "invalid_request", "this resource needs a licence token: Authorization: License <token>");
-  const queue = env.USAGE_QUEUE.get(env.USAGE_QUEUE.idFromName("usage"));
+  const queue = usageQueue(env);
   let claims;
   try {
     claims = await checkToken(match[1], cfg, { load: () => queue.keys(), save: (jwks) => queue.saveKeys(jwks) });
@@ -1109,13 +1172,10 @@ async function licensedFetch(request, env, cfg, url) {
     if (error instanceof KeysUnavailable) return unavailable(cfg, error.message);
     throw error;
   }
-  const upstream = await fetch(originUrl(env, url), { headers: { Accept: request.headers.get("Accept") ?? "*/*" } });
+  const upstream = await fetch(originUrl(env, url2), { headers: { Accept: request.headers.get("Accept") ?? "*/*" } });
   if (!upstream.ok) return new Response(upstream.body, { status: upstream.status, headers: { "Content-Type": upstream.headers.get("Content-Type") ?? "text/plain" } });
-  if (Number(upstream.headers.get("Content-Length") ?? 0) > cfg.maxBytes) {
-    return new Response("the object is too large for the edge to check\n", { status: 502 });
-  }
-  const bytes = await upstream.arrayBuffer();
-  if (bytes.byteLength > cfg.maxBytes) return new Response("the object is too large for the edge to check\n", { status: 502 });
+  const bytes = await objectBytes(upstream, cfg.maxBytes);
+  if (bytes === null) return new Response("the object is too large for the edge to check\n", { status: 502 });
   if (await contentHash(bytes) !== claims.asset) {
     return refusal(cfg, 403, "insufficient_scope", "the licence token is for another asset");
   }
@@ -1134,18 +1194,32 @@ async function licensedFetch(request, env, cfg, url) {
     headers: {
       "Content-Type": upstream.headers.get("Content-Type") ?? "application/octet-stream",
       "Cache-Control": "private, no-store",
-      Link: `<${cfg.rslUrl}>; rel="license"; type="application/rsl+xml"`,
+      Link: cfg.link,
       "X-Usage-Event": event.eventId
     }
   });
 }
+function misconfigured(error) {
+  console.error(`the licensing Worker is misconfigured: ${error.message}`);
+  const body = { error: { code: "misconfigured", message: `the edge is misconfigured: ${error.message}`, field: error.setting } };
+  return new Response(JSON.stringify(body), {
+    status: 500,
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-store" }
+  });
+}
 var worker_default = {
   async fetch(request, env) {
-    const cfg = settings(env);
-    const url = new URL(request.url);
-    if (url.pathname === "/robots.txt") return robots(env, cfg, url);
-    if (!url.pathname.startsWith(cfg.prefix)) return fetch(originUrl(env, url), request);
-    return licensedFetch(request, env, cfg, url);
+    let cfg;
+    try {
+      cfg = settings(env);
+    } catch (error) {
+      if (error instanceof Misconfigured) return misconfigured(error);
+      throw error;
+    }
+    const url2 = new URL(request.url);
+    if (url2.pathname === "/robots.txt") return robots(env, cfg, url2);
+    if (!url2.pathname.startsWith(cfg.prefix)) return fetch(originUrl(env, url2), request);
+    return licensedFetch(request, env, cfg, url2);
   }
 };
 export {

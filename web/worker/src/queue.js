@@ -2,6 +2,7 @@
 // event is written here before the fetch is answered; an alarm sends the events in
 // batches to the ledger and deletes each only once the ledger has answered for it.
 import { DurableObject } from "cloudflare:workers";
+import { settings } from "./settings.js";
 import { usageHeaders } from "./usage.js";
 
 const SCHEMA = `
@@ -11,20 +12,6 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS keys (id INTEGER PRIMARY KEY CHECK (id = 1), jwks TEXT NOT NULL);
 `;
-
-const number = (value, fallback) => (value === undefined || value === "" ? fallback : Number(value));
-
-/** The queue's settings from the Worker's environment (docs/web-licensing.md). */
-export function queueSettings(env) {
-  return {
-    limit: number(env.QUEUE_LIMIT, 100_000),
-    batch: number(env.QUEUE_BATCH, 500),
-    delayMs: number(env.QUEUE_FLUSH_DELAY_MS, 1_000),
-    retryMinMs: number(env.QUEUE_RETRY_MIN_MS, 1_000),
-    retryMaxMs: number(env.QUEUE_RETRY_MAX_MS, 60_000),
-    holdMs: number(env.HOLD_MS, 60_000),
-  };
-}
 
 /** The ledger's refusals that hold further fetches, and what the edge answers them. */
 const HOLDS = { buyer_withdrawing: "unpaid", licence_refused: "refused" };
@@ -39,7 +26,7 @@ export class UsageQueue extends DurableObject {
     this.storage = state.storage;
     this.sql = state.storage.sql;
     this.env = env;
-    this.settings = queueSettings(env);
+    this.settings = settings(env).queue;
     this.sql.exec(SCHEMA);
     this.queued = this.sql.exec("SELECT COUNT(*) AS n FROM events").one().n;
     this.alarmSet = false;  // known only after the first append reads it

@@ -3,27 +3,11 @@
 // crawler authorization) with a token the ledger's licence server signed for exactly
 // the bytes asked for; each fetch served is queued as a usage event first
 // (queue.js), so nothing is served unmetered. docs/web-licensing.md, "The Worker".
+import { Misconfigured, settings } from "./settings.js";
 import { checkToken, KeysUnavailable, TokenRefused } from "./tokens.js";
 import { contentHash, usageEvent } from "./usage.js";
 
 export { UsageQueue } from "./queue.js";
-
-const number = (value, fallback) => (value === undefined || value === "" ? fallback : Number(value));
-
-function settings(env) {
-  const issuer = env.ISSUER.replace(/\/+$/, "");
-  return {
-    issuer,
-    jwksUrl: env.JWKS_URL || `${issuer}/olp/jwks.json`,
-    rslUrl: env.RSL_URL || `${issuer}/rsl.xml`,
-    prefix: env.LICENSED_PREFIX || "/",
-    jwksCooldownMs: number(env.JWKS_COOLDOWN_MS, 5_000),
-    jwksMaxAgeMs: number(env.JWKS_MAX_AGE_MS, 600_000),
-    skew: number(env.CLOCK_SKEW_S, 30),
-    maxBytes: number(env.MAX_OBJECT_BYTES, 32 * 1024 * 1024),
-    retryAfterS: number(env.QUEUE_RETRY_MIN_MS, 1_000) / 1000,
-  };
-}
 
 const quoted = (text) => `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 
@@ -35,7 +19,7 @@ function refusal(cfg, status, error, description, extra = {}) {
     headers: {
       "Content-Type": "application/json",
       "WWW-Authenticate": challenge,
-      Link: `<${cfg.rslUrl}>; rel="license"; type="application/rsl+xml"`,
+      Link: cfg.link,
       "Cache-Control": "no-store",
       ...extra,
     },
@@ -43,7 +27,7 @@ function refusal(cfg, status, error, description, extra = {}) {
 }
 
 function unavailable(cfg, description) {
-  return refusal(cfg, 503, "temporarily_unavailable", description, { "Retry-After": String(Math.ceil(cfg.retryAfterS)) });
+  return refusal(cfg, 503, "temporarily_unavailable", description, { "Retry-After": String(cfg.retryAfterS) });
 }
 
 function originUrl(env, url) {
@@ -59,6 +43,24 @@ async function robots(env, cfg, url) {
   return new Response(body, { headers: { "Content-Type": "text/plain; charset=utf-8" } });
 }
 
+/** The origin's object, or null when it is larger than `maxBytes`: by its
+ * Content-Length before reading anything, then by the bytes read (the header may be
+ * absent or wrong). */
+async function objectBytes(upstream, maxBytes) {
+  if (Number(upstream.headers.get("Content-Length") ?? 0) <= maxBytes) {
+    const bytes = await upstream.arrayBuffer();
+    if (bytes.byteLength <= maxBytes) return bytes;
+  } else {
+    await upstream.body?.cancel();
+  }
+  return null;
+}
+
+// The queue's id is a plain value, kept for the isolate's life; its stub is I/O bound to
+// the request that made it (workerd refuses it in the next request), so one per request.
+let queueId = null;
+const usageQueue = (env) => env.USAGE_QUEUE.get(queueId ??= env.USAGE_QUEUE.idFromName("usage"));
+
 async function licensedFetch(request, env, cfg, url) {
   if (request.method !== "GET") {
     return new Response(null, { status: 405, headers: { Allow: "GET" } });
@@ -66,7 +68,7 @@ async function licensedFetch(request, env, cfg, url) {
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
   if (!match) return refusal(cfg, 401, "invalid_request", "this resource needs a licence token: Authorization: License <token>");
-  const queue = env.USAGE_QUEUE.get(env.USAGE_QUEUE.idFromName("usage"));
+  const queue = usageQueue(env);
   let claims;
   try {
     claims = await checkToken(match[1], cfg, { load: () => queue.keys(), save: (jwks) => queue.saveKeys(jwks) });
@@ -79,11 +81,8 @@ async function licensedFetch(request, env, cfg, url) {
   // origin: the Worker needs the whole object to check its hash.
   const upstream = await fetch(originUrl(env, url), { headers: { Accept: request.headers.get("Accept") ?? "*/*" } });
   if (!upstream.ok) return new Response(upstream.body, { status: upstream.status, headers: { "Content-Type": upstream.headers.get("Content-Type") ?? "text/plain" } });
-  if (Number(upstream.headers.get("Content-Length") ?? 0) > cfg.maxBytes) {
-    return new Response("the object is too large for the edge to check\n", { status: 502 });
-  }
-  const bytes = await upstream.arrayBuffer();
-  if (bytes.byteLength > cfg.maxBytes) return new Response("the object is too large for the edge to check\n", { status: 502 });
+  const bytes = await objectBytes(upstream, cfg.maxBytes);
+  if (bytes === null) return new Response("the object is too large for the edge to check\n", { status: 502 });
   if ((await contentHash(bytes)) !== claims.asset) {
     return refusal(cfg, 403, "insufficient_scope", "the licence token is for another asset");
   }
@@ -106,15 +105,30 @@ async function licensedFetch(request, env, cfg, url) {
     headers: {
       "Content-Type": upstream.headers.get("Content-Type") ?? "application/octet-stream",
       "Cache-Control": "private, no-store",
-      Link: `<${cfg.rslUrl}>; rel="license"; type="application/rsl+xml"`,
+      Link: cfg.link,
       "X-Usage-Event": event.eventId,
     },
   });
 }
 
+/** 500 for every request while a binding is bad: a Worker that cannot meter serves nothing. */
+function misconfigured(error) {
+  console.error(`the licensing Worker is misconfigured: ${error.message}`);
+  const body = { error: { code: "misconfigured", message: `the edge is misconfigured: ${error.message}`, field: error.setting } };
+  return new Response(JSON.stringify(body), {
+    status: 500, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
+  });
+}
+
 export default {
   async fetch(request, env) {
-    const cfg = settings(env);
+    let cfg;
+    try {
+      cfg = settings(env);
+    } catch (error) {
+      if (error instanceof Misconfigured) return misconfigured(error);
+      throw error;
+    }
     const url = new URL(request.url);
     if (url.pathname === "/robots.txt") return robots(env, cfg, url);
     if (!url.pathname.startsWith(cfg.prefix)) return fetch(originUrl(env, url), request);
