@@ -6,18 +6,28 @@ client `ledger crawl` runs (ledger/cli/crawl.py):
 3. register with the licence server, proving the buyer wallet by its signature over
    a body that names that server (so no other server can replay it there);
 4. get a licence token for each file (OLP's ``rsl`` grant);
-5. fetch the file with ``Authorization: License <token>``.
+5. fetch the file with ``Authorization: License <token>``, streamed into ``--out``
+   (kept only when whole, within the size cap and the asset its token names).
 
 Run it against a site behind the ledger's Worker (docs/web-licensing.md)::
 
-    python examples/crawler.py https://photos.example --key-file buyer.key
+    python examples/crawler.py https://photos.example --key-file buyer.key --out crawl/
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ledger.cli.crawl import Refused, fetch, licence_document, licence_token, offers, register
+from ledger.cli.crawl import (
+    Refused,
+    fetch,
+    file_name,
+    licence_document,
+    licence_token,
+    offers,
+    register,
+)
 from ledger.core.signing import EthSigningKey
 from ledger.keyfile import load_key
 
@@ -28,11 +38,15 @@ def main() -> None:
     parser.add_argument("site")
     parser.add_argument("--key-file", required=True,
                         help="the buyer's Ethereum key (ledger keygen --type eth)")
+    parser.add_argument("--out", type=Path, default=Path("crawl"),
+                        help="the folder for the files (default ./crawl)")
     args = parser.parse_args()
     key = load_key(args.key_file)
     if not isinstance(key, EthSigningKey):
         parser.error("--key-file must hold an Ethereum key: the buyer's wallet")
     clients: dict[str, tuple[str, str]] = {}
+    taken: set[str] = set()
+    args.out.mkdir(parents=True, exist_ok=True)
     for offer in offers(licence_document(args.site)):  # steps 1 and 2
         if not offer.url.startswith(args.site.rstrip("/") + "/"):
             continue  # a marketplace's document lists other sites' files too
@@ -40,8 +54,10 @@ def main() -> None:
             if offer.server not in clients:  # step 3, once per licence server
                 clients[offer.server] = register(offer.server, key, "example-crawler")
             token = licence_token(offer.server, clients[offer.server], offer)  # step 4
-            body, usage_event = fetch(offer.url, token)  # step 5
-            print(f"{offer.url}  {len(body):,} bytes  usage {usage_event}")
+            got = fetch(offer.url, token, args.out / file_name(offer.url, taken))  # step 5
+            taken.add(got.file)
+            print(f"{offer.url}  {got.size:,} bytes  sha256 {got.sha256}  "
+                  f"usage {got.usage_event}")
         except Refused as refused:
             print(f"{offer.url}  refused at {refused}")
 

@@ -7,7 +7,9 @@ client it runs on, which examples/crawler.py and `ledger demo` use too:
    a body that names that server (so no other server can replay it there);
 4. get a licence token for each file (OLP's ``rsl`` grant);
 5. fetch the file with ``Authorization: License <token>``; the edge meters the fetch
-   and names its usage event in ``X-Usage-Event``.
+   and names its usage event in ``X-Usage-Event``. The file streams to its place on
+   disk, up to a size cap, and is kept only when whole and (when the token names the
+   asset's content hash) the registered file.
 
 Standard library only (the key file is read in the handler): ``ledger --help`` stays
 light.
@@ -19,8 +21,10 @@ import argparse
 import base64
 import binascii
 import hashlib
+import http.client
 import json
 import re
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -28,11 +32,12 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from ledger.cli.common import EXIT_OK, Commands
 from ledger.core.canonical import canonicalize
 from ledger.errors import LedgerError
+from ledger.files import replacing
 
 if TYPE_CHECKING:
     from ledger.core.signing import EthSigningKey
@@ -43,6 +48,11 @@ TIMEOUT_S = 30
 #: The most the crawler reads of a site's or licence server's answer (robots.txt, the
 #: RSL document, a JSON answer, an error body): a hostile site cannot fill its memory.
 MAX_ANSWER_BYTES = 1 << 20
+#: What a connection that fails mid-answer raises (the disk's errors are not among them).
+_BROKEN = (http.client.HTTPException, ConnectionError, TimeoutError, ssl.SSLError)
+#: The default cap on one licensed file (``--max-file-bytes``): 1 GiB.
+MAX_FILE_BYTES = 1 << 30
+_CHUNK = 1 << 16
 LOG_NAME = "crawl.json"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}")
 
@@ -66,10 +76,13 @@ class Offer:
 
 
 class Fetched(NamedTuple):
-    """A file fetched under a licence token: its bytes, the usage event the edge
-    metered, and the token's id (``jti``)."""
+    """A file fetched under a licence token: its name in the output folder, its size
+    and SHA-256 (hex) as written, the usage event the edge metered, and the token's id
+    (``jti``)."""
 
-    body: bytes
+    file: str
+    size: int
+    sha256: str
     usage_event: str
     token_id: str
 
@@ -89,13 +102,13 @@ def _reason(err: urllib.error.HTTPError) -> str:
 
 
 def _call(step: str, request: urllib.request.Request | str,
-          limit: int | None = MAX_ANSWER_BYTES) -> tuple[bytes, dict[str, str]]:
+          limit: int = MAX_ANSWER_BYTES) -> tuple[bytes, dict[str, str]]:
     """The answer's body and headers; Refused when it is an error, unreachable, or
-    longer than ``limit`` bytes (None: a licensed file, whatever its size)."""
+    longer than ``limit`` bytes."""
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp:
-            body = resp.read() if limit is None else resp.read(limit + 1)
-            if limit is not None and len(body) > limit:
+            body = resp.read(limit + 1)
+            if len(body) > limit:
                 raise Refused(step, resp.status, f"the answer is over {limit:,} bytes")
             return body, dict(resp.headers)
     except urllib.error.HTTPError as err:
@@ -184,31 +197,84 @@ def licence_token(server: str, client: tuple[str, str], offer: Offer,
     return _strings("token", _call("token", request)[0], "access_token")[0]
 
 
-def fetch(url: str, token: str) -> tuple[bytes, str]:
-    """Step 5: the file, and the usage event the edge metered for it."""
+def fetch(url: str, token: str, target: Path, max_bytes: int = MAX_FILE_BYTES) -> Fetched:
+    """Step 5: the file streamed into ``target`` (a new name beside it, renamed over it
+    once whole), and the usage event the edge metered for it. Refused, with nothing
+    left at ``target``, when the file is over ``max_bytes``, ends before the length the
+    edge announced, or is not the content hash (``sha256:…``) the token names as its
+    ``asset``."""
     request = urllib.request.Request(url, headers={"Authorization": "License " + token})
-    body, headers = _call("fetch", request, limit=None)
-    return body, headers.get("X-Usage-Event", "")
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp, \
+                replacing(target) as handle:
+            size, digest = _stream(resp, handle, max_bytes)
+            _check_hash(resp.status, digest, _claims(token).get("asset"))
+            event = resp.headers.get("X-Usage-Event", "")
+    except urllib.error.HTTPError as err:
+        raise Refused("fetch", err.code, _reason(err)) from None
+    except (urllib.error.URLError, *_BROKEN) as err:
+        reason = getattr(err, "reason", err)
+        raise Refused("fetch", 0, f"unreachable ({reason})") from None
+    return Fetched(target.name, size, digest, event, token_id(token))
 
 
-def token_id(token: str) -> str:
-    """The ``jti`` of a licence token, read without checking it (for the log only: the
-    edge and the licence server are the ones that check)."""
+def _stream(resp: http.client.HTTPResponse, handle: BinaryIO, max_bytes: int) -> tuple[int, str]:
+    """Copy the answer's body to ``handle``: its size and SHA-256; Refused past
+    ``max_bytes`` (before reading when the edge announces more) or short of the
+    announced length."""
+    # http.client's reading of Content-Length (None when absent, invalid or chunked):
+    # the length it stops reading at.
+    expected = resp.length
+    if expected is not None and expected > max_bytes:
+        raise Refused("fetch", resp.status, f"the file is over {max_bytes:,} bytes")
+    digest, size = hashlib.sha256(), 0
+    try:
+        while chunk := resp.read(min(_CHUNK, max_bytes + 1 - size)):
+            size += len(chunk)
+            if size > max_bytes:
+                raise Refused("fetch", resp.status, f"the file is over {max_bytes:,} bytes")
+            digest.update(chunk)
+            handle.write(chunk)
+    except _BROKEN as err:
+        raise Refused("fetch", resp.status, f"the file broke off ({err!r})") from None
+    if expected is not None and size != expected:
+        raise Refused("fetch", resp.status,
+                      f"the file broke off after {size:,} of {expected:,} bytes")
+    return size, digest.hexdigest()
+
+
+def _check_hash(status: int, digest: str, named: object) -> None:
+    """Refused when the token names the asset's content hash and the file is not it."""
+    if isinstance(named, str) and named.startswith("sha256:") and named != "sha256:" + digest:
+        raise Refused("fetch", status, f"the file's SHA-256 {digest} is not the asset's "
+                      f"{named[:71]} its token names")
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """A licence token's claims, read without checking it (for the log and the hash
+    check only: the edge and the licence server are the ones that check tokens)."""
     try:
         part = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-        return str(claims.get("jti", ""))
-    except (IndexError, ValueError, binascii.Error, AttributeError):
-        return ""
+    except (IndexError, ValueError, binascii.Error):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def token_id(token: str) -> str:
+    """The ``jti`` of a licence token, read without checking it (for the log only)."""
+    return str(_claims(token).get("jti", ""))
 
 
 def crawl(site: str, key: EthSigningKey, name: str = "ledger-crawl",
-          license_xml: str | None = None) -> dict[str, Fetched | Refused]:
-    """Every file of ``site`` its RSL document offers: fetched, or the refusal that
-    stopped it. A refusal that stops them all (robots.txt, the RSL document, a
-    registration) is raised."""
+          license_xml: str | None = None, *, out: Path,
+          max_file_bytes: int = MAX_FILE_BYTES) -> dict[str, Fetched | Refused]:
+    """Every file of ``site`` its RSL document offers: fetched into the folder ``out``
+    (see `file_name`), or the refusal that stopped it. A refusal that stops them all
+    (robots.txt, the RSL document, a registration) is raised."""
     results: dict[str, Fetched | Refused] = {}
     clients: dict[str, tuple[str, str]] = {}
+    taken: set[str] = set()
     for offer in offers(licence_document(site)):
         if not offer.url.startswith(site.rstrip("/") + "/"):
             continue
@@ -216,8 +282,11 @@ def crawl(site: str, key: EthSigningKey, name: str = "ledger-crawl",
             if offer.server not in clients:
                 clients[offer.server] = register(offer.server, key, name)
             token = licence_token(offer.server, clients[offer.server], offer, license_xml)
-            body, event = fetch(offer.url, token)
-            results[offer.url] = Fetched(body, event, token_id(token))
+            out.mkdir(parents=True, exist_ok=True)
+            fetched = fetch(offer.url, token, out / file_name(offer.url, taken),
+                            max_file_bytes)
+            taken.add(fetched.file)
+            results[offer.url] = fetched
         except Refused as refused:
             if refused.step == "register":
                 raise
@@ -245,6 +314,9 @@ def add_crawl_command(commands: Commands[argparse.ArgumentParser]) -> None:
                          help="the folder for the files and crawl.json (default ./crawl)")
     command.add_argument("--name", default="ledger-crawl",
                          help="the client name to register under")
+    command.add_argument("--max-file-bytes", type=int, default=MAX_FILE_BYTES, metavar="N",
+                         help="refuse a file larger than N bytes, keeping nothing of it "
+                         "(default 1 GiB)")
     command.set_defaults(handler=cmd_crawl)
 
 
@@ -257,12 +329,15 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     unknown = [u for u in args.usage or [] if u not in USAGES]
     if unknown:
         raise LedgerError(f"--usage: unknown RSL usage {unknown[0]!r}", field="usage")
+    if args.max_file_bytes < 1:
+        raise LedgerError("must be at least 1", field="--max-file-bytes")
     key = load_key(args.key_file)
     if not isinstance(key, EthSigningKey):
         raise LedgerError("--key-file must hold an Ethereum key: the buyer's wallet",
                           field="key_file")
     licence = usage_licence(args.usage) if args.usage else None
-    results = crawl(args.site, key, args.name, licence)
+    results = crawl(args.site, key, args.name, licence, out=args.out,
+                    max_file_bytes=args.max_file_bytes)
     if not results:
         raise LedgerError(f"the RSL document offers no file of {args.site}")
     write_results(args.out, results)
@@ -274,7 +349,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def write_results(out: Path, results: dict[str, Fetched | Refused]) -> None:
-    """Each fetched file into ``out`` (named by its URL's last segment), the log as
+    """The log of ``results`` (whose files `crawl` wrote into ``out``) as
     ``out/crawl.json``, and one line per file on stdout."""
     out.mkdir(parents=True, exist_ok=True)
     log: list[dict[str, Any]] = []
@@ -284,16 +359,15 @@ def write_results(out: Path, results: dict[str, Fetched | Refused]) -> None:
             log.append({"url": url, "refused": {"step": result.step, "status": result.status,
                                                 "reason": result.reason}})
             continue
-        name = _file_name(url, {entry.get("file", "") for entry in log})
-        (out / name).write_bytes(result.body)
-        print(f"{url}  {len(result.body):,} bytes  token {result.token_id}  "
+        print(f"{url}  {result.size:,} bytes  token {result.token_id}  "
               f"usage {result.usage_event}")
-        log.append({"url": url, "file": name, "bytes": len(result.body),
-                    "tokenId": result.token_id, "usageEvent": result.usage_event})
+        log.append({"url": url, "file": result.file, "bytes": result.size,
+                    "sha256": result.sha256, "tokenId": result.token_id,
+                    "usageEvent": result.usage_event})
     (out / LOG_NAME).write_text(json.dumps({"fetches": log}, indent=2) + "\n")
 
 
-def _file_name(url: str, taken: set[str]) -> str:
+def file_name(url: str, taken: set[str]) -> str:
     """The URL's last path segment when it is a plain file name not `taken`, else a
     digest of the URL: nothing a site answers can name a path outside ``out``."""
     last = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]

@@ -141,7 +141,7 @@ async def run_web(service: Service, url: str, plan: WebPlan, scratch: Path, say:
                     "USAGE_SECRET": secret, "QUEUE_FLUSH_DELAY_MS": "100"}, plan.worker_port)
                 try:
                     say(f"web: the Worker serves {edge.url} in workerd; crawling it")
-                    fetched = await _crawl(plan.site, say, outcome)
+                    fetched = await _crawl(plan.site, scratch / "web-crawl", say, outcome)
                     await _settle(service, fetched, say, outcome)
                 finally:
                     await edge.stop()
@@ -201,9 +201,10 @@ class _Origin:
         await self._runner.cleanup()
 
 
-async def _crawl(site: str, say: Say, outcome: WebOutcome) -> dict[str, Fetched]:
+async def _crawl(site: str, out: Path, say: Say, outcome: WebOutcome
+                 ) -> dict[str, Fetched]:
     key = EthSigningKey.from_hex(BUYER_KEY)
-    results = await asyncio.to_thread(crawl, site, key, "ledger-demo")
+    results = await asyncio.to_thread(crawl, site, key, "ledger-demo", out=out)
     fetched: dict[str, Fetched] = {}
     for url, result in results.items():
         if isinstance(result, Refused):
@@ -212,7 +213,7 @@ async def _crawl(site: str, say: Say, outcome: WebOutcome) -> dict[str, Fetched]
             continue
         fetched[url] = result
         say(f"web: token {result.token_id} → fetched {url.rsplit('/', 1)[-1][:12]}… "
-            f"({len(result.body):,} bytes) → usage event {result.usage_event}")
+            f"({result.size:,} bytes) → usage event {result.usage_event}")
     outcome.fetched = len(fetched)
     return fetched
 

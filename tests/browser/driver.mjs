@@ -37,9 +37,12 @@ async function run(s) {
   await page.setViewportSize(s.viewport ?? { width: 1000, height: 900 });
   await page.emulateMedia({ media: "screen" });
   await page.goto(config.page);
-  if (s.evidence) await page.setInputFiles("#evidence", s.evidence);
+  // The page reads a chosen file asynchronously: wait until it has (its status line is
+  // written, or the verdict says why it could not), or a loaded machine clicks "Check"
+  // before the page holds the evidence.
+  if (s.evidence) await choose("#evidence", s.evidence, "evidence-status");
   if (s.file) await page.setInputFiles("#file", s.file);
-  if (s.deployment) await page.setInputFiles("#deployment", s.deployment);
+  if (s.deployment) await choose("#deployment", s.deployment, "deployment-status");
   for (const [id, value] of Object.entries(s.fields ?? {})) await page.fill(`#${id}`, value);
   const started = Date.now();
   await page.click("#check");
@@ -59,6 +62,12 @@ async function run(s) {
     await page.screenshot({ path: s.printScreenshot, fullPage: true });
   }
   return { name: s.name, ...verdict, requests: current.requests, errors: current.errors, elapsedMs };
+}
+
+async function choose(input, path, status) {
+  await page.setInputFiles(input, path);
+  await page.waitForFunction((id) => document.getElementById(id).textContent !== ""
+    || !document.getElementById("verdict").hidden, status, { timeout: 30000 });
 }
 
 function mockAnswer(mock, request) {

@@ -80,11 +80,13 @@ async def test_the_crawler_loop_and_each_refusal(tmp_path: Path) -> None:
                          licences=["training"], issuedAt=now, start=now, end=now + 3_600_000,
                          irrevocable=False)
 
-        results = await asyncio.to_thread(crawl, stack.site, buyer)
+        out = tmp_path / "crawl"
+        results = await asyncio.to_thread(crawl, stack.site, buyer, out=out)
         served = {u: r for u, r in results.items() if not isinstance(r, Refused)}
         assert set(served) == {stack.url_of(0), stack.url_of(1)}
         for url, got in served.items():
-            assert got.body == stack.files[url]
+            assert (out / got.file).read_bytes() == stack.files[url]
+            assert "sha256:" + got.sha256 == url.replace(f"{stack.site}/files/", "sha256:")
             assert got.usage_event.startswith(f"olp:{got.token_id}:")
         refused = results[exclusive]
         assert isinstance(refused, Refused)
@@ -105,12 +107,13 @@ async def test_the_crawler_loop_and_each_refusal(tmp_path: Path) -> None:
         # A real token, used for another file; a forged token: the Worker refuses.
         token = await asyncio.to_thread(licence_token, server, client, listed[stack.url_of(0)])
         with pytest.raises(Refused) as other:
-            await asyncio.to_thread(fetch, stack.url_of(1), token)
+            await asyncio.to_thread(fetch, stack.url_of(1), token, out / "other")
         assert (other.value.status, "insufficient_scope" in other.value.reason) == (403, True)
         forged = _forge(token)
         with pytest.raises(Refused) as forgery:
-            await asyncio.to_thread(fetch, stack.url_of(0), forged)
+            await asyncio.to_thread(fetch, stack.url_of(0), forged, out / "forged")
         assert (forgery.value.status, "invalid_token" in forgery.value.reason) == (401, True)
+        assert not (out / "other").exists() and not (out / "forged").exists()
 
         # Metered, anchored, settled: two fetches, two uses, on chain to the wei.
         event_ids = [got.usage_event for got in served.values()]
@@ -162,8 +165,9 @@ async def test_an_outage_and_a_restart_under_load_lose_and_double_nothing(
                   for url, offer in listed.items()}
         # The edge has served before (so it has the licence server's keys); then the
         # ledger becomes unreachable from it: usage intake and keys alike.
-        warm = await asyncio.to_thread(fetch, stack.url_of(0), tokens[stack.url_of(0)])
-        await until(lambda: _settled(stack, [warm[1]]), timeout=120)
+        warm = await asyncio.to_thread(fetch, stack.url_of(0), tokens[stack.url_of(0)],
+                                       tmp_path / "warm")
+        await until(lambda: _settled(stack, [warm.usage_event]), timeout=120)
         stack.gate.down = True
         load = asyncio.create_task(fire(stack.http, list(tokens), 200, 20.0,
                                      tokens.__getitem__))

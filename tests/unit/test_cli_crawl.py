@@ -6,7 +6,11 @@ tests/edge/test_loop.py and tests/integration/service/test_demo.py."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import json
+import runpy
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +49,9 @@ class Site:
     registered: list[dict[str, Any]] = field(default_factory=list)
     licences: list[str] = field(default_factory=list)
     answers: dict[str, bytes] = field(default_factory=dict)  # path → a body sent instead
+    served: dict[str, bytes] = field(default_factory=lambda: dict(FILES))  # the edge's bytes
+    lengths: dict[str, int | str | None] = field(default_factory=dict)  # → Content-Length
+    asset_claim: bool = True  # tokens name the registered file's hash as ``asset``
 
     def document(self) -> str:
         contents = "".join(
@@ -83,9 +90,24 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                     self._send(401, b"", WWW_Authenticate='License error="invalid_request"')
                     return
                 jti = json.loads(base64.urlsafe_b64decode(auth.split(".")[1] + "=="))["jti"]
-                self._send(200, FILES.get(self.path, b"odd"), X_Usage_Event=f"olp:{jti}:r1")
+                self._serve(site.served.get(self.path, b"odd"), f"olp:{jti}:r1")
             else:
                 self._send(404, b"not found")
+
+        def _serve(self, body: bytes, event: str) -> None:
+            """A licensed file, its Content-Length as the test says (None: none, the
+            body ending when the connection closes)."""
+            length = site.lengths.get(self.path, len(body))
+            self.send_response(200)
+            self.send_header("X-Usage-Event", event)
+            if length == "chunked":  # the body is sent as it is: the test writes the chunks
+                self.send_header("Transfer-Encoding", "chunked")
+            elif length is not None:
+                self.send_header("Content-Length", str(length))
+            self.end_headers()
+            self.close_connection = True
+            with contextlib.suppress(ConnectionError):  # the crawler stops at its cap
+                self.wfile.write(body)
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -106,7 +128,11 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 answer = {"error": error, "error_description": "not for you"}
                 self._send(status, json.dumps(answer).encode())
                 return
-            token = _jwt({"jti": "t" + path.rsplit("/", 1)[-1]})
+            registered = FILES.get(path, b"odd")
+            claims = {"jti": "t" + path.rsplit("/", 1)[-1]}
+            if site.asset_claim:
+                claims["asset"] = "sha256:" + hashlib.sha256(registered).hexdigest()
+            token = _jwt(claims)
             self._send(200, json.dumps({"access_token": token}).encode())
 
     return Handler
@@ -160,9 +186,10 @@ def test_crawl_writes_each_file_and_the_log(site: Site, run: Run, tmp_path: Path
         "aa11": b"first photo", "bb22": b"second photo"}
     log = json.loads((out_dir / "crawl.json").read_text())
     assert log["fetches"] == [
-        {"url": site.url + "/files/aa11", "file": "aa11", "bytes": 11, "tokenId": "taa11",
-         "usageEvent": "olp:taa11:r1"},
-        {"url": site.url + "/files/bb22", "file": "bb22", "bytes": 12, "tokenId": "tbb22",
+        {"url": site.url + "/files/aa11", "file": "aa11", "bytes": 11,
+         "sha256": _sha256(b"first photo"), "tokenId": "taa11", "usageEvent": "olp:taa11:r1"},
+        {"url": site.url + "/files/bb22", "file": "bb22", "bytes": 12,
+         "sha256": _sha256(b"second photo"), "tokenId": "tbb22",
          "usageEvent": "olp:tbb22:r1"}]
     assert "token taa11  usage olp:taa11:r1" in out
     # One registration per licence server, signed by the buyer's wallet for that server.
@@ -172,6 +199,101 @@ def test_crawl_writes_each_file_and_the_log(site: Site, run: Run, tmp_path: Path
     signature = body.pop("signature")
     verify_message(REGISTER_TAG, canonicalize(body), signature,
                    load_key(tmp_path / "buyer.key").public_id)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _left_in(out_dir: Path) -> set[str]:
+    """Every name in the output folder, temporary files included."""
+    return {p.name for p in out_dir.iterdir()}
+
+
+@pytest.mark.parametrize("length", [12, None])
+def test_a_file_over_the_cap_is_refused_and_not_kept(site: Site, run: Run, tmp_path: Path,
+                                                     length: int | None) -> None:
+    # Told in advance (Content-Length) or found while streaming (no length: an endless
+    # body is cut at the cap), nothing of it stays on disk; the file at the cap is kept.
+    site.lengths["/files/bb22"] = length
+    code, out, err = run(site.url, "--max-file-bytes", "11")
+    assert code == 2
+    assert "1 of 2 files refused (first at fetch: 200 the file is over 11 bytes" in (
+        _one_line_error(err))
+    assert f"{site.url}/files/bb22  refused at fetch: 200 the file is over 11 bytes" in out
+    assert _left_in(tmp_path / "out") == {"aa11", "crawl.json"}
+    log = json.loads((tmp_path / "out" / "crawl.json").read_text())["fetches"]
+    assert log[1]["refused"] == {"step": "fetch", "status": 200,
+                                 "reason": "the file is over 11 bytes"}
+
+
+def test_an_endless_body_stops_at_the_cap(site: Site, run: Run, tmp_path: Path) -> None:
+    site.served["/files/bb22"] = b"#" * (1 << 22)
+    site.lengths["/files/bb22"] = None
+    code, _, err = run(site.url, "--max-file-bytes", "1000")
+    assert code == 2 and "first at fetch: 200 the file is over 1,000 bytes" in (
+        _one_line_error(err))
+    assert _left_in(tmp_path / "out") == {"aa11", "crawl.json"}
+
+
+def test_a_file_that_breaks_off_is_refused(site: Site, run: Run, tmp_path: Path) -> None:
+    site.lengths["/files/bb22"] = 100
+    code, out, _ = run(site.url)
+    assert code == 2
+    assert "bb22  refused at fetch: 200 the file broke off after 12 of 100 bytes" in out
+    assert _left_in(tmp_path / "out") == {"aa11", "crawl.json"}
+
+
+def test_a_chunked_file_that_breaks_off_is_refused(site: Site, run: Run,
+                                                   tmp_path: Path) -> None:
+    site.served["/files/bb22"] = b"c\r\nsecond photo\r\n40\r\nonly part"
+    site.lengths["/files/bb22"] = "chunked"
+    code, out, _ = run(site.url)
+    assert code == 2
+    assert "bb22  refused at fetch: 200 the file broke off (IncompleteRead" in out
+    assert _left_in(tmp_path / "out") == {"aa11", "crawl.json"}
+
+
+def test_a_token_without_the_hash_skips_the_comparison(site: Site, run: Run,
+                                                       tmp_path: Path) -> None:
+    site.asset_claim = False
+    site.served["/files/bb22"] = b"second photX"
+    assert run(site.url)[0] == 0
+    log = json.loads((tmp_path / "out" / "crawl.json").read_text())["fetches"]
+    assert log[1]["sha256"] == _sha256(b"second photX")
+
+
+def test_a_content_length_that_is_no_number_is_ignored(site: Site, run: Run,
+                                                       tmp_path: Path) -> None:
+    site.lengths["/files/bb22"] = "\u00b2"  # a digit to str.isdigit, none to int()
+    assert run(site.url)[0] == 0
+    assert (tmp_path / "out" / "bb22").read_bytes() == b"second photo"
+
+
+def test_a_file_not_the_registered_one_is_refused(site: Site, run: Run,
+                                                  tmp_path: Path) -> None:
+    site.served["/files/bb22"] = b"second photX"
+    code, out, err = run(site.url)
+    assert code == 2
+    reason = (f"the file's SHA-256 {_sha256(b'second photX')} is not the asset's "
+              f"sha256:{_sha256(b'second photo')} its token names")
+    assert f"bb22  refused at fetch: 200 {reason}" in out
+    assert "first at fetch: 200 the file's SHA-256" in _one_line_error(err)
+    assert _left_in(tmp_path / "out") == {"aa11", "crawl.json"}
+
+
+def test_the_example_crawler_runs_on_the_same_client(
+        site: Site, buyer_key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    site.served["/files/bb22"] = b"second photX"
+    monkeypatch.setattr(sys, "argv", ["crawler.py", site.url, "--key-file", str(buyer_key),
+                                      "--out", str(tmp_path / "example")])
+    runpy.run_path(str(Path(__file__).parents[2] / "examples" / "crawler.py"),
+                   run_name="__main__")
+    out = capsys.readouterr().out
+    assert f"/files/aa11  11 bytes  sha256 {_sha256(b'first photo')}  usage olp:" in out
+    assert "/files/bb22  refused at fetch: 200 the file's SHA-256" in out
+    assert _left_in(tmp_path / "example") == {"aa11"}
 
 
 def test_usage_asks_for_a_narrower_licence(site: Site, run: Run) -> None:
@@ -285,6 +407,9 @@ def test_an_unreachable_site_is_exit_2(run: Run) -> None:
 def test_bad_options_are_exit_2(site: Site, run: Run, tmp_path: Path) -> None:
     code, _, err = run(site.url, "--usage", "everything")
     assert code == 2 and "unknown RSL usage 'everything'" in _one_line_error(err)
+    code, _, err = run(site.url, "--max-file-bytes", "0")
+    assert code == 2 and _one_line_error(err) == (
+        "ledger: error: --max-file-bytes: must be at least 1")
     p256 = tmp_path / "p256.key"
     write_key(p256, generate_key("p256"))
     code = main(["crawl", site.url, "--key-file", str(p256)])

@@ -72,7 +72,7 @@ async def test_withdrawal_request_settles_at_once_and_stops_new_usage(tmp_path: 
             status, body = await post({"events": [event(i, i + 1) for i in range(10)]})
             assert status == 202, body
             expected = sum(range(1, 11)) * PRICE
-            await until(lambda: anchored(10), 20.0)
+            await until(lambda: anchored(10), 60.0)
             assert (await splitter.account(buyer, "ETH")).spent == 0
 
             await chain.send(BUYER, splitter.address,
@@ -82,12 +82,12 @@ async def test_withdrawal_request_settles_at_once_and_stops_new_usage(tmp_path: 
 
             async def settled() -> bool:
                 return (await splitter.account(buyer, "ETH")).spent == expected
-            await until(settled, 20.0)
+            await until(settled, 60.0)
 
             async def refused() -> Any:
                 status, body = await post(event(100, 5))
                 return body if status == 409 else None
-            body = await until(refused, 20.0)
+            body = await until(refused, 60.0)
             assert body["error"]["code"] == "buyer_withdrawing", body
             assert body["error"]["field"] == "buyer" and "withdraw" in body["error"]["message"]
             status, body = await post({"events": [event(101, 1)]})
@@ -114,7 +114,7 @@ async def test_withdrawal_request_settles_at_once_and_stops_new_usage(tmp_path: 
             async def accepted() -> bool:
                 status, _ = await post(event(102, 1))
                 return status == 202
-            await until(accepted, 20.0)
+            await until(accepted, 60.0)
         finally:
             await w3.provider.disconnect()
 
