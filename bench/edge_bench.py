@@ -143,8 +143,8 @@ async def _serve_origin() -> None:
 
 async def outage(tmp: Path, seconds: float, rate: float) -> dict[str, Any]:
     """Fetches through a ledger outage and a Worker restart; spend against metering."""
-    from examples.crawler import fetch, licence_document, licence_token, offers, register
     from ledger.app.payments import address_of
+    from ledger.cli.crawl import fetch, licence_document, licence_token, offers, register
     from ledger.core.signing import EthSigningKey
     from tests.edge.harness import until
     from tests.edge.stack import BUYER_KEY, PRICE, licensed_stack, photos
@@ -170,7 +170,7 @@ async def outage(tmp: Path, seconds: float, rate: float) -> dict[str, Any]:
         buyer = address_of(BUYER_KEY)
         # One fetch before the outage: the edge has the licence server's keys by then.
         first = next(iter(listed))
-        await asyncio.to_thread(fetch, first, tokens[first])
+        await asyncio.to_thread(fetch, first, tokens[first], tmp / "first-fetch")
 
         async def spent_is(wei: int) -> bool:
             spent = int((await stack.chain.splitter.account(buyer, "ETH")).spent)

@@ -40,7 +40,7 @@ def vector_packages(folder: Path) -> list[tuple[str, Path, dict[str, str]]]:
     """The valid header-only vector packages: (name, file, the page's fields)."""
     vectors = json.loads((ROOT / "tests" / "vectors" / "evidence.json").read_text())
     pins = vectors["pins"]
-    out = []
+    out: list[tuple[str, Path, dict[str, str]]] = []
     for case in vectors["cases"]:
         if case["name"].endswith(": valid, header only"):
             path = folder / f"{len(out)}.json"
