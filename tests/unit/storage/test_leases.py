@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.errors import LeaseLostError
-from ledger.storage.engine import open_engine
 from ledger.storage.leases import Fence, LeaseStore, check_fence
-from ledger.storage.schema import upgrade
 from ledger.storage.txdocs import TxDocStore
-from tests.pg import ThrowawayPostgres
 
 NAME = "sender:31337:0xabc"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "postgresql":
-        postgres: ThrowawayPostgres = request.getfixturevalue("postgres")
-        url = postgres.new_database()
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
-    made = open_engine(url)
-    await upgrade(made)
-    yield made
-    await made.dispose()
 
 
 async def test_first_taker_gets_token_one_and_renews_it(engine: AsyncEngine) -> None:

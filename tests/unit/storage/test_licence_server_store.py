@@ -3,32 +3,12 @@ is past a 32-bit integer, so the insert's typed values are checked too)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.storage.engine import open_engine
 from ledger.storage.licence_server import LicenceServerStore, OlpClient
-from ledger.storage.schema import upgrade
-from tests.pg import ThrowawayPostgres
 
 WALLET = "0x" + "ab" * 20
 NOW = 1_700_000_000_000  # ms: past 2**31, as every real time is
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "postgresql":
-        postgres: ThrowawayPostgres = request.getfixturevalue("postgres")
-        url = postgres.new_database()
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
-    made = open_engine(url)
-    await upgrade(made)
-    yield made
-    await made.dispose()
 
 
 def _client(n: int, wallet: str = WALLET) -> OlpClient:

@@ -4,8 +4,6 @@ for statements stored before that index existed (migration 0011)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,26 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ledger.core.canonical import canonicalize
 from ledger.core.records import PENDING, StatementRecord
 from ledger.errors import ValidationError
-from ledger.storage.engine import open_engine
 from ledger.storage.models import StatementTargetRow
 from ledger.storage.schema import downgrade, upgrade
 from ledger.storage.statements import StatementStore
-from tests.pg import ThrowawayPostgres
 
 A, B = bytes([0xA]) * 32, bytes([0xB]) * 32
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "postgresql":
-        postgres: ThrowawayPostgres = request.getfixturevalue("postgres")
-        url = postgres.new_database()
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
-    made = open_engine(url)
-    await upgrade(made)
-    yield made
-    await made.dispose()
 
 
 def _record(n: int, manifest: bytes, asset_ids: list[str] | None) -> StatementRecord:
