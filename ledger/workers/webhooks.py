@@ -108,6 +108,8 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._woken = asyncio.Event()
         self._running: dict[object, asyncio.Task[None]] = {}
+        #: Work that ended since `step` began reading what is due.
+        self._ended: set[object] = set()
         self._session: aiohttp.ClientSession | None = None
         self._metrics = metrics
         #: The outbox's backlog as last read (empty while this replica does not deliver).
@@ -159,11 +161,17 @@ class Dispatcher:
 
     async def step(self) -> None:
         """Start draining each due subscription, and each asked redelivery, that is not
-        under way already."""
+        under way already.
+
+        What a read returns may predate the progress stored by work that ended during
+        the read; that work is skipped this round (its end woke the loop, so the next
+        step reads again), or its events would be sent twice."""
         now = self._clock()
+        self._ended.clear()
         last = await self._store.last_seq()
         for sub in await self._store.due(now, last):
             self._start(sub.id, self._drain(sub, last))
+        self._ended.clear()
         for sub, letter in await self._store.redeliveries(now, _BATCH):
             self._start(("again", sub.id, letter.event.seq), self._redeliver(sub, letter.event))
 
@@ -173,7 +181,7 @@ class Dispatcher:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 
     def _start(self, key: object, work: Coroutine[Any, Any, None]) -> None:
-        if key in self._running:
+        if key in self._running or key in self._ended:
             work.close()
             return
         task = asyncio.create_task(work)
@@ -182,6 +190,7 @@ class Dispatcher:
 
     def _finished(self, key: object, task: asyncio.Task[None]) -> None:
         self._running.pop(key, None)
+        self._ended.add(key)
         if not task.cancelled() and task.exception() is not None:
             log.warning("webhooks: delivery failed: %s", task.exception())
         self._woken.set()

@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pytest
@@ -20,7 +20,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from ledger.app.events import Announcer
 from ledger.app.webhooks import Webhooks
 from ledger.config import WebhookSettings
-from ledger.core.events import Filters
+from ledger.core.events import DeadLetter, Filters, Subscription
 from ledger.metrics import Metrics
 from ledger.storage.engine import open_engine
 from ledger.storage.events import EventStore
@@ -37,6 +37,7 @@ OTHER = "creator:ben"
 HANG_GUARD_S = 30.0
 
 Answer = Callable[[int], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -230,6 +231,93 @@ async def test_a_slow_receiver_does_not_hold_up_another(world: World) -> None:
         release.set()
         await slow.wait_for(10)
     assert [p["data"]["n"] for p in slow.taken()] == list(range(10))
+
+
+class LateAnswers(EventStore):
+    """An outbox whose next answer to `due` or `redeliveries` is held back by `stall`:
+    read before a running delivery stores its progress, returned after it finished."""
+
+    stall: Callable[[], Awaitable[None]] | None = None
+
+    async def due(self, now: int, last_seq: int) -> list[Subscription]:
+        return await self._late(await super().due(now, last_seq))
+
+    async def redeliveries(self, now: int, limit: int) -> list[tuple[Subscription, DeadLetter]]:
+        return await self._late(await super().redeliveries(now, limit))
+
+    async def stalled(self) -> bool:
+        """Whether the held-back answer was given."""
+        return self.stall is None
+
+    async def _late(self, found: list[T]) -> list[T]:
+        if self.stall is not None and found:
+            stall, self.stall = self.stall, None
+            await stall()
+        return found
+
+
+async def test_a_delivery_that_ends_while_the_queue_is_read_is_not_sent_again(
+        engine: AsyncEngine) -> None:
+    store = LateAnswers(engine)
+    world = World(store, Announcer(store), Webhooks(store, urls="any"))
+    release = asyncio.Event()
+
+    async def held(n: int) -> web.StreamResponse:
+        if n == 0:
+            await release.wait()
+        return web.Response(status=200)
+
+    async with receiving(held) as receiver, dispatching(world) as dispatcher:
+        await world.subscribe(receiver)
+        for n in range(4):
+            await world.status_changed(n)
+        await receiver.wait_for(1)
+
+        async def finish_the_drain() -> None:
+            release.set()
+            await dispatcher.idle()
+
+        store.stall = finish_the_drain
+        await receiver.wait_for(4)
+        await until(store.stalled)
+        await dispatcher.step()
+        await dispatcher.idle()
+    assert [p["data"]["n"] for p in receiver.taken()] == [0, 1, 2, 3]
+
+
+async def test_a_redelivery_that_ends_while_they_are_read_is_not_sent_again(
+        engine: AsyncEngine) -> None:
+    store = LateAnswers(engine)
+    world = World(store, Announcer(store), Webhooks(store, urls="any"))
+    release = asyncio.Event()
+    down = True
+
+    async def outage(n: int) -> web.StreamResponse:
+        if not down and not release.is_set():
+            await release.wait()
+        return web.Response(status=503 if down else 200)
+
+    async with receiving(outage) as receiver, dispatching(
+            world, replace(FAST, retry_for_s=0.05)) as dispatcher:
+        sub = await world.subscribe(receiver)
+        lost = await world.status_changed(1)
+        await until(lambda: has_dead_letters(world, sub))
+        down = False
+        tried = len(receiver.requests)
+        await world.webhooks.redeliver(sub, lost)
+        dispatcher.wake()
+        await receiver.wait_for(tried + 1)
+
+        async def finish_the_redelivery() -> None:
+            release.set()
+            await dispatcher.idle()
+
+        store.stall = finish_the_redelivery
+        await until(lambda: redelivered(world, sub))
+        await until(store.stalled)
+        await dispatcher.step()
+        await dispatcher.idle()
+    assert len(receiver.requests) == tried + 1
 
 
 async def test_after_the_retry_period_an_event_is_dead_lettered_and_can_be_sent_again(
