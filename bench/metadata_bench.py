@@ -5,6 +5,7 @@ Run from the repository root::
 
     .venv/bin/python -m bench.metadata_bench [--files 200] [--side 1600] [--rounds 3]
     .venv/bin/python -m bench.metadata_bench --files 10000     # the issue's goal size
+    .venv/bin/python -m bench.metadata_bench --files 10000 --case "audit --quick"
 
 It writes ``--files`` JPEGs of ``--side`` by ¾ ``--side`` random pixels (about 1.4 MiB
 each at 1600, quality 85, each with an EXIF capture date and offset) into a temporary
@@ -200,7 +201,7 @@ def report(times: dict[str, float], files: int, size: int, side: int, rounds: in
             f"| {label} | "
             f"{seconds:.2f} s | {files / seconds:,.0f} | {size / 1e6 / seconds:,.0f} | "
             f"{times['hashing'] / seconds:.2f} | {goals.get(name, '')} |")
-    if "audit" in times:
+    if "audit" in times and "audit --no-faces" in times:
         cost = (times["audit"] - times["audit --no-faces"]) / files * 1e3
         lines += ["", f"Face detection costs {cost:.1f} ms an image here (`ledger audit` "
                   "with faces minus `--no-faces`, over the number of files)."]
@@ -212,32 +213,47 @@ def report(times: dict[str, float], files: int, size: int, side: int, rounds: in
     return "\n".join(lines) + "\n"
 
 
-def run(files: int, side: int, rounds: int, write: bool) -> str:
-    """Make the files, time every case, and return (and maybe write) the section."""
+def run(files: int, side: int, rounds: int, write: bool, only: list[str] | None = None
+        ) -> str:
+    """Make the files, time every case (those named in ``only``, with hashing, when
+    given), and return (and maybe write) the section."""
     with tempfile.TemporaryDirectory(prefix="metadata-bench-") as temporary:
         folder, scratch = Path(temporary) / "photos", Path(temporary) / "scratch"
         folder.mkdir()
         scratch.mkdir()
         size = write_images(folder, files, side)
         list(hash_listing(list_folder(folder)))  # into the page cache
-        times = measure(cases(folder, scratch), rounds, scratch)
+        timed = cases(folder, scratch)
+        if only:
+            unknown = set(only) - set(timed)
+            if unknown:
+                raise SystemExit(f"no such case: {', '.join(sorted(unknown))}")
+            timed = {name: run for name, run in timed.items()
+                     if name == "hashing" or name in only}
+        times = measure(timed, rounds, scratch)
     section = report(times, files, size, side, rounds)
     if write:
         write_section("metadata", section)
     return section
 
 
-def image_bench_main(doc: str, bench: Callable[[int, int, int, bool], str]) -> None:
-    """Parse the image benchmarks' shared options and print what ``bench`` returns."""
+def image_bench_main(doc: str, bench: Callable[..., str], *, selectable: bool = False
+                     ) -> None:
+    """Parse the image benchmarks' shared options and print what ``bench`` returns
+    (``selectable``: it takes the cases named with ``--case`` too)."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--side", type=int, default=1600, help="image width in pixels")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true",
                         help="print the section, leave docs/benchmarks.md alone")
+    if selectable:
+        parser.add_argument("--case", action="append", dest="only", metavar="NAME",
+                            help="time only this case (repeatable; hashing always runs)")
     args = parser.parse_args()
-    sys.stdout.write(bench(args.files, args.side, args.rounds, not args.no_write))
+    extra = [args.only] if selectable else []
+    sys.stdout.write(bench(args.files, args.side, args.rounds, not args.no_write, *extra))
 
 
 if __name__ == "__main__":
-    image_bench_main(__doc__, run)
+    image_bench_main(__doc__, run, selectable=True)

@@ -23,13 +23,13 @@ import importlib
 import io
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ledger.app.file_hashes import exclusion, walk_folder
+from ledger.app.file_hashes import exclusion, sha256_rest, walk_folder
 from ledger.app.packager import PackageSpec
 from ledger.core.audit import (
     SEVERITIES,
@@ -43,6 +43,8 @@ from ledger.core.audit import (
 from ledger.core.hashing import sha256
 from ledger.core.rights import REGISTERED_BY_OTHER
 from ledger.errors import ValidationError
+from ledger.media.jpeg_segments import Segment, header_segments
+from ledger.media.probe import END_BYTES
 
 Lookup = Callable[[str], Collection[str]]
 """SHA-256 (hex) -> the creator ids that registered those bytes (none: an empty one)."""
@@ -53,6 +55,7 @@ FACE_SIDE = 512
 _HASH_SIDE = 64
 _POOL_FROM = 16  # fewer files than this are examined in this process: a pool costs more
 _C2PA_MARK = b"c2pa"  # every embedded C2PA manifest store carries its JUMBF label
+_HEAD_BYTES = 1 << 16  # a JPEG's header (its metadata) nearly always fits in this
 
 
 @dataclass(frozen=True)
@@ -205,11 +208,11 @@ def _examine_all(root: Path, entries: list[tuple[str, str, str | None]],
     if workers < 2 or len(entries) < _POOL_FROM or _header_only(options):  # a pool costs more
         return [work(entry) for entry in entries]
     _preload(options)
-    # Without decoding, the time goes to hashing and exiv2, which leave the interpreter's
-    # lock, as hashing for packaging does: threads, without a process's start and copies.
-    decoding = options.decode or options.phash or options.faces
-    pool_type = ProcessPoolExecutor if decoding else ThreadPoolExecutor
-    with pool_type(max_workers=workers) as pool:
+    # Processes even without decoding: hashing leaves the interpreter's lock, but the
+    # header and metadata reading around it does not, and on threads a file's hash
+    # waits for the lock after every block (200 photos: 0.62 of hashing's throughput
+    # on threads, 0.72 in processes; docs/benchmarks.md, "bench:metadata").
+    with ProcessPoolExecutor(max_workers=workers) as pool:
         chunk = max(1, min(64, len(entries) // (workers * 4)))
         return list(pool.map(work, entries, chunksize=chunk))
 
@@ -243,13 +246,26 @@ def examine(root: str, entry: tuple[str, str, str | None], *,
                 return FileFacts(relative, problem="empty", detail="the file is empty")
             if _header_only(options):
                 return _image_facts(FileFacts(relative, size=size), handle, path, options)
-            data = handle.read()
+            data = handle.read(_HEAD_BYTES)
+            if _streamed(options) and len(data) < size and header_segments(data) is not None:
+                digest, tail = sha256_rest(handle, data, END_BYTES)
+                facts = FileFacts(relative, size=size, sha256=digest)
+                return _image_facts(facts, data, path, options, tail=tail)
+            data += handle.read()
     except OSError as exc:
         return FileFacts(relative, kind="unreadable", detail=exc.strerror)
     if not data:
         return FileFacts(relative, problem="empty", detail="the file is empty")
     facts = FileFacts(relative, size=len(data), sha256=sha256(data) if options.hashes else None)
     return _image_facts(facts, data, path, options)
+
+
+def _streamed(options: AuditOptions) -> bool:
+    """Whether a JPEG whose header fits in its first `_HEAD_BYTES` is hashed as it is
+    read, and only that header and its last bytes are kept (nothing decodes it; the
+    metadata, C2PA store and end marker checks need no more): reading a photograph
+    whole into new memory costs about half as much again as hashing it."""
+    return options.hashes and not (options.decode or options.phash or options.faces)
 
 
 def _header_only(options: AuditOptions) -> bool:
@@ -271,15 +287,18 @@ def _read(path: str) -> bytes:
 
 
 def _image_facts(facts: FileFacts, data: bytes | BinaryIO, path: str,
-                 options: AuditOptions) -> FileFacts:
-    """``data``: the file's bytes, or the open file when only its header is read."""
+                 options: AuditOptions, *, tail: bytes | None = None) -> FileFacts:
+    """``data``: the file's bytes, or the open file when only its header is read, or
+    (with ``tail``, its last bytes) a JPEG's start, holding its whole header."""
     from ledger.media.probe import MAX_PIXELS, probe
 
     # The perceptual hash needs 32 x 32 pixels: without faces a JPEG decodes at 1/8 scale.
     reduce_to = FACE_SIDE if options.faces else _HASH_SIDE
+    # A JPEG's header is walked once here for the probe, the metadata and the C2PA check.
+    segments = header_segments(data) if isinstance(data, bytes) else None
     probed = probe(data, max_pixels=options.max_pixels or MAX_PIXELS, reduce_to=reduce_to,
                    decode=options.decode or options.phash or options.faces,
-                   check_end=options.check_ends)
+                   check_end=options.check_ends, tail=tail, segments=segments)
     facts = dataclasses.replace(facts, problem=probed.problem, detail=probed.detail,
                                 format=probed.format, width=probed.width,
                                 height=probed.height)
@@ -294,23 +313,27 @@ def _image_facts(facts: FileFacts, data: bytes | BinaryIO, path: str,
 
         facts = dataclasses.replace(facts, faces=len(detect_faces(probed.image)))
     if options.metadata and isinstance(data, bytes):
-        facts = _metadata(facts, data, path)
+        facts = _metadata(facts, data, path, segments)
     return facts
 
 
-def _metadata(facts: FileFacts, data: bytes, path: str) -> FileFacts:
-    from ledger.media.c2pa_boxes import may_hold_c2pa
+def _metadata(facts: FileFacts, data: bytes, path: str, segments: list[Segment] | None
+              ) -> FileFacts:
+    from ledger.media.c2pa_boxes import jpeg_header_holds_c2pa, may_hold_c2pa
     from ledger.media.formats import EMBEDDABLE, sniff
     from ledger.media.xmp import MetadataError, read_rights
 
     if sniff(data[:12]) not in EMBEDDABLE:
         return facts
     try:
-        rights = read_rights(data)
+        rights = read_rights(data, segments)
     except MetadataError as exc:
         return dataclasses.replace(facts, metadata_error=str(exc))
-    # The structural walk first: it answers for most files in far less than the scan.
-    if may_hold_c2pa(io.BytesIO(data)) and _C2PA_MARK in data:
+    if segments:
+        holds = jpeg_header_holds_c2pa(data, segments)
+    else:  # the structural walk first: it answers for most files in far less than the scan
+        holds = may_hold_c2pa(io.BytesIO(data)) and _C2PA_MARK in data
+    if holds:
         from ledger.media.c2pa_read import read_c2pa
 
         rights = dataclasses.replace(rights, c2pa=read_c2pa(path))

@@ -339,10 +339,21 @@ def sha256_file(path: str) -> bytes:
 
 
 def _sha256(handle: io.FileIO) -> bytes:
+    return sha256_rest(handle, b"")[0]
+
+
+def sha256_rest(handle: IO[bytes], start: bytes, keep: int = 0) -> tuple[bytes, bytes]:
+    """The SHA-256 of ``start`` followed by the rest of the file open in ``handle``, read
+    in ``BLOCK_SIZE`` blocks into this thread's buffer (a fresh buffer per file would
+    cost as much again in page faults), and the file's last ``keep`` bytes (of
+    ``start`` too, when the rest is shorter)."""
     view: memoryview | None = getattr(_buffers, "view", None)
     if view is None:
         view = _buffers.view = memoryview(bytearray(BLOCK_SIZE))
-    hasher = hashlib.sha256()
-    while count := handle.readinto(view):
+    hasher = hashlib.sha256(start)
+    tail = start[-keep:] if keep else b""
+    while count := handle.readinto(view):  # type: ignore[attr-defined]
         hasher.update(view[:count])
-    return hasher.digest()
+        if keep:
+            tail = (tail + view[max(0, count - keep):count])[-keep:]
+    return hasher.digest(), tail

@@ -10,10 +10,11 @@ its format says is left to c2pa (True).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import BinaryIO
 
 from ledger.media.formats import JPEG, PNG, WEBP, sniff
-from ledger.media.jpeg_segments import EOI, SOI, SOS, walk
+from ledger.media.jpeg_segments import EOI, SOI, SOS, Segment, walk
 
 _HEAD = 12
 _APP11 = 0xEB
@@ -27,6 +28,13 @@ def may_hold_c2pa(handle: BinaryIO) -> bool:
     kind = sniff(handle.read(_HEAD))
     walk = {JPEG: _jpeg, PNG: _png, WEBP: _webp}.get(kind or "")
     return True if walk is None else walk(handle)
+
+
+def jpeg_header_holds_c2pa(data: bytes, segments: Iterable[Segment]) -> bool:
+    """Whether the JPEG ``data``, whose `header_segments` are ``segments``, holds a C2PA
+    manifest store (in an APP11 segment of its header, the only place one can be)."""
+    return any(marker == _APP11 and b"c2pa" in data[start + 4:min(end, start + 4 + _JUMBF_LABEL)]
+               for marker, start, end in segments)
 
 
 def _jpeg(handle: BinaryIO) -> bool:

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO
 
-from ledger.media.jpeg_segments import header_segments
+from ledger.media.jpeg_segments import Segment, header_segments
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -23,7 +23,8 @@ MAX_PIXELS = 89_478_485
 """Pillow's default ``Image.MAX_IMAGE_PIXELS`` (a 1024 MiB RGBA image, roughly)."""
 THUMBNAIL_SIDE = 96
 _ENDINGS = {"JPEG": b"\xff\xd9", "MPO": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82", "GIF": b";"}
-_TAIL = 4096  # how far back from the end an end marker may sit, before zero padding
+END_BYTES = 4096
+"""How far back from a file's end its end marker may sit, before zero padding."""
 # The JPEG markers Pillow's parser (JpegImagePlugin.MARKER) reads as length-prefixed
 # segments: frame headers, quantisation tables, application segments and those it skips.
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE,
@@ -49,8 +50,8 @@ class Probed:
 
 
 def probe(data: bytes | BinaryIO, *, max_pixels: int = MAX_PIXELS,
-          reduce_to: int | None = None, decode: bool = True, check_end: bool = False
-          ) -> Probed:
+          reduce_to: int | None = None, decode: bool = True, check_end: bool = False,
+          tail: bytes | None = None, segments: list[Segment] | None = None) -> Probed:
     """Open and decode the image ``data`` (its bytes, or an open file); never raises
     for bad content.
 
@@ -58,12 +59,15 @@ def probe(data: bytes | BinaryIO, *, max_pixels: int = MAX_PIXELS,
     1/2, 1/4 or 1/8 scale directly, much faster), at least this many pixels a side;
     what is checked (the whole stream decodes) is the same. Without ``decode`` only
     the header is read (type and dimensions): a truncated file goes unnoticed, unless
-    ``check_end`` (given the bytes) looks at how the data ends (`ends_cut_short`).
+    ``check_end`` (given the bytes) looks at how the data ends (`ends_cut_short`): at
+    ``tail``, the file's last bytes, when ``data`` is only its start. ``segments``: the
+    `header_segments` of ``data``, when the caller has them already.
     """
+    ending = data if tail is None else tail
     if not decode and isinstance(data, bytes):
-        quick = _jpeg_header(data, max_pixels)
+        quick = _jpeg_header(data, max_pixels, segments)
         if quick is not None:
-            return _check_end(quick, data) if check_end else quick
+            return _check_end(quick, tail or data) if check_end else quick
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -80,7 +84,8 @@ def probe(data: bytes | BinaryIO, *, max_pixels: int = MAX_PIXELS,
         return replace(shown, problem="bomb",
                        detail=f"{width} x {height} pixels is over the limit of {max_pixels:,}")
     if not decode:
-        return _check_end(shown, data) if check_end and isinstance(data, bytes) else shown
+        return (_check_end(shown, ending) if check_end and isinstance(ending, bytes)
+                else shown)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -100,12 +105,13 @@ def _check_end(shown: Probed, data: bytes) -> Probed:
     return shown
 
 
-def _jpeg_header(data: bytes, max_pixels: int) -> Probed | None:
+def _jpeg_header(data: bytes, max_pixels: int, segments: list[Segment] | None = None
+                 ) -> Probed | None:
     """What Pillow's header parse would say of the JPEG ``data``, from our own walk of
     its header segments (Pillow's parse, in Python, costs about as much as hashing a
     photograph); None, leaving the file to Pillow, unless every segment is one Pillow
     reads without complaint (`_pillow_accepts`) and the picture is no bomb."""
-    segments = header_segments(data)
+    segments = header_segments(data) if segments is None else segments
     if not segments or not _sos_fits(data, segments[-1].end):
         return None
     size: tuple[int, int] | None = None
@@ -156,7 +162,7 @@ def ends_cut_short(kind: str | None, data: bytes) -> bool:
     if kind == "WEBP":
         return len(data) < 8 + int.from_bytes(data[4:8], "little")
     ending = _ENDINGS.get(kind or "")
-    return ending is not None and not data[-_TAIL:].rstrip(b"\x00").endswith(ending)
+    return ending is not None and not data[-END_BYTES:].rstrip(b"\x00").endswith(ending)
 
 
 def thumbnail_png(image: Image.Image, side: int = THUMBNAIL_SIDE) -> bytes:

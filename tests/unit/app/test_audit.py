@@ -14,6 +14,7 @@ from ledger.core.audit import Declared
 from ledger.core.hashing import sha256
 from ledger.errors import ValidationError
 from tests.unit.app.audit_folder import EXPECTED, messy_folder, picture
+from tests.unit.media.images import BERLIN_GPS, data_mining, image
 
 NO_FACES = AuditOptions(faces=False)
 
@@ -65,6 +66,53 @@ def test_the_pool_finds_what_one_process_finds(tmp_path: Path) -> None:
     pooled = audit(folder, Declared(), options=AuditOptions(faces=False, workers=2))
     assert pooled == alone
     assert {(item.path, item.code) for item in alone.findings} >= EXPECTED
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def test_photographs_hashed_as_they_are_read_give_the_facts_read_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--quick`` keeps only a JPEG's header and last bytes when the header fits in its
+    first 64 KiB; every fact must be what reading the file whole gives."""
+    photo = image("jpg", noise_side=1400, gps=BERLIN_GPS, exif={"BodySerialNumber": "SN-7"},
+                  xmp=data_mining("DMI-PROHIBITED-AIMLTRAINING"))
+    assert len(photo) > 2**20  # more than one block of the hashing loop
+    files = {
+        "gps.jpg": photo,
+        "cut.jpg": photo[:len(photo) // 2],
+        "padded.jpg": photo + bytes(3000),
+        "cut-padded.jpg": photo[:-2] + bytes(3000),
+        # Its header outgrows the first 64 KiB: read whole.
+        "big-header.jpg": photo[:2] + _segment(0xE2, bytes(60_000)) * 2 + photo[2:],
+        "c2pa-label.jpg": photo[:2] + _segment(0xEB, b"JP\x00\x00" + b"c2pa" * 4) + photo[2:],
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    quick = AuditOptions(faces=False, phash=False, decode=False, check_ends=True, workers=1)
+    import ledger.app.audit as audit_module
+
+    streamed: list[bytes] = []
+    hashed = audit_module.sha256_rest
+
+    def counted(handle: object, start: bytes, keep: int = 0) -> tuple[bytes, bytes]:
+        streamed.append(start)
+        return hashed(handle, start, keep)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(audit_module, "sha256_rest", counted)
+        kept = audit(tmp_path, Declared(), options=quick)
+    assert len(streamed) == len(files) - 1
+    monkeypatch.setattr(audit_module, "_HEAD_BYTES", 2**30)
+    whole = audit(tmp_path, Declared(), options=quick)
+    assert kept == whole
+    assert [facts.sha256 for facts in kept.files] == [
+        sha256(files[facts.path]) for facts in kept.files]
+    found = {(item.path, item.code) for item in kept.findings}
+    assert {("cut.jpg", "corrupt"), ("cut-padded.jpg", "corrupt"),
+            ("gps.jpg", "gps_location"), ("gps.jpg", "device_serial")} <= found
+    assert not {path for path, code in found if code == "corrupt"} & {"gps.jpg", "padded.jpg"}
 
 
 def test_declared_from_spec_keeps_privacy_and_consent() -> None:

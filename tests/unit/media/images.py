@@ -4,6 +4,7 @@ pyexiv2 adds IPTC and XMP (a raw packet, so any property can be planted)."""
 from __future__ import annotations
 
 import io
+import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,10 +26,15 @@ def image(
     kind: str = "jpg", *, exif: Mapping[str, str] | None = None,
     gps: Mapping[int, Any] | None = None, xmp: str = "",
     iptc: Mapping[str, Any] | None = None, colour: tuple[int, int, int] = (200, 40, 10),
+    noise_side: int = 0,
 ) -> bytes:
     """An image of ``kind`` (jpg, png, webp) carrying the given EXIF tags (by name),
-    GPS IFD entries, XMP (``rdf:Description`` body elements) and IPTC datasets."""
-    picture = Image.new("RGB", (32, 24), colour)
+    GPS IFD entries, XMP (``rdf:Description`` body elements) and IPTC datasets: 32 x 24
+    pixels of ``colour``, or ``noise_side`` a side of random ones (a JPEG of about 0.6
+    bytes a pixel)."""
+    picture = (Image.frombytes("RGB", (noise_side, noise_side),
+                               random.Random(noise_side).randbytes(noise_side ** 2 * 3))
+               if noise_side else Image.new("RGB", (32, 24), colour))
     tags = Image.Exif()
     photo = {_EXIF_TAGS[name]: value for name, value in (exif or {}).items()
              if name in _EXIF_TAGS}
