@@ -213,7 +213,8 @@ def _examine_all(root: Path, entries: list[tuple[str, str, str | None]],
     # waits for the lock after every block (200 photos: 0.62 of hashing's throughput
     # on threads, 0.72 in processes; docs/benchmarks.md, "bench:metadata").
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        chunk = max(1, min(64, len(entries) // (workers * 4)))
+        # Small chunks: the last one alone keeps a worker busy while the others idle.
+        chunk = max(1, min(8, len(entries) // (workers * 4)))
         return list(pool.map(work, entries, chunksize=chunk))
 
 
@@ -245,12 +246,14 @@ def examine(root: str, entry: tuple[str, str, str | None], *,
             if size == 0:
                 return FileFacts(relative, problem="empty", detail="the file is empty")
             if _header_only(options):
-                return _image_facts(FileFacts(relative, size=size), handle, path, options)
+                return _image_facts(FileFacts(relative, size=size), io.BufferedReader(handle),
+                                    path, options)
             data = handle.read(_HEAD_BYTES)
-            if _streamed(options) and len(data) < size and header_segments(data) is not None:
+            segments = header_segments(data) if _streamed(options) and len(data) < size else None
+            if segments is not None:
                 digest, tail = sha256_rest(handle, data, END_BYTES)
                 facts = FileFacts(relative, size=size, sha256=digest)
-                return _image_facts(facts, data, path, options, tail=tail)
+                return _image_facts(facts, data, path, options, tail=tail, segments=segments)
             data += handle.read()
     except OSError as exc:
         return FileFacts(relative, kind="unreadable", detail=exc.strerror)
@@ -275,10 +278,12 @@ def _header_only(options: AuditOptions) -> bool:
                 or options.metadata or options.check_ends)
 
 
-def _open(path: str) -> BinaryIO:
+def _open(path: str) -> io.FileIO:
+    """The file, unbuffered (it is read in large blocks or whole; a header reader wraps
+    it in a buffer)."""
     # O_NOFOLLOW: a file swapped for a link after the walk is refused, not followed.
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    return os.fdopen(descriptor, "rb")
+    return io.FileIO(descriptor, "rb")
 
 
 def _read(path: str) -> bytes:
@@ -287,15 +292,18 @@ def _read(path: str) -> bytes:
 
 
 def _image_facts(facts: FileFacts, data: bytes | BinaryIO, path: str,
-                 options: AuditOptions, *, tail: bytes | None = None) -> FileFacts:
+                 options: AuditOptions, *, tail: bytes | None = None,
+                 segments: list[Segment] | None = None) -> FileFacts:
     """``data``: the file's bytes, or the open file when only its header is read, or
-    (with ``tail``, its last bytes) a JPEG's start, holding its whole header."""
+    (with ``tail``, its last bytes, and ``segments``, its header) a JPEG's start,
+    holding its whole header."""
     from ledger.media.probe import MAX_PIXELS, probe
 
     # The perceptual hash needs 32 x 32 pixels: without faces a JPEG decodes at 1/8 scale.
     reduce_to = FACE_SIDE if options.faces else _HASH_SIDE
     # A JPEG's header is walked once here for the probe, the metadata and the C2PA check.
-    segments = header_segments(data) if isinstance(data, bytes) else None
+    if segments is None and isinstance(data, bytes):
+        segments = header_segments(data)
     probed = probe(data, max_pixels=options.max_pixels or MAX_PIXELS, reduce_to=reduce_to,
                    decode=options.decode or options.phash or options.faces,
                    check_end=options.check_ends, tail=tail, segments=segments)

@@ -15,10 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from ledger.core.times import iso_utc_of
+
+_EXIF_TIME = re.compile(r"(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})", re.ASCII)
+_EXIF_OFFSET = re.compile(r"([+-])(\d{2}):([0-5]\d)", re.ASCII)
 
 METADATA_KEY = "ledger:metadata"
 """The member of an asset's ``extensions`` that holds what packaging found in the file."""
@@ -135,11 +138,28 @@ def capture_date_utc(local: str, offset: str | None) -> str | None:
     is missing or malformed (a time without its zone is not a UTC instant)."""
     if offset is None:
         return None
+    local, offset = local.strip(), offset.strip()
     try:
-        moment = datetime.strptime(local.strip() + " " + offset.strip(), "%Y:%m:%d %H:%M:%S %z")
+        moment = _exif_moment(local, offset) or datetime.strptime(
+            local + " " + offset, "%Y:%m:%d %H:%M:%S %z")
     except ValueError:
         return None
     return iso_utc_of(moment)
+
+
+def _exif_moment(local: str, offset: str) -> datetime | None:
+    """The moment of the usual shape (``2025:11:02 14:22:00`` and ``+02:00``) read
+    directly, as `datetime.strptime` reads it (a rule to itself, it cost a sixth of an
+    audited file's metadata); None for any other shape, left to strptime; ValueError
+    for fields out of range, as strptime gives."""
+    when, zone = _EXIF_TIME.fullmatch(local), _EXIF_OFFSET.fullmatch(offset)
+    if when is None or zone is None:
+        return None
+    year, month, day, hour, minute, second = map(int, when.groups())
+    sign, hours, minutes = zone.groups()
+    delta = timedelta(hours=int(hours), minutes=int(minutes))
+    return datetime(year, month, day, hour, minute, second,
+                    tzinfo=timezone(-delta if sign == "-" else delta))
 
 
 def gps_time_utc(date: str, hours: float, minutes: float, seconds: float) -> str | None:

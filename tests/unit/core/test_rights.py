@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.core.rights import (
     DMI_ALLOWED,
@@ -11,6 +15,7 @@ from ledger.core.rights import (
     PLUS_VOCAB,
     C2paSummary,
     EmbeddedRights,
+    _exif_moment,
     capture_date_utc,
     claims_for,
     conflicts,
@@ -18,6 +23,7 @@ from ledger.core.rights import (
     is_training_licence,
     metadata_record,
 )
+from ledger.core.times import iso_utc_of
 
 ANA = "creator:ana-photo"
 TRAINING = ["non-exclusive-training"]
@@ -67,6 +73,29 @@ def test_claims_follow_the_licences() -> None:
 ])
 def test_capture_date_needs_its_offset(local: str, offset: str | None, utc: str | None) -> None:
     assert capture_date_utc(local, offset) == utc
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.tuples(*[st.integers(0, 9999)] + [st.integers(0, 99)] * 5),
+       st.sampled_from("+-"), st.integers(0, 99), st.integers(0, 99))
+def test_the_usual_shape_reads_as_strptime_reads_it(
+        fields: tuple[int, ...], sign: str, hours: int, minutes: int) -> None:
+    """The direct reading of ``YYYY:MM:DD HH:MM:SS`` and ``±HH:MM`` agrees with
+    strptime's on every value, in range or not."""
+    year, month, day, hour, minute, second = fields
+    local = f"{year:04}:{month:02}:{day:02} {hour:02}:{minute:02}:{second:02}"
+    offset = f"{sign}{hours:02}:{minutes:02}"
+    try:
+        expected: str | None = iso_utc_of(
+            datetime.strptime(f"{local} {offset}", "%Y:%m:%d %H:%M:%S %z"))
+    except ValueError:
+        expected = None
+    try:
+        direct = _exif_moment(local, offset)
+    except ValueError:
+        direct = None
+    assert (None if direct is None else iso_utc_of(direct)) == expected
+    assert capture_date_utc(local, offset) == expected
 
 
 def test_gps_time_is_utc() -> None:
