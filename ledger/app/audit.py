@@ -246,8 +246,8 @@ def examine(root: str, entry: tuple[str, str, str | None], *,
             if size == 0:
                 return FileFacts(relative, problem="empty", detail="the file is empty")
             if _header_only(options):
-                return _image_facts(FileFacts(relative, size=size), io.BufferedReader(handle),
-                                    path, options)
+                with io.BufferedReader(handle) as buffered:
+                    return _image_facts(FileFacts(relative, size=size), buffered, path, options)
             data = handle.read(_HEAD_BYTES)
             segments = header_segments(data) if _streamed(options) and len(data) < size else None
             if segments is not None:
