@@ -11,9 +11,11 @@ config written for `workerd serve`.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -58,11 +60,24 @@ def config(settings: Mapping[str, str], queue: Path, port: int) -> str:
                           bindings=bindings)
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running `workerd serve`: its base URL and process id."""
+
+    url: str
+    pid: int
+
+    def cpu_s(self) -> float:
+        """CPU seconds the process has used so far (user and system; Linux's /proc)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @asynccontextmanager
 async def plain_workerd(folder: Path, settings: Mapping[str, str],
-                        script: Path = BUNDLE) -> AsyncIterator[str]:
+                        script: Path = BUNDLE) -> AsyncIterator[Served]:
     """The Worker (`script`, relative to the repository) served by workerd alone for the
-    length of the block; yields its base URL."""
+    length of the block."""
     root = repo_root()
     folder.mkdir(parents=True)
     (folder / "queue").mkdir()
@@ -76,7 +91,7 @@ async def plain_workerd(folder: Path, settings: Mapping[str, str],
     url = f"http://127.0.0.1:{port}"
     try:
         await _serving(url)
-        yield url
+        yield Served(url, process.pid)
     finally:
         process.terminate()
         await process.wait()
