@@ -37,13 +37,13 @@ process where hashing it takes about 0.15 ms; no decoder shortcut closes a 25-fo
 `--quick` decodes nothing: SHA-256 (identical duplicates, the lookup), the header (type,
 dimensions, decompression bombs), how the data ends (JPEG EOI, PNG IEND, GIF trailer,
 WebP RIFF size: truncated files), EXIF/IPTC/XMP read from the header segments only, and
-C2PA only where the segment walk finds a store; in threads, as hashing runs. It still
-falls short of 0.80: what it adds to hashing is per file (exiv2's read of the metadata
-segments, about 0.16 ms, and the Python around it; a JPEG's header is read by our own
-segment walk, no longer by Pillow's parser), which weighs more the smaller the files
-are: hashing a 185 KiB photograph takes about as long. A process pool does not help:
-forking and joining two workers costs about 0.06 s, which a folder of 200 photographs
-hashed in 0.13 s cannot repay, and on larger files both CPUs are busy already.
+C2PA only where the segment walk finds a store; in one process per CPU, each JPEG
+hashed as it is read. What it adds to hashing is per file, not per byte: about 0.1 ms
+of metadata reading (exiv2 on the header segments, and the Python around it) and a few
+hundredths for the header walk and the end check, which weighs more the smaller the
+file: a 185 KiB photograph hashes in about the same time, so here `--quick` stays near
+half of hashing's throughput, where on the 1.4 MiB files of the metadata benchmark
+(docs/benchmarks.md, "bench:metadata") it passes 0.80.
 """
 _SAMPLES = ("astronaut", "coffee", "chelsea", "rocket", "retina", "hubble_deep_field")
 

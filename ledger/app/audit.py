@@ -210,8 +210,8 @@ def _examine_all(root: Path, entries: list[tuple[str, str, str | None]],
     _preload(options)
     # Processes even without decoding: hashing leaves the interpreter's lock, but the
     # header and metadata reading around it does not, and on threads a file's hash
-    # waits for the lock after every block (200 photos: 0.62 of hashing's throughput
-    # on threads, 0.72 in processes; docs/benchmarks.md, "bench:metadata").
+    # waits for the lock after every block (400 JPEGs of 1.4 MiB: 0.62 of hashing's
+    # throughput on threads, 0.72 in processes; docs/benchmarks.md, "bench:metadata").
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # Small chunks: the last one alone keeps a worker busy while the others idle.
         chunk = max(1, min(8, len(entries) // (workers * 4)))
@@ -267,7 +267,7 @@ def _streamed(options: AuditOptions) -> bool:
     """Whether a JPEG whose header fits in its first `_HEAD_BYTES` is hashed as it is
     read, and only that header and its last bytes are kept (nothing decodes it; the
     metadata, C2PA store and end marker checks need no more): reading a photograph
-    whole into new memory costs about half as much again as hashing it."""
+    whole into new memory costs about a fifth as much again as hashing it."""
     return options.hashes and not (options.decode or options.phash or options.faces)
 
 

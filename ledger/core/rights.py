@@ -149,9 +149,9 @@ def capture_date_utc(local: str, offset: str | None) -> str | None:
 
 def _exif_moment(local: str, offset: str) -> datetime | None:
     """The moment of the usual shape (``2025:11:02 14:22:00`` and ``+02:00``) read
-    directly, as `datetime.strptime` reads it (a rule to itself, it cost a sixth of an
-    audited file's metadata); None for any other shape, left to strptime; ValueError
-    for fields out of range, as strptime gives."""
+    directly, as `datetime.strptime` reads it (strptime, a general parser, took a sixth
+    of the time of reading an audited file's metadata); None for any other shape, left
+    to strptime; ValueError for fields out of range, as strptime gives."""
     when, zone = _EXIF_TIME.fullmatch(local), _EXIF_OFFSET.fullmatch(offset)
     if when is None or zone is None:
         return None

@@ -63,11 +63,10 @@ def probe(data: bytes | BinaryIO, *, max_pixels: int = MAX_PIXELS,
     ``tail``, the file's last bytes, when ``data`` is only its start. ``segments``: the
     `header_segments` of ``data``, when the caller has them already.
     """
-    ending = data if tail is None else tail
     if not decode and isinstance(data, bytes):
         quick = _jpeg_header(data, max_pixels, segments)
         if quick is not None:
-            return _check_end(quick, tail or data) if check_end else quick
+            return _check_end(quick, data if tail is None else tail) if check_end else quick
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -84,6 +83,7 @@ def probe(data: bytes | BinaryIO, *, max_pixels: int = MAX_PIXELS,
         return replace(shown, problem="bomb",
                        detail=f"{width} x {height} pixels is over the limit of {max_pixels:,}")
     if not decode:
+        ending = data if tail is None else tail
         return (_check_end(shown, ending) if check_end and isinstance(ending, bytes)
                 else shown)
     try:

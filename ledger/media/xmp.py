@@ -62,8 +62,8 @@ def _image(source: bytes | Path) -> Any:
 
 def _close(image: Any) -> None:
     """Free what exiv2 holds for ``image``: what pyexiv2's ``close`` does (pinned at
-    2.16.0), without then stubbing out every attribute of the wrapper, which took
-    three times as long as reading the metadata; the wrapper is dropped after this."""
+    2.16.0), without then stubbing out every attribute of the wrapper (about 12 µs a
+    file, more than reading the metadata); the wrapper is dropped after this."""
     image._exiv2api_image.close_image()
     if isinstance(image, pyexiv2.ImageData):
         image.buffer.destroy()
