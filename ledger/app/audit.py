@@ -4,9 +4,10 @@
 hidden files are skipped, as packaging skips them), examines every regular file
 (SHA-256, opens it safely, a perceptual hash, its EXIF/IPTC/XMP and C2PA facts,
 candidate faces), asks ``lookup`` who else registered the same bytes, and has
-`ledger.core.audit` judge it all. Files are examined in a process pool: decoding and
-face detection hold the interpreter's lock, so threads would not help; an audit that
-decodes nothing (``ledger audit --quick``) runs on threads, as hashing does.
+`ledger.core.audit` judge it all. Files are examined in a process pool: decoding, face
+detection and the metadata reading hold the interpreter's lock, so threads would not
+help, even for an audit that decodes nothing (``ledger audit --quick``), whose hashing
+would wait for the lock after every block.
 
 ``audit_for_package`` is the part ``ledger package`` runs: error-level findings only, no
 face detection, no metadata, and with ``lookup`` who else registered each file
