@@ -100,18 +100,14 @@ def write_images(folder: Path, count: int, side: int) -> int:
     return total
 
 
+def _warm(folder: Path) -> None:
+    """Read every file of ``folder`` once, into the page cache (hashed, as packaging
+    reads them)."""
+    list(hash_listing(list_folder(folder)))
+
+
 def _writes_copies(case: str) -> bool:
     return case.startswith("copying") or case.endswith(("write copies", "--embed"))
-
-
-def _read_all(folder: Path) -> None:
-    """Read every file of ``folder`` once (into the page cache)."""
-    buffer = memoryview(bytearray(1 << 20))
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            with path.open("rb", buffering=0) as handle:
-                while handle.readinto(buffer):
-                    pass
 
 
 def _quiet(argv: list[str]) -> Callable[[], None]:
@@ -180,19 +176,18 @@ def _commands() -> set[str]:
 def measure(runs: dict[str, Callable[[], None]], rounds: int, scratch: Path,
             warm: Callable[[], None] | None = None) -> dict[str, float]:
     """Best time of each case over ``rounds`` interleaved rounds; ``scratch`` is
-    emptied after each, untimed, and ``warm`` run, untimed, after each case that wrote
-    into it: copies larger than the free memory evict the originals from the page
-    cache, and the next case would read them from disk where the others did not."""
+    emptied after each, and ``warm`` run, both untimed: copies larger than the free
+    memory evict the originals from the page cache, and the next case would read them
+    from disk where the others did not."""
     best = {name: float("inf") for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
             started = time.perf_counter()
             run()
             best[name] = min(best[name], time.perf_counter() - started)
-            wrote = any(scratch.iterdir())
             shutil.rmtree(scratch)
             scratch.mkdir()
-            if wrote and warm is not None:
+            if warm is not None:
                 warm()
     return best
 
@@ -245,7 +240,7 @@ def run(files: int, side: int, rounds: int, write: bool, only: list[str] | None 
         folder.mkdir()
         scratch.mkdir()
         size = write_images(folder, files, side)
-        _read_all(folder)
+        _warm(folder)
         timed = cases(folder, scratch)
         if only:
             unknown = set(only) - set(timed)
@@ -259,7 +254,7 @@ def run(files: int, side: int, rounds: int, write: bool, only: list[str] | None 
         readers = {name: run for name, run in timed.items() if not _writes_copies(name)}
         writers = {name: run for name, run in timed.items() if _writes_copies(name)}
         measured = {**measure(readers, rounds, scratch),
-                    **measure(writers, rounds, scratch, warm=lambda: _read_all(folder))}
+                    **measure(writers, rounds, scratch, warm=lambda: _warm(folder))}
         times = {name: measured[name] for name in timed}
     section = report(times, files, size, side)
     if write:

@@ -24,7 +24,6 @@ import hashlib
 import io
 import os
 import stat
-import threading
 import time
 from array import array
 from collections import deque
@@ -35,8 +34,8 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from ledger.errors import ValidationError
+from ledger.media.hashed_copy import BLOCK_SIZE, blocks
 
-BLOCK_SIZE = 1024 * 1024
 CACHE_NAME = ".ledger-hash-cache"
 """The cache file's name in the output folder (hidden, so never packaged)."""
 
@@ -329,11 +328,8 @@ def _finish(
         yield item.digest
 
 
-_buffers = threading.local()
-
-
 def sha256_file(path: str) -> bytes:
-    """The SHA-256 of one file, read in ``BLOCK_SIZE`` blocks into this thread's buffer."""
+    """The SHA-256 of one file, read in `blocks`."""
     with open(path, "rb", buffering=0) as handle:
         return _sha256(handle)
 
@@ -344,16 +340,12 @@ def _sha256(handle: io.FileIO) -> bytes:
 
 def sha256_rest(handle: IO[bytes], start: bytes, keep: int = 0) -> tuple[bytes, bytes]:
     """The SHA-256 of ``start`` followed by the rest of the file open in ``handle``, read
-    in ``BLOCK_SIZE`` blocks into this thread's buffer (a fresh buffer per file would
-    cost as much again in page faults), and the file's last ``keep`` bytes (of
-    ``start`` too, when the rest is shorter)."""
-    view: memoryview | None = getattr(_buffers, "view", None)
-    if view is None:
-        view = _buffers.view = memoryview(bytearray(BLOCK_SIZE))
+    in `blocks`, and the file's last ``keep`` bytes (of ``start`` too, when the rest is
+    shorter)."""
     hasher = hashlib.sha256(start)
     tail = start[-keep:] if keep else b""
-    while count := handle.readinto(view):  # type: ignore[attr-defined]
-        hasher.update(view[:count])
+    for block in blocks(handle):
+        hasher.update(block)
         if keep:
-            tail = (tail + view[max(0, count - keep):count])[-keep:]
+            tail = (tail + block[-keep:])[-keep:]
     return hasher.digest(), tail

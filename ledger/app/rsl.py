@@ -143,7 +143,7 @@ class RslPublisher:
     async def _build(self, at: int, creator_id: str | None, manifest_digest: bytes | None,
                      version: tuple[int, ...] = ()) -> _Kept:
         rows, histories = await self._histories_of(creator_id, manifest_digest)
-        offers = _offered(self._offers(rows, histories, at))
+        offers = self._offers(rows, histories, at)
         body = document((self._entry(o) for o in offers), self.server)
         return _Kept(body, version, at, _next_change(histories, at))
 
@@ -151,7 +151,7 @@ class RslPublisher:
                      manifest_digest: bytes | None = None) -> list[Offer]:
         """Every anchored asset offered at ``at``, filtered as asked."""
         rows, histories = await self._histories_of(creator_id, manifest_digest)
-        return _offered(self._offers(rows, histories, at))
+        return self._offers(rows, histories, at)
 
     async def _histories_of(self, creator_id: str | None, manifest_digest: bytes | None
                             ) -> tuple[list[PublishedAsset], list[History]]:
@@ -164,9 +164,10 @@ class RslPublisher:
         return rows, histories
 
     def _offers(self, rows: Sequence[PublishedAsset], histories: Sequence[History], at: int
-                ) -> list[Offer | None]:
-        return [self._offer(row, history, at)
-                for row, history in zip(rows, histories, strict=True)]
+                ) -> list[Offer]:
+        offers = (self._offer(row, history, at)
+                  for row, history in zip(rows, histories, strict=True))
+        return [offer for offer in offers if offer is not None]
 
     async def offer(self, row: PublishedAsset, at: int) -> Offer | None:
         """The asset as offered at ``at``, or None when it is not (see the module)."""
@@ -229,10 +230,6 @@ class RslPublisher:
                  f"{row.asset_index}/status")
         return ContentEntry(offer.url, offer.usages, payment_of(offer.price, self._chain_id),
                             offer.asset.attribution or row.creator_id, terms, offer.lastmod_ms)
-
-
-def _offered(offers: list[Offer | None]) -> list[Offer]:
-    return [offer for offer in offers if offer is not None]
 
 
 def _next_change(histories: Sequence[History], at: int) -> int:

@@ -10,24 +10,32 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from hashlib import _Hash
 
-_BLOCK = 1024 * 1024
+BLOCK_SIZE = 1024 * 1024
 _buffers = threading.local()
+
+
+def blocks(reader: BinaryIO | IO[bytes]) -> Iterator[memoryview]:
+    """What is left of ``reader``, in blocks of up to 1 MiB read into this thread's
+    buffer (a fresh buffer per file costs as much again in page faults): each block is
+    overwritten by the next, so a caller keeps a copy of what it keeps."""
+    view: memoryview | None = getattr(_buffers, "view", None)
+    if view is None:
+        view = _buffers.view = memoryview(bytearray(BLOCK_SIZE))
+    while count := reader.readinto(view):  # type: ignore[union-attr]
+        yield view[:count]
 
 
 def copy_hashing(reader: BinaryIO, writer: BinaryIO, hasher: _Hash) -> None:
     """Copy what is left of ``reader`` to ``writer``, feeding each block to ``hasher``
     (hashlib leaves the interpreter's lock for large blocks, so threads overlap)."""
-    view: memoryview | None = getattr(_buffers, "view", None)
-    if view is None:
-        view = _buffers.view = memoryview(bytearray(_BLOCK))
-    while count := reader.readinto(view):  # type: ignore[attr-defined]
-        block = view[:count]
+    for block in blocks(reader):
         hasher.update(block)
         writer.write(block)
 

@@ -236,21 +236,19 @@ def test_an_endless_body_stops_at_the_cap(site: Site, run: Run, tmp_path: Path) 
     assert _left_in(tmp_path / "out") == {"aa11", "crawl.json"}
 
 
-def test_a_file_that_breaks_off_is_refused(site: Site, run: Run, tmp_path: Path) -> None:
-    site.lengths["/files/bb22"] = 100
+@pytest.mark.parametrize(("body", "length", "says"), [
+    (None, 100, "the file broke off after 12 of 100 bytes"),
+    (b"c\r\nsecond photo\r\n40\r\nonly part", "chunked", "the file broke off (IncompleteRead"),
+], ids=["short of its length", "chunked"])
+def test_a_file_that_breaks_off_is_refused(site: Site, run: Run, tmp_path: Path,
+                                           body: bytes | None, length: int | str,
+                                           says: str) -> None:
+    if body is not None:
+        site.served["/files/bb22"] = body
+    site.lengths["/files/bb22"] = length
     code, out, _ = run(site.url)
     assert code == 2
-    assert "bb22  refused at fetch: 200 the file broke off after 12 of 100 bytes" in out
-    assert _left_in(tmp_path / "out") == {"aa11", "crawl.json"}
-
-
-def test_a_chunked_file_that_breaks_off_is_refused(site: Site, run: Run,
-                                                   tmp_path: Path) -> None:
-    site.served["/files/bb22"] = b"c\r\nsecond photo\r\n40\r\nonly part"
-    site.lengths["/files/bb22"] = "chunked"
-    code, out, _ = run(site.url)
-    assert code == 2
-    assert "bb22  refused at fetch: 200 the file broke off (IncompleteRead" in out
+    assert f"bb22  refused at fetch: 200 {says}" in out
     assert _left_in(tmp_path / "out") == {"aa11", "crawl.json"}
 
 
