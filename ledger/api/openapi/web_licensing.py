@@ -50,15 +50,17 @@ OPERATIONS = [
     Operation(
         "POST", "/olp/register", "postOlpClient", "Register a buyer's OLP client",
         {201: json_answer("OlpClient", "Registered, bound to the signing wallet"),
-         **errors(*BODY_ERRORS, 403, 429,
+         **errors(*(s for s in BODY_ERRORS if s != 422), 403, 429,
                   s403="The wallet has as many clients as olp_max_clients_per_wallet",
-                  s422="A bad member, signature or issuedAt; the field names it",
                   s429="Too many registrations from this address: Retry-After says when "
                   "to try again"),
          400: json_answer({"anyOf": [ref(_OAUTH), ref("Error")]},
-                          "invalid_client_metadata (RFC 7591 §3.2.2) when server is missing "
-                          "or names another licence server (the description begins "
-                          "\"server: \"), or a badly framed body")},
+                          "invalid_client_metadata (RFC 7591 §3.2.2) for every refusal of "
+                          "the body's content: not JSON, a bad or unknown member, a stale "
+                          "issuedAt, a bad signature, server missing or naming another "
+                          "licence server; the description begins with the member at "
+                          "fault (\"signature: …\", \"body: …\"). A badly framed body is "
+                          "the common Error")},
         request="OlpRegistration",
     ),
     Operation(

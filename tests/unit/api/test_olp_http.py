@@ -6,7 +6,7 @@ every answer checked against the OpenAPI document; registration limits; and the
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,12 +207,39 @@ async def test_an_unauthenticated_introspection_is_refused(client: TestClient[An
     assert await _error(answer) == (401, "invalid_client")
 
 
-async def test_a_forged_registration_stores_nothing(client: TestClient[Any, Any]) -> None:
-    body = registration(now_ms())
-    body["name"] = "someone else"
-    answer = await client.post("/olp/register", json=body)
-    assert answer.status == 422
-    assert (await answer.json())["error"]["field"] == "signature"
+def _forged() -> dict[str, Any]:
+    return {**registration(now_ms()), "name": "someone else"}
+
+
+def _stale() -> dict[str, Any]:
+    return registration(now_ms() - 6 * 60_000)
+
+
+def _extra_member() -> dict[str, Any]:
+    return {**registration(now_ms()), "redirect_uris": ["https://a.example/cb"]}
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    (_forged, "signature: "), (_stale, "issuedAt: must be within 5 minutes of now"),
+    (_extra_member, "redirect_uris: "),
+    (lambda: b'{"wallet": 1, "wallet": 2}', "wallet: duplicate member"),
+    (lambda: b"[]", "body: ")])
+async def test_a_bad_registration_is_rfc_7591_and_stores_nothing(
+        client: TestClient[Any, Any], world: LicensingWorld, body: Callable[[], Any],
+        says: str) -> None:
+    """Every refusal of the registration's content is RFC 7591's invalid_client_metadata
+    (one style for a client library to read), its description beginning with the member
+    at fault."""
+    sent = body()
+    answer = await (client.post("/olp/register", data=sent,
+                                headers={"Content-Type": "application/json"})
+                    if isinstance(sent, bytes) else client.post("/olp/register", json=sent))
+    assert answer.status == 400 and answer.headers["Cache-Control"] == "no-store"
+    got = await answer.json()
+    assert got["error"] == "invalid_client_metadata"
+    assert got["error_description"].startswith(says), got
+    async with world.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM olp_clients"))).scalar_one() == 0
 
 
 @pytest.mark.parametrize(("server", "says"), [
@@ -244,8 +271,7 @@ async def test_every_page_answers_as_declared(client: TestClient[Any, Any],
                  f"/rsl/manifests/{world.manifest.digest_hex()}.xml", "/rsl/manifests/0x1.xml",
                  "/olp/jwks.json"):
         await client.get(path)
-    forged = {**registration(now_ms()), "name": "someone else"}
-    await client.post("/olp/register", json=forged)
+    await client.post("/olp/register", json=_forged())
     await client.post("/olp/register", json=registration(now_ms(), server="https://e.example"))
     client_id, secret = await _register(client)
     auth = _basic(client_id, secret)
@@ -295,8 +321,7 @@ async def test_registrations_from_one_address_are_rate_limited(
                            register_per_minute=2)
     async with TestClient(TestServer(_app(world, declared, server))) as client:
         # Refused registrations count too: a flood of forgeries is a flood all the same.
-        forged = {**registration(now_ms()), "name": "someone else"}
-        assert (await client.post("/olp/register", json=forged)).status == 422
+        assert (await client.post("/olp/register", json=_forged())).status == 400
         await _register(client)
         limited = await client.post("/olp/register", json=registration(now_ms()))
         assert limited.status == 429 and int(limited.headers["Retry-After"]) >= 1
