@@ -30,6 +30,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
@@ -59,11 +61,17 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}")
 
 class Refused(LedgerError):
     """A step said no: its ``status`` (0 when the server was unreachable) and the
-    server's reason (an OAuth error, the edge's ``WWW-Authenticate`` challenge)."""
+    server's reason (an OAuth error, the edge's ``WWW-Authenticate`` challenge), or the
+    crawler's own reason for refusing what it was served. A file the edge served and
+    the crawler refused was metered all the same: ``usage_event`` and ``token_id`` then
+    name the charge, for the buyer to dispute."""
 
-    def __init__(self, step: str, status: int, reason: str) -> None:
-        super().__init__(f"{step}: {status} {reason}")
+    def __init__(self, step: str, status: int, reason: str, *, usage_event: str = "",
+                 token_id: str = "") -> None:
+        metered = f" (metered: usage {usage_event}, token {token_id})" if usage_event else ""
+        super().__init__(f"{step}: {status} {reason}{metered}")
         self.step, self.status, self.reason = step, status, reason
+        self.usage_event, self.token_id = usage_event, token_id
 
 
 @dataclass(frozen=True)
@@ -101,21 +109,40 @@ def _reason(err: urllib.error.HTTPError) -> str:
     return " ".join(text.split())[:300] or str(err.reason)
 
 
-def _call(step: str, request: urllib.request.Request | str,
-          limit: int = MAX_ANSWER_BYTES) -> tuple[bytes, dict[str, str]]:
-    """The answer's body and headers; Refused when it is an error, unreachable, or
-    longer than ``limit`` bytes."""
+@contextmanager
+def _opened(step: str, request: urllib.request.Request | str
+            ) -> Iterator[http.client.HTTPResponse]:
+    """The answer to ``request``, open for the block; Refused (at ``step``) when it is an
+    error status, with the server's reason, or when the server cannot be reached.
+    Errors raised in the block pass through as they are (a full disk is no refusal)."""
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp:
-            body = resp.read(limit + 1)
-            if len(body) > limit:
-                raise Refused(step, resp.status, f"the answer is over {limit:,} bytes")
-            return body, dict(resp.headers)
+        resp = urllib.request.urlopen(request, timeout=TIMEOUT_S)
     except urllib.error.HTTPError as err:
         raise Refused(step, err.code, _reason(err)) from None
-    except (urllib.error.URLError, OSError) as err:
+    except (urllib.error.URLError, *_BROKEN) as err:
         reason = getattr(err, "reason", err)
         raise Refused(step, 0, f"unreachable ({reason})") from None
+    with resp:
+        yield resp
+
+
+def _call(step: str, request: urllib.request.Request | str,
+          limit: int = MAX_ANSWER_BYTES) -> tuple[bytes, dict[str, str]]:
+    """The answer's body and headers; Refused when it is an error, unreachable, longer
+    than ``limit`` bytes, or shorter than the length it announced."""
+    with _opened(step, request) as resp:
+        try:
+            body = resp.read(limit + 1)
+        except _BROKEN as err:
+            raise Refused(step, resp.status, f"the answer broke off ({err!r})") from None
+        if len(body) > limit:
+            raise Refused(step, resp.status, f"the answer is over {limit:,} bytes")
+        # http.client counts down the announced length, and a read that meets the end
+        # of the connection first returns what came without a word.
+        if resp.length:
+            raise Refused(step, resp.status, f"the answer broke off after {len(body):,} of "
+                          f"{len(body) + resp.length:,} bytes")
+        return body, dict(resp.headers)
 
 
 def _strings(step: str, body: bytes, *names: str) -> list[str]:
@@ -202,19 +229,17 @@ def fetch(url: str, token: str, target: Path, max_bytes: int = MAX_FILE_BYTES) -
     once whole), and the usage event the edge metered for it. Refused, with nothing
     left at ``target``, when the file is over ``max_bytes``, ends before the length the
     edge announced, or is not the content hash (``sha256:…``) the token names as its
-    ``asset``."""
+    ``asset``; the refusal names the usage event the edge metered all the same."""
     request = urllib.request.Request(url, headers={"Authorization": "License " + token})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp, \
-                replacing(target) as handle:
-            size, digest = _stream(resp, handle, max_bytes)
-            _check_hash(resp.status, digest, _claims(token).get("asset"))
-            event = resp.headers.get("X-Usage-Event", "")
-    except urllib.error.HTTPError as err:
-        raise Refused("fetch", err.code, _reason(err)) from None
-    except (urllib.error.URLError, *_BROKEN) as err:
-        reason = getattr(err, "reason", err)
-        raise Refused("fetch", 0, f"unreachable ({reason})") from None
+    with _opened("fetch", request) as resp:
+        event = resp.headers.get("X-Usage-Event", "")
+        try:
+            with replacing(target) as handle:
+                size, digest = _stream(resp, handle, max_bytes)
+                _check_hash(resp.status, digest, _claims(token).get("asset"))
+        except Refused as refused:
+            raise Refused(refused.step, refused.status, refused.reason,
+                          usage_event=event, token_id=token_id(token)) from None
     return Fetched(target.name, size, digest, event, token_id(token))
 
 
@@ -356,8 +381,11 @@ def write_results(out: Path, results: dict[str, Fetched | Refused]) -> None:
     for url, result in results.items():
         if isinstance(result, Refused):
             print(f"{url}  refused at {result}")
-            log.append({"url": url, "refused": {"step": result.step, "status": result.status,
-                                                "reason": result.reason}})
+            entry: dict[str, Any] = {"url": url, "refused": {
+                "step": result.step, "status": result.status, "reason": result.reason}}
+            if result.usage_event:
+                entry |= {"tokenId": result.token_id, "usageEvent": result.usage_event}
+            log.append(entry)
             continue
         print(f"{url}  {result.size:,} bytes  token {result.token_id}  "
               f"usage {result.usage_event}")

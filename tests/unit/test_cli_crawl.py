@@ -52,6 +52,7 @@ class Site:
     served: dict[str, bytes] = field(default_factory=lambda: dict(FILES))  # the edge's bytes
     lengths: dict[str, int | str | None] = field(default_factory=dict)  # → Content-Length
     asset_claim: bool = True  # tokens name the registered file's hash as ``asset``
+    short: set[str] = field(default_factory=set)  # paths whose answers break off
 
     def document(self) -> str:
         contents = "".join(
@@ -69,9 +70,12 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name.replace("_", "-"), value)
-            self.send_header("Content-Length", str(len(body)))
+            # An answer that breaks off announces more than it sends, then closes.
+            extra = 100 if self.path in site.short else 0
+            self.send_header("Content-Length", str(len(body) + extra))
             self.end_headers()
             self.wfile.write(body)
+            self.close_connection = bool(extra)
 
         def do_GET(self) -> None:
             if self.path in site.answers:
@@ -225,6 +229,10 @@ def test_a_file_over_the_cap_is_refused_and_not_kept(site: Site, run: Run, tmp_p
     log = json.loads((tmp_path / "out" / "crawl.json").read_text())["fetches"]
     assert log[1]["refused"] == {"step": "fetch", "status": 200,
                                  "reason": "the file is over 11 bytes"}
+    # The edge metered the fetch before the crawler refused the file: the log keeps the
+    # charge and its token, which is what the buyer disputes it with.
+    assert (log[1]["usageEvent"], log[1]["tokenId"]) == ("olp:tbb22:r1", "tbb22")
+    assert "the file is over 11 bytes (metered: usage olp:tbb22:r1, token tbb22)" in out
 
 
 def test_an_endless_body_stops_at_the_cap(site: Site, run: Run, tmp_path: Path) -> None:
@@ -249,6 +257,7 @@ def test_a_file_that_breaks_off_is_refused(site: Site, run: Run, tmp_path: Path,
     code, out, _ = run(site.url)
     assert code == 2
     assert f"bb22  refused at fetch: 200 {says}" in out
+    assert "(metered: usage olp:tbb22:r1, token tbb22)" in out
     assert _left_in(tmp_path / "out") == {"aa11", "crawl.json"}
 
 
@@ -275,9 +284,11 @@ def test_a_file_not_the_registered_one_is_refused(site: Site, run: Run,
     assert code == 2
     reason = (f"the file's SHA-256 {_sha256(b'second photX')} is not the asset's "
               f"sha256:{_sha256(b'second photo')} its token names")
-    assert f"bb22  refused at fetch: 200 {reason}" in out
+    assert f"bb22  refused at fetch: 200 {reason} (metered: usage olp:tbb22:r1" in out
     assert "first at fetch: 200 the file's SHA-256" in _one_line_error(err)
     assert _left_in(tmp_path / "out") == {"aa11", "crawl.json"}
+    log = json.loads((tmp_path / "out" / "crawl.json").read_text())["fetches"]
+    assert log[1]["usageEvent"] == "olp:tbb22:r1"
 
 
 def test_the_example_crawler_runs_on_the_same_client(
@@ -318,6 +329,7 @@ def test_a_refusal_is_named_in_one_line(site: Site, run: Run, tmp_path: Path, wh
     log = json.loads((tmp_path / "out" / "crawl.json").read_text())["fetches"]
     assert log[0]["file"] == "aa11"
     assert log[1]["refused"]["status"] == status and error in log[1]["refused"]["reason"]
+    assert "usageEvent" not in log[1]  # refused before anything was served: no charge
 
 
 @pytest.mark.parametrize(("robots", "rsl", "message"), [
@@ -361,6 +373,26 @@ def test_an_oversized_answer_is_exit_2(site: Site, run: Run, path: str, step: st
     assert code == 2
     assert _one_line_error(err) == (f"ledger: error: {step}: 200 the answer is over "
                                     f"{MAX_ANSWER_BYTES:,} bytes")
+
+
+@pytest.mark.parametrize(("path", "says"), [
+    ("/robots.txt", "robots.txt: 200"), ("/rsl.xml", "rsl: 200"),
+    ("/olp/register", "register: 201")])
+def test_an_answer_that_breaks_off_is_exit_2(site: Site, run: Run, path: str,
+                                             says: str) -> None:
+    """http.client hands over a body cut short of its Content-Length without a word;
+    the crawler counts, and refuses it."""
+    site.short.add(path)
+    code, _, err = run(site.url)
+    assert code == 2
+    assert _one_line_error(err).startswith(f"ledger: error: {says} the answer broke off "
+                                           "after ")
+
+
+def test_a_token_answer_that_breaks_off_refuses_the_file(site: Site, run: Run) -> None:
+    site.short.add("/olp/token")
+    code, _, err = run(site.url)
+    assert code == 2 and "first at token: 200 the answer broke off" in _one_line_error(err)
 
 
 def test_an_answer_of_the_largest_size_is_read(site: Site, run: Run) -> None:
