@@ -321,13 +321,18 @@ async def test_a_bad_setting_refuses_every_request_rather_than_serve_unmetered(
     # A NaN QUEUE_LIMIT compares false with every count: a queue that is never full.
     await _refuses_all(misconfigured, "QUEUE_LIMIT")
     bad = {"QUEUE_LIMIT": "-1", "QUEUE_BATCH": "1e999", "MAX_OBJECT_BYTES": "1.5",
-           "QUEUE_RETRY_MAX_MS": "10", "USAGE_SECRET": "not hex"}
+           "QUEUE_RETRY_MAX_MS": "10", "USAGE_SECRET": "not hex",
+           "QUEUE_LOCATION_HINT": "mars"}
     for setting, value in bad.items():
         await misconfigured.restart(**{"QUEUE_LIMIT": "3", setting: value})
         await _refuses_all(misconfigured, setting)
     assert misconfigured.intake.posts == 0
     await misconfigured.restart(QUEUE_LIMIT="3")
     assert (await misconfigured.get("/files/photo.jpg", misconfigured.token()))[0] == 200
+    # A location hint only places the queue when it is first made: the same queue.
+    await misconfigured.restart(QUEUE_LIMIT="3", QUEUE_LOCATION_HINT="weur")
+    assert (await misconfigured.get("/files/photo.jpg", misconfigured.token()))[0] == 200
+    await until(lambda: _delivered(misconfigured, 2))
 
 
 async def test_an_object_larger_than_the_edge_checks_is_502_and_not_metered(

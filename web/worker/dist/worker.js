@@ -35,6 +35,14 @@ function number(env, name) {
   }
   return found;
 }
+var LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"];
+function locationHint(env) {
+  const hint = env.QUEUE_LOCATION_HINT ?? "";
+  if (hint !== "" && !LOCATION_HINTS.includes(hint)) {
+    throw new Misconfigured("QUEUE_LOCATION_HINT", `must be one of ${LOCATION_HINTS.join(", ")}`);
+  }
+  return hint || null;
+}
 function url(env, name) {
   if (!URL.canParse(env[name] ?? "")) throw new Misconfigured(name, "must be an absolute URL");
   return env[name];
@@ -56,7 +64,8 @@ function read(env) {
     delayMs: number(env, "QUEUE_FLUSH_DELAY_MS"),
     retryMinMs: number(env, "QUEUE_RETRY_MIN_MS"),
     retryMaxMs: number(env, "QUEUE_RETRY_MAX_MS"),
-    holdMs: number(env, "HOLD_MS")
+    holdMs: number(env, "HOLD_MS"),
+    locationHint: locationHint(env)
   };
   if (queue.retryMaxMs < queue.retryMinMs) {
     throw new Misconfigured("QUEUE_RETRY_MAX_MS", "must not be less than QUEUE_RETRY_MIN_MS");
@@ -1155,7 +1164,10 @@ async function objectBytes(upstream, maxBytes) {
   return null;
 }
 var queueId = null;
-var usageQueue = (env) => env.USAGE_QUEUE.get(queueId ??= env.USAGE_QUEUE.idFromName("usage"));
+var usageQueue = (env, cfg) => env.USAGE_QUEUE.get(
+  queueId ??= env.USAGE_QUEUE.idFromName("usage"),
+  cfg.queue.locationHint ? { locationHint: cfg.queue.locationHint } : void 0
+);
 async function licensedFetch(request, env, cfg, url2) {
   if (request.method !== "GET") {
     return new Response(null, { status: 405, headers: { Allow: "GET" } });
@@ -1163,7 +1175,7 @@ async function licensedFetch(request, env, cfg, url2) {
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
   if (!match) return refusal(cfg, 401, "invalid_request", "this resource needs a licence token: Authorization: License <token>");
-  const queue = usageQueue(env);
+  const queue = usageQueue(env, cfg);
   let claims;
   try {
     claims = await checkToken(match[1], cfg, { load: () => queue.keys(), save: (jwks) => queue.saveKeys(jwks) });

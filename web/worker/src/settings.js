@@ -38,6 +38,17 @@ function number(env, name) {
   return found;
 }
 
+// Cloudflare's location hints: the region a new Durable Object is created in.
+const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"];
+
+function locationHint(env) {
+  const hint = env.QUEUE_LOCATION_HINT ?? "";
+  if (hint !== "" && !LOCATION_HINTS.includes(hint)) {
+    throw new Misconfigured("QUEUE_LOCATION_HINT", `must be one of ${LOCATION_HINTS.join(", ")}`);
+  }
+  return hint || null;
+}
+
 function url(env, name) {
   if (!URL.canParse(env[name] ?? "")) throw new Misconfigured(name, "must be an absolute URL");
   return env[name];
@@ -63,6 +74,7 @@ function read(env) {
     retryMinMs: number(env, "QUEUE_RETRY_MIN_MS"),
     retryMaxMs: number(env, "QUEUE_RETRY_MAX_MS"),
     holdMs: number(env, "HOLD_MS"),
+    locationHint: locationHint(env),
   };
   if (queue.retryMaxMs < queue.retryMinMs) {
     throw new Misconfigured("QUEUE_RETRY_MAX_MS", "must not be less than QUEUE_RETRY_MIN_MS");

@@ -58,8 +58,12 @@ async function objectBytes(upstream, maxBytes) {
 
 // The queue's id is a plain value, kept for the isolate's life; its stub is I/O bound to
 // the request that made it (workerd refuses it in the next request), so one per request.
+// Every licensed fetch waits for the queue's write, so where the object lives is on each
+// fetch's path: QUEUE_LOCATION_HINT places it when it is first made.
 let queueId = null;
-const usageQueue = (env) => env.USAGE_QUEUE.get(queueId ??= env.USAGE_QUEUE.idFromName("usage"));
+const usageQueue = (env, cfg) => env.USAGE_QUEUE.get(
+  queueId ??= env.USAGE_QUEUE.idFromName("usage"),
+  cfg.queue.locationHint ? { locationHint: cfg.queue.locationHint } : undefined);
 
 async function licensedFetch(request, env, cfg, url) {
   if (request.method !== "GET") {
@@ -68,7 +72,7 @@ async function licensedFetch(request, env, cfg, url) {
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
   if (!match) return refusal(cfg, 401, "invalid_request", "this resource needs a licence token: Authorization: License <token>");
-  const queue = usageQueue(env);
+  const queue = usageQueue(env, cfg);
   let claims;
   try {
     claims = await checkToken(match[1], cfg, { load: () => queue.keys(), save: (jwks) => queue.saveKeys(jwks) });
