@@ -106,10 +106,6 @@ def _warm(folder: Path) -> None:
     list(hash_listing(list_folder(folder)))
 
 
-def _writes_copies(case: str) -> bool:
-    return case.startswith("copying") or case.endswith(("write copies", "--embed"))
-
-
 def _quiet(argv: list[str]) -> Callable[[], None]:
     def run() -> None:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -119,8 +115,9 @@ def _quiet(argv: list[str]) -> Callable[[], None]:
     return run
 
 
-def cases(folder: Path, scratch: Path) -> dict[str, Callable[[], None]]:
-    """What is timed, by name; each writes only into ``scratch``, emptied after it."""
+def cases(folder: Path, scratch: Path) -> tuple[dict[str, Callable[[], None]], set[str]]:
+    """What is timed, by name, and the names of those that write a copy of every file;
+    each writes only into ``scratch``, emptied after it."""
     def hashing() -> None:
         list(hash_listing(list_folder(folder)))
 
@@ -164,7 +161,9 @@ def cases(folder: Path, scratch: Path) -> dict[str, Callable[[], None]]:
         found["audit --quick"] = _quiet(["audit", str(folder), "--quick", "--json", report])
         found["audit --no-faces"] = _quiet(["audit", str(folder), "--no-faces", "--json", report])
         found["audit"] = _quiet(["audit", str(folder), "--json", report])
-    return found
+    writers = {"copying the files", "copying, then hashing the copies", "copying while hashing",
+               "metadata step: read, write copies", "package --embed"}
+    return found, writers
 
 
 def _commands() -> set[str]:
@@ -241,7 +240,7 @@ def run(files: int, side: int, rounds: int, write: bool, only: list[str] | None 
         scratch.mkdir()
         size = write_images(folder, files, side)
         _warm(folder)
-        timed = cases(folder, scratch)
+        timed, writers_named = cases(folder, scratch)
         if only:
             unknown = set(only) - set(timed)
             if unknown:
@@ -251,8 +250,8 @@ def run(files: int, side: int, rounds: int, write: bool, only: list[str] | None 
         # The cases that write copies run after the others: writing gigabytes leaves the
         # kernel reclaiming memory and flushing for a while, which would slow whatever
         # read the originals next, and not the hashing it is compared with.
-        readers = {name: run for name, run in timed.items() if not _writes_copies(name)}
-        writers = {name: run for name, run in timed.items() if _writes_copies(name)}
+        readers = {name: run for name, run in timed.items() if name not in writers_named}
+        writers = {name: run for name, run in timed.items() if name in writers_named}
         measured = {**measure(readers, rounds, scratch),
                     **measure(writers, rounds, scratch, warm=lambda: _warm(folder))}
         times = {name: measured[name] for name in timed}

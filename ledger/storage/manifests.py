@@ -63,17 +63,7 @@ class ManifestStore:
             group = list(manifests)
             return stored_answers(group, *await self._fast.write(
                 lambda conn: _write_plain(conn, group), "could not store manifests"))
-        rows = [
-            {
-                "digest": m.digest,
-                "creator_id": m.creator_id,
-                "signing_key": m.signing_key,
-                "body": m.body,
-                "accepted_at": m.accepted_at,
-                **_receipt_columns(m.receipt),
-            }
-            for m in manifests
-        ]
+        rows = [_row(m) for m in manifests]
         # The insert reports the rows it created, so only digests stored before
         # (rare: resubmissions) need reading back.
         stmt = (
@@ -321,6 +311,12 @@ def _receipt(digest: bytes, accepted_at: int, anchor_by: int | None, key: str | 
     return Receipt(digest, accepted_at, anchor_by, key, signature)
 
 
+def _row(m: NewManifest) -> dict[str, Any]:
+    """A new manifest's row, as both write paths insert it."""
+    return {"digest": m.digest, "creator_id": m.creator_id, "signing_key": m.signing_key,
+            "body": m.body, "accepted_at": m.accepted_at, **_receipt_columns(m.receipt)}
+
+
 def _receipt_columns(receipt: Receipt | None) -> dict[str, Any]:
     """A receipt's columns of its manifest row (the digest and acceptedAt are the row's)."""
     if receipt is None:
@@ -354,20 +350,16 @@ def _plain(stmt: Any) -> str:
     return str(stmt.compile(dialect=sqlite.dialect()))
 
 
-_PLAIN_INSERT = _plain(
+# Named parameters (":digest"), so the fast path binds the same row dict (`_row`) as
+# the engine's path, whatever the order of the columns.
+_PLAIN_INSERT = str(
     sqlite.insert(ManifestRow)
-    .values(
-        digest=bindparam("digest"),
-        creator_id=bindparam("creator_id"),
-        signing_key=bindparam("signing_key"),
-        body=bindparam("body"),
-        accepted_at=bindparam("accepted_at"),
-        anchor_by=bindparam("anchor_by"),
-        receipt_key=bindparam("receipt_key"),
-        receipt_signature=bindparam("receipt_signature"),
-    )
+    .values({column: bindparam(column) for column in (
+        "digest", "creator_id", "signing_key", "body", "accepted_at", "anchor_by",
+        "receipt_key", "receipt_signature")})
     .on_conflict_do_nothing(index_elements=["digest"])
     .returning(ManifestRow.digest)
+    .compile(dialect=sqlite.dialect(paramstyle="named"))
 )
 _PLAIN_EXISTING = _plain(_RECORD)
 
@@ -386,9 +378,7 @@ def _write_plain(
     """`ManifestStore.add`'s statements on the SQLite fast path's write connection."""
     created: set[bytes] = set()
     for m in manifests:
-        params = (m.digest, m.creator_id, m.signing_key, m.body, m.accepted_at,
-                  *_receipt_columns(m.receipt).values())
-        if conn.execute(_PLAIN_INSERT, params).fetchone() is not None:
+        if conn.execute(_PLAIN_INSERT, _row(m)).fetchone() is not None:
             created.add(m.digest)
     insert_assets_plain(conn, _new_assets(manifests, created), indexed=True)
     # Only digests stored before (rare: resubmissions) are read back.
