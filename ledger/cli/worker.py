@@ -48,10 +48,11 @@ class Edge:
         self.process = process
         self.url = url
 
-    async def stats(self) -> dict[str, Any]:
-        """The usage queue's counts: queued, delivered, failures, refused."""
+    async def stats(self, queue: str = "usage") -> dict[str, Any]:
+        """The counts of the usage queue named `queue` (``usage:<location>`` with
+        QUEUE_SPLIT=colo): queued, delivered, failures, refused."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(b"stats\n")
+        self.process.stdin.write(f"stats {queue}\n".encode())
         await self.process.stdin.drain()
         stats: dict[str, Any] = json.loads(await self.process.stdout.readline())
         return stats
@@ -69,13 +70,16 @@ class Edge:
 
 
 async def start_edge(persist: Path, settings: Mapping[str, str], port: int = 0,
-                     script: Path | None = None) -> Edge:
+                     script: Path | None = None, cf: Mapping[str, Any] | None = None
+                     ) -> Edge:
     """Start the Worker with `settings` as its bindings and its queue's SQLite files in
     `persist`, on loopback `port` (0: any); `script`, a module inside the repository,
-    in place of the Worker's bundle (the benches' do-nothing Worker)."""
+    in place of the Worker's bundle (the benches' do-nothing Worker); `cf`, every
+    request's ``request.cf`` (where Cloudflare would say it arrived)."""
     root = repo_root()
     config = json.dumps({"persist": str(persist), "port": port, "bindings": dict(settings),
-                         **({} if script is None else {"script": str(root / script)})})
+                         **({} if script is None else {"script": str(root / script)}),
+                         **({} if cf is None else {"cf": dict(cf)})})
     process = await asyncio.create_subprocess_exec(
         shutil.which("node") or "node", str(root / RUNNER), config, cwd=root,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,

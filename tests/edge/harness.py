@@ -165,9 +165,10 @@ def bindings(*, issuer_url: str, origin_url: str, ledger_url: str,
 
 @asynccontextmanager
 async def edge(persist: Path, settings: Mapping[str, str], port: int = 0,
-               script: Path | None = None) -> AsyncIterator[Edge]:
-    """The Worker (or `script`, see `start_edge`) for the length of the block."""
-    found = await start_edge(persist, settings, port, script)
+               script: Path | None = None, cf: Mapping[str, Any] | None = None
+               ) -> AsyncIterator[Edge]:
+    """The Worker (or `script`; `cf`: see `start_edge`) for the length of the block."""
+    found = await start_edge(persist, settings, port, script, cf)
     try:
         yield found
     finally:

@@ -6,6 +6,7 @@ tests/edge/test_edge_ledger.py."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -68,6 +69,12 @@ class World:
     async def restart(self, **extra: str) -> None:
         await self.edge.stop()
         self.edge = await start_edge(self.persist, {**self.settings, **extra}, self.port)
+
+    async def restart_at(self, colo: str, **extra: str) -> None:
+        """Restart with every request arriving at Cloudflare location `colo`."""
+        await self.edge.stop()
+        self.edge = await start_edge(self.persist, {**self.settings, **extra}, self.port,
+                                     cf={"colo": colo})
 
 
 async def _world(tmp_path: Path, **extra: str) -> AsyncIterator[World]:
@@ -135,6 +142,32 @@ async def test_a_valid_token_is_served_and_metered_once_per_fetch(world: World) 
 
 async def _delivered(world: World, n: int) -> bool:
     return len(world.intake.events) == n and (await world.edge.stats())["queued"] == 0
+
+
+async def test_queue_split_colo_meters_each_location_in_a_queue_of_its_own(
+        world: World) -> None:
+    """QUEUE_SPLIT=colo: a fetch that arrives at AMS is written to the queue usage:AMS,
+    one at NRT to usage:NRT, one without a location code to usage:local; each queue
+    delivers its own, and the ledger gets every event once."""
+    token = world.token()
+    arrivals = [("AMS", 1), ("NRT", 2), ("not a code", 1)]
+    sent = 0
+    for colo, fetches in arrivals:
+        await world.restart_at(colo, QUEUE_SPLIT="colo")
+        for _ in range(fetches):
+            assert (await world.get("/files/photo.jpg", token))[0] == 200
+        sent += fetches
+        # Each location's events are delivered before the next arrives: nothing is
+        # left to an alarm across a restart, so the counts below are each queue's own.
+        await until(functools.partial(_intake_has, world, sent))
+    delivered = {name: (await world.edge.stats(name))["delivered"]
+                 for name in ("usage:AMS", "usage:NRT", "usage:local", "usage")}
+    assert delivered == {"usage:AMS": 1, "usage:NRT": 2, "usage:local": 1, "usage": 0}
+    assert len(world.intake.events) == 4
+
+
+async def _intake_has(world: World, n: int) -> bool:
+    return len(world.intake.events) == n
 
 
 async def test_no_token_is_401_with_the_license_challenge(world: World) -> None:
@@ -322,7 +355,7 @@ async def test_a_bad_setting_refuses_every_request_rather_than_serve_unmetered(
     await _refuses_all(misconfigured, "QUEUE_LIMIT")
     bad = {"QUEUE_LIMIT": "-1", "QUEUE_BATCH": "1e999", "MAX_OBJECT_BYTES": "1.5",
            "QUEUE_RETRY_MAX_MS": "10", "USAGE_SECRET": "not hex",
-           "QUEUE_LOCATION_HINT": "mars"}
+           "QUEUE_LOCATION_HINT": "mars", "QUEUE_SPLIT": "region"}
     for setting, value in bad.items():
         await misconfigured.restart(**{"QUEUE_LIMIT": "3", setting: value})
         await _refuses_all(misconfigured, setting)

@@ -1,8 +1,9 @@
 // Runs web/worker/dist/worker.js in workerd through Miniflare, as ledger/cli/worker.py
-// drives it. Argument: a JSON object {persist, port, bindings}. Prints one line
-// {"url": …} when serving; then answers each stdin line "stats" with the usage
-// queue's stats as one JSON line; stdin's end stops workerd (the queue's SQLite
-// files stay in `persist` for the next run).
+// drives it. Argument: a JSON object {persist, port, bindings, cf?}; `cf` is every
+// request's `request.cf` (Miniflare's placeholder, location DFW, when absent). Prints
+// one line {"url": …} when serving; then answers each stdin line "stats [NAME]" with
+// the stats of the usage queue NAME (default "usage") as one JSON line; stdin's end
+// stops workerd (the queues' SQLite files stay in `persist` for the next run).
 import { createInterface } from "node:readline";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,18 +21,20 @@ const mf = new Miniflare({
   bindings: config.bindings,
   durableObjects: { USAGE_QUEUE: { className: "UsageQueue", useSQLite: true } },
   durableObjectsPersist: config.persist,
+  ...(config.cf ? { cf: config.cf } : {}),
 });
 const url = await mf.ready;
 console.log(JSON.stringify({ url: String(url).replace(/\/$/, "") }));
 
-const queue = async () => {
+const queue = async (name) => {
   const namespace = await mf.getDurableObjectNamespace("USAGE_QUEUE");
-  return namespace.get(namespace.idFromName("usage"));
+  return namespace.get(namespace.idFromName(name));
 };
 
 for await (const line of createInterface({ input: process.stdin })) {
-  if (line.trim() === "stats") {
-    const answer = await (await queue()).fetch("https://queue/");
+  const [command, name = "usage"] = line.trim().split(/\s+/);
+  if (command === "stats") {
+    const answer = await (await queue(name)).fetch("https://queue/");
     console.log(JSON.stringify(await answer.json()));
   }
 }

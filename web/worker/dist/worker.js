@@ -43,6 +43,12 @@ function locationHint(env) {
   }
   return hint || null;
 }
+var SPLITS = ["none", "colo"];
+function split(env) {
+  const value = env.QUEUE_SPLIT || "none";
+  if (!SPLITS.includes(value)) throw new Misconfigured("QUEUE_SPLIT", `must be one of ${SPLITS.join(", ")}`);
+  return value;
+}
 function url(env, name) {
   if (!URL.canParse(env[name] ?? "")) throw new Misconfigured(name, "must be an absolute URL");
   return env[name];
@@ -65,7 +71,8 @@ function read(env) {
     retryMinMs: number(env, "QUEUE_RETRY_MIN_MS"),
     retryMaxMs: number(env, "QUEUE_RETRY_MAX_MS"),
     holdMs: number(env, "HOLD_MS"),
-    locationHint: locationHint(env)
+    locationHint: locationHint(env),
+    split: split(env)
   };
   if (queue.retryMaxMs < queue.retryMinMs) {
     throw new Misconfigured("QUEUE_RETRY_MAX_MS", "must not be less than QUEUE_RETRY_MIN_MS");
@@ -1163,11 +1170,21 @@ async function objectBytes(upstream, maxBytes) {
   }
   return null;
 }
-var queueId = null;
-var usageQueue = (env, cfg) => env.USAGE_QUEUE.get(
-  queueId ??= env.USAGE_QUEUE.idFromName("usage"),
-  cfg.queue.locationHint ? { locationHint: cfg.queue.locationHint } : void 0
-);
+function queueName(request, cfg) {
+  if (cfg.queue.split !== "colo") return "usage";
+  const colo = request.cf?.colo;
+  return `usage:${typeof colo === "string" && /^[A-Z]{3}$/.test(colo) ? colo : "local"}`;
+}
+var queueIds = /* @__PURE__ */ new Map();
+function usageQueue(env, cfg, request) {
+  const name = queueName(request, cfg);
+  let id = queueIds.get(name);
+  if (id === void 0) {
+    id = env.USAGE_QUEUE.idFromName(name);
+    queueIds.set(name, id);
+  }
+  return env.USAGE_QUEUE.get(id, cfg.queue.locationHint ? { locationHint: cfg.queue.locationHint } : void 0);
+}
 async function licensedFetch(request, env, cfg, url2) {
   if (request.method !== "GET") {
     return new Response(null, { status: 405, headers: { Allow: "GET" } });
@@ -1175,7 +1192,7 @@ async function licensedFetch(request, env, cfg, url2) {
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
   if (!match) return refusal(cfg, 401, "invalid_request", "this resource needs a licence token: Authorization: License <token>");
-  const queue = usageQueue(env, cfg);
+  const queue = usageQueue(env, cfg, request);
   let claims;
   try {
     claims = await checkToken(match[1], cfg, { load: () => queue.keys(), save: (jwks) => queue.saveKeys(jwks) });

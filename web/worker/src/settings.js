@@ -49,6 +49,16 @@ function locationHint(env) {
   return hint || null;
 }
 
+// How licensed fetches are spread over usage queues: one for the Worker, or one for each
+// Cloudflare location (its `request.cf.colo`) so that a fetch's write stays near it.
+const SPLITS = ["none", "colo"];
+
+function split(env) {
+  const value = env.QUEUE_SPLIT || "none";
+  if (!SPLITS.includes(value)) throw new Misconfigured("QUEUE_SPLIT", `must be one of ${SPLITS.join(", ")}`);
+  return value;
+}
+
 function url(env, name) {
   if (!URL.canParse(env[name] ?? "")) throw new Misconfigured(name, "must be an absolute URL");
   return env[name];
@@ -75,6 +85,7 @@ function read(env) {
     retryMaxMs: number(env, "QUEUE_RETRY_MAX_MS"),
     holdMs: number(env, "HOLD_MS"),
     locationHint: locationHint(env),
+    split: split(env),
   };
   if (queue.retryMaxMs < queue.retryMinMs) {
     throw new Misconfigured("QUEUE_RETRY_MAX_MS", "must not be less than QUEUE_RETRY_MIN_MS");

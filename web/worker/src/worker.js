@@ -56,14 +56,31 @@ async function objectBytes(upstream, maxBytes) {
   return null;
 }
 
-// The queue's id is a plain value, kept for the isolate's life; its stub is I/O bound to
-// the request that made it (workerd refuses it in the next request), so one per request.
-// Every licensed fetch waits for the queue's write, so where the object lives is on each
-// fetch's path: QUEUE_LOCATION_HINT places it when it is first made.
-let queueId = null;
-const usageQueue = (env, cfg) => env.USAGE_QUEUE.get(
-  queueId ??= env.USAGE_QUEUE.idFromName("usage"),
-  cfg.queue.locationHint ? { locationHint: cfg.queue.locationHint } : undefined);
+/** The name of the usage queue a licensed `request` writes to: "usage", or with
+ * QUEUE_SPLIT=colo "usage:<location>" (Cloudflare's IATA code for where the request
+ * arrived; "local" where there is none, as in workerd). */
+function queueName(request, cfg) {
+  if (cfg.queue.split !== "colo") return "usage";
+  const colo = request.cf?.colo;
+  return `usage:${typeof colo === "string" && /^[A-Z]{3}$/.test(colo) ? colo : "local"}`;
+}
+
+// Queue ids are plain values, kept for the isolate's life; a stub is I/O bound to the
+// request that made it (workerd refuses it in the next request), so one per request.
+// Every licensed fetch waits for its queue's write, so where the object lives is on each
+// fetch's path: QUEUE_LOCATION_HINT places an object when it is first made, and
+// QUEUE_SPLIT=colo gives each location an object of its own, made near it.
+const queueIds = new Map();
+
+function usageQueue(env, cfg, request) {
+  const name = queueName(request, cfg);
+  let id = queueIds.get(name);
+  if (id === undefined) {
+    id = env.USAGE_QUEUE.idFromName(name);
+    queueIds.set(name, id);
+  }
+  return env.USAGE_QUEUE.get(id, cfg.queue.locationHint ? { locationHint: cfg.queue.locationHint } : undefined);
+}
 
 async function licensedFetch(request, env, cfg, url) {
   if (request.method !== "GET") {
@@ -72,7 +89,7 @@ async function licensedFetch(request, env, cfg, url) {
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
   if (!match) return refusal(cfg, 401, "invalid_request", "this resource needs a licence token: Authorization: License <token>");
-  const queue = usageQueue(env, cfg);
+  const queue = usageQueue(env, cfg, request);
   let claims;
   try {
     claims = await checkToken(match[1], cfg, { load: () => queue.keys(), save: (jwks) => queue.saveKeys(jwks) });
