@@ -231,11 +231,23 @@ alone in workerd), and the rest is reading the object into memory to hash it and
 answering with a new response where the unlicensed path streams the origin's. The
 queue on tmpfs instead of disk changed nothing (p99 8.0 against 7.8 ms), nor did
 committing each event alone instead of the group commit, nor dropping the holds query:
-neither the disk nor the commit scheme is the cause. No part can go: the check, the
+neither the disk nor the commit scheme is the cause. In latency it is the call, more
+than the write, that counts: the call alone took p99 from 4.7 to 7.1 ms for 0.12 ms
+of CPU, since each call to the object is two more turns of the one thread, each
+waiting behind whatever else is ready. A second series of experiments (2026-12-05 on
+a slower host, every time about twice the quiet machine's, at 200/s so the thread
+was as busy) agreed: p99 20.5 ms without the append, 33.8 with the call alone, 31.7
+with the call and the write; holding the object's deliveries to the ledger back for
+the whole run changed nothing (36.1), so its batches are not the tail either; and
+starting the append while the origin is fetched, so that the two waits overlap (it
+would need a cancellation for a file then refused), took p99 from 30.7 to 27.5 ms
+only, too little for what it costs, so not shipped. No part can go: the check, the
 hash and the durable write before the answer are what make a fetch licensed and
 metered. On Cloudflare the object and the Worker do not share a thread (the object
 lives in one place, the Worker runs where the request arrives), so this figure bounds
-the design here, not there.
+the design here, not there; there, the round trip to the object counts instead, which
+QUEUE_SPLIT=colo keeps short (a queue near each location; docs/web-licensing.md,
+"Where the queue lives").
 
 """
 
