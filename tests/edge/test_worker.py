@@ -359,6 +359,8 @@ async def test_a_bad_setting_refuses_every_request_rather_than_serve_unmetered(
     for setting, value in bad.items():
         await misconfigured.restart(**{"QUEUE_LIMIT": "3", setting: value})
         await _refuses_all(misconfigured, setting)
+    await misconfigured.restart(QUEUE_LIMIT="3", QUEUE_SPLIT="colo", QUEUE_LOCATION_HINT="weur")
+    await _refuses_all(misconfigured, "QUEUE_LOCATION_HINT")
     assert misconfigured.intake.posts == 0
     await misconfigured.restart(QUEUE_LIMIT="3")
     assert (await misconfigured.get("/files/photo.jpg", misconfigured.token()))[0] == 200

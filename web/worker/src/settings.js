@@ -90,6 +90,10 @@ function read(env) {
   if (queue.retryMaxMs < queue.retryMinMs) {
     throw new Misconfigured("QUEUE_RETRY_MAX_MS", "must not be less than QUEUE_RETRY_MIN_MS");
   }
+  if (queue.locationHint && queue.split === "colo") {
+    // A hint would put every location's queue in one region: the split's point lost.
+    throw new Misconfigured("QUEUE_LOCATION_HINT", "must be unset with QUEUE_SPLIT=colo (each location's queue is made near it)");
+  }
   return {
     issuer,
     jwksUrl: env.JWKS_URL ? url(env, "JWKS_URL") : `${issuer}/olp/jwks.json`,
