@@ -96,6 +96,9 @@ class Fetched(NamedTuple):
 
 
 def _reason(err: urllib.error.HTTPError) -> str:
+    """What an error answer says: the edge's challenge, an OAuth error (``error``,
+    ``error_description``), the ledger's common error (``{"error": {"code",
+    "message"}}``), or the start of whatever else came."""
     challenge = err.headers.get("WWW-Authenticate")
     text = err.read(MAX_ANSWER_BYTES).decode(errors="replace")
     if challenge:
@@ -104,9 +107,14 @@ def _reason(err: urllib.error.HTTPError) -> str:
         answer = json.loads(text)
     except ValueError:
         answer = None
-    if isinstance(answer, dict) and "error" in answer:
-        return f"{answer['error']}: {answer.get('error_description', '')}".rstrip(": ")
-    return " ".join(text.split())[:300] or str(err.reason)
+    if not (isinstance(answer, dict) and "error" in answer):
+        return " ".join(text.split())[:300] or str(err.reason)
+    error = answer["error"]
+    if isinstance(error, dict):
+        code, message = error.get("code", ""), error.get("message", "")
+    else:
+        code, message = error, answer.get("error_description", "")
+    return f"{code}: {message}".rstrip(": ")
 
 
 @contextmanager

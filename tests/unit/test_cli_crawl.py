@@ -47,6 +47,7 @@ class Site:
     token_error: dict[str, tuple[int, str]] = field(default_factory=dict)  # path → (status, error)
     edge_refusal: dict[str, tuple[int, str]] = field(default_factory=dict)
     registered: list[dict[str, Any]] = field(default_factory=list)
+    register_error: tuple[int, bytes] | None = None  # (status, body) instead of a client
     licences: list[str] = field(default_factory=list)
     answers: dict[str, bytes] = field(default_factory=dict)  # path → a body sent instead
     served: dict[str, bytes] = field(default_factory=lambda: dict(FILES))  # the edge's bytes
@@ -122,6 +123,9 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 return
             if self.path == "/olp/register":
                 site.registered.append(json.loads(body))
+                if site.register_error is not None:
+                    self._send(*site.register_error)
+                    return
                 self._send(201, b'{"client_id": "c1", "client_secret": "s1"}')
                 return
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
@@ -393,6 +397,21 @@ def test_a_token_answer_that_breaks_off_refuses_the_file(site: Site, run: Run) -
     site.short.add("/olp/token")
     code, _, err = run(site.url)
     assert code == 2 and "first at token: 200 the answer broke off" in _one_line_error(err)
+
+
+@pytest.mark.parametrize(("status", "body", "says"), [
+    (429, b'{"error": {"code": "rate_limited", "message": "too many registrations"}}',
+     "register: 429 rate_limited: too many registrations"),
+    (400, b'{"error": "invalid_client_metadata", "error_description": "signature: bad"}',
+     "register: 400 invalid_client_metadata: signature: bad"),
+    (503, b"<html>Service Unavailable</html>", "register: 503 <html>Service Unavailable")])
+def test_a_refused_registration_names_the_reason_in_one_line(
+        site: Site, run: Run, status: int, body: bytes, says: str) -> None:
+    """The licence server answers in RFC 7591's style or, for the service's limits, in
+    the ledger's common error body; either way the line names the code and message."""
+    site.register_error = (status, body)
+    code, _, err = run(site.url)
+    assert code == 2 and _one_line_error(err).startswith(f"ledger: error: {says}")
 
 
 def test_an_answer_of_the_largest_size_is_read(site: Site, run: Run) -> None:
