@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ledger.app.file_hashes import exclusion, sha256_rest, walk_folder
+from ledger.app.file_hashes import cache_key, exclusion, sha256_rest, walk_folder
 from ledger.app.packager import PackageSpec
 from ledger.core.audit import (
     SEVERITIES,
@@ -159,13 +159,16 @@ def audit(
 
 @dataclass(frozen=True)
 class PackageAudit:
-    """What ``ledger package`` takes from the audit: the ``errors`` that stop it, and
-    the files another creator registered already (``registered_by``: relative path ->
-    their creator ids), a conflict packaging decides as it decides the metadata
-    conflicts, with the creator's override."""
+    """What ``ledger package`` takes from the audit: the ``errors`` that stop it, the
+    files another creator registered already (``registered_by``: relative path -> their
+    creator ids), a conflict packaging decides as it decides the metadata conflicts,
+    with the creator's override, and the digests it computed (``known``: SHA-256 by
+    hash cache key, `ledger.app.file_hashes.cache_key`), which packaging need not
+    compute again."""
 
     errors: tuple[Finding, ...]
     registered_by: Mapping[str, tuple[str, ...]]
+    known: Mapping[bytes, bytes]
 
 
 def audit_for_package(
@@ -188,8 +191,10 @@ def audit_for_package(
                    exclude=exclude)
     registered = {facts.path: others for facts in report.files
                   if (others := registered_by_others_than(facts, spec.creator_id))}
+    known = {facts.hash_key: facts.sha256 for facts in report.files
+             if facts.hash_key is not None and facts.sha256 is not None}
     return PackageAudit(tuple(item for item in report.findings if item.severity == "error"
-                              and item.code != REGISTERED_BY_OTHER), registered)
+                              and item.code != REGISTERED_BY_OTHER), registered, known)
 
 
 def audit_errors(
@@ -245,7 +250,8 @@ def examine(root: str, entry: tuple[str, str, str | None], *,
     path = os.path.join(root, relative)
     try:
         with _open(path) as handle:
-            size = os.fstat(handle.fileno()).st_size
+            before = os.fstat(handle.fileno())
+            size = before.st_size
             if size == 0:
                 return FileFacts(relative, problem="empty", detail="the file is empty")
             if _header_only(options):
@@ -255,15 +261,27 @@ def examine(root: str, entry: tuple[str, str, str | None], *,
             segments = header_segments(data) if _streamed(options) and len(data) < size else None
             if segments is not None:
                 digest, tail = sha256_rest(handle, data, END_BYTES)
-                facts = FileFacts(relative, size=size, sha256=digest)
+                facts = FileFacts(relative, size=size, sha256=digest,
+                                  hash_key=_hash_key(relative, before, handle))
                 return _image_facts(facts, data, path, options, tail=tail, segments=segments)
             data += handle.read()
+            key = _hash_key(relative, before, handle) if options.hashes else None
     except OSError as exc:
         return FileFacts(relative, kind="unreadable", detail=exc.strerror)
     if not data:
         return FileFacts(relative, problem="empty", detail="the file is empty")
-    facts = FileFacts(relative, size=len(data), sha256=sha256(data) if options.hashes else None)
+    facts = FileFacts(relative, size=len(data), sha256=sha256(data) if options.hashes else None,
+                      hash_key=key)
     return _image_facts(facts, data, path, options)
+
+
+def _hash_key(relative: str, before: os.stat_result, handle: io.FileIO) -> bytes | None:
+    """The hash cache key of the file as it was read, or None if it changed meanwhile
+    (then its digest is no one's to reuse)."""
+    after = os.fstat(handle.fileno())
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        return None
+    return cache_key(relative, before.st_size, before.st_mtime_ns)
 
 
 def _streamed(options: AuditOptions) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from ledger.cli.package_c2pa import add_c2pa_options, c2pa_hooks
 from ledger.errors import ValidationError
 
 if TYPE_CHECKING:
+    from ledger.app.audit import PackageAudit
     from ledger.app.packager import PackageSpec
 
 
@@ -59,25 +59,28 @@ def with_metadata(args: argparse.Namespace, spec: PackageSpec, exclude: list[Pat
                               field="--override-conflicts")
     if args.service is not None and not args.service.startswith(("https://", "http://")):
         raise ValidationError("must be an http(s):// URL", field="--service")
-    registered_by = _stop_on_audit_errors(args, spec, exclude)
+    audited = _stop_on_audit_errors(args, spec, exclude)
     with c2pa_hooks(args) as c2pa:
         options = MetadataOptions(embed_dir=args.embed, strip_location=args.strip_location,
                                   override_reason=reason, service=args.service,
                                   sign_copy=c2pa.sign_copy, read_c2pa=c2pa.read,
-                                  workers=args.workers, registered_by=registered_by)
+                                  workers=args.workers, registered_by=audited.registered_by)
         found = read_folder_metadata(args.directory, spec.creator_id, spec.creator_name,
                                      spec.licenses, options, exclude=exclude)
     for notice in found.notices:
         print(f"note: {notice}", file=sys.stderr)
-    return dataclasses.replace(spec, per_file=found.members), found.folder, found.known
+    # With --service the audit hashed the originals to ask about them: packaging them
+    # takes those digests. With --embed the copies are packaged, their writer's digests.
+    known = found.known if args.embed is not None else {**audited.known, **found.known}
+    return dataclasses.replace(spec, per_file=found.members), found.folder, dict(known)
 
 
 def _stop_on_audit_errors(args: argparse.Namespace, spec: PackageSpec, exclude: list[Path]
-                          ) -> Mapping[str, tuple[str, ...]]:
+                          ) -> PackageAudit:
     """Stop, naming the files, on what `ledger audit` calls an error (an empty or corrupt
-    file, a missing model release, …): a buyer's compliance team would. With
-    ``--service``, the files another creator registered (path -> creator ids), left to
-    the conflict rules (`ledger.app.embedding`)."""
+    file, a missing model release, …): a buyer's compliance team would. Else the audit:
+    with ``--service``, the files another creator registered (path -> creator ids), left
+    to the conflict rules (`ledger.app.embedding`), and the digests it computed."""
     from ledger.app.audit import audit_for_package
     from ledger.cli.assets import service_lookup
 
@@ -91,4 +94,4 @@ def _stop_on_audit_errors(args: argparse.Namespace, spec: PackageSpec, exclude: 
         more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
         raise ValidationError(f"{'; '.join(named)}{more}: fix them first (`ledger audit "
                               f"{args.directory}` says how)")
-    return found.registered_by
+    return found

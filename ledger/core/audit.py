@@ -89,7 +89,9 @@ class FileFacts:
     "unsupported" (not an image type we decode), "corrupt" (truncated or undecodable),
     "bomb" (dimensions over the limit), with ``detail`` in words. ``faces``: the number
     of candidate faces, None when not looked for. ``registered_by``: creator ids that
-    registered these bytes already.
+    registered these bytes already. ``hash_key``: the hash cache key of the state of
+    the file ``sha256`` is the hash of (path, size and mtime; None when the file changed
+    while it was read), so that whoever hashes the folder next can take the digest.
     """
 
     path: str
@@ -106,6 +108,7 @@ class FileFacts:
     metadata_error: str | None = None
     faces: int | None = None
     registered_by: tuple[str, ...] = ()
+    hash_key: bytes | None = None
 
 
 def judge(files: Sequence[FileFacts], declared: Declared,

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from ledger.app import file_hashes
 from ledger.app.dataset_export import load_entries
 from ledger.app.packager import PackageSpec, package_dir
 from ledger.cli.main import main
@@ -157,6 +158,32 @@ def test_package_records_an_overridden_registration(
         "registeredBy": ["creator:bo"],
         "override": {"conflicts": ["registered_by_other"], "reason": "bo sold it to me"}}}
     assert "extensions" not in found["asset:mine.txt"]
+
+
+def test_package_with_service_reads_each_file_once(
+    tmp_path: Path, service: StandIn, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit hashes every file to ask the service; packaging takes those digests
+    (by the hash cache key of the state the audit read) instead of reading the files
+    again (tests/unit/app/test_audit.py: a file changed since is read again)."""
+    (tmp_path / "a.txt").write_bytes(b"first bytes")
+    (tmp_path / "b.txt").write_bytes(b"second bytes")
+    read_again: list[str] = []
+    real = file_hashes._sha256
+
+    def counted(handle: Any) -> bytes:
+        read_again.append(Path(handle.name).name)
+        return real(handle)
+
+    monkeypatch.setattr(file_hashes, "_sha256", counted)
+    assert _package(tmp_path, service.url) == 0
+    assert read_again == []
+    digests = {asset["id"]: asset["hash"]
+               for asset in json.loads((tmp_path / "manifest.json").read_text())["assets"]}
+    assert digests == {"asset:a.txt": "sha256:" + sha256(b"first bytes").hex(),
+                       "asset:b.txt": "sha256:" + sha256(b"second bytes").hex()}
+    capsys.readouterr()
 
 
 def test_package_without_service_asks_nothing(

@@ -3,13 +3,22 @@ and the process pool giving what one process gives."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from skimage import data as samples
 
-from ledger.app.audit import AuditOptions, audit, audit_errors, declared_from_spec
-from ledger.app.packager import PackageSpec
+from ledger.app import file_hashes
+from ledger.app.audit import (
+    AuditOptions,
+    audit,
+    audit_errors,
+    audit_for_package,
+    declared_from_spec,
+)
+from ledger.app.packager import PackageSpec, package_dir
 from ledger.core.audit import Declared
 from ledger.core.hashing import sha256
 from ledger.errors import ValidationError
@@ -55,6 +64,34 @@ def test_package_stops_on_errors_only(tmp_path: Path) -> None:
     manifest.write_text("{}")
     assert {(item.path, item.code) for item in audit_errors(
         folder, spec, exclude=[manifest])} == errors
+
+
+def test_packaging_takes_the_digests_the_audit_computed_for_unchanged_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a lookup the audit hashes every file; `PackageAudit.known` holds them by the
+    hash cache key of the state read, so packaging reads only a file changed since."""
+    (tmp_path / "same.txt").write_bytes(b"unchanged")
+    (tmp_path / "edited.txt").write_bytes(b"before")
+    spec = PackageSpec("creator:ana", ["non-exclusive-training"], payout="stripe:acct_1")
+    audited = audit_for_package(tmp_path, spec, lookup=lambda _: [])
+    assert sorted(audited.known.values()) == sorted([sha256(b"unchanged"), sha256(b"before")])
+    edited = tmp_path / "edited.txt"
+    stat = edited.stat()
+    edited.write_bytes(b"after!")
+    os.utime(edited, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    read: list[str] = []
+    real = file_hashes._sha256
+
+    def counted(handle: Any) -> bytes:
+        read.append(Path(handle.name).name)
+        return real(handle)
+
+    monkeypatch.setattr(file_hashes, "_sha256", counted)
+    manifest = package_dir(tmp_path, spec, known=audited.known)
+    assert read == ["edited.txt"]
+    assert {asset["id"]: asset["hash"] for asset in manifest["assets"]} == {
+        "asset:same.txt": "sha256:" + sha256(b"unchanged").hex(),
+        "asset:edited.txt": "sha256:" + sha256(b"after!").hex()}
 
 
 def test_the_pool_finds_what_one_process_finds(tmp_path: Path) -> None:
