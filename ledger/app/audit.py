@@ -23,7 +23,7 @@ import dataclasses
 import importlib
 import io
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -47,8 +47,10 @@ from ledger.errors import ValidationError
 from ledger.media.jpeg_segments import Segment, header_segments
 from ledger.media.probe import END_BYTES
 
-Lookup = Callable[[str], Collection[str]]
-"""SHA-256 (hex) -> the creator ids that registered those bytes (none: an empty one)."""
+Lookup = Callable[[Sequence[str]], Mapping[str, Collection[str]]]
+"""SHA-256 digests (hex) -> the creator ids that registered each one's bytes (a digest
+nobody registered: absent or empty). One call for the whole folder, so that whoever
+answers can ask a service many at a time."""
 
 REPORT_FORMAT = "ledger-audit/1"
 FACE_SIDE = 512
@@ -153,7 +155,7 @@ def audit(
                      for e in walk_folder(root, report_unreadable=True) if not excluded(e))
     files = _examine_all(root, entries, options)
     if lookup is not None:
-        files = [_registered(facts, lookup) for facts in files]
+        files = _registered(files, lookup)
     return AuditReport(str(root), tuple(files), tuple(judge(files, declared)), faces)
 
 
@@ -369,10 +371,14 @@ def _metadata(facts: FileFacts, data: bytes, path: str, segments: list[Segment] 
     return dataclasses.replace(facts, rights=rights)
 
 
-def _registered(facts: FileFacts, lookup: Lookup) -> FileFacts:
-    if facts.sha256 is None or facts.problem == "empty":
-        return facts
-    return dataclasses.replace(facts, registered_by=tuple(lookup(facts.sha256.hex())))
+def _registered(files: list[FileFacts], lookup: Lookup) -> list[FileFacts]:
+    """``files`` with who registered each one's bytes (each digest asked once)."""
+    def asked(facts: FileFacts) -> str | None:
+        return None if facts.sha256 is None or facts.problem == "empty" else facts.sha256.hex()
+
+    found = lookup(sorted({digest for facts in files if (digest := asked(facts))}))
+    return [dataclasses.replace(facts, registered_by=tuple(found.get(digest, ())))
+            if (digest := asked(facts)) else facts for facts in files]
 
 
 def thumbnails(report: AuditReport, side: int = 96) -> dict[str, bytes]:

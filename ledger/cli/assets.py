@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -148,17 +148,39 @@ def write_document(body: Any, output: Path | None) -> None:
         sys.stdout.write(text)
 
 
+#: Lookups a `service_lookup` keeps in flight: each is a round trip to the service, and
+#: a folder of thousands of files would otherwise wait for them one after another.
+LOOKUPS_AT_ONCE = 8
+
+
 @contextmanager
-def service_lookup(url: str | None) -> Iterator[Callable[[str], Collection[str]] | None]:
-    """A lookup asking the service at ``url`` who registered a file's bytes (one
-    connection for every file; ``ledger audit`` and ``ledger package``), or None."""
+def service_lookup(url: str | None
+                   ) -> Iterator[Callable[[Sequence[str]], dict[str, list[str]]] | None]:
+    """A lookup asking the service at ``url`` who registered each of some files' bytes
+    (`ledger.app.audit.Lookup`; ``ledger audit`` and ``ledger package``), or None: up
+    to `LOOKUPS_AT_ONCE` at a time, over the client's pooled connections."""
+    import asyncio
+
     if url is None:
         yield None
         return
     with blocking_client(url) as (client, run):
 
-        def registered(sha256_hex: str) -> list[str]:
-            answer = run(client.lookup(sha256_hex))
+        async def one(sha256_hex: str, slots: asyncio.Semaphore) -> list[str]:
+            async with slots:
+                answer = await client.lookup(sha256_hex)
             return [str(item["creatorId"]) for item in answer["registrations"]]
 
-        yield registered
+        async def every(digests: Sequence[str]) -> dict[str, list[str]]:
+            slots = asyncio.Semaphore(LOOKUPS_AT_ONCE)
+            # A task group: the first lookup that fails cancels the others, and its
+            # error (the service unreachable, a refusal) is the one the command reports.
+            try:
+                async with asyncio.TaskGroup() as group:
+                    tasks = {digest: group.create_task(one(digest, slots))
+                             for digest in digests}
+            except BaseExceptionGroup as failed:
+                raise failed.exceptions[0] from None
+            return {digest: task.result() for digest, task in tasks.items()}
+
+        yield lambda digests: run(every(digests))

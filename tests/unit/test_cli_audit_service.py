@@ -17,6 +17,7 @@ from aiohttp import web
 from ledger.app import file_hashes
 from ledger.app.dataset_export import load_entries
 from ledger.app.packager import PackageSpec, package_dir
+from ledger.cli.assets import LOOKUPS_AT_ONCE
 from ledger.cli.main import main
 from ledger.core.hashing import sha256
 from ledger.core.signing import sign_manifest
@@ -31,9 +32,17 @@ class StandIn:
         self.registered: dict[str, list[dict[str, Any]]] = {}
         self.asked: list[str] = []
         self.url = ""
+        self.delay_s = 0.0  # each answer waits this long, as over a slow network
+        self.in_flight = self.most_in_flight = 0
 
     async def lookup(self, request: web.Request) -> web.Response:
         self.asked.append(request.path)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay_s)
+        finally:
+            self.in_flight -= 1
         sha = request.match_info["sha256"]
         found = self.registered.get(sha, [])
         return web.json_response({"sha256": sha, "registered": bool(found),
@@ -80,6 +89,21 @@ def test_audit_names_files_another_creator_registered(
         ("theirs.txt", "registered_by_other")}
     assert sorted(service.asked) == sorted(f"/v1/assets/by-hash/{sha256(data).hex()}"
                                            for data in (b"someone else's bytes", b"my bytes"))
+
+
+def test_lookups_overlap_up_to_their_bound(
+    tmp_path: Path, service: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each lookup is a round trip: a folder's are in flight together, at most
+    LOOKUPS_AT_ONCE at a time, and every digest is still asked."""
+    for index in range(3 * LOOKUPS_AT_ONCE):
+        (tmp_path / f"{index:02}.txt").write_bytes(b"file %d" % index)
+    service.delay_s = 0.05
+    assert main(["audit", str(tmp_path), "--no-faces", "--service", service.url,
+                 "--json", str(tmp_path.parent / "report.json")]) in (0, 1)
+    capsys.readouterr()
+    assert len(service.asked) == 3 * LOOKUPS_AT_ONCE
+    assert 1 < service.most_in_flight <= LOOKUPS_AT_ONCE
 
 
 def test_export_takes_status_and_anchor_from_the_service(

@@ -4,6 +4,7 @@ and the process pool giving what one process gives."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,9 @@ def test_files_registered_by_another_creator_are_errors(tmp_path: Path) -> None:
                 sha256(theirs).hex(): ["creator:ana", "creator:bo"]}
     asked: list[str] = []
 
-    def lookup(digest: str) -> list[str]:
-        asked.append(digest)
-        return registry.get(digest, [])
+    def lookup(digests: Sequence[str]) -> dict[str, list[str]]:
+        asked.extend(digests)
+        return {digest: registry[digest] for digest in digests if digest in registry}
 
     report = audit(tmp_path, Declared(creator_id="creator:ana"), options=NO_FACES,
                    lookup=lookup)
@@ -47,6 +48,26 @@ def test_files_registered_by_another_creator_are_errors(tmp_path: Path) -> None:
     assert "creator:bo" in report.findings[0].message
     assert "creator:ana" not in report.findings[0].message
     assert sorted(asked) == sorted(registry)  # digests only, one question per file
+
+
+def test_the_lookup_is_asked_once_for_the_folder_and_each_digest_once(
+        tmp_path: Path) -> None:
+    """One call for the whole folder (a service lookup asks many at a time), each
+    distinct digest once however many files share it, empty files never."""
+    for name, data in (("a.txt", b"same"), ("b.txt", b"same"), ("c.txt", b"other"),
+                       ("empty.txt", b"")):
+        (tmp_path / name).write_bytes(data)
+    calls: list[list[str]] = []
+
+    def lookup(digests: Sequence[str]) -> dict[str, list[str]]:
+        calls.append(list(digests))
+        return {sha256(b"same").hex(): ["creator:bo"]}
+
+    report = audit(tmp_path, Declared(creator_id="creator:ana"), options=NO_FACES,
+                   lookup=lookup)
+    assert calls == [sorted([sha256(b"same").hex(), sha256(b"other").hex()])]
+    assert {facts.path: facts.registered_by for facts in report.files} == {
+        "a.txt": ("creator:bo",), "b.txt": ("creator:bo",), "c.txt": (), "empty.txt": ()}
 
 
 def test_package_stops_on_errors_only(tmp_path: Path) -> None:
@@ -73,7 +94,7 @@ def test_packaging_takes_the_digests_the_audit_computed_for_unchanged_files(
     (tmp_path / "same.txt").write_bytes(b"unchanged")
     (tmp_path / "edited.txt").write_bytes(b"before")
     spec = PackageSpec("creator:ana", ["non-exclusive-training"], payout="stripe:acct_1")
-    audited = audit_for_package(tmp_path, spec, lookup=lambda _: [])
+    audited = audit_for_package(tmp_path, spec, lookup=lambda _: {})
     assert sorted(audited.known.values()) == sorted([sha256(b"unchanged"), sha256(b"before")])
     edited = tmp_path / "edited.txt"
     stat = edited.stat()
