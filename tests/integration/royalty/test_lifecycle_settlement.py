@@ -152,12 +152,14 @@ async def test_an_amendment_prices_usage_by_period_in_wei(
     assert await world.chain.splitter.latest_version(_asset_key(world.manifest)) == 1
     await deposit(world.chain, BUYER, "ETH", DEPOSIT)
 
-    # T-1 s settles under the manifest's split; T and T+1 s wait for the amendment's.
+    # T-1 s settles under the manifest's split; T and T+1 s wait for the amendment's
+    # (held in one usage batch, or in two when the machine is slow to post the second).
     async def held() -> Any:
         holds = await world.store.holds(buyer=address_of(BUYER))
-        return holds if holds and await world.spent() == 5 * PRICE else None
-    (hold,) = await until(held)
-    assert hold.units == 18 and amendment[2:] in hold.reason
+        units = sum(hold.units for hold in holds)
+        return holds if units == 18 and await world.spent() == 5 * PRICE else None
+    holds = await until(held)
+    assert all(amendment[2:] in hold.reason for hold in holds)
 
     # Settled before it (confirmed), but promptly reported usage from before it may
     # still arrive.
