@@ -108,8 +108,11 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._woken = asyncio.Event()
         self._running: dict[object, asyncio.Task[None]] = {}
-        #: Work that ended since `step` began reading what is due.
-        self._ended: set[object] = set()
+        #: When each piece of work ended, counted in ends (`_ends`), kept while a `step`
+        #: that began reading before it is still reading.
+        self._ended: dict[object, int] = {}
+        self._ends = 0
+        self._reading: list[int] = []
         self._session: aiohttp.ClientSession | None = None
         self._metrics = metrics
         #: The outbox's backlog as last read (empty while this replica does not deliver).
@@ -165,23 +168,44 @@ class Dispatcher:
 
         What a read returns may predate the progress stored by work that ended during
         the read; that work is skipped this round (its end woke the loop, so the next
-        step reads again), or its events would be sent twice."""
+        step reads again), or its events would be sent twice. Each read is judged by
+        the ends since it began, so two steps at once (a test's beside the loop's) do
+        not undo each other's judgement."""
         now = self._clock()
-        self._ended.clear()
-        last = await self._store.last_seq()
-        for sub in await self._store.due(now, last):
-            self._start(sub.id, self._drain(sub, last))
-        self._ended.clear()
-        for sub, letter in await self._store.redeliveries(now, _BATCH):
-            self._start(("again", sub.id, letter.event.seq), self._redeliver(sub, letter.event))
+        began = self._begin_read()
+        try:
+            last = await self._store.last_seq()
+            for sub in await self._store.due(now, last):
+                self._start(sub.id, self._drain(sub, last), began)
+        finally:
+            self._end_read(began)
+        began = self._begin_read()
+        try:
+            for sub, letter in await self._store.redeliveries(now, _BATCH):
+                self._start(("again", sub.id, letter.event.seq),
+                            self._redeliver(sub, letter.event), began)
+        finally:
+            self._end_read(began)
+
+    def _begin_read(self) -> int:
+        self._reading.append(self._ends)
+        return self._ends
+
+    def _end_read(self, began: int) -> None:
+        """Forget the ends no read still under way began before."""
+        self._reading.remove(began)
+        oldest = min(self._reading, default=self._ends)
+        self._ended = {key: end for key, end in self._ended.items() if end > oldest}
 
     async def idle(self) -> None:
         """Wait until no delivery is under way (tests and benchmarks)."""
         while self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    def _start(self, key: object, work: Coroutine[Any, Any, None]) -> None:
-        if key in self._running or key in self._ended:
+    def _start(self, key: object, work: Coroutine[Any, Any, None], read_from: int) -> None:
+        """Run ``work`` under ``key`` unless it is under way, or ended after the read
+        that found it began (``read_from``, in ends)."""
+        if key in self._running or self._ended.get(key, -1) > read_from:
             work.close()
             return
         task = asyncio.create_task(work)
@@ -190,7 +214,8 @@ class Dispatcher:
 
     def _finished(self, key: object, task: asyncio.Task[None]) -> None:
         self._running.pop(key, None)
-        self._ended.add(key)
+        self._ends += 1
+        self._ended[key] = self._ends
         if not task.cancelled() and task.exception() is not None:
             log.warning("webhooks: delivery failed: %s", task.exception())
         self._woken.set()

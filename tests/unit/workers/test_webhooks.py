@@ -285,6 +285,41 @@ async def test_a_delivery_that_ends_while_the_queue_is_read_is_not_sent_again(
     assert [p["data"]["n"] for p in receiver.taken()] == [0, 1, 2, 3]
 
 
+async def test_a_second_step_reading_meanwhile_keeps_the_first_from_resending(
+        engine: AsyncEngine) -> None:
+    """The sequence CI once hit: a step reads what is due, a drain ends during that
+    read, and the loop's own step (woken by that end) reads and finishes first. The
+    first step's answer predates the drain's progress: it must still skip the drain,
+    which it did not when each step began by forgetting every end (the second step
+    had forgotten this one)."""
+    dispatcher = Dispatcher(EventStore(engine), FAST)
+    started: list[str] = []
+
+    async def work(name: str) -> None:
+        started.append(name)
+
+    first = dispatcher._begin_read()
+    drain = asyncio.create_task(work("the drain"))
+    dispatcher._running["wh_1"] = drain
+    drain.add_done_callback(lambda done: dispatcher._finished("wh_1", done))
+    await drain
+    await asyncio.sleep(0)  # its end is recorded by the done callback
+    second = dispatcher._begin_read()
+    dispatcher._end_read(second)
+    dispatcher._start("wh_1", work("sent again"), first)
+    dispatcher._end_read(first)
+    await dispatcher.idle()
+    assert started == ["the drain"]
+    # A read that began after the end finds the progress: it may start the work.
+    later = dispatcher._begin_read()
+    dispatcher._start("wh_1", work("the next drain"), later)
+    dispatcher._end_read(later)
+    await dispatcher.idle()
+    assert started == ["the drain", "the next drain"]
+    dispatcher._end_read(dispatcher._begin_read())
+    assert dispatcher._ended == {}  # ends are forgotten once no read needs them
+
+
 async def test_a_redelivery_that_ends_while_they_are_read_is_not_sent_again(
         engine: AsyncEngine) -> None:
     store = LateAnswers(engine)
