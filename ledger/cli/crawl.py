@@ -22,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import http.client
+import io
 import json
 import re
 import ssl
@@ -30,11 +31,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.cli.common import EXIT_OK, Commands
 from ledger.core.canonical import canonicalize
@@ -139,18 +140,33 @@ def _call(step: str, request: urllib.request.Request | str,
     """The answer's body and headers; Refused when it is an error, unreachable, longer
     than ``limit`` bytes, or shorter than the length it announced."""
     with _opened(step, request) as resp:
-        try:
-            body = resp.read(limit + 1)
-        except _BROKEN as err:
-            raise Refused(step, resp.status, f"the answer broke off ({err!r})") from None
-        if len(body) > limit:
-            raise Refused(step, resp.status, f"the answer is over {limit:,} bytes")
-        # http.client counts down the announced length, and a read that meets the end
-        # of the connection first returns what came without a word.
-        if resp.length:
-            raise Refused(step, resp.status, f"the answer broke off after {len(body):,} of "
-                          f"{len(body) + resp.length:,} bytes")
-        return body, dict(resp.headers)
+        body = io.BytesIO()
+        _read_body(step, resp, limit, "the answer", body.write)
+        return body.getvalue(), dict(resp.headers)
+
+
+def _read_body(step: str, resp: http.client.HTTPResponse, limit: int, what: str,
+               take: Callable[[bytes], object]) -> int:
+    """Feed the answer's body to ``take`` as it arrives: its size. Refused (at ``step``,
+    naming ``what``) past ``limit`` bytes, before reading when the answer announces more,
+    or short of the announced length: http.client stops at that length, and a read that
+    meets the end of the connection first returns what came without a word."""
+    # http.client's reading of Content-Length (None when absent, invalid or chunked).
+    expected = resp.length
+    if expected is not None and expected > limit:
+        raise Refused(step, resp.status, f"{what} is over {limit:,} bytes")
+    size = 0
+    try:
+        while chunk := resp.read(min(_CHUNK, limit + 1 - size)):
+            size += len(chunk)
+            if size > limit:
+                raise Refused(step, resp.status, f"{what} is over {limit:,} bytes")
+            take(chunk)
+    except _BROKEN as err:
+        raise Refused(step, resp.status, f"{what} broke off ({err!r})") from None
+    if expected is not None and size != expected:
+        raise Refused(step, resp.status, f"{what} broke off after {size:,} of {expected:,} bytes")
+    return size
 
 
 def _strings(step: str, body: bytes, *names: str) -> list[str]:
@@ -243,37 +259,19 @@ def fetch(url: str, token: str, target: Path, max_bytes: int = MAX_FILE_BYTES) -
         event = resp.headers.get("X-Usage-Event", "")
         try:
             with replacing(target) as handle:
-                size, digest = _stream(resp, handle, max_bytes)
+                hasher = hashlib.sha256()
+
+                def keep(chunk: bytes) -> None:
+                    hasher.update(chunk)
+                    handle.write(chunk)
+
+                size = _read_body("fetch", resp, max_bytes, "the file", keep)
+                digest = hasher.hexdigest()
                 _check_hash(resp.status, digest, _claims(token).get("asset"))
         except Refused as refused:
             raise Refused(refused.step, refused.status, refused.reason,
                           usage_event=event, token_id=token_id(token)) from None
     return Fetched(target.name, size, digest, event, token_id(token))
-
-
-def _stream(resp: http.client.HTTPResponse, handle: BinaryIO, max_bytes: int) -> tuple[int, str]:
-    """Copy the answer's body to ``handle``: its size and SHA-256; Refused past
-    ``max_bytes`` (before reading when the edge announces more) or short of the
-    announced length."""
-    # http.client's reading of Content-Length (None when absent, invalid or chunked):
-    # the length it stops reading at.
-    expected = resp.length
-    if expected is not None and expected > max_bytes:
-        raise Refused("fetch", resp.status, f"the file is over {max_bytes:,} bytes")
-    digest, size = hashlib.sha256(), 0
-    try:
-        while chunk := resp.read(min(_CHUNK, max_bytes + 1 - size)):
-            size += len(chunk)
-            if size > max_bytes:
-                raise Refused("fetch", resp.status, f"the file is over {max_bytes:,} bytes")
-            digest.update(chunk)
-            handle.write(chunk)
-    except _BROKEN as err:
-        raise Refused("fetch", resp.status, f"the file broke off ({err!r})") from None
-    if expected is not None and size != expected:
-        raise Refused("fetch", resp.status,
-                      f"the file broke off after {size:,} of {expected:,} bytes")
-    return size, digest.hexdigest()
 
 
 def _check_hash(status: int, digest: str, named: object) -> None:

@@ -69,10 +69,11 @@ def with_metadata(args: argparse.Namespace, spec: PackageSpec, exclude: list[Pat
                                      spec.licenses, options, exclude=exclude)
     for notice in found.notices:
         print(f"note: {notice}", file=sys.stderr)
-    # With --service the audit hashed the originals to ask about them: packaging them
-    # takes those digests. With --embed the copies are packaged, their writer's digests.
-    known = found.known if args.embed is not None else {**audited.known, **found.known}
-    return dataclasses.replace(spec, per_file=found.members), found.folder, dict(known)
+    # Digests packaging need not compute again: the originals' the audit hashed (with
+    # --service), the copies' their writer hashed (--embed). A key names a path, size
+    # and mtime, so only the files packaging hashes find theirs.
+    known = {**audited.known, **found.known}
+    return dataclasses.replace(spec, per_file=found.members), found.folder, known
 
 
 def _stop_on_audit_errors(args: argparse.Namespace, spec: PackageSpec, exclude: list[Path]

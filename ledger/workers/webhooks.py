@@ -30,7 +30,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -172,30 +172,27 @@ class Dispatcher:
         the ends since it began, so two steps at once (a test's beside the loop's) do
         not undo each other's judgement."""
         now = self._clock()
-        began = self._begin_read()
-        try:
+        with self._reading_from() as began:
             last = await self._store.last_seq()
             for sub in await self._store.due(now, last):
                 self._start(sub.id, self._drain(sub, last), began)
-        finally:
-            self._end_read(began)
-        began = self._begin_read()
-        try:
+        with self._reading_from() as began:
             for sub, letter in await self._store.redeliveries(now, _BATCH):
                 self._start(("again", sub.id, letter.event.seq),
                             self._redeliver(sub, letter.event), began)
+
+    @contextlib.contextmanager
+    def _reading_from(self) -> Iterator[int]:
+        """The count of ends as a read of the outbox begins, for the length of the read;
+        then the ends no read still under way began before are forgotten."""
+        began = self._ends
+        self._reading.append(began)
+        try:
+            yield began
         finally:
-            self._end_read(began)
-
-    def _begin_read(self) -> int:
-        self._reading.append(self._ends)
-        return self._ends
-
-    def _end_read(self, began: int) -> None:
-        """Forget the ends no read still under way began before."""
-        self._reading.remove(began)
-        oldest = min(self._reading, default=self._ends)
-        self._ended = {key: end for key, end in self._ended.items() if end > oldest}
+            self._reading.remove(began)
+            oldest = min(self._reading, default=self._ends)
+            self._ended = {key: end for key, end in self._ended.items() if end > oldest}
 
     async def idle(self) -> None:
         """Wait until no delivery is under way (tests and benchmarks)."""

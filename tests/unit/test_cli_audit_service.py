@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from ledger.app import file_hashes
 from ledger.app.dataset_export import load_entries
 from ledger.app.packager import PackageSpec, package_dir
 from ledger.cli.assets import LOOKUPS_AT_ONCE
@@ -22,6 +21,7 @@ from ledger.cli.main import main
 from ledger.core.hashing import sha256
 from ledger.core.signing import sign_manifest
 from ledger.keyfile import generate_key
+from tests.support import hashed_files
 
 
 class StandIn:
@@ -193,14 +193,7 @@ def test_package_with_service_reads_each_file_once(
     again (tests/unit/app/test_audit.py: a file changed since is read again)."""
     (tmp_path / "a.txt").write_bytes(b"first bytes")
     (tmp_path / "b.txt").write_bytes(b"second bytes")
-    read_again: list[str] = []
-    real = file_hashes._sha256
-
-    def counted(handle: Any) -> bytes:
-        read_again.append(Path(handle.name).name)
-        return real(handle)
-
-    monkeypatch.setattr(file_hashes, "_sha256", counted)
+    read_again = hashed_files(monkeypatch)
     assert _package(tmp_path, service.url) == 0
     assert read_again == []
     digests = {asset["id"]: asset["hash"]

@@ -6,12 +6,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from skimage import data as samples
 
-from ledger.app import file_hashes
 from ledger.app.audit import (
     AuditOptions,
     audit,
@@ -23,6 +21,7 @@ from ledger.app.packager import PackageSpec, package_dir
 from ledger.core.audit import Declared
 from ledger.core.hashing import sha256
 from ledger.errors import ValidationError
+from tests.support import hashed_files
 from tests.unit.app.audit_folder import EXPECTED, messy_folder, picture
 from tests.unit.media.images import BERLIN_GPS, data_mining, image
 
@@ -100,14 +99,7 @@ def test_packaging_takes_the_digests_the_audit_computed_for_unchanged_files(
     stat = edited.stat()
     edited.write_bytes(b"after!")
     os.utime(edited, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    read: list[str] = []
-    real = file_hashes._sha256
-
-    def counted(handle: Any) -> bytes:
-        read.append(Path(handle.name).name)
-        return real(handle)
-
-    monkeypatch.setattr(file_hashes, "_sha256", counted)
+    read = hashed_files(monkeypatch)
     manifest = package_dir(tmp_path, spec, known=audited.known)
     assert read == ["edited.txt"]
     assert {asset["id"]: asset["hash"] for asset in manifest["assets"]} == {

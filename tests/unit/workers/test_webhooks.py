@@ -298,25 +298,24 @@ async def test_a_second_step_reading_meanwhile_keeps_the_first_from_resending(
     async def work(name: str) -> None:
         started.append(name)
 
-    first = dispatcher._begin_read()
-    drain = asyncio.create_task(work("the drain"))
-    dispatcher._running["wh_1"] = drain
-    drain.add_done_callback(lambda done: dispatcher._finished("wh_1", done))
-    await drain
-    await asyncio.sleep(0)  # its end is recorded by the done callback
-    second = dispatcher._begin_read()
-    dispatcher._end_read(second)
-    dispatcher._start("wh_1", work("sent again"), first)
-    dispatcher._end_read(first)
+    with dispatcher._reading_from() as first:
+        drain = asyncio.create_task(work("the drain"))
+        dispatcher._running["wh_1"] = drain
+        drain.add_done_callback(lambda done: dispatcher._finished("wh_1", done))
+        await drain
+        await asyncio.sleep(0)  # its end is recorded by the done callback
+        with dispatcher._reading_from():
+            pass
+        dispatcher._start("wh_1", work("sent again"), first)
     await dispatcher.idle()
     assert started == ["the drain"]
     # A read that began after the end finds the progress: it may start the work.
-    later = dispatcher._begin_read()
-    dispatcher._start("wh_1", work("the next drain"), later)
-    dispatcher._end_read(later)
+    with dispatcher._reading_from() as later:
+        dispatcher._start("wh_1", work("the next drain"), later)
     await dispatcher.idle()
     assert started == ["the drain", "the next drain"]
-    dispatcher._end_read(dispatcher._begin_read())
+    with dispatcher._reading_from():
+        pass
     assert dispatcher._ended == {}  # ends are forgotten once no read needs them
 
 

@@ -36,17 +36,12 @@ function number(env, name) {
   return found;
 }
 var LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"];
-function locationHint(env) {
-  const hint = env.QUEUE_LOCATION_HINT ?? "";
-  if (hint !== "" && !LOCATION_HINTS.includes(hint)) {
-    throw new Misconfigured("QUEUE_LOCATION_HINT", `must be one of ${LOCATION_HINTS.join(", ")}`);
-  }
-  return hint || null;
-}
 var SPLITS = ["none", "colo"];
-function split(env) {
-  const value = env.QUEUE_SPLIT || "none";
-  if (!SPLITS.includes(value)) throw new Misconfigured("QUEUE_SPLIT", `must be one of ${SPLITS.join(", ")}`);
+function choice(env, name, choices, fallback) {
+  const value = env[name] || fallback;
+  if (value !== fallback && !choices.includes(value)) {
+    throw new Misconfigured(name, `must be one of ${choices.join(", ")}`);
+  }
   return value;
 }
 function url(env, name) {
@@ -71,8 +66,8 @@ function read(env) {
     retryMinMs: number(env, "QUEUE_RETRY_MIN_MS"),
     retryMaxMs: number(env, "QUEUE_RETRY_MAX_MS"),
     holdMs: number(env, "HOLD_MS"),
-    locationHint: locationHint(env),
-    split: split(env)
+    locationHint: choice(env, "QUEUE_LOCATION_HINT", LOCATION_HINTS, null),
+    split: choice(env, "QUEUE_SPLIT", SPLITS, "none")
   };
   if (queue.retryMaxMs < queue.retryMinMs) {
     throw new Misconfigured("QUEUE_RETRY_MAX_MS", "must not be less than QUEUE_RETRY_MIN_MS");
