@@ -1,11 +1,13 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder, and the rule that no task outlives its test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from ledger.run.process import end_stray_tasks
 from tests.pg import ThrowawayPostgres
 
 
@@ -18,3 +20,26 @@ def postgres() -> Iterator[ThrowawayPostgres]:
         yield cluster
     finally:
         cluster.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every coroutine test on its own event loop ends the tasks it leaves (first of its
+    fixtures, so its teardown runs after theirs)."""
+    for item in items:
+        marker = item.get_closest_marker("asyncio")
+        on_own_loop = marker is None or marker.kwargs.get("loop_scope", "function") == "function"
+        if (isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj)
+                and on_own_loop):
+            item.fixturenames.insert(0, "_no_task_outlives_the_test")
+
+
+@pytest.fixture
+async def _no_task_outlives_the_test() -> AsyncIterator[None]:
+    """Ends what the test left running, cancelling each task again until it ends: the
+    loop's teardown cancels once and waits for ever, and a task that spent that one
+    cancellation waiting on a stuck cleanup hung a CI run for seven minutes."""
+    yield
+    stuck = await end_stray_tasks()
+    if stuck:
+        pytest.fail("tasks still running 30 s after the test, cancelled every second: "
+                    + "; ".join(f"{task!r} at {task.get_stack(limit=3)}" for task in stuck))

@@ -1,5 +1,5 @@
 """What every serving process does around its service: its event loop, its private
-data folder, and leaving once stopped even if a driver thread is stranded."""
+data folder, and leaving once stopped even if a task or a driver thread is stranded."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+from ledger.workers.anchoring import STOP_TIMEOUT_S, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +24,26 @@ def event_loop_runner() -> asyncio.Runner:
     except ImportError:
         return asyncio.Runner()
     return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
+async def end_stray_tasks(timeout: float = STOP_TIMEOUT_S) -> list[asyncio.Task[Any]]:
+    """End every other task of this event loop, cancelling each again until it has ended
+    (`stop_tasks`); returns those still running after `timeout`.
+
+    The loop's own teardown (`asyncio.Runner`, `asyncio.run`) cancels each task once
+    and then waits without a bound. A task that spends that one cancellation in a
+    cleanup which itself waits on a task started after it would hold the process for
+    ever: SQLAlchemy's terminate waits under `asyncio.shield` on aiosqlite's close,
+    which never returns when the connection was stopped while its thread was busy.
+    A failure a task raises as it ends is logged: its work is over either way.
+    """
+    current = asyncio.current_task()
+    stray = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    try:
+        await stop_tasks(stray, timeout=timeout)
+    except Exception:
+        log.exception("a task failed as it was stopped")
+    return [task for task in stray if not task.done()]
 
 
 def make_private(data_dir: Path) -> None:

@@ -18,7 +18,7 @@ from ledger.app.provenance import ServiceContext
 from ledger.chain.deploy import Deployment
 from ledger.config import Settings
 from ledger.run.compose import Service, start_service
-from ledger.run.process import make_private
+from ledger.run.process import end_stray_tasks, make_private
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +93,22 @@ def write_endpoint(data_dir: Path, url: str, rpc_url: str, deployment: Deploymen
 async def serve_until_signalled(
     settings: Settings, signals: Sequence[signal.Signals], replica: str | None = None
 ) -> None:
-    """`running` until one of `signals` arrives."""
+    """`running` until one of `signals` arrives; then every task left is ended too
+    (`end_stray_tasks`), so that the event loop's teardown finds none."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
-    async with running(settings, replica) as (service, url):
-        log.info(
-            "serving on %s (chain %d at %s, registry %s)",
-            url,
-            service.deployment.chain_id,
-            service.rpc_url,
-            service.deployment.registry.address,
-        )
-        await stop.wait()
-        log.info("stopping")
+    try:
+        async with running(settings, replica) as (service, url):
+            log.info(
+                "serving on %s (chain %d at %s, registry %s)",
+                url,
+                service.deployment.chain_id,
+                service.rpc_url,
+                service.deployment.registry.address,
+            )
+            await stop.wait()
+            log.info("stopping")
+    finally:
+        await end_stray_tasks()
