@@ -42,6 +42,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/v1/uploads/{digest}", assets.get_upload),
         web.put("/v1/uploads/{digest}/chunks/{index}", assets.put_chunk),
         web.get("/v1/assets/by-hash/{sha256}", assets.get_by_hash),
+        web.post("/v1/assets/by-hash:batch", assets.post_lookup),
         web.get("/v1/assets/by-hash/{sha256}/status", lifecycle.get_hash_status),
         web.post("/v1/statements", lifecycle.post_statement),
         web.get("/v1/statements/{digest}", lifecycle.get_statement),

@@ -1,4 +1,4 @@
-"""Handlers of 1.1 uploads, one asset's proof and lookup by content hash."""
+"""Handlers of 1.1 uploads, one asset's proof and lookups by content hash."""
 
 from __future__ import annotations
 
@@ -85,15 +85,37 @@ async def get_by_hash(request: web.Request) -> web.Response:
         raise ValidationError('must be 64 lower-case hex digits, optionally after "sha256:"',
                               field="sha256")
     ctx = request.app[CONTEXT]
-    found = await ctx.library.by_hash(bytes.fromhex(matched.group(1)))
-    chain = {"chainId": ctx.chain.chain_id, "contract": ctx.chain.registry}
-    answer = _json({
-        "sha256": matched.group(1),
-        "registrations": [registration_json(r, chain) for r in found],
-        "conflict": len({r.creator_id for r in found}) > 1,
-    })
+    content_hash = bytes.fromhex(matched.group(1))
+    found = await ctx.library.by_hash(content_hash)
+    answer = _json(lookup_json(content_hash, found, _chain(request)))
     return await with_licence_link(request, answer,
                                    [(r.manifest_digest, r.asset_index) for r in found])
+
+
+async def post_lookup(request: web.Request) -> web.Response:
+    """POST /v1/assets/by-hash:batch: ``{"hashes": [...]}``; each file's registrations,
+    as `get_by_hash` answers them, in the request's order (no Link: a crawler follows
+    the one lookup's, or the RSL document's)."""
+    found = await request.app[CONTEXT].library.lookup(
+        parse_strict(await read_body(request, "batch")))
+    chain = _chain(request)
+    return _json({"results": [lookup_json(h, registrations, chain)
+                              for h, registrations in found]})
+
+
+def lookup_json(content_hash: bytes, found: list[Registration], chain: dict[str, Any]
+                ) -> dict[str, Any]:
+    """Every registration of one content hash, as a lookup shows them."""
+    return {
+        "sha256": content_hash.hex(),
+        "registrations": [registration_json(r, chain) for r in found],
+        "conflict": len({r.creator_id for r in found}) > 1,
+    }
+
+
+def _chain(request: web.Request) -> dict[str, Any]:
+    ctx = request.app[CONTEXT]
+    return {"chainId": ctx.chain.chain_id, "contract": ctx.chain.registry}
 
 
 async def with_licence_link(request: web.Request, response: web.Response,

@@ -13,14 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.cli.common import EXIT_OK, Commands, blocking_client, url_option
 from ledger.core.times import iso_utc
 from ledger.errors import ConfigError, ValidationError
+
+if TYPE_CHECKING:
+    from ledger.cli.client import LedgerClient
 
 EXIT_NOT_FOUND = 1
 
@@ -51,7 +54,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 
     async def ask() -> list[Any]:
         async with LedgerClient(service_url(args.url)) as client:
-            return [await client.lookup(digest) for digest in hashes]
+            return [answer async for _, answer in lookups(client, hashes)]
 
     answers = asyncio.run(ask())
     if args.json:
@@ -148,39 +151,30 @@ def write_document(body: Any, output: Path | None) -> None:
         sys.stdout.write(text)
 
 
-#: Lookups a `service_lookup` keeps in flight: each is a round trip to the service, and
-#: a folder of thousands of files would otherwise wait for them one after another.
-LOOKUPS_AT_ONCE = 8
-
-
 @contextmanager
 def service_lookup(url: str | None
                    ) -> Iterator[Callable[[Sequence[str]], dict[str, list[str]]] | None]:
     """A lookup asking the service at ``url`` who registered each of some files' bytes
-    (`ledger.app.audit.Lookup`; ``ledger audit`` and ``ledger package``), or None: up
-    to `LOOKUPS_AT_ONCE` at a time, over the client's pooled connections."""
-    import asyncio
-
+    (`ledger.app.audit.Lookup`; ``ledger audit`` and ``ledger package``), or None: a
+    request for each `MAX_LOOKUP` files (POST /v1/assets/by-hash:batch)."""
     if url is None:
         yield None
         return
     with blocking_client(url) as (client, run):
 
-        async def one(sha256_hex: str, slots: asyncio.Semaphore) -> list[str]:
-            async with slots:
-                answer = await client.lookup(sha256_hex)
-            return [str(item["creatorId"]) for item in answer["registrations"]]
-
         async def every(digests: Sequence[str]) -> dict[str, list[str]]:
-            slots = asyncio.Semaphore(LOOKUPS_AT_ONCE)
-            # A task group: the first lookup that fails cancels the others, and its
-            # error (the service unreachable, a refusal) is the one the command reports.
-            try:
-                async with asyncio.TaskGroup() as group:
-                    tasks = {digest: group.create_task(one(digest, slots))
-                             for digest in digests}
-            except BaseExceptionGroup as failed:
-                raise failed.exceptions[0] from None
-            return {digest: task.result() for digest, task in tasks.items()}
+            return {digest: [str(item["creatorId"]) for item in answer["registrations"]]
+                    async for digest, answer in lookups(client, digests)}
 
         yield lambda digests: run(every(digests))
+
+
+async def lookups(client: LedgerClient, digests: Sequence[str]
+                  ) -> AsyncIterator[tuple[str, Any]]:
+    """Each SHA-256 (hex) with the service's lookup of it, `MAX_LOOKUP` a request."""
+    from ledger.app.library import MAX_LOOKUP
+
+    for start in range(0, len(digests), MAX_LOOKUP):
+        part = digests[start : start + MAX_LOOKUP]
+        for digest, answer in zip(part, await client.lookups(part), strict=True):
+            yield digest, answer

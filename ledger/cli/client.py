@@ -106,6 +106,12 @@ class LedgerClient:
         """Every registration of the content with this SHA-256 (64 hex digits)."""
         return (await self._request("GET", f"/v1/assets/by-hash/{sha256_hex}"))[1]
 
+    async def lookups(self, sha256_hex: Sequence[str]) -> list[Any]:
+        """`lookup` of each of up to `MAX_LOOKUP` SHA-256s at once, in order."""
+        _, body = await self._request("POST", "/v1/assets/by-hash:batch",
+                                      {"hashes": list(sha256_hex)})
+        return list(body["results"])
+
     async def batches(self, after: int = 0, limit: int = 1000) -> list[Any]:
         """A page of batches."""
         _, body = await self._request("GET", f"/v1/batches?after={after}&limit={limit}")

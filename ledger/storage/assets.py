@@ -202,6 +202,17 @@ class AssetStore:
             found = [_registration(row) for row in await conn.execute(stmt)]
         return sorted(found, key=Registration.sort_key)
 
+    async def registrations(self, content_hashes: Sequence[bytes]
+                            ) -> dict[bytes, list[Registration]]:
+        """`by_hash` for many hashes at once (a batch lookup): the registrations of each
+        hash that has any, in `by_hash`'s order; a hash with none is absent."""
+        found: dict[bytes, list[Registration]] = {}
+        for row in await self._read_chunked(_registrations_of, sorted(set(content_hashes))):
+            found.setdefault(row.content_hash, []).append(_registration(row))
+        for registrations in found.values():
+            registrations.sort(key=Registration.sort_key)
+        return found
+
     async def by_hashes(self, content_hashes: Sequence[bytes]
                         ) -> dict[bytes, list[HashMatch]]:
         """`by_hash` for many hashes at once (a dataset check): the stored assets of
@@ -280,6 +291,11 @@ _REGISTRATIONS = (
     .outerjoin(CreatorRow, CreatorRow.id == ManifestRow.creator_id)
     .outerjoin(UploadRow, UploadRow.digest == AssetRow.manifest_digest)
 )
+
+
+def _registrations_of(chunk: Sequence[bytes]) -> Any:
+    return _REGISTRATIONS.add_columns(AssetHashRow.content_hash).where(
+        AssetHashRow.content_hash.in_(chunk))
 
 
 _ENTRY_BY_ID = select(AssetRow.entry).where(

@@ -1,6 +1,6 @@
 """``ledger audit --service`` and ``ledger export dataset --service`` against a small
-stand-in service: only SHA-256 digests are asked, one connection serves every file, and
-a service that cannot be reached is one line and exit 2."""
+stand-in service: only SHA-256 digests are asked, a request for each `MAX_LOOKUP` files
+(the batch lookup), and a service that cannot be reached is one line and exit 2."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from aiohttp import web
 
 from ledger.app.dataset_export import load_entries
 from ledger.app.packager import PackageSpec, package_dir
-from ledger.cli.assets import LOOKUPS_AT_ONCE
 from ledger.cli.main import main
 from ledger.core.hashing import sha256
 from ledger.core.signing import sign_manifest
@@ -25,28 +24,28 @@ from tests.support import hashed_files
 
 
 class StandIn:
-    """Answers by-hash lookups and statuses from ``registered`` (sha256 hex -> list of
-    registrations), recording every path asked."""
+    """Answers by-hash lookups (one or a batch) and statuses from ``registered`` (sha256
+    hex -> list of registrations), recording each request's path and every hash asked."""
 
     def __init__(self) -> None:
         self.registered: dict[str, list[dict[str, Any]]] = {}
+        self.requests: list[str] = []
         self.asked: list[str] = []
         self.url = ""
-        self.delay_s = 0.0  # each answer waits this long, as over a slow network
-        self.in_flight = self.most_in_flight = 0
+
+    def _answer(self, sha: str) -> dict[str, Any]:
+        self.asked.append(sha)
+        found = self.registered.get(sha, [])
+        return {"sha256": sha, "registered": bool(found), "registrations": found}
 
     async def lookup(self, request: web.Request) -> web.Response:
-        self.asked.append(request.path)
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            await asyncio.sleep(self.delay_s)
-        finally:
-            self.in_flight -= 1
-        sha = request.match_info["sha256"]
-        found = self.registered.get(sha, [])
-        return web.json_response({"sha256": sha, "registered": bool(found),
-                                  "registrations": found})
+        self.requests.append(request.path)
+        return web.json_response(self._answer(request.match_info["sha256"]))
+
+    async def lookups(self, request: web.Request) -> web.Response:
+        self.requests.append(request.path)
+        hashes = (await request.json())["hashes"]
+        return web.json_response({"results": [self._answer(sha) for sha in hashes]})
 
 
 @pytest.fixture
@@ -54,6 +53,7 @@ def service() -> Iterator[StandIn]:
     stand_in = StandIn()
     app = web.Application()
     app.router.add_get("/v1/assets/by-hash/{sha256}", stand_in.lookup)
+    app.router.add_post("/v1/assets/by-hash:batch", stand_in.lookups)
     app.router.add_get("/v1/assets/by-hash/{sha256}/status", stand_in.lookup)
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
@@ -87,23 +87,24 @@ def test_audit_names_files_another_creator_registered(
     assert {(item["path"], item["code"]) for item in report["findings"]} == {
         ("mine.txt", "unsupported"), ("theirs.txt", "unsupported"),
         ("theirs.txt", "registered_by_other")}
-    assert sorted(service.asked) == sorted(f"/v1/assets/by-hash/{sha256(data).hex()}"
+    assert sorted(service.asked) == sorted(sha256(data).hex()
                                            for data in (b"someone else's bytes", b"my bytes"))
+    assert service.requests == ["/v1/assets/by-hash:batch"]
 
 
-def test_lookups_overlap_up_to_their_bound(
-    tmp_path: Path, service: StandIn, capsys: pytest.CaptureFixture[str]
+def test_a_folder_is_asked_about_in_parts_of_the_bound(
+    tmp_path: Path, service: StandIn, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each lookup is a round trip: a folder's are in flight together, at most
-    LOOKUPS_AT_ONCE at a time, and every digest is still asked."""
-    for index in range(3 * LOOKUPS_AT_ONCE):
+    """Each request asks about at most MAX_LOOKUP files, and every digest is asked once."""
+    monkeypatch.setattr("ledger.app.library.MAX_LOOKUP", 4)
+    for index in range(10):
         (tmp_path / f"{index:02}.txt").write_bytes(b"file %d" % index)
-    service.delay_s = 0.05
     assert main(["audit", str(tmp_path), "--no-faces", "--service", service.url,
                  "--json", str(tmp_path.parent / "report.json")]) in (0, 1)
     capsys.readouterr()
-    assert len(service.asked) == 3 * LOOKUPS_AT_ONCE
-    assert 1 < service.most_in_flight <= LOOKUPS_AT_ONCE
+    assert service.requests == ["/v1/assets/by-hash:batch"] * 3
+    assert sorted(service.asked) == sorted(sha256(b"file %d" % i).hex() for i in range(10))
 
 
 def test_export_takes_status_and_anchor_from_the_service(
@@ -131,7 +132,7 @@ def test_export_takes_status_and_anchor_from_the_service(
     assert (row["rights_status"], row["anchored_at"], row["anchor_chain_id"]) == (
         "licensable", "1970-01-01T00:00:00Z", 1)
     assert row["record_url"].startswith("https://ledger.example/v1/assets/by-hash/")
-    assert service.asked == [f"/v1/assets/by-hash/{sha256(b'a').hex()}/status"]
+    assert service.requests == [f"/v1/assets/by-hash/{sha256(b'a').hex()}/status"]
 
 
 def test_a_service_that_cannot_be_reached_is_one_line(
@@ -164,7 +165,7 @@ def test_package_stops_on_a_file_another_creator_registered(
         "\n") == 1, err
     assert "creator:bo" in err and "mine.txt" not in err and "--override-conflicts" in err
     assert not (tmp_path / "manifest.json").exists()
-    assert sorted(service.asked) == sorted(f"/v1/assets/by-hash/{sha256(data).hex()}"
+    assert sorted(service.asked) == sorted(sha256(data).hex()
                                            for data in (b"someone else's bytes", b"my bytes"))
 
 
@@ -211,4 +212,4 @@ def test_package_without_service_asks_nothing(
     assert main(["package", str(tmp_path), "--creator", "creator:ana", "--license",
                  "non-exclusive-training", "--payout", "stripe:acct_1"]) == 0
     capsys.readouterr()
-    assert service.asked == []
+    assert service.requests == []

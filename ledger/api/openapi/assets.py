@@ -87,4 +87,15 @@ OPERATIONS = [
         [path_param("sha256", {"type": "string", "pattern": "^(?:sha256:)?[0-9a-f]{64}$"})],
         description=LICENCE_LINK,
     ),
+    Operation(
+        "POST", "/v1/assets/by-hash:batch", "lookupAssets",
+        "Every registration of each of many files' bytes, in the request's order",
+        {200: json_answer("AssetLookups", "One lookup per hash asked, in order (a hash "
+                          "asked twice is answered twice)"),
+         **errors(*BODY_ERRORS)},
+        request="AssetLookupRequest",
+        description="Reads only: nothing is stored or signed (a dataset check, "
+        "POST /v1/dataset-checks, signs and anchors its answers). No Link header: ask the "
+        "one lookup for a hash's licence links.",
+    ),
 ]

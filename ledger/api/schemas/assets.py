@@ -20,6 +20,7 @@ from ledger.api.schemas.common import (
     text,
 )
 from ledger.api.schemas.manifest import manifest_member, manifest_part
+from ledger.app.library import MAX_LOOKUP
 from ledger.core.asset_tree import MAX_CHUNK_SIZE
 from ledger.core.creators import DOMAIN, KEY, OPERATOR
 from ledger.core.manifest import HEADER_VERSIONS, MAX_HEADER_ASSETS
@@ -79,6 +80,12 @@ LOOKUP = closed(
     description="Every registration of these bytes, earliest anchor first; conflict when "
     "more than one creator registered them",
 )
+LOOKUP_REQUEST = closed(
+    {"hashes": array(text("^(?:sha256:)?[0-9a-f]{64}$"), minItems=1, maxItems=MAX_LOOKUP)},
+    description="The SHA-256 of each file asked about; more are asked in parts",
+)
+LOOKUPS = closed({"results": array(ref("AssetLookup"))},
+                 description="One lookup per hash asked, in the request's order")
 
 _RLP = text("^0x(?:[0-9a-f]{2})+$", "RLP bytes in lower-case hex")
 EVIDENCE = closed(
@@ -111,6 +118,8 @@ SCHEMAS: dict[str, Schema] = {
     "AssetProof": ASSET_PROOF,
     "Registration": REGISTRATION,
     "AssetLookup": LOOKUP,
+    "AssetLookupRequest": LOOKUP_REQUEST,
+    "AssetLookups": LOOKUPS,
     "Evidence": EVIDENCE,
     "EvidencePending": EVIDENCE_PENDING,
 }

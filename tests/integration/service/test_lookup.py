@@ -1,4 +1,5 @@
-"""Lookup by content hash over real HTTP: 1.0 and 1.1 registrations, conflicts, order."""
+"""Lookup by content hash over real HTTP: 1.0 and 1.1 registrations, conflicts, order;
+the batch lookup answers each hash as the one lookup does."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ledger.app.library import MAX_LOOKUP
 from ledger.cli.client import LedgerClient
 from ledger.core.signing import sign_manifest
 from tests.integration.service.conftest import LIB_CREATOR, LIB_KEY, p256, register
@@ -17,6 +19,7 @@ pytestmark = pytest.mark.chain
 
 CREATOR, KEY = LIB_CREATOR, LIB_KEY
 
+BATCH = "/v1/assets/by-hash:batch"
 SHARED = "5a" * 32  # the bytes both creators registered
 OTHER = "creator:ben"
 
@@ -82,6 +85,10 @@ async def test_every_registration_of_the_bytes_is_shown_earliest_anchor_first(
     status, later = await lookup(http, "sha256:" + SHARED)
     assert [r["manifestDigest"] for r in later["registrations"]] == [first, lib.digest]
     assert all(r["anchor"] is not None for r in later["registrations"])
+    status, batch = await http.call("POST", BATCH, {"hashes": ["sha256:" + SHARED, "00" * 32,
+                                                              SHARED]})
+    nothing = {"sha256": "00" * 32, "registrations": [], "conflict": False}
+    assert (status, batch) == (200, {"results": [later, nothing, later]})
 
 
 async def test_one_creator_is_no_conflict_and_unknown_bytes_find_nothing(http: Http) -> None:
@@ -98,3 +105,14 @@ async def test_one_creator_is_no_conflict_and_unknown_bytes_find_nothing(http: H
     for bad in ("AB" * 32, "0x" + "ab" * 32, "ab" * 31, "sha1:" + "ab" * 32):
         status, body = await lookup(http, bad)
         assert status == 422 and body["error"]["field"] == "sha256", bad
+
+
+async def test_a_bad_batch_lookup_names_the_member_and_its_size_is_bounded(http: Http) -> None:
+    for body, field in [({"hashes": []}, "hashes"), ({"hashes": "ab" * 32}, "hashes"),
+                        ({"hashes": ["ab" * 32] * (MAX_LOOKUP + 1)}, "hashes"),
+                        ({"hashes": ["ab" * 32, "AB" * 32]}, "hashes[1]"),
+                        ({}, "hashes"), ({"hashes": ["ab" * 32], "at": 1}, "at"), ([], None)]:
+        status, answer = await http.call("POST", BATCH, body)
+        assert status == 422 and answer["error"].get("field") == field, (field, answer)
+    status, answer = await http.call("POST", BATCH, {"hashes": ["ab" * 32] * MAX_LOOKUP})
+    assert status == 200 and len(answer["results"]) == MAX_LOOKUP

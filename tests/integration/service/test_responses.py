@@ -238,6 +238,12 @@ async def _uploads(api: Api, manifest: Manifest) -> None:
     status, found = await api.call("GET", lookup, params={"sha256": "ab" * 32})
     assert status == 200 and found["conflict"] is False and len(found["registrations"]) == 2
     assert (await api.call("GET", lookup, params={"sha256": "AB" * 32}))[0] == 422
+    lookups = "/v1/assets/by-hash:batch"
+    status, found = await api.call("POST", lookups, body={
+        "hashes": ["ab" * 32, "sha256:" + "cd" * 32, "sha256:" + "ab" * 32]})
+    assert status == 200 and [(r["sha256"], len(r["registrations"])) for r in found["results"]] \
+        == [("ab" * 32, 2), ("cd" * 32, 0), ("ab" * 32, 2)]
+    assert (await api.call("POST", lookups, raw=b'{"hashes": []}'))[0] == 422
 
 
 async def _evidence(world: World, manifest: Manifest) -> None:

@@ -153,6 +153,11 @@ async def _agrees(stores: Stores, hashes: list[bytes]) -> None:
             (r.manifest_digest, r.asset_index, r.asset_id, r.entry, r.creator_id,
              r.accepted_at, r.anchor) for r in await stores.assets.by_hash(content_hash)]
     assert set(many) <= set(hashes) and all(many.values())
+    # The batch lookup's registrations are `by_hash`'s exactly, a hash asked twice once.
+    registrations = await stores.assets.registrations([*hashes, *hashes])
+    for content_hash in hashes:
+        assert registrations.get(content_hash, []) == await stores.assets.by_hash(content_hash)
+    assert set(registrations) <= set(hashes) and all(registrations.values())
 
 
 def test_asset_rows_hold_each_entry_s_canonical_bytes() -> None:
