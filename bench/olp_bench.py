@@ -121,7 +121,7 @@ async def _run(assets: int, tokens: int, folder: Path) -> dict[str, float]:
                             "name": "bench", "issuedAt": now_ms(), "server": publisher.server}
     body["signature"] = sign_message(REGISTER_TAG, canonicalize(body),
                                      EthSigningKey.from_hex(BUYER_KEY))
-    answer = await server.register(body)
+    answer = await server.register(canonicalize(body))
     client = await server.authenticate(answer["client_id"], answer["client_secret"])
     forms = [{"grant_type": "rsl", "resource": f"https://cdn.example/{i}.png",
               "license": LICENCE} for i in range(assets)]

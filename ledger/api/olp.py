@@ -22,12 +22,10 @@ from ledger.app.clock import now_ms
 from ledger.app.licence_server import LicenceServer
 from ledger.app.oauth_errors import (
     InvalidClient,
-    InvalidClientMetadata,
     InvalidRequest,
     OAuthError,
 )
-from ledger.core.canonical import parse_strict
-from ledger.errors import CanonicalJSONError, SignatureError, ValidationError
+from ledger.errors import ValidationError
 from ledger.storage.licence_server import OlpClient
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -113,17 +111,11 @@ def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) ->
 async def post_register(request: web.Request) -> web.Response:
     """POST /olp/register: a buyer's client, bound to the wallet that signed the body;
     201 with the credentials (the secret is shown this once). Rate-limited per client
-    address, and capped per wallet. Every refusal of the body's content (not JSON, a
-    bad member, a stale issuedAt, a bad signature, signed for another licence server or
-    for none) is RFC 7591's ``invalid_client_metadata``, its description beginning with
-    the member at fault (``body`` when there is none)."""
+    address, and capped per wallet; every refusal of the body's content is RFC 7591's
+    ``invalid_client_metadata`` (`LicenceServer.register`)."""
     body = await read_body(request, "small")
     caller = client_address(request, request.app[HTTP].trusted_proxy_hops)
-    try:
-        answer = await _server(request).register(parse_strict(body), caller=caller)
-    except (CanonicalJSONError, ValidationError, SignatureError) as exc:
-        raise InvalidClientMetadata(f"{exc.field or 'body'}: {exc.message}") from None
-    return _json(answer, 201, _NO_STORE)
+    return _json(await _server(request).register(body, caller=caller), 201, _NO_STORE)
 
 
 @oauth

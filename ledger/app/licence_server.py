@@ -40,12 +40,12 @@ from ledger.app.olp_keys import CLOCK_SKEW_MS, OlpKeys
 from ledger.app.rate_limit import RateLimit
 from ledger.app.rsl import RslPublisher
 from ledger.app.terms import TermsBook
-from ledger.core.canonical import canonicalize
+from ledger.core.canonical import canonicalize, parse_strict
 from ledger.core.fields import Fields
 from ledger.core.hashing import to_hex
 from ledger.core.rsl import REGISTER_TAG, audience, licence_for, requested_usages
 from ledger.core.signing import verify_message
-from ledger.errors import Forbidden, ValidationError
+from ledger.errors import CanonicalJSONError, Forbidden, SignatureError, ValidationError
 from ledger.storage.licence_server import IssuedToken, LicenceServerStore, OlpClient
 
 #: OLP's grant type (rslstandard.org/api, "Acquire a License for an Asset").
@@ -101,27 +101,22 @@ class LicenceServer:
 
     # -- clients -----------------------------------------------------------------------
 
-    async def register(self, obj: Any, *, caller: str = "") -> dict[str, Any]:
-        """Register a client for the wallet that signed ``obj`` (``wallet``, ``name``,
-        ``issuedAt`` ms, ``server``, ``signature`` over the canonical JSON of the other
-        members under `REGISTER_TAG`); the RFC 7591 answer, with the secret shown this
-        once. InvalidClientMetadata when ``server`` is missing (the retired form) or is
-        not this licence server, RateLimited when ``caller`` (the client's address)
-        registers too often, TooManyClients when the wallet has its most clients."""
+    async def register(self, body: bytes, *, caller: str = "") -> dict[str, Any]:
+        """Register a client for the wallet that signed ``body``, a JSON object (``wallet``,
+        ``name``, ``issuedAt`` ms, ``server``, ``signature`` over the canonical JSON of the
+        other members under `REGISTER_TAG`); the RFC 7591 answer, with the secret shown
+        this once. Every refusal of the body's content (not canonical JSON, a bad member,
+        a stale issuedAt, a bad signature, signed for another licence server or for none,
+        the retired form) is InvalidClientMetadata, its description beginning with the
+        member at fault (``body`` when there is none); RateLimited when ``caller`` (the
+        client's address) registers too often, TooManyClients when the wallet has its
+        most clients."""
         self._register_limit.take(caller)
-        fields = Fields.of_object(obj, "", allowed={"wallet", "name", "issuedAt", "server",
-                                                    "signature"},
-                                  required=("wallet", "name", "issuedAt", "signature"))
-        self._check_audience(obj.get("server"))
-        wallet = fields.checksummed_address("wallet")
-        name = fields.text("name", 200)
-        issued_at = fields.timestamp_ms("issuedAt")
+        try:
+            wallet, name = self._registrant(parse_strict(body))
+        except (CanonicalJSONError, ValidationError, SignatureError) as exc:
+            raise InvalidClientMetadata(f"{exc.field or 'body'}: {exc.message}") from None
         now = now_ms()
-        if abs(now - issued_at) > REGISTER_WINDOW_MS:
-            raise ValidationError("must be within 5 minutes of now", field="issuedAt")
-        unsigned = {k: v for k, v in obj.items() if k != "signature"}
-        verify_message(REGISTER_TAG, canonicalize(unsigned), fields.text("signature", 200),
-                       "eth:" + wallet)
         client_id, secret = "olp-" + secrets.token_hex(12), secrets.token_urlsafe(32)
         client = OlpClient(client_id, _hash(secret), wallet, name, now)
         if not await self._store.add_client(client, max_per_wallet=self._max_clients):
@@ -131,6 +126,22 @@ class LicenceServer:
                 "client_id_issued_at": now // 1000, "client_secret_expires_at": 0,
                 "grant_types": [RSL_GRANT], "token_endpoint_auth_method": "client_secret_basic",
                 "buyer": wallet}
+
+    def _registrant(self, obj: Any) -> tuple[str, str]:
+        """The wallet and client name of a registration body, once every member is
+        checked and the wallet's signature verified."""
+        fields = Fields.of_object(obj, "", allowed={"wallet", "name", "issuedAt", "server",
+                                                    "signature"},
+                                  required=("wallet", "name", "issuedAt", "signature"))
+        self._check_audience(obj.get("server"))
+        wallet = fields.checksummed_address("wallet")
+        name = fields.text("name", 200)
+        if abs(now_ms() - fields.timestamp_ms("issuedAt")) > REGISTER_WINDOW_MS:
+            raise ValidationError("must be within 5 minutes of now", field="issuedAt")
+        unsigned = {k: v for k, v in obj.items() if k != "signature"}
+        verify_message(REGISTER_TAG, canonicalize(unsigned), fields.text("signature", 200),
+                       "eth:" + wallet)
+        return wallet, name
 
     def _check_audience(self, server: Any) -> None:
         """InvalidClientMetadata unless ``server`` names this licence server: a body
