@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ledger.app.file_hashes import cache_key, exclusion, sha256_rest, walk_folder
+from ledger.app.file_hashes import cache_key, exclusion, sha256_rest, unchanged, walk_folder
 from ledger.app.packager import PackageSpec
 from ledger.core.audit import (
     SEVERITIES,
@@ -280,8 +280,7 @@ def examine(root: str, entry: tuple[str, str, str | None], *,
 def _hash_key(relative: str, before: os.stat_result, handle: io.FileIO) -> bytes | None:
     """The hash cache key of the file as it was read, or None if it changed meanwhile
     (then its digest is no one's to reuse)."""
-    after = os.fstat(handle.fileno())
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+    if not unchanged(handle, before.st_size, before.st_mtime_ns):
         return None
     return cache_key(relative, before.st_size, before.st_mtime_ns)
 

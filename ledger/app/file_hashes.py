@@ -253,6 +253,14 @@ def cache_key(relative: str, size: int, mtime_ns: int) -> bytes:
     return hashlib.blake2b(text, digest_size=16).digest()
 
 
+def unchanged(handle: IO[bytes] | io.FileIO, size: int, mtime_ns: int) -> bool:
+    """Whether the open file still has the size and mtime it was listed (or opened) with:
+    one written to while it was listed or read is hashed, but its digest is remembered
+    under no key, for that key may name bytes it never had."""
+    after = os.fstat(handle.fileno())
+    return (after.st_size, after.st_mtime_ns) == (size, mtime_ns)
+
+
 def hash_listing(
     listing: FolderListing,
     cache: HashCache | None = None,
@@ -301,9 +309,7 @@ def _hash_run(listing: FolderListing, run: range, cache: HashCache) -> list[_Has
             continue
         with open(os.path.join(listing.root, relative), "rb", buffering=0) as handle:
             digest = _sha256(handle)
-            after = os.fstat(handle.fileno())
-        # A file written to while it was listed or read is hashed but not remembered.
-        same = (after.st_size, after.st_mtime_ns) == (listing.sizes[index], listing.mtimes[index])
+            same = unchanged(handle, listing.sizes[index], listing.mtimes[index])
         out.append(_Hashed(key, digest, fresh=True, remember=same))
     return out
 
