@@ -115,9 +115,12 @@ def _quiet(argv: list[str]) -> Callable[[], None]:
     return run
 
 
-def cases(folder: Path, scratch: Path) -> tuple[dict[str, Callable[[], None]], set[str]]:
-    """What is timed, by name, and the names of those that write a copy of every file;
-    each writes only into ``scratch``, emptied after it."""
+Cases = dict[str, Callable[[], None]]
+
+
+def cases(folder: Path, scratch: Path) -> tuple[Cases, Cases]:
+    """What is timed, by name: the cases that only read the files, and those that write
+    a copy of every one (only into ``scratch``, emptied after each)."""
     def hashing() -> None:
         list(hash_listing(list_folder(folder)))
 
@@ -145,25 +148,26 @@ def cases(folder: Path, scratch: Path) -> tuple[dict[str, Callable[[], None]], s
             list(pool.map(lambda relative: copy_file_hashing(
                 folder / relative, scratch / "hashed" / relative), listing.relatives))
 
-    found: dict[str, Callable[[], None]] = {
+    readers: Cases = {
         "hashing": hashing,
-        "copying the files": copying,
-        "copying, then hashing the copies": copying_then_hashing,
-        "copying while hashing": copying_hashing,
         "metadata step: read": step(None),
-        "metadata step: read, write copies": step(scratch / "step"),
         "package": _quiet(["package", str(folder), *_PACKAGE, "-o", str(scratch / "m.json")]),
-        "package --embed": _quiet(["package", str(folder), *_PACKAGE, "--embed",
-                                   str(scratch / "copies")]),
     }
     if "audit" in _commands():
         report = str(scratch / "audit.json")
-        found["audit --quick"] = _quiet(["audit", str(folder), "--quick", "--json", report])
-        found["audit --no-faces"] = _quiet(["audit", str(folder), "--no-faces", "--json", report])
-        found["audit"] = _quiet(["audit", str(folder), "--json", report])
-    writers = {"copying the files", "copying, then hashing the copies", "copying while hashing",
-               "metadata step: read, write copies", "package --embed"}
-    return found, writers
+        readers["audit --quick"] = _quiet(["audit", str(folder), "--quick", "--json", report])
+        readers["audit --no-faces"] = _quiet(["audit", str(folder), "--no-faces", "--json",
+                                              report])
+        readers["audit"] = _quiet(["audit", str(folder), "--json", report])
+    writers: Cases = {
+        "copying the files": copying,
+        "copying, then hashing the copies": copying_then_hashing,
+        "copying while hashing": copying_hashing,
+        "metadata step: read, write copies": step(scratch / "step"),
+        "package --embed": _quiet(["package", str(folder), *_PACKAGE, "--embed",
+                                   str(scratch / "copies")]),
+    }
+    return readers, writers
 
 
 def _commands() -> set[str]:
@@ -172,7 +176,7 @@ def _commands() -> set[str]:
             for name in getattr(action, "choices", {}) or {}}
 
 
-def measure(runs: dict[str, Callable[[], None]], rounds: int, scratch: Path,
+def measure(runs: Cases, rounds: int, scratch: Path,
             warm: Callable[[], None] | None = None) -> dict[str, float]:
     """Best time of each case over ``rounds`` interleaved rounds; ``scratch`` is
     emptied after each, and ``warm`` run, both untimed: copies larger than the free
@@ -240,21 +244,19 @@ def run(files: int, side: int, rounds: int, write: bool, only: list[str] | None 
         scratch.mkdir()
         size = write_images(folder, files, side)
         _warm(folder)
-        timed, writers_named = cases(folder, scratch)
+        readers, writers = cases(folder, scratch)
         if only:
-            unknown = set(only) - set(timed)
+            unknown = set(only) - set(readers) - set(writers)
             if unknown:
                 raise SystemExit(f"no such case: {', '.join(sorted(unknown))}")
-            timed = {name: run for name, run in timed.items()
-                     if name == "hashing" or name in only}
+            readers = {name: run for name, run in readers.items()
+                       if name == "hashing" or name in only}
+            writers = {name: run for name, run in writers.items() if name in only}
         # The cases that write copies run after the others: writing gigabytes leaves the
         # kernel reclaiming memory and flushing for a while, which would slow whatever
         # read the originals next, and not the hashing it is compared with.
-        readers = {name: run for name, run in timed.items() if name not in writers_named}
-        writers = {name: run for name, run in timed.items() if name in writers_named}
-        measured = {**measure(readers, rounds, scratch),
-                    **measure(writers, rounds, scratch, warm=lambda: _warm(folder))}
-        times = {name: measured[name] for name in timed}
+        times = {**measure(readers, rounds, scratch),
+                 **measure(writers, rounds, scratch, warm=lambda: _warm(folder))}
     section = report(times, files, size, side)
     if write:
         write_section("metadata", section)
