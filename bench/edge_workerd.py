@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 import aiohttp
 
 from ledger.chain.anvil import repo_root
-from ledger.cli.worker import BUNDLE, free_port
+from ledger.cli.worker import BUNDLE
 
 _CONFIG = """using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -62,39 +63,55 @@ def config(settings: Mapping[str, str], queue: Path, port: int) -> str:
 
 @dataclass(frozen=True)
 class Served:
-    """A running `workerd serve`: its base URL and process id."""
+    """A running `workerd serve` (one process or several on one socket): its base URL
+    and process ids."""
 
     url: str
-    pid: int
+    pids: tuple[int, ...]
 
     def cpu_s(self) -> float:
-        """CPU seconds the process has used so far (user and system; Linux's /proc)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds the processes have used so far (user and system; Linux's /proc)."""
+        total = 0
+        for pid in self.pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
 
 @asynccontextmanager
 async def plain_workerd(folder: Path, settings: Mapping[str, str],
-                        script: Path = BUNDLE) -> AsyncIterator[Served]:
+                        script: Path = BUNDLE, *, processes: int = 1) -> AsyncIterator[Served]:
     """The Worker (`script`, relative to the repository) served by workerd alone for the
-    length of the block."""
+    length of the block: by `processes` processes accepting on one listening socket,
+    each with a queue (Durable Object storage) of its own. workerd runs a process's
+    requests on one thread; several processes are how it uses several cores, as
+    Cloudflare spreads a Worker's requests over many machines."""
     root = repo_root()
-    folder.mkdir(parents=True)
-    (folder / "queue").mkdir()
-    shutil.copyfile(root / script, folder / "worker.js")
-    port = free_port()
-    (folder / "edge.capnp").write_text(config(settings, folder / "queue", port))
-    process = await asyncio.create_subprocess_exec(
-        str(root / "node_modules" / ".bin" / "workerd"), "serve", "edge.capnp",
-        "--experimental", cwd=folder, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    port = listener.getsockname()[1]
+    started: list[asyncio.subprocess.Process] = []
     try:
+        for n in range(processes):
+            own = folder / str(n) if processes > 1 else folder
+            (own / "queue").mkdir(parents=True)
+            shutil.copyfile(root / script, own / "worker.js")
+            (own / "edge.capnp").write_text(config(settings, own / "queue", port))
+            started.append(await asyncio.create_subprocess_exec(
+                str(root / "node_modules" / ".bin" / "workerd"), "serve", "edge.capnp",
+                "--experimental", f"--socket-fd=http={listener.fileno()}", cwd=own,
+                pass_fds=(listener.fileno(),), stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL))
+        url = f"http://127.0.0.1:{port}"
         await _serving(url)
-        yield Served(url, process.pid)
+        yield Served(url, tuple(process.pid for process in started))
     finally:
-        process.terminate()
-        await process.wait()
+        for process in started:
+            process.terminate()
+        for process in started:
+            await process.wait()
+        listener.close()
 
 
 async def _serving(url: str, attempts: int = 200) -> None:
