@@ -39,6 +39,8 @@ PHOTO = b"\xff\xd8 a photo " * 100
 OTHER = b"\xff\xd8 another photo " * 100
 FILES = {"/files/photo.jpg": PHOTO, "/files/other.jpg": OTHER, "/public/index.html": b"hello"}
 BUYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+OPERATOR = "operator-token-" + "k" * 32
+QUEUES = "/.well-known/ledger-edge/queues"
 LEDGER_ASSET = {"manifestDigest": "0x" + "ab" * 32, "assetId": "asset:photo-1"}
 
 
@@ -164,6 +166,32 @@ async def test_queue_split_colo_meters_each_location_in_a_queue_of_its_own(
                  for name in ("usage:AMS", "usage:NRT", "usage:local", "usage")}
     assert delivered == {"usage:AMS": 1, "usage:NRT": 2, "usage:local": 1, "usage": 0}
     assert len(world.intake.events) == 4
+    # The operator sees every location's queue at one address, without knowing them.
+    await world.restart_at("AMS", QUEUE_SPLIT="colo", OPERATOR_TOKEN=OPERATOR)
+    status, body, _ = await world.get(QUEUES, Authorization=f"Bearer {OPERATOR}")
+    queues = json.loads(body)["queues"]
+    assert status == 200 and {name: q["delivered"] for name, q in queues.items()} == delivered
+    assert all(q["queued"] == 0 and q["refused"] == [] for q in queues.values())
+
+
+async def test_the_queues_view_needs_the_operator_token(world: World) -> None:
+    """Without OPERATOR_TOKEN the path is the origin's like any other; with it, only the
+    operator's bearer token opens it (401 with a Bearer challenge otherwise)."""
+    assert (await world.get(QUEUES))[0] == 404  # the origin has no such file
+    await world.restart(OPERATOR_TOKEN=OPERATOR)
+    for sent in ({}, {"Authorization": "Bearer " + OPERATOR[:-1]},
+                 {"Authorization": "Bearer " + OPERATOR + "x"}, {"Authorization": OPERATOR},
+                 {"Authorization": "License " + world.token()}):
+        status, body, headers = await world.get(QUEUES, **sent)
+        assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer "), sent
+        assert json.loads(body)["error"]["code"] == "unauthenticated"
+    assert (await world.get("/files/photo.jpg", world.token()))[0] == 200
+    status, body, headers = await world.get(QUEUES, Authorization=f"Bearer {OPERATOR}")
+    assert status == 200 and headers["Cache-Control"] == "no-store"
+    assert list(json.loads(body)["queues"]) == ["usage"]
+    async with world.http.post(world.edge.url + QUEUES,
+                               headers={"Authorization": f"Bearer {OPERATOR}"}) as resp:
+        assert resp.status == 405
 
 
 async def _intake_has(world: World, n: int) -> bool:
@@ -355,7 +383,8 @@ async def test_a_bad_setting_refuses_every_request_rather_than_serve_unmetered(
     await _refuses_all(misconfigured, "QUEUE_LIMIT")
     bad = {"QUEUE_LIMIT": "-1", "QUEUE_BATCH": "1e999", "MAX_OBJECT_BYTES": "1.5",
            "QUEUE_RETRY_MAX_MS": "10", "USAGE_SECRET": "not hex",
-           "QUEUE_LOCATION_HINT": "mars", "QUEUE_SPLIT": "region"}
+           "QUEUE_LOCATION_HINT": "mars", "QUEUE_SPLIT": "region",
+           "OPERATOR_TOKEN": "too short"}
     for setting, value in bad.items():
         await misconfigured.restart(**{"QUEUE_LIMIT": "3", setting: value})
         await _refuses_all(misconfigured, setting)

@@ -75,8 +75,10 @@ function read(env) {
   if (queue.locationHint && queue.split === "colo") {
     throw new Misconfigured("QUEUE_LOCATION_HINT", "must be unset with QUEUE_SPLIT=colo (each location's queue is made near it)");
   }
+  const operatorToken = env.OPERATOR_TOKEN ? required(env, "OPERATOR_TOKEN", /^[A-Za-z0-9._~+/=-]{32,512}$/, "32 to 512 characters of a bearer token (letters, digits, ._~+/=-)") : null;
   return {
     issuer,
+    operatorToken,
     jwksUrl: env.JWKS_URL ? url(env, "JWKS_URL") : `${issuer}/olp/jwks.json`,
     rslUrl,
     link: `<${rslUrl}>; rel="license"; type="application/rsl+xml"`,
@@ -975,6 +977,7 @@ var SCHEMA = `
   CREATE TABLE IF NOT EXISTS holds (key TEXT PRIMARY KEY, kind TEXT NOT NULL, until INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS keys (id INTEGER PRIMARY KEY CHECK (id = 1), jwks TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, since INTEGER NOT NULL);
 `;
 var HOLDS = { buyer_withdrawing: "unpaid", licence_refused: "refused" };
 var useKey = (event) => `${event.buyer}/${event.asset.manifestDigest}/${event.asset.assetId}`;
@@ -998,6 +1001,15 @@ var UsageQueue = class extends DurableObject {
   }
   saveKeys(jwks) {
     this.sql.exec("INSERT OR REPLACE INTO keys (id, jwks) VALUES (1, ?)", jwks);
+  }
+  /** Note the usage queue `name` (RPC; kept by the queue named "usage" for the
+   * operator's view, since with QUEUE_SPLIT=colo nothing else lists the locations'). */
+  register(name) {
+    this.sql.exec("INSERT OR IGNORE INTO queues (name, since) VALUES (?, ?)", name, Date.now());
+  }
+  /** The names `register` noted, in order. */
+  queueNames() {
+    return this.sql.exec("SELECT name FROM queues ORDER BY name").toArray().map((row) => row.name);
   }
   /** The queue's counts and its latest refusals, for the operator and the tests (the
    * Worker never routes a request here). */
@@ -1168,14 +1180,14 @@ async function objectBytes(upstream, maxBytes) {
   }
   return null;
 }
+var SINGLE_QUEUE = "usage";
 function queueName(request, cfg) {
-  if (cfg.queue.split !== "colo") return "usage";
+  if (cfg.queue.split !== "colo") return SINGLE_QUEUE;
   const colo = request.cf?.colo;
   return `usage:${typeof colo === "string" && /^[A-Z]{3}$/.test(colo) ? colo : "local"}`;
 }
 var queueIds = /* @__PURE__ */ new Map();
-function usageQueue(env, cfg, request) {
-  const name = queueName(request, cfg);
+function queueByName(env, cfg, name) {
   let id = queueIds.get(name);
   if (id === void 0) {
     id = env.USAGE_QUEUE.idFromName(name);
@@ -1183,14 +1195,43 @@ function usageQueue(env, cfg, request) {
   }
   return env.USAGE_QUEUE.get(id, cfg.queue.locationHint ? { locationHint: cfg.queue.locationHint } : void 0);
 }
-async function licensedFetch(request, env, cfg, url2) {
+function usageQueue(env, cfg, request, ctx) {
+  const name = queueName(request, cfg);
+  const known2 = queueIds.has(name);
+  const queue = queueByName(env, cfg, name);
+  if (!known2 && name !== SINGLE_QUEUE) {
+    ctx.waitUntil(queueByName(env, cfg, SINGLE_QUEUE).register(name).catch(() => queueIds.delete(name)));
+  }
+  return queue;
+}
+var QUEUES_PATH = "/.well-known/ledger-edge/queues";
+async function sameSecret(given, expected) {
+  const digest = async (text) => crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return crypto.subtle.timingSafeEqual(await digest(given), await digest(expected));
+}
+async function queuesView(request, env, cfg) {
+  const challenge = { "WWW-Authenticate": 'Bearer realm="ledger-edge"', "Cache-Control": "no-store" };
+  if (request.method !== "GET") return new Response(null, { status: 405, headers: { Allow: "GET" } });
+  const given = /^Bearer +(\S+)$/.exec(request.headers.get("Authorization") ?? "")?.[1] ?? "";
+  if (!await sameSecret(given, cfg.operatorToken)) {
+    const body = { error: { code: "unauthenticated", message: "send the operator's token: Authorization: Bearer <OPERATOR_TOKEN>" } };
+    return new Response(JSON.stringify(body), { status: 401, headers: { "Content-Type": "application/json", ...challenge } });
+  }
+  const names = [.../* @__PURE__ */ new Set([SINGLE_QUEUE, ...await queueByName(env, cfg, SINGLE_QUEUE).queueNames()])].sort();
+  const queues = {};
+  for (const name of names) queues[name] = await queueByName(env, cfg, name).stats();
+  return new Response(JSON.stringify({ queues }), {
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-store" }
+  });
+}
+async function licensedFetch(request, env, cfg, url2, ctx) {
   if (request.method !== "GET") {
     return new Response(null, { status: 405, headers: { Allow: "GET" } });
   }
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
   if (!match) return refusal(cfg, 401, "invalid_request", "this resource needs a licence token: Authorization: License <token>");
-  const queue = usageQueue(env, cfg, request);
+  const queue = usageQueue(env, cfg, request, ctx);
   let claims;
   try {
     claims = await checkToken(match[1], cfg, { load: () => queue.keys(), save: (jwks) => queue.saveKeys(jwks) });
@@ -1235,7 +1276,7 @@ function misconfigured(error) {
   });
 }
 var worker_default = {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     let cfg;
     try {
       cfg = settings(env);
@@ -1244,9 +1285,10 @@ var worker_default = {
       throw error;
     }
     const url2 = new URL(request.url);
+    if (cfg.operatorToken && url2.pathname === QUEUES_PATH) return queuesView(request, env, cfg);
     if (url2.pathname === "/robots.txt") return robots(env, cfg, url2);
     if (!url2.pathname.startsWith(cfg.prefix)) return fetch(originUrl(env, url2), request);
-    return licensedFetch(request, env, cfg, url2);
+    return licensedFetch(request, env, cfg, url2, ctx);
   }
 };
 export {

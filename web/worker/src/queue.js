@@ -11,6 +11,7 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS holds (key TEXT PRIMARY KEY, kind TEXT NOT NULL, until INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS keys (id INTEGER PRIMARY KEY CHECK (id = 1), jwks TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, since INTEGER NOT NULL);
 `;
 
 /** The ledger's refusals that hold further fetches, and what the edge answers them. */
@@ -41,6 +42,17 @@ export class UsageQueue extends DurableObject {
 
   saveKeys(jwks) {
     this.sql.exec("INSERT OR REPLACE INTO keys (id, jwks) VALUES (1, ?)", jwks);
+  }
+
+  /** Note the usage queue `name` (RPC; kept by the queue named "usage" for the
+   * operator's view, since with QUEUE_SPLIT=colo nothing else lists the locations'). */
+  register(name) {
+    this.sql.exec("INSERT OR IGNORE INTO queues (name, since) VALUES (?, ?)", name, Date.now());
+  }
+
+  /** The names `register` noted, in order. */
+  queueNames() {
+    return this.sql.exec("SELECT name FROM queues ORDER BY name").toArray().map((row) => row.name);
   }
 
   /** The queue's counts and its latest refusals, for the operator and the tests (the

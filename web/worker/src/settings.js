@@ -88,8 +88,13 @@ function read(env) {
     // A hint would put every location's queue in one region: the split's point lost.
     throw new Misconfigured("QUEUE_LOCATION_HINT", "must be unset with QUEUE_SPLIT=colo (each location's queue is made near it)");
   }
+  // Optional: without it the operator's view of the queues is not served at all.
+  const operatorToken = env.OPERATOR_TOKEN
+    ? required(env, "OPERATOR_TOKEN", /^[A-Za-z0-9._~+/=-]{32,512}$/, "32 to 512 characters of a bearer token (letters, digits, ._~+/=-)")
+    : null;
   return {
     issuer,
+    operatorToken,
     jwksUrl: env.JWKS_URL ? url(env, "JWKS_URL") : `${issuer}/olp/jwks.json`,
     rslUrl,
     link: `<${rslUrl}>; rel="license"; type="application/rsl+xml"`,

@@ -56,11 +56,15 @@ async function objectBytes(upstream, maxBytes) {
   return null;
 }
 
+// The one queue of QUEUE_SPLIT=none; it also keeps the names of the split's queues, for
+// the operator's view.
+const SINGLE_QUEUE = "usage";
+
 /** The name of the usage queue a licensed `request` writes to: "usage", or with
  * QUEUE_SPLIT=colo "usage:<location>" (Cloudflare's IATA code for where the request
  * arrived; "local" where there is none, as in workerd). */
 function queueName(request, cfg) {
-  if (cfg.queue.split !== "colo") return "usage";
+  if (cfg.queue.split !== "colo") return SINGLE_QUEUE;
   const colo = request.cf?.colo;
   return `usage:${typeof colo === "string" && /^[A-Z]{3}$/.test(colo) ? colo : "local"}`;
 }
@@ -72,8 +76,7 @@ function queueName(request, cfg) {
 // QUEUE_SPLIT=colo gives each location an object of its own, made near it.
 const queueIds = new Map();
 
-function usageQueue(env, cfg, request) {
-  const name = queueName(request, cfg);
+function queueByName(env, cfg, name) {
   let id = queueIds.get(name);
   if (id === undefined) {
     id = env.USAGE_QUEUE.idFromName(name);
@@ -82,14 +85,53 @@ function usageQueue(env, cfg, request) {
   return env.USAGE_QUEUE.get(id, cfg.queue.locationHint ? { locationHint: cfg.queue.locationHint } : undefined);
 }
 
-async function licensedFetch(request, env, cfg, url) {
+/** The usage queue a licensed `request` writes to. A split queue is named to
+ * SINGLE_QUEUE the first time an isolate uses it, after the answer (`waitUntil`), and again
+ * by the next request if that failed. */
+function usageQueue(env, cfg, request, ctx) {
+  const name = queueName(request, cfg);
+  const known = queueIds.has(name);
+  const queue = queueByName(env, cfg, name);
+  if (!known && name !== SINGLE_QUEUE) {
+    ctx.waitUntil(queueByName(env, cfg, SINGLE_QUEUE).register(name).catch(() => queueIds.delete(name)));
+  }
+  return queue;
+}
+
+/** Where an operator reads every usage queue's counts and latest refusals. */
+const QUEUES_PATH = "/.well-known/ledger-edge/queues";
+
+async function sameSecret(given, expected) {
+  const digest = async (text) => crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return crypto.subtle.timingSafeEqual(await digest(given), await digest(expected));
+}
+
+/** GET QUEUES_PATH with `Authorization: Bearer <OPERATOR_TOKEN>`: each usage queue's
+ * stats by name, the split's locations included. */
+async function queuesView(request, env, cfg) {
+  const challenge = { "WWW-Authenticate": 'Bearer realm="ledger-edge"', "Cache-Control": "no-store" };
+  if (request.method !== "GET") return new Response(null, { status: 405, headers: { Allow: "GET" } });
+  const given = /^Bearer +(\S+)$/.exec(request.headers.get("Authorization") ?? "")?.[1] ?? "";
+  if (!(await sameSecret(given, cfg.operatorToken))) {
+    const body = { error: { code: "unauthenticated", message: "send the operator's token: Authorization: Bearer <OPERATOR_TOKEN>" } };
+    return new Response(JSON.stringify(body), { status: 401, headers: { "Content-Type": "application/json", ...challenge } });
+  }
+  const names = [...new Set([SINGLE_QUEUE, ...(await queueByName(env, cfg, SINGLE_QUEUE).queueNames())])].sort();
+  const queues = {};
+  for (const name of names) queues[name] = await queueByName(env, cfg, name).stats();
+  return new Response(JSON.stringify({ queues }), {
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
+  });
+}
+
+async function licensedFetch(request, env, cfg, url, ctx) {
   if (request.method !== "GET") {
     return new Response(null, { status: 405, headers: { Allow: "GET" } });
   }
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
   if (!match) return refusal(cfg, 401, "invalid_request", "this resource needs a licence token: Authorization: License <token>");
-  const queue = usageQueue(env, cfg, request);
+  const queue = usageQueue(env, cfg, request, ctx);
   let claims;
   try {
     claims = await checkToken(match[1], cfg, { load: () => queue.keys(), save: (jwks) => queue.saveKeys(jwks) });
@@ -142,7 +184,7 @@ function misconfigured(error) {
 }
 
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     let cfg;
     try {
       cfg = settings(env);
@@ -151,8 +193,9 @@ export default {
       throw error;
     }
     const url = new URL(request.url);
+    if (cfg.operatorToken && url.pathname === QUEUES_PATH) return queuesView(request, env, cfg);
     if (url.pathname === "/robots.txt") return robots(env, cfg, url);
     if (!url.pathname.startsWith(cfg.prefix)) return fetch(originUrl(env, url), request);
-    return licensedFetch(request, env, cfg, url);
+    return licensedFetch(request, env, cfg, url, ctx);
   },
 };
