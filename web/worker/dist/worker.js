@@ -1210,12 +1210,14 @@ async function sameSecret(given, expected) {
   return crypto.subtle.timingSafeEqual(await digest(given), await digest(expected));
 }
 async function queuesView(request, env, cfg) {
-  const challenge = { "WWW-Authenticate": 'Bearer realm="ledger-edge"', "Cache-Control": "no-store" };
   if (request.method !== "GET") return new Response(null, { status: 405, headers: { Allow: "GET" } });
   const given = /^Bearer +(\S+)$/.exec(request.headers.get("Authorization") ?? "")?.[1] ?? "";
   if (!await sameSecret(given, cfg.operatorToken)) {
     const body = { error: { code: "unauthenticated", message: "send the operator's token: Authorization: Bearer <OPERATOR_TOKEN>" } };
-    return new Response(JSON.stringify(body), { status: 401, headers: { "Content-Type": "application/json", ...challenge } });
+    return new Response(JSON.stringify(body), {
+      status: 401,
+      headers: { "Content-Type": "application/json", "WWW-Authenticate": 'Bearer realm="ledger-edge"', "Cache-Control": "no-store" }
+    });
   }
   const names = [.../* @__PURE__ */ new Set([SINGLE_QUEUE, ...await queueByName(env, cfg, SINGLE_QUEUE).queueNames()])].sort();
   const queues = {};

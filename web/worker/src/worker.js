@@ -86,8 +86,8 @@ function queueByName(env, cfg, name) {
 }
 
 /** The usage queue a licensed `request` writes to. A split queue is named to
- * SINGLE_QUEUE the first time an isolate uses it, after the answer (`waitUntil`), and again
- * by the next request if that failed. */
+ * SINGLE_QUEUE the first time an isolate uses it, beside the fetch and never delaying its
+ * answer (`waitUntil`), and again by the next request if that failed. */
 function usageQueue(env, cfg, request, ctx) {
   const name = queueName(request, cfg);
   const known = queueIds.has(name);
@@ -109,12 +109,14 @@ async function sameSecret(given, expected) {
 /** GET QUEUES_PATH with `Authorization: Bearer <OPERATOR_TOKEN>`: each usage queue's
  * stats by name, the split's locations included. */
 async function queuesView(request, env, cfg) {
-  const challenge = { "WWW-Authenticate": 'Bearer realm="ledger-edge"', "Cache-Control": "no-store" };
   if (request.method !== "GET") return new Response(null, { status: 405, headers: { Allow: "GET" } });
   const given = /^Bearer +(\S+)$/.exec(request.headers.get("Authorization") ?? "")?.[1] ?? "";
   if (!(await sameSecret(given, cfg.operatorToken))) {
     const body = { error: { code: "unauthenticated", message: "send the operator's token: Authorization: Bearer <OPERATOR_TOKEN>" } };
-    return new Response(JSON.stringify(body), { status: 401, headers: { "Content-Type": "application/json", ...challenge } });
+    return new Response(JSON.stringify(body), {
+      status: 401,
+      headers: { "Content-Type": "application/json", "WWW-Authenticate": 'Bearer realm="ledger-edge"', "Cache-Control": "no-store" },
+    });
   }
   const names = [...new Set([SINGLE_QUEUE, ...(await queueByName(env, cfg, SINGLE_QUEUE).queueNames())])].sort();
   const queues = {};
