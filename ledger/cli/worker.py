@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import shutil
 import socket
 from collections.abc import Mapping
@@ -20,13 +21,41 @@ BUNDLE = Path("web") / "worker" / "dist" / "worker.js"
 START_TIMEOUT_S = 60.0
 
 
+#: The lowest port `free_port` picks: above the well-known services' usual ports.
+LOWEST_PICKED_PORT = 15_000
+
+
 def free_port() -> int:
     """A loopback TCP port nothing listens on now (for a Worker whose address must be
-    known before it starts, or restarted on the same address)."""
+    known before it starts, or restarted on the same address).
+
+    Picked at random below the kernel's ephemeral range: the port is only bound later,
+    and a port from that range (bind(0)'s answer) may meanwhile be handed to another
+    socket's bind(0) or to an outgoing connection, after which the server cannot bind it
+    (a CI run lost a Worker's start so). bind(0)'s answer where there is no room below.
+    """
+    low = _ephemeral_low()
+    if low - LOWEST_PICKED_PORT >= 1000:
+        for port in random.sample(range(LOWEST_PICKED_PORT, low), 64):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        found: int = s.getsockname()[1]
+        return found
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives bind(0) and outgoing connections (Linux; 32768,
+    its default, elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
 
 
 def missing() -> str | None:
