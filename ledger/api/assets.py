@@ -80,14 +80,9 @@ async def get_evidence(request: web.Request) -> web.Response:
 
 async def get_by_hash(request: web.Request) -> web.Response:
     """GET /v1/assets/by-hash/{sha256}: every registration of these bytes."""
-    matched = _SHA256.fullmatch(request.match_info["sha256"])
-    if matched is None:
-        raise ValidationError('must be 64 lower-case hex digits, optionally after "sha256:"',
-                              field="sha256")
-    ctx = request.app[CONTEXT]
-    content_hash = bytes.fromhex(matched.group(1))
-    found = await ctx.library.by_hash(content_hash)
-    answer = _json(lookup_json(content_hash, found, _chain(request)))
+    content_hash = path_sha256(request)
+    found = await request.app[CONTEXT].library.by_hash(content_hash)
+    answer = _json(lookup_json(content_hash, found, anchor_chain(request)))
     return await with_licence_link(request, answer,
                                    [(r.manifest_digest, r.asset_index) for r in found])
 
@@ -98,7 +93,7 @@ async def post_lookup(request: web.Request) -> web.Response:
     the one lookup's, or the RSL document's)."""
     found = await request.app[CONTEXT].library.lookup(
         parse_strict(await read_body(request, "batch")))
-    chain = _chain(request)
+    chain = anchor_chain(request)
     return _json({"results": [lookup_json(h, registrations, chain)
                               for h, registrations in found]})
 
@@ -113,7 +108,18 @@ def lookup_json(content_hash: bytes, found: list[Registration], chain: dict[str,
     }
 
 
-def _chain(request: web.Request) -> dict[str, Any]:
+def path_sha256(request: web.Request) -> bytes:
+    """The ``{sha256}`` of a by-hash route: 64 lower-case hex digits, bare or as a
+    manifest writes it; 422 naming it otherwise."""
+    matched = _SHA256.fullmatch(request.match_info["sha256"])
+    if matched is None:
+        raise ValidationError('must be 64 lower-case hex digits, optionally after "sha256:"',
+                              field="sha256")
+    return bytes.fromhex(matched.group(1))
+
+
+def anchor_chain(request: web.Request) -> dict[str, Any]:
+    """The chain and registry every registration's anchor is on, as a lookup shows them."""
     ctx = request.app[CONTEXT]
     return {"chainId": ctx.chain.chain_id, "contract": ctx.chain.registry}
 

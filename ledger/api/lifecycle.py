@@ -9,7 +9,7 @@ import orjson
 from aiohttp import web
 
 from ledger.api.appkeys import CONTEXT
-from ledger.api.assets import registration_json
+from ledger.api.assets import anchor_chain, path_sha256, registration_json
 from ledger.api.provenance import int_query, parse_hex32, read_body
 from ledger.app.statements import Statements, effective_at
 from ledger.core.canonical import parse_strict
@@ -20,7 +20,6 @@ from ledger.errors import ValidationError
 
 # An asset of a manifest: its index (below 2**24, so 8 digits) or its id.
 _INDEX = re.compile(r"0|[1-9][0-9]{0,7}")
-_SHA256 = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
 _MS = re.compile(r"0|[1-9][0-9]{0,15}")
 #: The most assets one page of a manifest's status lists.
 MAX_PAGE = 1000
@@ -63,16 +62,11 @@ async def get_asset_status(request: web.Request) -> web.Response:
 async def get_hash_status(request: web.Request) -> web.Response:
     """GET /v1/assets/by-hash/{sha256}/status?at=MS: every registration of these bytes,
     each with its asset's status (none: ``registered`` false, never a guess)."""
-    matched = _SHA256.fullmatch(request.match_info["sha256"])
-    if matched is None:
-        raise ValidationError('must be 64 lower-case hex digits, optionally after "sha256:"',
-                              field="sha256")
-    ctx = request.app[CONTEXT]
-    at = _at(request)
-    found = await _statements(request).hash_status(bytes.fromhex(matched.group(1)), at)
-    chain = {"chainId": ctx.chain.chain_id, "contract": ctx.chain.registry}
+    content_hash = path_sha256(request)
+    found = await _statements(request).hash_status(content_hash, _at(request))
+    chain = anchor_chain(request)
     return _json({
-        "sha256": matched.group(1),
+        "sha256": content_hash.hex(),
         "registered": bool(found),
         "registrations": [{**registration_json(registration, chain),
                            "licenceStatus": status.to_obj()}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,8 +32,6 @@ from ledger.errors import NotFound, ValidationError
 from ledger.storage.assets import HashMatch
 from ledger.storage.dataset_checks import DatasetCheckStore
 
-# A content hash as the by-hash lookup takes it: bare, or as a manifest writes it.
-_SHA256 = re.compile(r"(?:sha256:)?[0-9a-f]{64}")
 _REQUEST = frozenset({"hashes", "at"})
 # Integers both encoders spell alike (RFC 8785 writes larger ones as doubles would be).
 _SAFE_INTEGER = 2**53
@@ -81,11 +78,7 @@ class CheckRequest:
         if "hashes" not in obj:
             raise ValidationError("is required", field="hashes")
         f = Fields(obj)
-        listed = f.array("hashes", 1, MAX_HASHES)
-        hashes = tuple(
-            bytes.fromhex(listed.match(i, _SHA256, '64 lower-case hex digits, optionally '
-                                                   'after "sha256:"')[-64:])
-            for i in range(len(listed)))
+        hashes = f.content_hashes("hashes", MAX_HASHES)
         return cls(hashes, f.timestamp_ms("at") if "at" in obj else None)
 
 

@@ -10,7 +10,6 @@ manifest is batched and anchored like any other, and never before.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,7 @@ from ledger.core.asset_tree import (
     chunk_proof,
     chunk_span,
 )
-from ledger.core.fields import Fields
+from ledger.core.lookups import lookup_hashes
 from ledger.core.manifest import ManifestHeader
 from ledger.core.proof import ProofBundle
 from ledger.core.receipt import Receipt
@@ -42,9 +41,6 @@ from ledger.storage.uploads import NewChunk, NewUpload, Upload, UploadStore
 
 #: How many missing chunk indices an upload's view lists.
 MISSING_SHOWN = 1000
-#: Hashes one batch lookup may ask about: each answer carries whole registrations.
-MAX_LOOKUP = 1000
-_SHA256 = re.compile(r"(?:sha256:)?[0-9a-f]{64}")
 
 BatchBundle = Callable[[ManifestRecord, BatchRecord | None], Awaitable[ProofBundle | None]]
 
@@ -216,20 +212,9 @@ class Library:
         return await self.assets.by_hash(content_hash)
 
     async def lookup(self, obj: Any) -> list[tuple[bytes, list[Registration]]]:
-        """A batch lookup ``{"hashes": [sha256 hex, ...]}`` (1 to `MAX_LOOKUP`): each hash
-        in the request's order with its registrations, as `by_hash` has them.
-        ValidationError names the member at fault."""
-        if not isinstance(obj, dict):
-            raise ValidationError('a lookup must be a JSON object: {"hashes": [...]}')
-        for name in obj:
-            if name != "hashes":
-                raise ValidationError("is not a lookup member", field=name)
-        if "hashes" not in obj:
-            raise ValidationError("is required", field="hashes")
-        listed = Fields(obj).array("hashes", 1, MAX_LOOKUP)
-        hashes = [bytes.fromhex(listed.match(i, _SHA256, '64 lower-case hex digits, '
-                                                         'optionally after "sha256:"')[-64:])
-                  for i in range(len(listed))]
+        """A batch lookup (`ledger.core.lookups`): each hash in the request's order with
+        its registrations, as `by_hash` has them. ValidationError names the member."""
+        hashes = lookup_hashes(obj)
         found = await self.assets.registrations(hashes)
         return [(content_hash, found.get(content_hash, [])) for content_hash in hashes]
 

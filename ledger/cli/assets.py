@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.cli.common import EXIT_OK, Commands, blocking_client, url_option
+from ledger.core.lookups import MAX_LOOKUP
 from ledger.core.times import iso_utc
 from ledger.errors import ConfigError, ValidationError
 
@@ -172,8 +173,6 @@ def service_lookup(url: str | None
 async def lookups(client: LedgerClient, digests: Sequence[str]
                   ) -> AsyncIterator[tuple[str, Any]]:
     """Each SHA-256 (hex) with the service's lookup of it, `MAX_LOOKUP` a request."""
-    from ledger.app.library import MAX_LOOKUP
-
     for start in range(0, len(digests), MAX_LOOKUP):
         part = digests[start : start + MAX_LOOKUP]
         for digest, answer in zip(part, await client.lookups(part), strict=True):

@@ -40,6 +40,9 @@ SIGNATURE_65 = re.compile(r"0x[0-9a-f]{130}")
 SHA256_ID = re.compile(r"sha256:[0-9a-f]{64}")
 """A content hash as a manifest writes it."""
 
+CONTENT_HASH = re.compile(r"(?:sha256:)?[0-9a-f]{64}")
+"""A file's SHA-256 as a request asks about it: bare, or as a manifest writes it."""
+
 ASSET_ID = re.compile("asset:" + SLUG)
 SOURCE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 #: A deployment (CAIP-10 account id of the registry): what signed actions, statements and
@@ -202,6 +205,13 @@ class Fields:
             self.fail(name, f"must have {min_items} to {max_items} entries, not {len(value)}")
         return Fields(value, self.path(name), error=self.error, missing=self.missing,
                       got=self.got)
+
+    def content_hashes(self, name: str, most: int) -> tuple[bytes, ...]:
+        """The array at ``name`` of 1 to ``most`` `CONTENT_HASH`es, 32 bytes each, in order."""
+        listed = self.array(name, 1, most)
+        return tuple(bytes.fromhex(listed.match(
+            i, CONTENT_HASH, '64 lower-case hex digits, optionally after "sha256:"')[-64:])
+            for i in range(len(listed)))
 
     # -- scalars ------------------------------------------------------------------
 

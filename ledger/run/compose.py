@@ -70,8 +70,8 @@ from ledger.storage.statements import StatementStore
 from ledger.storage.txdocs import TxDocStore
 from ledger.storage.uploads import UploadStore
 from ledger.storage.usage import UsageStore
-from ledger.workers.anchoring import stop_tasks
 from ledger.workers.leader import Leadership, default_replica_id
+from ledger.workers.tasks import stop_tasks
 from ledger.workers.webhooks import Dispatcher
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,9 @@ from ledger.storage.manifests import ManifestStore
 from ledger.storage.statements import StatementStore
 from ledger.storage.txdocs import TxDocStore
 from ledger.storage.usage import UsageStore
-from ledger.workers.anchoring import Anchorer, Batcher, run_forever
+from ledger.workers.anchoring import Anchorer, Batcher
 from ledger.workers.settler import Settler
+from ledger.workers.tasks import run_forever
 from ledger.workers.tx_journal import DatabaseJournal
 from ledger.workers.webhooks import Dispatcher
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ledger.workers.anchoring import STOP_TIMEOUT_S, stop_tasks
+from ledger.workers.tasks import STOP_TIMEOUT_S, stop_tasks
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from ledger.errors import StorageError
 from ledger.storage.leases import Fence, LeaseStore
-from ledger.workers.anchoring import stop_tasks
+from ledger.workers.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 

@@ -46,8 +46,8 @@ from ledger.core.events import StoredEvent, Subscription
 from ledger.errors import LedgerError, ValidationError
 from ledger.metrics import Metrics
 from ledger.storage.events import Backlog, EventStore
-from ledger.workers.anchoring import stop_tasks
 from ledger.workers.public_resolver import NotPublicError, PublicResolver
+from ledger.workers.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 

@@ -97,7 +97,7 @@ def test_a_folder_is_asked_about_in_parts_of_the_bound(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each request asks about at most MAX_LOOKUP files, and every digest is asked once."""
-    monkeypatch.setattr("ledger.app.library.MAX_LOOKUP", 4)
+    monkeypatch.setattr("ledger.cli.assets.MAX_LOOKUP", 4)
     for index in range(10):
         (tmp_path / f"{index:02}.txt").write_bytes(b"file %d" % index)
     assert main(["audit", str(tmp_path), "--no-faces", "--service", service.url,

@@ -20,9 +20,9 @@ from ledger.api.schemas.common import (
     text,
 )
 from ledger.api.schemas.manifest import manifest_member, manifest_part
-from ledger.app.library import MAX_LOOKUP
 from ledger.core.asset_tree import MAX_CHUNK_SIZE
 from ledger.core.creators import DOMAIN, KEY, OPERATOR
+from ledger.core.lookups import MAX_LOOKUP
 from ledger.core.manifest import HEADER_VERSIONS, MAX_HEADER_ASSETS
 from ledger.core.records import PENDING
 from ledger.core.vocabulary import ASSET_PROOF_VERSION, EVIDENCE_VERSION

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ledger.app.library import MAX_LOOKUP
 from ledger.cli.client import LedgerClient
+from ledger.core.lookups import MAX_LOOKUP
 from ledger.core.signing import sign_manifest
 from tests.integration.service.conftest import LIB_CREATOR, LIB_KEY, p256, register
 from tests.integration.service.libraries import Http, entry, library

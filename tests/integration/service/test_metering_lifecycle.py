@@ -29,7 +29,7 @@ from ledger.core.statements import sign_statement
 from ledger.core.times import iso_utc_ms
 from ledger.errors import ProofError
 from ledger.run.serve import running
-from ledger.workers.anchoring import stop_tasks
+from ledger.workers.tasks import stop_tasks
 from tests.integration.service.conftest import (
     FAST,
     manifest,

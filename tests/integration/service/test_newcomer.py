@@ -21,7 +21,7 @@ from ledger.cli.wait import ProofWaiter
 from ledger.core.signing import sign_manifest
 from ledger.errors import LedgerError
 from ledger.run.serve import running
-from ledger.workers.anchoring import stop_tasks
+from ledger.workers.tasks import stop_tasks
 from tests.integration.service.conftest import (
     FAST,
     Running,

@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from ledger.workers.anchoring import stop_tasks
+from ledger.workers.tasks import stop_tasks
 
 
 async def _deaf_once() -> None:
