@@ -168,10 +168,17 @@ async def test_an_amendment_prices_usage_by_period_in_wei(
     async def confirmed_before() -> bool:
         return await world.store.unsettled_before("creator:life", key, effective) == (0, 0)
     await until(confirmed_before)
-    if now_ms() < effective + WINDOW_S * 1000:
-        assert await world.split(amendment) == 2
-        assert "may arrive until" in capsys.readouterr().err
-    await asyncio.sleep(max(0.0, (effective + WINDOW_S * 1000 - now_ms()) / 1000 + 0.1))
+    window_ends = effective + WINDOW_S * 1000
+    if now_ms() < window_ends:
+        # The CLI reads the window at its own time: on a loaded machine its start-up may
+        # outlast the window, and then registering is right (the split is idempotent).
+        code = await world.split(amendment)
+        if code == 0:
+            assert now_ms() >= window_ends
+        else:
+            assert code == 2
+            assert "may arrive until" in capsys.readouterr().err
+    await asyncio.sleep(max(0.0, (window_ends - now_ms()) / 1000 + 0.1))
     assert await world.split(amendment) == 0
 
     async def settled() -> bool:
