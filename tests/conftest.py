@@ -23,14 +23,31 @@ def postgres() -> Iterator[ThrowawayPostgres]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every coroutine test on its own event loop ends the tasks it leaves (first of its
-    fixtures, so its teardown runs after theirs)."""
+    """The longest files first; and every coroutine test on its own event loop ends the
+    tasks it leaves (first of its fixtures, so its teardown runs after theirs)."""
+    _longest_files_first(items)
     for item in items:
         marker = item.get_closest_marker("asyncio")
         on_own_loop = marker is None or marker.kwargs.get("loop_scope", "function") == "function"
         if (isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj)
                 and on_own_loop):
             item.fixturenames.insert(0, "_no_task_outlives_the_test")
+
+
+#: Folders whose every file takes tens of seconds to minutes (a service or a cluster
+#: killed and started again, many times over).
+_LONG_FOLDERS = ("integration/faults",)
+
+
+def _longest_files_first(items: list[pytest.Item]) -> None:
+    """Move the files that take longest (a test marked slow, or in `_LONG_FOLDERS`) to the
+    front, keeping the order otherwise. scripts/test.sh hands whole files to three
+    workers in this order (``--dist loadfile --no-loadscope-reorder``): a file of one
+    three-minute test handed out last would end the suite minutes after the others."""
+    long_files = {item.path for item in items
+                  if item.get_closest_marker("slow") is not None
+                  or any(folder in item.path.parent.as_posix() for folder in _LONG_FOLDERS)}
+    items.sort(key=lambda item: item.path not in long_files)
 
 
 @pytest.fixture

@@ -210,15 +210,16 @@ async def test_rpc_client_times_out_once_and_survives_cancelled_calls() -> None:
     await anvil.start()
     proxy = RpcProxy(anvil.rpc_url)
     await proxy.start()
-    w3 = connect(proxy.url, timeout=0.5, attempts=3)
+    w3 = connect(proxy.url, timeout=1.0, attempts=3)
     try:
         assert await w3.eth.block_number == 0
         await proxy.set_mode(Mode.BLACKHOLE)
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             await w3.eth.block_number
-        # One request, given up after one timeout: not tried again on the same silence.
-        assert time.monotonic() - started < 0.9
+        # One request, given up after one timeout: not tried again on the same silence
+        # (a second try would end 2 s in; the margin is for a loaded machine).
+        assert time.monotonic() - started < 1.9
         assert len(proxy.holds) == 1
 
         await proxy.set_mode(Mode.CUT)
