@@ -22,10 +22,20 @@ def postgres() -> Iterator[ThrowawayPostgres]:
         cluster.stop()
 
 
+#: Folders whose every file takes tens of seconds to minutes (a service or a cluster
+#: killed and started again, many times over): all their tests are marked slow.
+_SLOW_FOLDERS = ("tests/integration/faults",)
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by the marks added here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest files first; and every coroutine test on its own event loop ends the
-    tasks it leaves (first of its fixtures, so its teardown runs after theirs)."""
-    _longest_files_first(items)
+    """Mark the slow folders' tests slow and hand out the files with slow tests first;
+    every coroutine test on its own event loop ends the tasks it leaves (first of its
+    fixtures, so its teardown runs after theirs)."""
+    for item in items:
+        if any(folder in item.path.as_posix() for folder in _SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)
+    _slow_files_first(items)
     for item in items:
         marker = item.get_closest_marker("asyncio")
         on_own_loop = marker is None or marker.kwargs.get("loop_scope", "function") == "function"
@@ -34,20 +44,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.fixturenames.insert(0, "_no_task_outlives_the_test")
 
 
-#: Folders whose every file takes tens of seconds to minutes (a service or a cluster
-#: killed and started again, many times over).
-_LONG_FOLDERS = ("integration/faults",)
-
-
-def _longest_files_first(items: list[pytest.Item]) -> None:
-    """Move the files that take longest (a test marked slow, or in `_LONG_FOLDERS`) to the
-    front, keeping the order otherwise. scripts/test.sh hands whole files to three
-    workers in this order (``--dist loadfile --no-loadscope-reorder``): a file of one
-    three-minute test handed out last would end the suite minutes after the others."""
-    long_files = {item.path for item in items
-                  if item.get_closest_marker("slow") is not None
-                  or any(folder in item.path.parent.as_posix() for folder in _LONG_FOLDERS)}
-    items.sort(key=lambda item: item.path not in long_files)
+def _slow_files_first(items: list[pytest.Item]) -> None:
+    """Move the files with a test marked slow to the front, keeping the order otherwise.
+    scripts/test.sh hands whole files to three workers in this order (``--dist loadfile
+    --no-loadscope-reorder``): a file of one three-minute test handed out last would end
+    the suite minutes after the others."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)
 
 
 @pytest.fixture
