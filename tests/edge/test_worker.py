@@ -6,8 +6,11 @@ tests/edge/test_edge_ledger.py."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import http.client
 import json
+import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,11 +208,45 @@ async def test_no_token_is_401_with_the_license_challenge(world: World) -> None:
     for bad in ("Bearer " + world.token(), "License", "License a b", "license " + world.token()):
         status, _, headers = await world.get("/files/photo.jpg", Authorization=bad)
         assert status == 401, bad
-    for method in ("POST", "PUT", "DELETE", "HEAD"):
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
         async with world.http.request(method, world.edge.url + "/files/photo.jpg", headers={
                 "Authorization": "License " + world.token()}) as resp:
-            assert resp.status == 405, method
+            assert (resp.status, resp.headers["Allow"]) == (405, "GET, HEAD"), method
     assert (await world.edge.stats())["queued"] == 0
+
+
+def _head_then_get(url: str, token: str | None) -> tuple[http.client.HTTPResponse, bytes,
+                                                        int, bytes]:
+    """A HEAD and then a GET on one connection: the GET's answer arrives whole only if
+    the HEAD's carried no body."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=30)
+    headers = {} if token is None else {"Authorization": f"License {token}"}
+    try:
+        conn.request("HEAD", parts.path, headers=headers)
+        head = conn.getresponse()
+        head_body = head.read()
+        conn.request("GET", parts.path, headers=headers)
+        got = conn.getresponse()
+        return head, head_body, got.status, got.read()
+    finally:
+        conn.close()
+
+
+async def test_head_answers_as_get_would_without_a_body_and_meters_nothing(
+        world: World) -> None:
+    url = world.edge.url + "/files/photo.jpg"
+    head, body, status, _ = await asyncio.to_thread(_head_then_get, url, None)
+    assert (head.status, body, status) == (401, b"", 401)
+    _challenge(head.headers, "invalid_request")
+    head, body, status, got = await asyncio.to_thread(_head_then_get, url, world.token())
+    assert (head.status, body, status, got) == (200, b"", 200, PHOTO)
+    assert head.headers["Content-Length"] == str(len(PHOTO))
+    assert 'rel="license"' in head.headers["Link"] and "X-Usage-Event" not in head.headers
+    head, body, _, _ = await asyncio.to_thread(_head_then_get, url, world.token(OTHER))
+    assert (head.status, body) == (403, b"")
+    # Only the one GET with a valid token was a use.
+    await until(lambda: _delivered(world, 1))
 
 
 def _bad_tokens(world: World) -> dict[str, str]:
@@ -313,6 +350,9 @@ async def test_a_buyer_the_ledger_will_not_charge_gets_402(world: World) -> None
     assert status == 402
     _challenge(headers, "payment_required")
     assert PHOTO not in body
+    async with world.http.head(world.edge.url + "/files/photo.jpg", headers={
+            "Authorization": "License " + world.token()}) as resp:
+        assert resp.status == 402
 
 
 async def _refused(world: World) -> bool:

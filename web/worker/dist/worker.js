@@ -1022,18 +1022,24 @@ var UsageQueue = class extends DurableObject {
    * answer leaves the object.
    */
   async append(event) {
+    const hold = this.held(event);
+    if (hold !== "clear") return hold;
+    if (this.queued + this.pending.length >= this.settings.limit) return "full";
+    this.pending.push(event);
+    this.group ??= new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.commit());
+    await this.group;
+    return "queued";
+  }
+  /** Why the ledger holds fetches of `event`'s buyer or use ("unpaid", "refused"), or
+   * "clear" (RPC for a HEAD, which is answered as its GET would be but stores nothing). */
+  held(event) {
     const hold = this.sql.exec(
       "SELECT kind FROM holds WHERE key IN (?, ?) AND until > ?",
       event.buyer,
       useKey(event),
       Date.now()
     ).toArray()[0];
-    if (hold) return hold.kind;
-    if (this.queued + this.pending.length >= this.settings.limit) return "full";
-    this.pending.push(event);
-    this.group ??= new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.commit());
-    await this.group;
-    return "queued";
+    return hold ? hold.kind : "clear";
   }
   async commit() {
     const events = this.pending;
@@ -1227,8 +1233,9 @@ async function queuesView(request, env, cfg) {
   });
 }
 async function licensedFetch(request, env, cfg, url2, ctx) {
-  if (request.method !== "GET") {
-    return new Response(null, { status: 405, headers: { Allow: "GET" } });
+  const metered = request.method === "GET";
+  if (!metered && request.method !== "HEAD") {
+    return new Response(null, { status: 405, headers: { Allow: "GET, HEAD" } });
   }
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
@@ -1251,23 +1258,22 @@ async function licensedFetch(request, env, cfg, url2, ctx) {
   }
   const requestId = crypto.randomUUID().replaceAll("-", "");
   const event = usageEvent(claims, requestId, env.USAGE_SOURCE, Date.now());
-  const queued = await queue.append(event).catch(() => "unavailable");
+  const queued = await (metered ? queue.append(event) : queue.held(event)).catch(() => "unavailable");
   if (queued === "unpaid") {
     return refusal(cfg, 402, "payment_required", "the ledger refuses to charge this buyer: its deposit is being withdrawn");
   }
   if (queued === "refused") {
     return refusal(cfg, 401, "invalid_token", "the asset's licence no longer allows this use");
   }
-  if (queued !== "queued") return unavailable(cfg, "usage cannot be metered now; try again later");
-  return new Response(bytes, {
-    status: 200,
-    headers: {
-      "Content-Type": upstream.headers.get("Content-Type") ?? "application/octet-stream",
-      "Cache-Control": "private, no-store",
-      Link: cfg.link,
-      "X-Usage-Event": event.eventId
-    }
-  });
+  if (queued !== (metered ? "queued" : "clear")) return unavailable(cfg, "usage cannot be metered now; try again later");
+  const headers = {
+    "Content-Type": upstream.headers.get("Content-Type") ?? "application/octet-stream",
+    "Cache-Control": "private, no-store",
+    Link: cfg.link
+  };
+  if (metered) headers["X-Usage-Event"] = event.eventId;
+  else headers["Content-Length"] = String(bytes.byteLength);
+  return new Response(bytes, { status: 200, headers });
 }
 function misconfigured(error) {
   console.error(`the licensing Worker is misconfigured: ${error.message}`);

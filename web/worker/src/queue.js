@@ -67,9 +67,8 @@ export class UsageQueue extends DurableObject {
    * answer leaves the object.
    */
   async append(event) {
-    const hold = this.sql.exec("SELECT kind FROM holds WHERE key IN (?, ?) AND until > ?",
-      event.buyer, useKey(event), Date.now()).toArray()[0];
-    if (hold) return hold.kind;
+    const hold = this.held(event);
+    if (hold !== "clear") return hold;
     if (this.queued + this.pending.length >= this.settings.limit) return "full";
     this.pending.push(event);
     // Group commit: the appends that arrive while this turn runs share one transaction
@@ -77,6 +76,14 @@ export class UsageQueue extends DurableObject {
     this.group ??= new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.commit());
     await this.group;
     return "queued";
+  }
+
+  /** Why the ledger holds fetches of `event`'s buyer or use ("unpaid", "refused"), or
+   * "clear" (RPC for a HEAD, which is answered as its GET would be but stores nothing). */
+  held(event) {
+    const hold = this.sql.exec("SELECT kind FROM holds WHERE key IN (?, ?) AND until > ?",
+      event.buyer, useKey(event), Date.now()).toArray()[0];
+    return hold ? hold.kind : "clear";
   }
 
   async commit() {

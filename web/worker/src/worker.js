@@ -1,5 +1,5 @@
 // The licensing edge: a Cloudflare Worker in front of the origin holding a publisher's
-// files. Under the licensed prefix a GET needs `Authorization: License <token>` (RSL
+// files. Under the licensed prefix a GET (or HEAD) needs `Authorization: License <token>` (RSL
 // crawler authorization) with a token the ledger's licence server signed for exactly
 // the bytes asked for; each fetch served is queued as a usage event first
 // (queue.js), so nothing is served unmetered. docs/web-licensing.md, "The Worker".
@@ -127,8 +127,11 @@ async function queuesView(request, env, cfg) {
 }
 
 async function licensedFetch(request, env, cfg, url, ctx) {
-  if (request.method !== "GET") {
-    return new Response(null, { status: 405, headers: { Allow: "GET" } });
+  // HEAD, which every general-purpose server supports (RFC 9110, 9.1), is answered as
+  // its GET would be (the runtime sends no body) but meters nothing: no bytes are used.
+  const metered = request.method === "GET";
+  if (!metered && request.method !== "HEAD") {
+    return new Response(null, { status: 405, headers: { Allow: "GET, HEAD" } });
   }
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
@@ -155,7 +158,7 @@ async function licensedFetch(request, env, cfg, url, ctx) {
   const requestId = crypto.randomUUID().replaceAll("-", "");
   const event = usageEvent(claims, requestId, env.USAGE_SOURCE, Date.now());
   // A queue that cannot write answers like a full one: refuse, never serve unmetered.
-  const queued = await queue.append(event).catch(() => "unavailable");
+  const queued = await (metered ? queue.append(event) : queue.held(event)).catch(() => "unavailable");
   if (queued === "unpaid") {
     return refusal(cfg, 402, "payment_required", "the ledger refuses to charge this buyer: its deposit is being withdrawn");
   }
@@ -164,16 +167,16 @@ async function licensedFetch(request, env, cfg, url, ctx) {
     // another buyer): as a revoked token, so the crawler asks the licence server again.
     return refusal(cfg, 401, "invalid_token", "the asset's licence no longer allows this use");
   }
-  if (queued !== "queued") return unavailable(cfg, "usage cannot be metered now; try again later");
-  return new Response(bytes, {
-    status: 200,
-    headers: {
-      "Content-Type": upstream.headers.get("Content-Type") ?? "application/octet-stream",
-      "Cache-Control": "private, no-store",
-      Link: cfg.link,
-      "X-Usage-Event": event.eventId,
-    },
-  });
+  if (queued !== (metered ? "queued" : "clear")) return unavailable(cfg, "usage cannot be metered now; try again later");
+  const headers = {
+    "Content-Type": upstream.headers.get("Content-Type") ?? "application/octet-stream",
+    "Cache-Control": "private, no-store",
+    Link: cfg.link,
+  };
+  if (metered) headers["X-Usage-Event"] = event.eventId;
+  // The runtime drops a HEAD answer's body, and with it the length it would have sent.
+  else headers["Content-Length"] = String(bytes.byteLength);
+  return new Response(bytes, { status: 200, headers });
 }
 
 /** 500 for every request while a binding is bad: a Worker that cannot meter serves nothing. */
