@@ -25,8 +25,8 @@ export PYTHONUNBUFFERED=1
 # Three workers, a test file each at a time (files that share a port or a folder keep
 # their tests in order): most integration tests wait on a chain or a child process,
 # so this halves the suite on two cores (18 -> 9.5 min for tests/integration).
-# The longest files first (tests/conftest.py), not xdist's default of the files with
-# most tests first, which handed the three-minute replica test out last.
+# Files with a slow test first (tests/conftest.py), not xdist's default of the files
+# with most tests first, which handed the three-minute replica test out last.
 .venv/bin/pytest -n 3 --dist loadfile --no-loadscope-reorder --durations=25 "$@" || status=$?
 # pytest exits 5 when it collected nothing: for this suite that is a broken
 # collection, never success.
