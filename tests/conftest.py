@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from ledger.run.process import end_stray_tasks
+from ledger.workers.tasks import STOP_TIMEOUT_S
 from tests.pg import ThrowawayPostgres
 
 
@@ -61,5 +62,6 @@ async def _no_task_outlives_the_test() -> AsyncIterator[None]:
     yield
     stuck = await end_stray_tasks()
     if stuck:
-        pytest.fail("tasks still running 30 s after the test, cancelled every second: "
+        pytest.fail(f"tasks still running {STOP_TIMEOUT_S:g} s after the test, cancelled "
+                    "every second: "
                     + "; ".join(f"{task!r} at {task.get_stack(limit=3)}" for task in stuck))

@@ -1226,8 +1226,8 @@ async function queuesView(request, env, cfg) {
     });
   }
   const names = [.../* @__PURE__ */ new Set([SINGLE_QUEUE, ...await queueByName(env, cfg, SINGLE_QUEUE).queueNames()])].sort();
-  const queues = {};
-  for (const name of names) queues[name] = await queueByName(env, cfg, name).stats();
+  const stats = await Promise.all(names.map((name) => queueByName(env, cfg, name).stats()));
+  const queues = Object.fromEntries(names.map((name, i) => [name, stats[i]]));
   return new Response(JSON.stringify({ queues }), {
     headers: { "Content-Type": "application/json", "Cache-Control": "no-store" }
   });
