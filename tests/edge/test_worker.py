@@ -192,9 +192,16 @@ async def test_the_queues_view_needs_the_operator_token(world: World) -> None:
     status, body, headers = await world.get(QUEUES, Authorization=f"Bearer {OPERATOR}")
     assert status == 200 and headers["Cache-Control"] == "no-store"
     assert list(json.loads(body)["queues"]) == ["usage"]
+    # HEAD as GET would answer it, without the body; nothing else.
+    async with world.http.head(world.edge.url + QUEUES,
+                               headers={"Authorization": f"Bearer {OPERATOR}"}) as resp:
+        assert resp.status == 200 and await resp.read() == b""
+        assert int(resp.headers["Content-Length"]) == len(body)
+    async with world.http.head(world.edge.url + QUEUES) as resp:
+        assert resp.status == 401 and resp.headers["WWW-Authenticate"].startswith("Bearer ")
     async with world.http.post(world.edge.url + QUEUES,
                                headers={"Authorization": f"Bearer {OPERATOR}"}) as resp:
-        assert resp.status == 405
+        assert (resp.status, resp.headers["Allow"]) == (405, "GET, HEAD")
 
 
 async def _intake_has(world: World, n: int) -> bool:

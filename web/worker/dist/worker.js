@@ -1216,11 +1216,13 @@ async function sameSecret(given, expected) {
   return crypto.subtle.timingSafeEqual(await digest(given), await digest(expected));
 }
 async function queuesView(request, env, cfg) {
-  if (request.method !== "GET") return new Response(null, { status: 405, headers: { Allow: "GET" } });
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return new Response(null, { status: 405, headers: { Allow: "GET, HEAD" } });
+  }
   const given = /^Bearer +(\S+)$/.exec(request.headers.get("Authorization") ?? "")?.[1] ?? "";
   if (!await sameSecret(given, cfg.operatorToken)) {
-    const body = { error: { code: "unauthenticated", message: "send the operator's token: Authorization: Bearer <OPERATOR_TOKEN>" } };
-    return new Response(JSON.stringify(body), {
+    const body2 = { error: { code: "unauthenticated", message: "send the operator's token: Authorization: Bearer <OPERATOR_TOKEN>" } };
+    return new Response(JSON.stringify(body2), {
       status: 401,
       headers: { "Content-Type": "application/json", "WWW-Authenticate": 'Bearer realm="ledger-edge"', "Cache-Control": "no-store" }
     });
@@ -1228,8 +1230,9 @@ async function queuesView(request, env, cfg) {
   const names = [.../* @__PURE__ */ new Set([SINGLE_QUEUE, ...await queueByName(env, cfg, SINGLE_QUEUE).queueNames()])].sort();
   const stats = await Promise.all(names.map((name) => queueByName(env, cfg, name).stats()));
   const queues = Object.fromEntries(names.map((name, i) => [name, stats[i]]));
-  return new Response(JSON.stringify({ queues }), {
-    headers: { "Content-Type": "application/json", "Cache-Control": "no-store" }
+  const body = new TextEncoder().encode(JSON.stringify({ queues }));
+  return new Response(body, {
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-store", "Content-Length": String(body.byteLength) }
   });
 }
 async function licensedFetch(request, env, cfg, url2, ctx) {

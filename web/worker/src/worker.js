@@ -106,10 +106,12 @@ async function sameSecret(given, expected) {
   return crypto.subtle.timingSafeEqual(await digest(given), await digest(expected));
 }
 
-/** GET QUEUES_PATH with `Authorization: Bearer <OPERATOR_TOKEN>`: each usage queue's
+/** GET (or HEAD) QUEUES_PATH with `Authorization: Bearer <OPERATOR_TOKEN>`: each usage queue's
  * stats by name, the split's locations included. */
 async function queuesView(request, env, cfg) {
-  if (request.method !== "GET") return new Response(null, { status: 405, headers: { Allow: "GET" } });
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return new Response(null, { status: 405, headers: { Allow: "GET, HEAD" } });
+  }
   const given = /^Bearer +(\S+)$/.exec(request.headers.get("Authorization") ?? "")?.[1] ?? "";
   if (!(await sameSecret(given, cfg.operatorToken))) {
     const body = { error: { code: "unauthenticated", message: "send the operator's token: Authorization: Bearer <OPERATOR_TOKEN>" } };
@@ -123,8 +125,10 @@ async function queuesView(request, env, cfg) {
   // one after another the round trips would add up.
   const stats = await Promise.all(names.map((name) => queueByName(env, cfg, name).stats()));
   const queues = Object.fromEntries(names.map((name, i) => [name, stats[i]]));
-  return new Response(JSON.stringify({ queues }), {
-    headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
+  const body = new TextEncoder().encode(JSON.stringify({ queues }));
+  // The runtime drops a HEAD answer's body, and with it the length it would have sent.
+  return new Response(body, {
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-store", "Content-Length": String(body.byteLength) },
   });
 }
 
