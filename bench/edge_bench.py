@@ -271,18 +271,21 @@ in three ways the unlicensed path does not:
 
 None of the three can go: the check, the hash and the durable write before the answer
 are what make a fetch licensed and metered, and a write that survives a crash of the
-machine needs the sync. Further experiments (throwaway bundles; same runs) bear this
-out: without the append p99 fell from 12.5 to 8.5 ms, without the append, the check and
-the hash, streaming the origin's answer, to 3.3 to 4.6 ms; starting the append while the
-origin is fetched took p99 from 30.7 to 27.5 ms only (it would need a cancellation for
-a file then refused), and holding the object's deliveries to the ledger back changed
-nothing, nor did committing each event alone, V8's single-threaded collector, or
-pinning workerd to one core and the load generator and origin to the other. The host
-counts as much as the design: the same series, interleaved, vary by two to three times
-from round to round, a do-nothing Worker's p99 ranged from 1.6 to 19 ms in one hour of
-2026-12-05 while the origin's stayed between 1 and 3 ms, and on the quietest host measured
-(SHA-256 about 2.8 GB/s in Python) one process gave 8.72 ms licensed against 0.74 ms
-direct, an overhead of 7.98 ms.
+machine needs the sync. Experiments with throwaway bundles bear this out. On
+2026-12-05, 3,000 fetches a series at 500/s: without the append p99 fell from 12.5 to
+8.5 ms, and without the append, the check and the hash, streaming the origin's answer,
+to 3.3 to 4.6 ms; V8's single-threaded collector changed nothing, nor did pinning
+workerd to one core and the load generator and origin to the other; the queue in a
+workerd process of its own, reached over HTTP (as on Cloudflare the object is reached
+over the network), was worse, p99 26.0 against 14.6 ms for one process (3 rounds).
+Earlier, at 200/s on a slower host: starting the append while the origin is fetched
+took p99 from 30.7 to 27.5 ms only (it would need a cancellation for a file then
+refused); holding the object's deliveries to the ledger back changed nothing, nor did
+committing each event alone. The host counts as much as the design: the same series,
+interleaved, vary by two to three times from round to round, a do-nothing Worker's p99
+ranged from 1.6 to 19 ms in one hour of 2026-12-05 while the origin's stayed between 1
+and 3 ms, and on the quietest host measured (SHA-256 about 2.8 GB/s in Python) one
+process gave 8.72 ms licensed against 0.74 ms direct, an overhead of 7.98 ms.
 
 More threads, then: the row of workerd as one process a core serves the same bundle
 from processes accepting on one listening socket, each with a queue of its own (as
