@@ -36,34 +36,30 @@ def operation(method: str, path: str) -> Any:
 
 def answer_problems(method: str, path: str, status: int, media: str, body: bytes) -> list[str]:
     """Why this answer is not one the document gives the operation (empty: it is)."""
-    return list(_answer_problems(method, path, status, media, body))
+    return list(_problems(method, path, status, media, body))
 
 
+# Fuzzed requests often get the same answer: the OpenAPI document, checked against the
+# JSON Schema meta-schema, costs half a second each time.
 @lru_cache(maxsize=256)
-def _answer_problems(method: str, path: str, status: int, media: str, body: bytes
-                     ) -> tuple[str, ...]:
-    # Fuzzed requests often get the same answer: the OpenAPI document, checked against the
-    # JSON Schema meta-schema, costs half a second each time.
-    return tuple(_problems(method, path, status, media, body))
-
-
-def _problems(method: str, path: str, status: int, media: str, body: bytes) -> list[str]:
+def _problems(method: str, path: str, status: int, media: str, body: bytes
+              ) -> tuple[str, ...]:
     where = f"{method} {path} -> {status}"
     answers = operation(method, path)["responses"]
     if str(status) not in answers:
-        return [f"{where}: status not declared ({sorted(answers)})"]
+        return (f"{where}: status not declared ({sorted(answers)})",)
     content = answers[str(status)].get("content", {})
     if not content:  # a bodiless answer (204, 304): whatever type the server named
-        return [] if not body else [f"{where}: a body where the document declares none"]
+        return () if not body else (f"{where}: a body where the document declares none",)
     if media not in content:
-        return [f"{where}: {media} not declared ({sorted(content)})"]
+        return (f"{where}: {media} not declared ({sorted(content)})",)
     schema = content[media].get("schema")
     if media.endswith(("/xml", "+xml")):
         try:
             ElementTree.fromstring(body)  # our own answer: no entity tricks to fear
         except ElementTree.ParseError as exc:
-            return [f"{where}: not well-formed XML: {exc}"]
+            return (f"{where}: not well-formed XML: {exc}",)
     if media != "application/json" or schema is None:
-        return []
-    return [f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
-            for e in validator(schema).iter_errors(json.loads(body))]
+        return ()
+    return tuple(f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
+                 for e in validator(schema).iter_errors(json.loads(body)))

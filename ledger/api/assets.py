@@ -18,14 +18,13 @@ from ledger.app.evidence import Pending
 from ledger.app.library import ChunkAnswer, Registration
 from ledger.core.asset_tree import AssetProof
 from ledger.core.canonical import parse_strict
+from ledger.core.fields import CONTENT_HASH, CONTENT_HASH_FORM
 from ledger.errors import ValidationError
 
 # A chunk or asset index: below 2**24 (the most assets a manifest holds), so 8 digits.
 _INDEX = re.compile(r"(?:0|[1-9][0-9]{0,7})")
 #: The Retry-After of a pending evidence package, in seconds.
 EVIDENCE_RETRY_S = 5
-# A content hash: 64 lower-case hex digits, bare or as a manifest writes it ("sha256:…").
-_SHA256 = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
 
 
 async def post_upload(request: web.Request) -> web.Response:
@@ -111,11 +110,10 @@ def lookup_json(content_hash: bytes, found: list[Registration], chain: dict[str,
 def path_sha256(request: web.Request) -> bytes:
     """The ``{sha256}`` of a by-hash route: 64 lower-case hex digits, bare or as a
     manifest writes it; 422 naming it otherwise."""
-    matched = _SHA256.fullmatch(request.match_info["sha256"])
-    if matched is None:
-        raise ValidationError('must be 64 lower-case hex digits, optionally after "sha256:"',
-                              field="sha256")
-    return bytes.fromhex(matched.group(1))
+    given = request.match_info["sha256"]
+    if CONTENT_HASH.fullmatch(given) is None:
+        raise ValidationError(f"must be {CONTENT_HASH_FORM}", field="sha256")
+    return bytes.fromhex(given[-64:])
 
 
 def anchor_chain(request: web.Request) -> dict[str, Any]:

@@ -42,6 +42,8 @@ SHA256_ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 CONTENT_HASH = re.compile(r"(?:sha256:)?[0-9a-f]{64}")
 """A file's SHA-256 as a request asks about it: bare, or as a manifest writes it."""
+CONTENT_HASH_FORM = '64 lower-case hex digits, optionally after "sha256:"'
+"""`CONTENT_HASH` in words, for the errors that refuse anything else."""
 
 ASSET_ID = re.compile("asset:" + SLUG)
 SOURCE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -209,9 +211,8 @@ class Fields:
     def content_hashes(self, name: str, most: int) -> tuple[bytes, ...]:
         """The array at ``name`` of 1 to ``most`` `CONTENT_HASH`es, 32 bytes each, in order."""
         listed = self.array(name, 1, most)
-        return tuple(bytes.fromhex(listed.match(
-            i, CONTENT_HASH, '64 lower-case hex digits, optionally after "sha256:"')[-64:])
-            for i in range(len(listed)))
+        return tuple(bytes.fromhex(listed.match(i, CONTENT_HASH, CONTENT_HASH_FORM)[-64:])
+                     for i in range(len(listed)))
 
     # -- scalars ------------------------------------------------------------------
 

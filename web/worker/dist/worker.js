@@ -1163,6 +1163,9 @@ function refusal(cfg, status, error, description, extra = {}) {
     }
   });
 }
+function notAllowed() {
+  return new Response(null, { status: 405, headers: { Allow: "GET, HEAD" } });
+}
 function unavailable(cfg, description) {
   return refusal(cfg, 503, "temporarily_unavailable", description, { "Retry-After": String(cfg.retryAfterS) });
 }
@@ -1216,9 +1219,7 @@ async function sameSecret(given, expected) {
   return crypto.subtle.timingSafeEqual(await digest(given), await digest(expected));
 }
 async function queuesView(request, env, cfg) {
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    return new Response(null, { status: 405, headers: { Allow: "GET, HEAD" } });
-  }
+  if (request.method !== "GET" && request.method !== "HEAD") return notAllowed();
   const given = /^Bearer +(\S+)$/.exec(request.headers.get("Authorization") ?? "")?.[1] ?? "";
   if (!await sameSecret(given, cfg.operatorToken)) {
     const body2 = { error: { code: "unauthenticated", message: "send the operator's token: Authorization: Bearer <OPERATOR_TOKEN>" } };
@@ -1237,9 +1238,7 @@ async function queuesView(request, env, cfg) {
 }
 async function licensedFetch(request, env, cfg, url2, ctx) {
   const metered = request.method === "GET";
-  if (!metered && request.method !== "HEAD") {
-    return new Response(null, { status: 405, headers: { Allow: "GET, HEAD" } });
-  }
+  if (!metered && request.method !== "HEAD") return notAllowed();
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
   if (!match) return refusal(cfg, 401, "invalid_request", "this resource needs a licence token: Authorization: License <token>");

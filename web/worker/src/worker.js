@@ -1,7 +1,7 @@
 // The licensing edge: a Cloudflare Worker in front of the origin holding a publisher's
-// files. Under the licensed prefix a GET (or HEAD) needs `Authorization: License <token>` (RSL
-// crawler authorization) with a token the ledger's licence server signed for exactly
-// the bytes asked for; each fetch served is queued as a usage event first
+// files. Under the licensed prefix a GET (or HEAD) needs `Authorization: License
+// <token>` (RSL crawler authorization) with a token the ledger's licence server signed
+// for exactly the bytes asked for; each fetch served is queued as a usage event first
 // (queue.js), so nothing is served unmetered. docs/web-licensing.md, "The Worker".
 import { Misconfigured, settings } from "./settings.js";
 import { checkToken, KeysUnavailable, TokenRefused } from "./tokens.js";
@@ -24,6 +24,11 @@ function refusal(cfg, status, error, description, extra = {}) {
       ...extra,
     },
   });
+}
+
+/** 405 for any method but GET and HEAD, the only ones the edge answers. */
+function notAllowed() {
+  return new Response(null, { status: 405, headers: { Allow: "GET, HEAD" } });
 }
 
 function unavailable(cfg, description) {
@@ -106,12 +111,10 @@ async function sameSecret(given, expected) {
   return crypto.subtle.timingSafeEqual(await digest(given), await digest(expected));
 }
 
-/** GET (or HEAD) QUEUES_PATH with `Authorization: Bearer <OPERATOR_TOKEN>`: each usage queue's
- * stats by name, the split's locations included. */
+/** GET (or HEAD) QUEUES_PATH with `Authorization: Bearer <OPERATOR_TOKEN>`: each usage
+ * queue's stats by name, the split's locations included. */
 async function queuesView(request, env, cfg) {
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    return new Response(null, { status: 405, headers: { Allow: "GET, HEAD" } });
-  }
+  if (request.method !== "GET" && request.method !== "HEAD") return notAllowed();
   const given = /^Bearer +(\S+)$/.exec(request.headers.get("Authorization") ?? "")?.[1] ?? "";
   if (!(await sameSecret(given, cfg.operatorToken))) {
     const body = { error: { code: "unauthenticated", message: "send the operator's token: Authorization: Bearer <OPERATOR_TOKEN>" } };
@@ -136,9 +139,7 @@ async function licensedFetch(request, env, cfg, url, ctx) {
   // HEAD, which every general-purpose server supports (RFC 9110, 9.1), is answered as
   // its GET would be (the runtime sends no body) but meters nothing: no bytes are used.
   const metered = request.method === "GET";
-  if (!metered && request.method !== "HEAD") {
-    return new Response(null, { status: 405, headers: { Allow: "GET, HEAD" } });
-  }
+  if (!metered && request.method !== "HEAD") return notAllowed();
   const credentials = request.headers.get("Authorization") ?? "";
   const match = /^License +([A-Za-z0-9._~+/-]+=*)$/.exec(credentials);
   if (!match) return refusal(cfg, 401, "invalid_request", "this resource needs a licence token: Authorization: License <token>");
